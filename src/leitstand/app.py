@@ -1,0 +1,234 @@
+"""The FastAPI application: API, web UI, health, readiness and metrics on one composition root."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+import structlog
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CollectorRegistry, Gauge, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from leitstand import __version__, migrations
+from leitstand.auth.api import public, requires
+from leitstand.auth.api import router as auth_router
+from leitstand.auth.model import ALL_ROLES, Actor, Role
+from leitstand.bootstrap import Container
+from leitstand.deps import container_of
+from leitstand.errors import AuthenticationError, LeitstandError
+from leitstand.ledger.api import router as ledger_router
+from leitstand.observability import HttpMetrics, RequestContextMiddleware
+from leitstand.scheduler.store import JobRow
+from leitstand.web.views import LoginRequired
+from leitstand.web.views import router as web_router
+
+__all__ = ["create_app"]
+
+log = structlog.get_logger(__name__)
+_STATIC = Path(__file__).parent / "web" / "static"
+
+
+def create_app(container: Container, *, run_scheduler: bool = False) -> FastAPI:
+    """Build the app around a container; ``run_scheduler`` fires timers in a background thread."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+        worker: threading.Thread | None = None
+        if run_scheduler:
+            worker = threading.Thread(
+                target=container.scheduler.run_forever,
+                args=(stop,),
+                kwargs={
+                    "poll_seconds": container.settings.scheduler_poll_seconds,
+                    "batch": container.settings.scheduler_batch,
+                },
+                name="leitstand-scheduler",
+                daemon=True,
+            )
+            worker.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            if worker is not None:
+                worker.join(timeout=30)
+
+    app = FastAPI(
+        title="leitstand",
+        version=__version__,
+        description="Operations control plane: policy, evidence ledger, gates, releases, "
+        "alerting, incidents and backups. Every route declares the roles it admits.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.container = container
+    registry = CollectorRegistry()
+    _register_gauges(registry, container)
+    app.add_middleware(RequestContextMiddleware, metrics=HttpMetrics(registry))
+    _add_error_handlers(app)
+    app.include_router(_system_router(registry))
+    app.include_router(auth_router)
+    app.include_router(ledger_router)
+    app.include_router(_policy_router())
+    app.include_router(_scheduler_router())
+    app.include_router(web_router)
+    app.mount("/static", StaticFiles(directory=_STATIC), name="static")
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(LeitstandError)
+    async def _leitstand_error(_request: Request, exc: LeitstandError) -> Response:
+        body: dict[str, Any] = {"error": exc.message}
+        issues = getattr(exc, "issues", None)
+        if issues:
+            body["issues"] = [
+                {"path": i.path, "message": i.message, "line": i.line} for i in issues
+            ]
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationError) else None
+        return JSONResponse(body, status_code=exc.http_status, headers=headers)
+
+    @app.exception_handler(LoginRequired)
+    async def _login(_request: Request, exc: LoginRequired) -> Response:
+        return RedirectResponse(f"/login?next={exc.next_path}", status_code=303)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> Response:
+        issues = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+            got = err.get("input")
+            message = str(err.get("msg", "invalid"))
+            if got is not None and not isinstance(got, dict | list):
+                message += f" (got {got!r})"
+            issues.append({"path": loc, "message": message, "line": None})
+        summary = "; ".join(f"{i['path']}: {i['message']}" for i in issues)
+        return JSONResponse({"error": summary, "issues": issues}, status_code=422)
+
+
+def _system_router(registry: CollectorRegistry) -> APIRouter:
+    router = APIRouter(tags=["system"])
+
+    @router.get("/healthz", dependencies=[public()])
+    def healthz() -> dict[str, str]:
+        """Liveness: the process serves requests."""
+        return {"status": "ok", "version": __version__}
+
+    @router.get("/readyz", dependencies=[public()])
+    def readyz(request: Request) -> Response:
+        """Readiness: the database answers and its schema is current."""
+        container = container_of(request)
+        checks: dict[str, str] = {}
+        try:
+            container.db.check()
+            checks["database"] = "ok"
+            current = migrations.current_revision(container.db)
+            head = migrations.head_revision(container.db)
+            checks["schema"] = "ok" if current == head else f"at {current}, need {head}"
+        except LeitstandError as exc:
+            checks["database"] = exc.message
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    @router.get("/metrics", dependencies=[public()], response_class=PlainTextResponse)
+    def metrics() -> Response:
+        """Prometheus metrics of this leitstand process."""
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def _register_gauges(registry: CollectorRegistry, container: Container) -> None:
+    ledger_size = Gauge(
+        "leitstand_ledger_entries", "Entries in the evidence ledger.", registry=registry
+    )
+    pending = Gauge(
+        "leitstand_scheduler_pending_jobs",
+        "Timers waiting to fire (due or not).",
+        registry=registry,
+    )
+    overdue = Gauge(
+        "leitstand_scheduler_overdue_jobs",
+        "Timers whose due time has passed but which have not fired.",
+        registry=registry,
+    )
+
+    def _size() -> float:
+        with container.db.reader() as session:
+            return float(container.ledger.head(session).size)
+
+    def _pending() -> float:
+        with container.db.reader() as session:
+            return float(
+                session.execute(
+                    sa.select(sa.func.count(JobRow.id)).where(JobRow.status == "pending")
+                ).scalar_one()
+            )
+
+    def _overdue() -> float:
+        now = container.clock.now()
+        with container.db.reader() as session:
+            return float(
+                session.execute(
+                    sa.select(sa.func.count(JobRow.id)).where(
+                        JobRow.status == "pending", JobRow.due_at < now
+                    )
+                ).scalar_one()
+            )
+
+    ledger_size.set_function(_size)
+    pending.set_function(_pending)
+    overdue.set_function(_overdue)
+
+
+def _policy_router() -> APIRouter:
+    router = APIRouter(prefix="/api/v1", tags=["policy"])
+
+    @router.get("/policy")
+    def policy(request: Request, _: Annotated[Actor, requires(*ALL_ROLES)]) -> dict[str, Any]:
+        """The effective policy (defaults merged with leitstand.yaml), as stable JSON."""
+        data: dict[str, Any] = container_of(request).policy.model_dump(mode="json")
+        return data
+
+    return router
+
+
+def _scheduler_router() -> APIRouter:
+    router = APIRouter(prefix="/api/v1/scheduler", tags=["scheduler"])
+
+    @router.get("/jobs")
+    def jobs(
+        request: Request,
+        _: Annotated[Actor, requires(Role.DEVOPS, Role.AUDITOR, Role.COMPLIANCE_OFFICER)],
+        status: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Durable timers, soonest first."""
+        return [
+            {
+                "id": j.id,
+                "kind": j.kind,
+                "key": j.key,
+                "status": j.status,
+                "due_at": j.due_at.isoformat(),
+                "recurrence": j.recurrence,
+                "attempts": j.attempts,
+                "last_error": j.last_error,
+                "fired_at": j.fired_at.isoformat() if j.fired_at else None,
+            }
+            for j in container_of(request).scheduler.jobs(status=status)
+        ]
+
+    return router

@@ -1,0 +1,179 @@
+"""The composition root: settings in, services out. Nothing connects at import time."""
+
+from __future__ import annotations
+
+import getpass
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sqlalchemy as sa
+import structlog
+
+from leitstand import migrations
+from leitstand.auth.model import Actor
+from leitstand.auth.service import AuthService
+from leitstand.clock import Clock, SystemClock
+from leitstand.db import Database
+from leitstand.errors import ConfigError, LeitstandError, StoreError
+from leitstand.ledger.audit import AuditService
+from leitstand.ledger.checkpoint import (
+    load_or_create_signing_key,
+    load_signing_key,
+    open_checkpoint,
+)
+from leitstand.ledger.keys import LedgerSigner
+from leitstand.ledger.service import Ledger, install_session_hooks
+from leitstand.ledger.store import LedgerStateRow
+from leitstand.ledger.witness import Witness
+from leitstand.policy.loader import find_policy_file, load_policy
+from leitstand.policy.model import Policy
+from leitstand.scheduler.service import Scheduler
+from leitstand.settings import Settings
+
+__all__ = ["Container", "build", "local_actor"]
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Container:
+    """Every service of one leitstand process, wired once."""
+
+    settings: Settings
+    clock: Clock
+    policy: Policy
+    policy_file: Path | None
+    db: Database
+    ledger: Ledger
+    auth: AuthService
+    audit: AuditService
+    scheduler: Scheduler
+    extras: dict[str, object] = field(default_factory=dict)
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def local_actor() -> Actor:
+    """The operator running the CLI on this machine."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return Actor(name=f"local:{user}", role="local")
+
+
+def build(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    migrate: bool | None = None,
+    policy: Policy | None = None,
+) -> Container:
+    """Load the policy, connect and check the store, load the signing key, wire services.
+
+    ``migrate`` None migrates the embedded SQLite default automatically and requires an explicit
+    ``leitstand db upgrade`` (or ``leitstand up``) on PostgreSQL.
+    """
+    settings = settings or Settings()
+    clock = clock or SystemClock()
+    policy_file = settings.policy or find_policy_file(Path.cwd())
+    if policy is None:
+        policy = load_policy(policy_file)
+    if settings.is_embedded and not settings.home.exists():
+        # The home folder holds the database, keys and evidence copies: owner only.
+        settings.home.mkdir(mode=0o700, parents=True)
+    db = Database(settings.effective_database_url, schema=settings.database_schema)
+    try:
+        db.check()
+        _migrate(db, settings, migrate)
+        signer = _signer(db, settings, policy)
+    except LeitstandError:
+        db.dispose()
+        raise
+    install_session_hooks(db.sessions)
+    evidence = policy.evidence
+    witness_dir = Path(evidence.checkpoint_copy_dir or settings.home / "witness")
+    if not witness_dir.is_absolute():
+        witness_dir = settings.home / witness_dir
+    ledger = Ledger(
+        signer=signer,
+        clock=clock,
+        keep_every_entries=evidence.checkpoint_copy_every_entries,
+        keep_interval=evidence.checkpoint_copy_interval,
+        witness=Witness(witness_dir, verifier_key=signer.verifier.format()),
+    )
+    auth = AuthService(db=db, ledger=ledger, clock=clock)
+    scheduler = Scheduler(db=db, clock=clock, ledger=ledger, instance=settings.instance_id)
+    container = Container(
+        settings=settings,
+        clock=clock,
+        policy=policy,
+        policy_file=policy_file,
+        db=db,
+        ledger=ledger,
+        auth=auth,
+        audit=AuditService(db=db, ledger=ledger, clock=clock),
+        scheduler=scheduler,
+    )
+    from leitstand.ledger.jobs import register_ledger_jobs
+
+    register_ledger_jobs(container)
+    return container
+
+
+def _migrate(db: Database, settings: Settings, migrate: bool | None) -> None:
+    should = settings.is_embedded if migrate is None else migrate
+    if should:
+        if db.is_postgres:
+            _migrate_locked(db)
+        else:
+            migrations.upgrade(db)
+        return
+    current = migrations.current_revision(db)
+    head = migrations.head_revision(db)
+    if current != head:
+        raise StoreError(
+            f"database schema is at {current or 'nothing'} but this leitstand needs {head}: "
+            "run `leitstand db upgrade`"
+        )
+
+
+def _migrate_locked(db: Database) -> None:
+    # Several instances may start together against one PostgreSQL: one migrates, others wait.
+    with db.engine.connect() as conn:
+        conn.execute(sa.text("SELECT pg_advisory_lock(7419001)"))
+        try:
+            migrations.upgrade(db)
+        finally:
+            conn.execute(sa.text("SELECT pg_advisory_unlock(7419001)"))
+            conn.commit()
+
+
+def _signer(db: Database, settings: Settings, policy: Policy) -> LedgerSigner:
+    path = settings.signing_key_path
+    with db.reader() as session:
+        state = session.execute(
+            sa.select(LedgerStateRow.size, LedgerStateRow.note).where(LedgerStateRow.id == 1)
+        ).one_or_none()
+    if state is None:
+        raise StoreError("ledger head row is missing: run `leitstand db upgrade`")
+    if state.size == 0 and not path.exists():
+        key = load_or_create_signing_key(path)
+    else:
+        if not path.exists():
+            raise ConfigError(
+                f"signing key {path} is missing but the ledger holds {state.size} entries: "
+                "restore the key file (or set LEITSTAND_SIGNING_KEY)"
+            )
+        key = load_signing_key(path)
+    signer = LedgerSigner(origin=policy.evidence.origin, private_key=key)
+    if state.note is not None:
+        try:
+            open_checkpoint(state.note, signer.verifier)
+        except LeitstandError as exc:
+            raise ConfigError(
+                f"signing key {path} does not match the ledger's signed head ({exc}); "
+                "use the key the ledger was created with"
+            ) from exc
+    return signer

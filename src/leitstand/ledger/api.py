@@ -1,0 +1,98 @@
+"""Audit API: record, list, verify, prove."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from leitstand.auth.api import requires
+from leitstand.auth.model import ALL_ROLES, READ_ROLES, Actor, Role
+from leitstand.deps import container_of
+from leitstand.ledger.schemas import EntryIn, EntryOut, ProblemOut, ProofOut, VerifyOut
+from leitstand.ledger.service import EntryQuery
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+WRITERS = (Role.DEVOPS, Role.COMPLIANCE_OFFICER, Role.SECURITY, Role.ONCALL)
+
+
+@router.get("/entries", response_model=list[EntryOut])
+def list_entries(
+    request: Request,
+    _: Annotated[Actor, requires(*READ_ROLES)],
+    since: datetime | None = None,
+    until: datetime | None = None,
+    action: str | None = Query(default=None, max_length=200),
+    tenant: str | None = Query(default=None, max_length=200),
+    limit: int = Query(default=100, ge=1, le=10_000),
+) -> list[EntryOut]:
+    """Evidence entries, newest first; ``action`` may end in ``*`` for a prefix."""
+    entries = container_of(request).audit.log(
+        EntryQuery(since=since, until=until, action=action, tenant=tenant, limit=limit)
+    )
+    return [EntryOut.of(e) for e in entries]
+
+
+@router.post("/entries", response_model=EntryOut, status_code=201)
+def record_entry(
+    body: EntryIn, request: Request, actor: Annotated[Actor, requires(*WRITERS)]
+) -> EntryOut:
+    """Record a manual evidence entry (committed before the response is sent)."""
+    entry = container_of(request).audit.record(
+        actor=actor,
+        action=body.action,
+        subject=body.subject,
+        tenant=body.tenant,
+        payload=body.payload,
+    )
+    return EntryOut.of(entry)
+
+
+@router.post("/verify", response_model=VerifyOut)
+def verify(request: Request, actor: Annotated[Actor, requires(*READ_ROLES)]) -> VerifyOut:
+    """Verify the whole ledger now; the result is recorded as evidence."""
+    report = container_of(request).audit.verify(actor=actor)
+    return VerifyOut(
+        ok=report.ok,
+        size=report.size,
+        entries_checked=report.entries_checked,
+        checkpoints_checked=report.checkpoints_checked,
+        witness_checked=report.witness_checked,
+        seconds=round(report.seconds, 3),
+        first_bad_index=report.first_bad_index,
+        problems=[ProblemOut(index=p.index, message=p.message) for p in report.problems],
+    )
+
+
+@router.get("/proof/{index}", response_model=ProofOut)
+def prove(index: int, request: Request, _: Annotated[Actor, requires(*READ_ROLES)]) -> ProofOut:
+    """Inclusion proof of one entry against the latest signed checkpoint."""
+    proof = container_of(request).audit.prove(index)
+    return ProofOut(
+        index=proof.index,
+        tree_size=proof.tree_size,
+        leaf_hash=base64.b64encode(proof.leaf_hash).decode(),
+        hashes=[base64.b64encode(h).decode() for h in proof.hashes],
+        checkpoint=proof.checkpoint,
+        verified=proof.verified,
+        entry=EntryOut.of(proof.entry),
+    )
+
+
+@router.get("/checkpoint", response_model=dict[str, str | int | None])
+def checkpoint(
+    request: Request, _: Annotated[Actor, requires(*ALL_ROLES)]
+) -> dict[str, str | int | None]:
+    """The latest signed checkpoint and the verifier key."""
+    container = container_of(request)
+    with container.db.reader() as session:
+        head = container.ledger.head(session)
+    return {
+        "size": head.size,
+        "note": head.note,
+        "verifier_key": container.ledger.signer.verifier.format(),
+    }

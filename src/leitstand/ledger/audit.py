@@ -1,0 +1,161 @@
+"""Audit use cases over the ledger: manual records, queries, verification, proofs, exports."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from leitstand.auth.model import Actor
+from leitstand.clock import Clock
+from leitstand.db import Database
+from leitstand.errors import Issue, NotFoundError, ValidationError
+from leitstand.ledger.canonical import Entry
+from leitstand.ledger.checkpoint import open_checkpoint
+from leitstand.ledger.export import ExportSummary, export_ledger
+from leitstand.ledger.merkle import inclusion_proof, inclusion_proof_nodes, verify_inclusion
+from leitstand.ledger.service import EntryQuery, Ledger
+from leitstand.ledger.verify import Progress, VerifyReport, verify_database
+
+__all__ = ["AuditService", "InclusionProof"]
+
+
+@dataclass(frozen=True, slots=True)
+class InclusionProof:
+    """An RFC 9162 inclusion proof of one entry against a signed checkpoint."""
+
+    index: int
+    tree_size: int
+    leaf_hash: bytes
+    hashes: list[bytes]
+    checkpoint: str
+    entry: Entry
+    verified: bool
+
+
+class AuditService:
+    """Record, list, verify, prove and export evidence."""
+
+    def __init__(self, *, db: Database, ledger: Ledger, clock: Clock) -> None:
+        self.db = db
+        self.ledger = ledger
+        self.clock = clock
+
+    def record(
+        self,
+        *,
+        actor: Actor,
+        action: str,
+        subject: str,
+        tenant: str | None = None,
+        payload: Mapping[str, Any] | None = None,
+    ) -> Entry:
+        """Record an operator's manual evidence entry."""
+        if action.strip() and "." not in action:
+            action = f"manual.{action}"
+        with self.db.transaction() as session:
+            return self.ledger.append(
+                session,
+                actor=actor.name,
+                role=actor.role,
+                action=action,
+                subject=subject,
+                tenant=tenant,
+                payload=payload,
+            )
+
+    def log(self, query: EntryQuery) -> list[Entry]:
+        """Entries matching the query."""
+        if query.since and query.until and query.since >= query.until:
+            raise ValidationError([Issue("since", "must be before until")])
+        with self.db.reader() as session:
+            return self.ledger.entries(session, query)
+
+    def verify(
+        self, *, actor: Actor | None = None, progress: Progress | None = None
+    ) -> VerifyReport:
+        """Verify the whole ledger; with an actor, the result itself is recorded as evidence."""
+        with self.db.reader() as session:
+            report = verify_database(
+                session,
+                verifier=self.ledger.signer.verifier,
+                witness=self.ledger.witness,
+                progress=progress,
+            )
+        if actor is not None:
+            with self.db.transaction() as session:
+                self.ledger.append(
+                    session,
+                    actor=actor.name,
+                    role=actor.role,
+                    action="ledger.verified",
+                    subject="ledger",
+                    payload={
+                        "ok": report.ok,
+                        "size": report.entries_checked,
+                        "first_bad_index": report.first_bad_index,
+                        "problems": [str(p) for p in report.problems[:5]],
+                        "seconds": round(report.seconds, 3),
+                    },
+                )
+        return report
+
+    def last_verification(self) -> Entry | None:
+        """The most recent recorded verification, if any."""
+        entries = self.log(EntryQuery(action="ledger.verified", limit=1))
+        return entries[0] if entries else None
+
+    def prove(self, index: int) -> InclusionProof:
+        """Build and check the inclusion proof of entry ``index`` against the signed head."""
+        with self.db.reader() as session:
+            head = self.ledger.head(session)
+            if head.note is None or not 0 <= index < head.size:
+                raise NotFoundError(f"entry {index} is not in the signed ledger (size {head.size})")
+            checkpoint = open_checkpoint(head.note, self.ledger.signer.verifier)
+            entry = self.ledger.entry(session, index)
+            getter = self.ledger.node_getter(
+                session, inclusion_proof_nodes(index, checkpoint.size) | {(0, index)}
+            )
+            leaf = getter(0, index)
+            hashes = inclusion_proof(index, checkpoint.size, getter)
+        ok = verify_inclusion(leaf, index, checkpoint.size, hashes, checkpoint.root_hash)
+        return InclusionProof(
+            index=index,
+            tree_size=checkpoint.size,
+            leaf_hash=leaf,
+            hashes=hashes,
+            checkpoint=head.note,
+            entry=entry,
+            verified=ok,
+        )
+
+    def export(
+        self,
+        directory: Path,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        actor: Actor | None = None,
+    ) -> ExportSummary:
+        """Export entries of a time window with their proofs; the export is recorded."""
+        with self.db.reader() as session:
+            summary = export_ledger(session, self.ledger, directory, since=since, until=until)
+        if actor is not None:
+            with self.db.transaction() as session:
+                self.ledger.append(
+                    session,
+                    actor=actor.name,
+                    role=actor.role,
+                    action="ledger.exported",
+                    subject="ledger",
+                    payload={
+                        "first_index": summary.first_index,
+                        "count": summary.count,
+                        "tree_size": summary.tree_size,
+                        "since": since.isoformat() if since else None,
+                        "until": until.isoformat() if until else None,
+                    },
+                )
+        return summary

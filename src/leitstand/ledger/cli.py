@@ -1,0 +1,191 @@
+"""`leitstand audit`: record, log, verify, prove and export evidence."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from leitstand.bootstrap import local_actor
+from leitstand.cli_support import console, emit_json, err_console, open_container, parse_when
+from leitstand.clock import SystemClock
+from leitstand.errors import Issue, ValidationError
+from leitstand.ledger.export import verify_export
+from leitstand.ledger.service import EntryQuery
+from leitstand.ledger.verify import VerifyReport
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    help="Evidence ledger: record, list, verify, prove and export.", no_args_is_help=True
+)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
+
+
+@app.command("record")
+def record(
+    action: Annotated[str, typer.Option(help="What was done, e.g. manual.maintenance")],
+    subject: Annotated[str, typer.Option(help="What it concerns, e.g. service:enterprise-api")],
+    payload: Annotated[str | None, typer.Option(help="Details as a JSON object")] = None,
+    tenant: Annotated[str | None, typer.Option(help="Tenant (broker house) id")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Record an operator's manual evidence entry."""
+    data: dict[str, Any] = {}
+    if payload is not None:
+        try:
+            parsed = json.loads(payload)
+        except json.JSONDecodeError as exc:
+            raise ValidationError(
+                [Issue("--payload", f"expected a JSON object ({exc.msg} at column {exc.colno})")]
+            ) from exc
+        if not isinstance(parsed, dict):
+            raise ValidationError(
+                [Issue("--payload", f"expected a JSON object (got {type(parsed).__name__})")]
+            )
+        data = parsed
+    container = open_container()
+    entry = container.audit.record(
+        actor=local_actor(), action=action, subject=subject, tenant=tenant, payload=data
+    )
+    if json_out:
+        emit_json(entry.as_dict())
+    else:
+        console.print(f"recorded entry {entry.index}: {entry.action} {entry.subject}")
+
+
+@app.command("log")
+def log_entries(
+    since: Annotated[str | None, typer.Option(help="From (date, time, or age like 7d)")] = None,
+    until: Annotated[str | None, typer.Option(help="Until (exclusive)")] = None,
+    action: Annotated[str | None, typer.Option(help="Action, or prefix ending in *")] = None,
+    tenant: Annotated[str | None, typer.Option(help="Tenant id")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="Most entries to show")] = 100,
+    json_out: JsonOpt = False,
+) -> None:
+    """List evidence entries, newest first."""
+    now = SystemClock().now()
+    query = EntryQuery(
+        since=parse_when(since, field="--since", now=now),
+        until=parse_when(until, field="--until", now=now),
+        action=action,
+        tenant=tenant,
+        limit=limit,
+    )
+    entries = open_container().audit.log(query)
+    if json_out:
+        emit_json([e.as_dict() for e in entries])
+        return
+    table = Table("#", "time (UTC)", "actor", "role", "action", "subject", "tenant")
+    for e in entries:
+        table.add_row(str(e.index), e.time, e.actor, e.role, e.action, e.subject, e.tenant or "")
+    console.print(table)
+
+
+@app.command("verify")
+def verify(
+    export: Annotated[
+        Path | None, typer.Option("--export", help="Verify an export folder offline instead")
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Verify the ledger (exit 0 intact, exit 1 naming the first bad index)."""
+    if export is not None:
+        report = verify_export(export)
+    else:
+        container = open_container()
+        with Progress(
+            TextColumn("verifying"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=True,
+            disable=json_out,
+        ) as progress:
+            task = progress.add_task("verify", total=None)
+
+            def advance(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            report = container.audit.verify(actor=local_actor(), progress=advance)
+    _print_report(report, json_out)
+    if not report.ok:
+        raise typer.Exit(code=1)
+
+
+def _print_report(report: VerifyReport, json_out: bool) -> None:
+    if json_out:
+        emit_json(report.as_dict())
+        return
+    if report.ok:
+        console.print(report.summary())
+        return
+    err_console.print(report.summary())
+    for problem in report.problems:
+        err_console.print(f"  - {problem}")
+
+
+@app.command("prove")
+def prove(
+    index: Annotated[int, typer.Argument(min=0, help="Entry index")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Print the inclusion proof of an entry against the latest signed checkpoint."""
+    proof = open_container().audit.prove(index)
+    data = {
+        "index": proof.index,
+        "tree_size": proof.tree_size,
+        "leaf_hash": base64.b64encode(proof.leaf_hash).decode(),
+        "hashes": [base64.b64encode(h).decode() for h in proof.hashes],
+        "checkpoint": proof.checkpoint,
+        "verified": proof.verified,
+        "entry": proof.entry.as_dict(),
+    }
+    if json_out:
+        emit_json(data)
+    else:
+        console.print(
+            f"entry {proof.index} is included in the signed tree of size {proof.tree_size}: "
+            f"{'verified' if proof.verified else 'PROOF DOES NOT VERIFY'}"
+        )
+        for h in proof.hashes:
+            console.print(f"  {base64.b64encode(h).decode()}")
+    if not proof.verified:
+        raise typer.Exit(code=1)
+
+
+@app.command("export")
+def export(
+    directory: Annotated[Path, typer.Argument(help="New folder for the export")],
+    since: Annotated[str | None, typer.Option(help="From (date, time, or age like 90d)")] = None,
+    until: Annotated[str | None, typer.Option(help="Until (exclusive)")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Export entries with the signed checkpoint, proofs and public key, for offline checks."""
+    now = SystemClock().now()
+    summary = open_container().audit.export(
+        directory,
+        since=parse_when(since, field="--since", now=now),
+        until=parse_when(until, field="--until", now=now),
+        actor=local_actor(),
+    )
+    data = {
+        "directory": str(summary.directory),
+        "first_index": summary.first_index,
+        "count": summary.count,
+        "tree_size": summary.tree_size,
+    }
+    if json_out:
+        emit_json(data)
+    else:
+        console.print(
+            f"exported {summary.count} entries (from index {summary.first_index}, "
+            f"proven against size {summary.tree_size}) to {summary.directory}"
+        )

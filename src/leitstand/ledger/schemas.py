@@ -1,0 +1,70 @@
+"""Wire schemas of the audit API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from leitstand.ledger.canonical import Entry
+
+__all__ = ["EntryIn", "EntryOut", "ProofOut", "VerifyOut"]
+
+
+class EntryIn(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    action: str = Field(min_length=1, max_length=200, examples=["manual.maintenance"])
+    subject: str = Field(min_length=1, max_length=500, examples=["service:enterprise-api"])
+    tenant: str | None = Field(default=None, max_length=200)
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class EntryOut(BaseModel):
+    index: int
+    time: str
+    actor: str
+    role: str
+    action: str
+    subject: str
+    tenant: str | None
+    payload: dict[str, Any]
+
+    @classmethod
+    def of(cls, entry: Entry) -> EntryOut:
+        return cls(
+            index=entry.index,
+            time=entry.time,
+            actor=entry.actor,
+            role=entry.role,
+            action=entry.action,
+            subject=entry.subject,
+            tenant=entry.tenant,
+            payload=entry.payload,
+        )
+
+
+class ProblemOut(BaseModel):
+    index: int | None
+    message: str
+
+
+class VerifyOut(BaseModel):
+    ok: bool
+    size: int
+    entries_checked: int
+    checkpoints_checked: int
+    witness_checked: int
+    seconds: float
+    first_bad_index: int | None
+    problems: list[ProblemOut]
+
+
+class ProofOut(BaseModel):
+    index: int
+    tree_size: int
+    leaf_hash: str = Field(description="base64")
+    hashes: list[str] = Field(description="base64, RFC 9162 inclusion path")
+    checkpoint: str = Field(description="signed checkpoint note")
+    verified: bool
+    entry: EntryOut

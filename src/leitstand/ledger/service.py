@@ -1,0 +1,394 @@
+"""The evidence ledger: append inside a service's transaction, seal with a signed checkpoint.
+
+Every service appends its evidence entry in the same transaction as its state change. When that
+transaction commits, a session hook (``before_commit``) seals the batch: the entries are inserted,
+the Merkle head advances and a signed checkpoint for the new size is written, all in the same
+transaction. No committed entry is therefore ever outside a signed tree head.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
+
+from leitstand.clock import Clock
+from leitstand.errors import NotFoundError, StoreError
+from leitstand.ledger.canonical import Entry, decode_entry, encode_entry
+from leitstand.ledger.keys import LedgerSigner
+from leitstand.ledger.merkle import CompactRange, leaf_hash
+from leitstand.ledger.store import LedgerCheckpointRow, LedgerEntryRow, LedgerStateRow
+from leitstand.ledger.witness import Witness
+
+__all__ = ["EntryQuery", "Head", "Ledger", "install_session_hooks"]
+
+_INFO_KEY = "leitstand.ledger.pending"
+_SAVEPOINTS_KEY = "leitstand.ledger.savepoints"
+_COPY_KEY = "leitstand.ledger.copy"
+HASH_SIZE = 32
+
+
+@dataclass(slots=True)
+class _Pending:
+    """Entries appended in the current transaction, not yet inserted."""
+
+    ledger: Ledger
+    size_before: int
+    frontier: CompactRange
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    entries: list[Entry] = field(default_factory=list)
+    kept_size: int = 0
+    kept_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """The ledger's current signed head."""
+
+    size: int
+    root: bytes
+    note: str | None
+    updated_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class EntryQuery:
+    """Filters for listing entries."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    action: str | None = None
+    tenant: str | None = None
+    subject: str | None = None
+    limit: int | None = 100
+    newest_first: bool = True
+
+
+class Ledger:
+    """Append, seal, query and prove evidence entries."""
+
+    def __init__(
+        self,
+        *,
+        signer: LedgerSigner,
+        clock: Clock,
+        keep_every_entries: int,
+        keep_interval: timedelta,
+        witness: Witness | None = None,
+    ) -> None:
+        self.signer = signer
+        self.clock = clock
+        self.keep_every_entries = max(1, keep_every_entries)
+        self.keep_interval = keep_interval
+        self.witness = witness
+
+    # -- appending -----------------------------------------------------------------------------
+
+    def append(
+        self,
+        session: Session,
+        *,
+        actor: str,
+        role: str,
+        action: str,
+        subject: str,
+        tenant: str | None = None,
+        payload: Mapping[str, Any] | None = None,
+        at: datetime | None = None,
+    ) -> Entry:
+        """Append one evidence entry to the current transaction; sealed when it commits."""
+        pending = self._pending(session)
+        index = pending.size_before + len(pending.rows)
+        when = at or self.clock.now()
+        entry, body = encode_entry(
+            index=index,
+            time=when,
+            actor=actor,
+            role=role,
+            action=action,
+            subject=subject,
+            tenant=tenant,
+            payload=payload,
+        )
+        nodes = pending.frontier.append(leaf_hash(body))
+        pending.rows.append(
+            {
+                "idx": index,
+                "recorded_at": when,
+                "actor": actor,
+                "role": role,
+                "action": action,
+                "subject": subject,
+                "tenant": tenant,
+                "body": body,
+                "nodes": b"".join(nodes),
+            }
+        )
+        pending.entries.append(entry)
+        return entry
+
+    def _pending(self, session: Session) -> _Pending:
+        pending = session.info.get(_INFO_KEY)
+        if isinstance(pending, _Pending):
+            if pending.ledger is not self:
+                raise StoreError("two ledgers appended in one transaction")
+            return pending
+        stmt = sa.select(LedgerStateRow).where(LedgerStateRow.id == 1)
+        if session.get_bind().dialect.name == "postgresql":
+            # The head row is the queue every appender waits in; SQLite's BEGIN IMMEDIATE
+            # already holds the database write lock.
+            stmt = stmt.with_for_update()
+        state = session.execute(stmt).scalar_one_or_none()
+        if state is None:
+            raise StoreError("ledger is not initialised: run `leitstand db upgrade`")
+        frontier = CompactRange.from_hashes(0, state.size, _split(state.frontier))
+        pending = _Pending(
+            ledger=self,
+            size_before=state.size,
+            frontier=frontier,
+            kept_size=state.kept_size,
+            kept_at=state.kept_at,
+        )
+        session.info[_INFO_KEY] = pending
+        return pending
+
+    def seal(self, session: Session) -> None:
+        """Insert the pending entries and sign the new head (runs from ``before_commit``)."""
+        pending = session.info.pop(_INFO_KEY, None)
+        session.info.pop(_SAVEPOINTS_KEY, None)
+        if not isinstance(pending, _Pending) or not pending.rows:
+            return
+        session.execute(sa.insert(LedgerEntryRow), pending.rows)
+        size = pending.size_before + len(pending.rows)
+        root = pending.frontier.root()
+        now = self.clock.now()
+        note = self.signer.sign(size, root)
+        values: dict[str, Any] = {
+            "size": size,
+            "frontier": b"".join(pending.frontier.hashes),
+            "root": root,
+            "note": note,
+            "updated_at": now,
+        }
+        crossed = size // self.keep_every_entries > pending.kept_size // self.keep_every_entries
+        stale = pending.kept_at is None or now - pending.kept_at >= self.keep_interval
+        if crossed or stale:
+            session.execute(
+                sa.insert(LedgerCheckpointRow).values(
+                    size=size, root=root, note=note, created_at=now, copied_at=None
+                )
+            )
+            values.update(kept_size=size, kept_at=now)
+            session.info[_COPY_KEY] = (self, size, note)
+        session.execute(sa.update(LedgerStateRow).where(LedgerStateRow.id == 1).values(**values))
+
+    def keep_head(self, session: Session) -> bool:
+        """Keep the current head as a checkpoint row if it is newer than the last kept one."""
+        state = session.execute(
+            sa.select(LedgerStateRow).where(LedgerStateRow.id == 1)
+        ).scalar_one()
+        if state.note is None or state.size <= state.kept_size:
+            return False
+        now = self.clock.now()
+        session.execute(
+            sa.insert(LedgerCheckpointRow).values(
+                size=state.size, root=state.root, note=state.note, created_at=now, copied_at=None
+            )
+        )
+        session.execute(
+            sa.update(LedgerStateRow)
+            .where(LedgerStateRow.id == 1)
+            .values(kept_size=state.size, kept_at=now)
+        )
+        return True
+
+    def copy_to_witness(self, session: Session) -> int:
+        """Copy kept checkpoints not yet at the second location there; return how many."""
+        if self.witness is None:
+            return 0
+        rows = (
+            session.execute(
+                sa.select(LedgerCheckpointRow)
+                .where(LedgerCheckpointRow.copied_at.is_(None))
+                .order_by(LedgerCheckpointRow.size)
+            )
+            .scalars()
+            .all()
+        )
+        for row in rows:
+            self.witness.write(row.size, row.note)
+        if rows:
+            session.execute(
+                sa.update(LedgerCheckpointRow)
+                .where(LedgerCheckpointRow.size.in_([r.size for r in rows]))
+                .values(copied_at=self.clock.now())
+            )
+        return len(rows)
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def head(self, session: Session) -> Head:
+        """Return the current signed head."""
+        state = session.execute(
+            sa.select(LedgerStateRow).where(LedgerStateRow.id == 1)
+        ).scalar_one_or_none()
+        if state is None:
+            raise StoreError("ledger is not initialised: run `leitstand db upgrade`")
+        return Head(size=state.size, root=state.root, note=state.note, updated_at=state.updated_at)
+
+    def entries(self, session: Session, query: EntryQuery | None = None) -> list[Entry]:
+        """List entries matching the query (newest first by default)."""
+        q = query or EntryQuery()
+        stmt = sa.select(LedgerEntryRow.body)
+        if q.since is not None:
+            stmt = stmt.where(LedgerEntryRow.recorded_at >= q.since)
+        if q.until is not None:
+            stmt = stmt.where(LedgerEntryRow.recorded_at < q.until)
+        if q.action is not None:
+            if q.action.endswith("*"):
+                stmt = stmt.where(LedgerEntryRow.action.startswith(q.action[:-1], autoescape=True))
+            else:
+                stmt = stmt.where(LedgerEntryRow.action == q.action)
+        if q.tenant is not None:
+            stmt = stmt.where(LedgerEntryRow.tenant == q.tenant)
+        if q.subject is not None:
+            stmt = stmt.where(LedgerEntryRow.subject == q.subject)
+        order = LedgerEntryRow.idx.desc() if q.newest_first else LedgerEntryRow.idx.asc()
+        stmt = stmt.order_by(order)
+        if q.limit is not None:
+            stmt = stmt.limit(q.limit)
+        return [decode_entry(body) for body in session.execute(stmt).scalars()]
+
+    def entry(self, session: Session, index: int) -> Entry:
+        """Return one entry by index."""
+        body = session.execute(
+            sa.select(LedgerEntryRow.body).where(LedgerEntryRow.idx == index)
+        ).scalar_one_or_none()
+        if body is None:
+            raise NotFoundError(f"ledger entry {index} does not exist")
+        return decode_entry(body)
+
+    def index_range(
+        self, session: Session, *, since: datetime | None, until: datetime | None
+    ) -> tuple[int, int]:
+        """Return ``[first, end)`` of the entries recorded in the time window."""
+        stmt = sa.select(sa.func.min(LedgerEntryRow.idx), sa.func.max(LedgerEntryRow.idx))
+        if since is not None:
+            stmt = stmt.where(LedgerEntryRow.recorded_at >= since)
+        if until is not None:
+            stmt = stmt.where(LedgerEntryRow.recorded_at < until)
+        row = session.execute(stmt).one()
+        low, high = cast("tuple[int | None, int | None]", (row[0], row[1]))
+        if low is None or high is None:
+            return (0, 0)
+        return (int(low), int(high) + 1)
+
+    def node_getter(self, session: Session, needed: set[tuple[int, int]]) -> NodeStore:
+        """Fetch the stored subtree hashes for ``needed`` (level, index) nodes in one query."""
+        rows_wanted = sorted({((k + 1) << level) - 1 for level, k in needed})
+        found: dict[int, bytes] = {}
+        for chunk_start in range(0, len(rows_wanted), 500):
+            chunk = rows_wanted[chunk_start : chunk_start + 500]
+            for idx, nodes in session.execute(
+                sa.select(LedgerEntryRow.idx, LedgerEntryRow.nodes).where(
+                    LedgerEntryRow.idx.in_(chunk)
+                )
+            ):
+                found[int(idx)] = nodes
+        return NodeStore(found)
+
+
+class NodeStore:
+    """Subtree hashes keyed by the row that stores them."""
+
+    def __init__(self, rows: dict[int, bytes]) -> None:
+        self._rows = rows
+
+    def __call__(self, level: int, index: int) -> bytes:
+        row = ((index + 1) << level) - 1
+        nodes = self._rows.get(row)
+        start = level * HASH_SIZE
+        if nodes is None or len(nodes) < start + HASH_SIZE:
+            raise StoreError(f"ledger node ({level}, {index}) is missing from entry {row}")
+        return nodes[start : start + HASH_SIZE]
+
+
+def _split(blob: bytes) -> list[bytes]:
+    return [blob[i : i + HASH_SIZE] for i in range(0, len(blob), HASH_SIZE)]
+
+
+# -- session hooks -------------------------------------------------------------------------------
+
+
+def install_session_hooks(sessions: sessionmaker[Session]) -> None:
+    """Seal pending entries before every commit and keep savepoint rollbacks consistent."""
+    event.listen(sessions, "before_commit", _before_commit)
+    event.listen(sessions, "after_commit", _after_commit)
+    event.listen(sessions, "after_transaction_end", _after_transaction_end)
+    event.listen(sessions, "after_transaction_create", _after_transaction_create)
+    event.listen(sessions, "after_soft_rollback", _after_soft_rollback)
+
+
+def _before_commit(session: Session) -> None:
+    pending = session.info.get(_INFO_KEY)
+    if isinstance(pending, _Pending):
+        pending.ledger.seal(session)
+
+
+def _after_commit(session: Session) -> None:
+    # The second location gets the kept checkpoint right after commit; if this write fails the
+    # periodic copy job retries, because the row stays marked as not yet copied.
+    copy = session.info.pop(_COPY_KEY, None)
+    if copy is None:
+        return
+    ledger, size, note = copy
+    if ledger.witness is not None:
+        ledger.witness.write_quietly(size, note)
+
+
+def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
+    # Only the outermost transaction ends the batch (``after_rollback`` also fires for a
+    # savepoint, which must keep the entries appended before it).
+    if transaction.parent is not None:
+        return
+    session.info.pop(_INFO_KEY, None)
+    session.info.pop(_SAVEPOINTS_KEY, None)
+    session.info.pop(_COPY_KEY, None)
+
+
+def _after_transaction_create(session: Session, transaction: SessionTransaction) -> None:
+    if not transaction.nested:
+        return
+    pending = session.info.get(_INFO_KEY)
+    marks: dict[int, tuple[int, list[bytes]]] = session.info.setdefault(_SAVEPOINTS_KEY, {})
+    if isinstance(pending, _Pending):
+        marks[id(transaction)] = (len(pending.rows), list(pending.frontier.hashes))
+
+
+def _after_soft_rollback(session: Session, previous_transaction: SessionTransaction) -> None:
+    if not previous_transaction.nested:
+        return
+    marks: dict[int, tuple[int, list[bytes]]] = session.info.get(_SAVEPOINTS_KEY, {})
+    pending = session.info.get(_INFO_KEY)
+    if not isinstance(pending, _Pending):
+        return
+    mark = marks.pop(id(previous_transaction), None)
+    if mark is None:
+        # The first append happened inside this savepoint: nothing of it may survive.
+        session.info.pop(_INFO_KEY, None)
+        return
+    count, hashes = mark
+    del pending.rows[count:]
+    del pending.entries[count:]
+    pending.frontier = CompactRange.from_hashes(0, pending.size_before + count, hashes)
+
+
+def entries_in_transaction(session: Session) -> Sequence[Entry]:
+    """Entries appended in the session's open transaction (for services that echo them)."""
+    pending = session.info.get(_INFO_KEY)
+    return list(pending.entries) if isinstance(pending, _Pending) else []

@@ -1,0 +1,266 @@
+"""Full verification of the stored ledger against its signed heads and the second location.
+
+One streaming pass recomputes every leaf and subtree hash from the stored entry bytes and
+compares: entry order and indices, the indexed columns, the stored subtree hashes, the root at
+every kept checkpoint, every checkpoint found at the second location, and the signed head.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from leitstand.clock import isoformat_utc
+from leitstand.errors import LeitstandError
+from leitstand.ledger.canonical import decode_entry
+from leitstand.ledger.checkpoint import VerifierKey, open_checkpoint
+from leitstand.ledger.merkle import CompactRange, leaf_hash
+from leitstand.ledger.store import LedgerCheckpointRow, LedgerEntryRow, LedgerStateRow
+from leitstand.ledger.witness import Witness
+
+__all__ = ["Problem", "VerifyReport", "verify_database"]
+
+MAX_PROBLEMS = 50
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One finding: the first entry index it concerns (if any) and what is wrong."""
+
+    index: int | None
+    message: str
+
+    def __str__(self) -> str:
+        return f"entry {self.index}: {self.message}" if self.index is not None else self.message
+
+
+@dataclass(slots=True)
+class VerifyReport:
+    """The outcome of a verification."""
+
+    size: int = 0
+    entries_checked: int = 0
+    checkpoints_checked: int = 0
+    witness_checked: int = 0
+    bytes_hashed: int = 0
+    seconds: float = 0.0
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def first_bad_index(self) -> int | None:
+        indices = [p.index for p in self.problems if p.index is not None]
+        return min(indices) if indices else None
+
+    def add(self, index: int | None, message: str) -> None:
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(Problem(index, message))
+
+    def summary(self) -> str:
+        if self.ok:
+            return (
+                f"ledger intact: {self.entries_checked} entries, "
+                f"{self.checkpoints_checked} signed checkpoints, "
+                f"{self.witness_checked} second-location checkpoints verified"
+            )
+        first = self.first_bad_index
+        where = f"first bad index {first}" if first is not None else "signed checkpoint invalid"
+        return f"ledger NOT intact ({where}): {self.problems[0]}"
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "ok": self.ok,
+            "size": self.size,
+            "entries_checked": self.entries_checked,
+            "checkpoints_checked": self.checkpoints_checked,
+            "witness_checked": self.witness_checked,
+            "bytes_hashed": self.bytes_hashed,
+            "seconds": round(self.seconds, 3),
+            "first_bad_index": self.first_bad_index,
+            "problems": [{"index": p.index, "message": p.message} for p in self.problems],
+        }
+
+
+@dataclass(slots=True)
+class _Target:
+    size: int
+    root: bytes
+    source: str
+
+
+def verify_database(
+    session: Session,
+    *,
+    verifier: VerifierKey,
+    witness: Witness | None = None,
+    progress: Progress | None = None,
+    chunk: int = 20_000,
+) -> VerifyReport:
+    """Verify every stored entry and checkpoint; never raises for tampering, reports it."""
+    started = time.perf_counter()
+    report = VerifyReport()
+    state = session.execute(
+        sa.select(LedgerStateRow).where(LedgerStateRow.id == 1)
+    ).scalar_one_or_none()
+    if state is None:
+        report.add(None, "ledger head row is missing")
+        return report
+    report.size = state.size
+    targets = _collect_targets(session, state, verifier, witness, report)
+
+    cr = CompactRange.empty()
+    expected = 0
+    last_good = 0
+    stmt = (
+        sa.select(
+            LedgerEntryRow.idx,
+            LedgerEntryRow.body,
+            LedgerEntryRow.nodes,
+            LedgerEntryRow.recorded_at,
+            LedgerEntryRow.actor,
+            LedgerEntryRow.role,
+            LedgerEntryRow.action,
+            LedgerEntryRow.subject,
+            LedgerEntryRow.tenant,
+        )
+        .order_by(LedgerEntryRow.idx)
+        .execution_options(yield_per=chunk)
+    )
+    structural = False
+    result = session.execute(stmt)
+    for row in result:
+        idx, body, nodes = int(row[0]), row[1], row[2]
+        if idx != expected:
+            report.add(expected, f"entry is missing (the next stored entry is {idx})")
+            structural = True
+            break
+        problems_before = len(report.problems)
+        try:
+            entry = decode_entry(body)
+        except (ValueError, TypeError):
+            report.add(idx, "stored entry is not a valid canonical entry")
+            entry = None
+        if entry is not None:
+            if entry.index != idx:
+                report.add(idx, f"entry claims index {entry.index}: entries were reordered")
+            elif (
+                entry.actor != row[4]
+                or entry.role != row[5]
+                or entry.action != row[6]
+                or entry.subject != row[7]
+                or entry.tenant != row[8]
+                or entry.time != isoformat_utc(row[3])
+            ):
+                report.add(idx, "indexed columns differ from the hashed entry")
+        computed = cr.append(leaf_hash(body))
+        if b"".join(computed) != nodes and len(report.problems) == problems_before:
+            report.add(*_node_mismatch(idx, computed, nodes))
+        report.bytes_hashed += len(body)
+        expected += 1
+        if progress is not None and expected % chunk == 0:
+            progress(expected, state.size)
+        for target in targets.get(expected, ()):
+            if cr.root() != target.root:
+                # Name the start of the range only when no single entry was pinpointed in it.
+                pinpointed = report.first_bad_index is not None and (
+                    report.first_bad_index >= last_good
+                )
+                report.add(
+                    None if pinpointed else last_good,
+                    f"entries in [{last_good}, {expected}) do not match the {target.source} "
+                    f"checkpoint at size {expected}",
+                )
+            else:
+                last_good = expected
+    result.close()  # a PostgreSQL server-side cursor must be closed when we stop early
+    report.entries_checked = expected
+    if progress is not None:
+        progress(expected, state.size)
+    if not structural:
+        if expected < state.size:
+            report.add(expected, f"entries are missing: the signed head covers {state.size}")
+        elif expected > state.size:
+            report.add(state.size, "entries exist beyond the signed head")
+        if b"".join(cr.hashes) != state.frontier and expected == state.size:
+            report.add(None, "stored head does not match the entries")
+        beyond = sorted(s for s in targets if s > expected)
+        for size in beyond:
+            for target in targets[size]:
+                report.add(
+                    expected,
+                    f"the {target.source} checkpoint covers {size} entries but only "
+                    f"{expected} exist (entries deleted from the end)",
+                )
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _node_mismatch(idx: int, computed: list[bytes], stored: bytes) -> tuple[int, str]:
+    """Locate a stored-hash mismatch: the leaf itself, or the left half of a subtree."""
+    if len(stored) != 32 * len(computed):
+        return idx, "stored hashes of this entry are malformed (entry moved or modified)"
+    for level, node in enumerate(computed):
+        if stored[level * 32 : (level + 1) * 32] != node:
+            if level == 0:
+                return idx, "entry does not match its stored hash (entry modified)"
+            first = idx - (1 << level) + 1
+            last = idx - (1 << (level - 1))
+            where = f"entry {first}" if first == last else f"entries [{first}, {last}]"
+            return first, f"{where} do not match the stored subtree hash (entry modified)"
+    return idx, "stored hashes of this entry are malformed"  # pragma: no cover - equal lists
+
+
+def _collect_targets(
+    session: Session,
+    state: LedgerStateRow,
+    verifier: VerifierKey,
+    witness: Witness | None,
+    report: VerifyReport,
+) -> dict[int, list[_Target]]:
+    targets: dict[int, list[_Target]] = {}
+
+    def add(size: int, root: bytes, source: str) -> None:
+        targets.setdefault(size, []).append(_Target(size, root, source))
+
+    if state.note is not None:
+        try:
+            head = open_checkpoint(state.note, verifier)
+        except LeitstandError as exc:
+            report.add(None, f"signed head at size {state.size}: {exc}")
+        else:
+            report.checkpoints_checked += 1
+            if head.size != state.size or head.root_hash != state.root:
+                report.add(None, "signed head does not match the stored head")
+            add(head.size, head.root_hash, "signed head")
+    elif state.size:
+        report.add(0, "entries exist but no signed head")
+    for cp_row in session.execute(
+        sa.select(LedgerCheckpointRow).order_by(LedgerCheckpointRow.size)
+    ).scalars():
+        try:
+            cp = open_checkpoint(cp_row.note, verifier)
+        except LeitstandError as exc:
+            report.add(None, f"checkpoint at size {cp_row.size}: {exc}")
+            continue
+        report.checkpoints_checked += 1
+        if cp.size != cp_row.size or cp.root_hash != cp_row.root:
+            report.add(None, f"checkpoint row {cp_row.size} does not match its signed note")
+        add(cp.size, cp.root_hash, "kept")
+    if witness is not None:
+        for size, note in witness.notes():
+            try:
+                cp = open_checkpoint(note, verifier)
+            except LeitstandError as exc:
+                report.add(None, f"second-location checkpoint at size {size}: {exc}")
+                continue
+            report.witness_checked += 1
+            add(cp.size, cp.root_hash, "second-location")
+    return targets

@@ -1,0 +1,200 @@
+"""Change management and deployment: categories, strategies, rollback, feature flags."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from enum import StrEnum
+from typing import Annotated, Self
+
+from pydantic import AfterValidator, Field, model_validator
+
+from leitstand.policy.base import (
+    Flag,
+    Number,
+    PolicyModel,
+    RoleList,
+    Rules,
+    Text,
+    TextList,
+    unique_list,
+)
+from leitstand.policy.durations import DurationOrUnlimited, PositiveDuration
+from leitstand.policy.values import describe, number
+
+__all__ = [
+    "ApprovalMode",
+    "AutomaticRollback",
+    "BlueGreenPolicy",
+    "CanaryPolicy",
+    "ChangeCategory",
+    "ChangeField",
+    "ChangesPolicy",
+    "DatabaseRollback",
+    "DeploymentPolicy",
+    "FeatureFlagPolicy",
+    "ManualRollback",
+    "Strategy",
+]
+
+
+class ApprovalMode(StrEnum):
+    """How a change category is approved."""
+
+    AUTOMATIC = "automatic"  # the pipeline's gates are the approval
+    BEFORE_DEPLOYMENT = "before_deployment"
+    RETROSPECTIVE = "retrospective"  # deploy first (emergency), approve afterwards
+
+
+class ChangeCategory(PolicyModel):
+    """A change category (standard, normal, emergency) and its approval."""
+
+    name: Text
+    approval: ApprovalMode
+    approvers: RoleList
+    retrospective_approvers: RoleList = Field(default_factory=list)
+    retrospective_deadline: PositiveDuration | None = None
+    examples: TextList
+
+    @model_validator(mode="after")
+    def _approval_complete(self) -> Self:
+        rules = Rules()
+        if self.approval is ApprovalMode.AUTOMATIC and self.approvers:
+            rules.add(
+                "approvers",
+                f"no approvers for automatic approval (got {describe(list(self.approvers))})",
+            )
+        if self.approval is not ApprovalMode.AUTOMATIC and not self.approvers:
+            rules.add("approvers", f"at least one role for {self.approval} approval (got [])")
+        if self.approval is ApprovalMode.RETROSPECTIVE:
+            if not self.retrospective_approvers:
+                rules.add(
+                    "retrospective_approvers",
+                    "at least one role to approve afterwards (got [])",
+                )
+            if self.retrospective_deadline is None:
+                rules.add(
+                    "retrospective_deadline",
+                    "a deadline for the retrospective approval (got null)",
+                )
+        rules.check()
+        return self
+
+
+class ChangeField(StrEnum):
+    """What every change record must state."""
+
+    WHAT = "what"  # technical change
+    WHY = "why"  # business or regulatory reason
+    APPROVED_BY = "approved_by"
+    DEPLOYED_AT = "deployed_at"
+    ROLLBACK = "rollback"  # how to undo it
+    TESTS = "tests"
+
+
+class ChangesPolicy(PolicyModel):
+    """Change categories, the mandatory change documentation and the four-eyes rule."""
+
+    categories: dict[str, ChangeCategory]
+    required_fields: Annotated[list[ChangeField], AfterValidator(unique_list)]
+    four_eyes: Flag  # the approver must not be the requester
+
+
+class Strategy(StrEnum):
+    """Deployment strategies."""
+
+    BLUE_GREEN = "blue_green"
+    CANARY = "canary"
+
+
+class BlueGreenPolicy(PolicyModel):
+    """Blue-green: deploy to the idle colour, check, switch; the old colour stays for rollback."""
+
+    max_rollback_time: PositiveDuration
+    health_checks_before_switch: Flag
+    keep_previous_for_rollback: Flag
+
+
+class CanaryPolicy(PolicyModel):
+    """Canary: traffic percentages per step, each watched for ``analysis_window``."""
+
+    steps: Annotated[list[Number], Field(min_length=1)]
+    analysis_window: PositiveDuration
+    rollback_on_anomaly: Flag
+
+    @model_validator(mode="after")
+    def _steps_increase_to_100(self) -> Self:
+        rules = Rules()
+        previous: float = 0
+        for index, step in enumerate(self.steps):
+            if not 0 < step <= 100:
+                rules.add(
+                    f"steps.{index}", f"a percentage above 0 and at most 100 (got {number(step)})"
+                )
+            elif step <= previous:
+                rules.add(
+                    f"steps.{index}",
+                    f"must be greater than the previous step ({number(previous)}) "
+                    f"(got {number(step)})",
+                )
+            previous = max(previous, step)
+        if self.steps and self.steps[-1] != 100:
+            rules.add(
+                f"steps.{len(self.steps) - 1}",
+                f"the last step must be 100 (got {number(self.steps[-1])})",
+            )
+        rules.check()
+        return self
+
+
+class AutomaticRollback(PolicyModel):
+    """What happens when a health check fails after a deployment."""
+
+    on_health_check_failure: Flag
+    notify: RoleList
+    record_in_change_log: Flag
+
+
+class ManualRollback(PolicyModel):
+    """Who decides a manual rollback, its steps, and when the root-cause analysis must start."""
+
+    deciders: Annotated[RoleList, Field(min_length=1)]
+    steps: TextList
+    root_cause_analysis_within: PositiveDuration
+
+
+class DatabaseRollback(PolicyModel):
+    """Safeguards around database migrations."""
+
+    rollback_script_required: Flag
+    snapshot_before_migration: Flag
+    rollback_test_in_pipeline: Flag
+
+
+class FeatureFlagPolicy(PolicyModel):
+    """Feature flag rules; ``lifetimes`` says when a flag of each type counts as stale."""
+
+    new_features_behind_flags: Flag
+    per_tenant_activation: Flag
+    remove_after_full_rollout: Flag
+    lifetimes: dict[str, DurationOrUnlimited]
+
+    @model_validator(mode="after")
+    def _lifetimes_positive(self) -> Self:
+        rules = Rules()
+        for key, lifetime in self.lifetimes.items():
+            if isinstance(lifetime, timedelta) and lifetime <= timedelta(0):
+                rules.add(f"lifetimes.{key}", "a duration longer than 0s or 'unlimited' (got 0s)")
+        rules.check()
+        return self
+
+
+class DeploymentPolicy(PolicyModel):
+    """Deployment strategies, rollback procedures and feature flags."""
+
+    default_strategy: Strategy
+    blue_green: BlueGreenPolicy
+    canary: CanaryPolicy
+    automatic_rollback: AutomaticRollback
+    manual_rollback: ManualRollback
+    database_rollback: DatabaseRollback
+    feature_flags: FeatureFlagPolicy

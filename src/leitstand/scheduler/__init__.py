@@ -1,0 +1,1 @@
+"""Durable timers and recurring jobs for the whole control plane."""

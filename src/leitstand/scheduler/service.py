@@ -1,0 +1,326 @@
+"""The one scheduler of the control plane: durable timers claimed in a transaction.
+
+A timer is a row with a due time. A firing claims the row (``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL, the database write lock on SQLite), runs the handler in a savepoint of the same
+transaction and records the run, so the handler's database effects and the "fired" mark commit
+together or not at all. A crash mid-firing rolls everything back and the timer fires again later;
+a committed firing is never repeated, and several instances share one PostgreSQL without a leader.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from leitstand.clock import Clock
+from leitstand.db import Database
+from leitstand.errors import ConflictError, Issue, LeitstandError, ValidationError
+from leitstand.ledger.service import Ledger
+from leitstand.scheduler.model import JobStatus, next_retry, parse_recurrence
+from leitstand.scheduler.store import JobRow, JobRunRow
+
+__all__ = ["Handler", "JobContext", "JobView", "Scheduler"]
+
+log = structlog.get_logger(__name__)
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
+
+
+@dataclass(frozen=True, slots=True)
+class JobContext:
+    """What a handler gets: the open transaction and the timer that fired."""
+
+    session: Session
+    job_id: int
+    kind: str
+    key: str
+    payload: Mapping[str, Any]
+    due_at: datetime
+    now: datetime
+    instance: str
+
+
+Handler = Callable[[JobContext], None]
+
+
+@dataclass(frozen=True, slots=True)
+class JobView:
+    """A timer as shown to operators."""
+
+    id: int
+    kind: str
+    key: str
+    status: str
+    due_at: datetime
+    recurrence: str | None
+    attempts: int
+    last_error: str | None
+    fired_at: datetime | None
+    fired_by: str | None
+
+
+class Scheduler:
+    """Schedule, claim and fire durable timers."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        clock: Clock,
+        ledger: Ledger,
+        instance: str,
+        retry_base: timedelta = timedelta(seconds=30),
+        retry_cap: timedelta = timedelta(hours=1),
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.ledger = ledger
+        self.instance = instance
+        self.retry_base = retry_base
+        self.retry_cap = retry_cap
+        self._handlers: dict[str, Handler] = {}
+
+    # -- registration and scheduling -----------------------------------------------------------
+
+    def register(self, kind: str, handler: Handler) -> None:
+        """Register the handler that fires timers of ``kind``.
+
+        Args:
+            kind: a dotted name such as ``alerting.escalate``.
+            handler: runs inside the firing transaction; raise to have the firing retried.
+        """
+        if kind in self._handlers:
+            raise ConflictError(f"a handler for {kind!r} is already registered")
+        self._handlers[kind] = handler
+
+    @property
+    def kinds(self) -> frozenset[str]:
+        return frozenset(self._handlers)
+
+    def schedule(
+        self,
+        session: Session,
+        *,
+        kind: str,
+        key: str,
+        due_at: datetime,
+        payload: Mapping[str, Any] | None = None,
+        max_attempts: int = 10,
+        replace: bool = False,
+    ) -> int:
+        """Create a one-shot timer in the caller's transaction; idempotent per ``key``."""
+        existing = session.execute(sa.select(JobRow).where(JobRow.key == key)).scalar_one_or_none()
+        if existing is not None:
+            if replace:
+                existing.due_at = due_at
+                existing.payload = _dump(payload)
+                existing.status = JobStatus.PENDING.value
+                existing.attempts = 0
+            return existing.id
+        row = JobRow(
+            kind=kind,
+            key=key,
+            due_at=due_at,
+            status=JobStatus.PENDING.value,
+            payload=_dump(payload),
+            recurrence=None,
+            timezone="Europe/Berlin",
+            attempts=0,
+            max_attempts=max_attempts,
+            created_at=self.clock.now(),
+        )
+        session.add(row)
+        session.flush()
+        return row.id
+
+    def ensure_recurring(
+        self,
+        *,
+        kind: str,
+        key: str,
+        recurrence: str,
+        timezone: str = "Europe/Berlin",
+        payload: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Create or update a recurring timer (from the policy); unchanged ones keep their due."""
+        try:
+            rule = parse_recurrence(recurrence, timezone)
+        except ValueError as exc:
+            raise ValidationError([Issue(f"schedule.{key}", str(exc))]) from exc
+        now = self.clock.now()
+        with self.db.transaction() as session:
+            row = session.execute(sa.select(JobRow).where(JobRow.key == key)).scalar_one_or_none()
+            if row is None:
+                row = JobRow(
+                    kind=kind,
+                    key=key,
+                    due_at=rule.next_after(now),
+                    status=JobStatus.PENDING.value,
+                    payload=_dump(payload),
+                    recurrence=rule.expression,
+                    timezone=rule.timezone,
+                    attempts=0,
+                    max_attempts=10,
+                    created_at=now,
+                )
+                session.add(row)
+                session.flush()
+            elif (row.recurrence, row.timezone) != (rule.expression, rule.timezone):
+                row.recurrence = rule.expression
+                row.timezone = rule.timezone
+                row.due_at = rule.next_after(now)
+                row.status = JobStatus.PENDING.value
+            row.payload = _dump(payload)
+            return row.id
+
+    def cancel(self, session: Session, key: str) -> bool:
+        """Cancel a pending timer; returns False when there was none."""
+        result = session.execute(
+            sa.update(JobRow)
+            .where(JobRow.key == key, JobRow.status == JobStatus.PENDING.value)
+            .values(status=JobStatus.CANCELLED.value)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    # -- firing --------------------------------------------------------------------------------
+
+    def run_due(self, *, limit: int = 20) -> int:
+        """Fire up to ``limit`` due timers, each in its own transaction; returns how many fired."""
+        fired = 0
+        while fired < limit and self._fire_one():
+            fired += 1
+        return fired
+
+    def _fire_one(self) -> bool:
+        now = self.clock.now()
+        with self.db.transaction() as session:
+            stmt = (
+                sa.select(JobRow)
+                .where(JobRow.status == JobStatus.PENDING.value, JobRow.due_at <= now)
+                .order_by(JobRow.due_at, JobRow.id)
+                .limit(1)
+            )
+            if self.db.is_postgres:
+                stmt = stmt.with_for_update(skip_locked=True)
+            job = session.execute(stmt).scalar_one_or_none()
+            if job is None:
+                return False
+            error = self._run_handler(session, job, now)
+            if error is None:
+                self._record_success(session, job, now)
+            else:
+                self._record_failure(session, job, now, error)
+        return True
+
+    def _run_handler(self, session: Session, job: JobRow, now: datetime) -> str | None:
+        handler = self._handlers.get(job.kind)
+        if handler is None:
+            return f"no handler registered for kind {job.kind!r}"
+        context = JobContext(
+            session=session,
+            job_id=job.id,
+            kind=job.kind,
+            key=job.key,
+            payload=json.loads(job.payload or "{}"),
+            due_at=job.due_at,
+            now=now,
+            instance=self.instance,
+        )
+        try:
+            with session.begin_nested():
+                handler(context)
+        except Exception as exc:
+            # A handler is an extension point: whatever it raises becomes a recorded, retried
+            # failure of that timer, never a crash of the loop or a hot retry.
+            return _scrub(f"{type(exc).__name__}: {exc}")
+        return None
+
+    def _record_success(self, session: Session, job: JobRow, now: datetime) -> None:
+        session.add(
+            JobRunRow(job_id=job.id, due_at=job.due_at, fired_at=now, instance=self.instance)
+        )
+        job.fired_at = now
+        job.fired_by = self.instance
+        job.attempts = 0
+        job.last_error = None
+        if job.recurrence:
+            rule = parse_recurrence(job.recurrence, job.timezone)
+            job.due_at = rule.next_due(previous_due=job.due_at, now=now)
+        else:
+            job.status = JobStatus.DONE.value
+        session.flush()
+
+    def _record_failure(self, session: Session, job: JobRow, now: datetime, error: str) -> None:
+        job.attempts += 1
+        job.last_error = error[:2000]
+        log.warning("scheduler_job_failed", kind=job.kind, key=job.key, attempts=job.attempts)
+        if job.attempts < job.max_attempts:
+            job.due_at = next_retry(job.attempts, now, base=self.retry_base, cap=self.retry_cap)
+            return
+        self.ledger.append(
+            session,
+            actor=f"scheduler:{self.instance}",
+            role="system",
+            action="scheduler.job.failed",
+            subject=f"job:{job.key}",
+            payload={"kind": job.kind, "attempts": job.attempts, "error": job.last_error},
+        )
+        if job.recurrence:
+            # A recurring duty is not dropped: record the failure and wait for the next turn.
+            rule = parse_recurrence(job.recurrence, job.timezone)
+            job.due_at = rule.next_due(previous_due=job.due_at, now=now)
+            job.attempts = 0
+        else:
+            job.status = JobStatus.FAILED.value
+
+    def run_forever(self, stop: threading.Event, *, poll_seconds: float, batch: int) -> None:
+        """Fire due timers until ``stop`` is set; a database outage is logged and retried."""
+        while not stop.is_set():
+            try:
+                fired = self.run_due(limit=batch)
+            except (LeitstandError, SQLAlchemyError) as exc:
+                log.error("scheduler_tick_failed", error=_scrub(str(exc)))
+                fired = 0
+            if fired < batch:
+                stop.wait(poll_seconds)
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def jobs(self, *, status: str | None = None, limit: int = 200) -> list[JobView]:
+        """List timers, soonest first."""
+        stmt = sa.select(JobRow).order_by(JobRow.due_at, JobRow.id).limit(limit)
+        if status is not None:
+            stmt = stmt.where(JobRow.status == status)
+        with self.db.reader() as session:
+            return [
+                JobView(
+                    id=r.id,
+                    kind=r.kind,
+                    key=r.key,
+                    status=r.status,
+                    due_at=r.due_at,
+                    recurrence=r.recurrence,
+                    attempts=r.attempts,
+                    last_error=r.last_error,
+                    fired_at=r.fired_at,
+                    fired_by=r.fired_by,
+                )
+                for r in session.execute(stmt).scalars()
+            ]
+
+
+def _dump(payload: Mapping[str, Any] | None) -> str:
+    return json.dumps(dict(payload or {}), sort_keys=True, separators=(",", ":"))
+
+
+def _scrub(text: str) -> str:
+    return _URL_PASSWORD.sub(r"\1***@", text)

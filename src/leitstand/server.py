@@ -1,0 +1,111 @@
+"""`leitstand up`: prepare the embedded (or configured) installation and serve it."""
+
+from __future__ import annotations
+
+import errno
+import signal
+import socket
+
+import uvicorn
+from rich.panel import Panel
+
+from leitstand import __version__
+from leitstand.app import create_app
+from leitstand.bootstrap import build
+from leitstand.cli_support import console
+from leitstand.errors import ConfigError
+from leitstand.ledger.jobs import SYSTEM_ACTOR, schedule_ledger_jobs
+from leitstand.observability import configure_logging
+from leitstand.settings import Settings
+
+__all__ = ["bind_socket", "serve"]
+
+
+def serve(settings: Settings, *, run_scheduler: bool = True) -> None:
+    """Migrate, load policy and key, create the first user if needed, then serve until stopped."""
+    configure_logging(settings.log_level)
+    # Bind first: a taken port must fail before anything is created or migrated.
+    sock = bind_socket(settings.host, settings.port)
+    try:
+        container = build(settings, migrate=True)
+    except BaseException:
+        sock.close()
+        raise
+    try:
+        token = container.auth.ensure_first_user(actor=SYSTEM_ACTOR)
+        if run_scheduler:
+            schedule_ledger_jobs(container)
+        report = container.audit.verify(actor=SYSTEM_ACTOR)
+        container.audit.record(
+            actor=SYSTEM_ACTOR,
+            action="control_plane.started",
+            subject=f"instance:{settings.instance_id}",
+            payload={
+                "version": __version__,
+                "listen": f"{settings.host}:{sock.getsockname()[1]}",
+                "database": container.db.dialect,
+                "policy_file": str(container.policy_file) if container.policy_file else None,
+                "ledger_intact": report.ok,
+            },
+        )
+        host, port = sock.getsockname()[:2]
+        url = f"http://{host if ':' not in host else f'[{host}]'}:{port}/"
+        lines = [f"leitstand {__version__} serving on [bold]{url}[/bold]"]
+        lines.append(f"home: {settings.home}  database: {container.db.dialect}")
+        lines.append(
+            f"policy: {container.policy_file or 'built-in defaults (seed)'}; "
+            f"ledger: {report.summary()}"
+        )
+        if token is not None:
+            lines.append("")
+            lines.append("First devops user [bold]admin[/bold] created. API token (shown once):")
+            lines.append(f"[bold]{token}[/bold]")
+        console.print(Panel("\n".join(lines), title="leitstand up", expand=False))
+        app = create_app(container, run_scheduler=run_scheduler)
+        config = uvicorn.Config(
+            app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=10
+        )
+        # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal to the
+        # handler that was installed before it: ours turns that into a clean exit 0.
+        signal.signal(signal.SIGTERM, _exit_cleanly)
+        signal.signal(signal.SIGINT, _exit_cleanly)
+        try:
+            uvicorn.Server(config).run(sockets=[sock])
+        finally:
+            container.audit.record(
+                actor=SYSTEM_ACTOR,
+                action="control_plane.stopped",
+                subject=f"instance:{settings.instance_id}",
+                payload={"version": __version__},
+            )
+    finally:
+        sock.close()
+        container.close()
+
+
+def _exit_cleanly(signum: int, _frame: object) -> None:
+    raise SystemExit(0)
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """Bind the listening socket up front, so a taken port is a clear error, not a log line."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(
+                f"port {port} on {host} is already in use: stop the other process "
+                f"or choose another with --port"
+            ) from exc
+        if exc.errno == errno.EACCES:
+            raise ConfigError(
+                f"no permission to bind {host}:{port}: choose a port above 1023"
+            ) from exc
+        raise ConfigError(f"cannot bind {host}:{port}: {exc.strerror}") from exc
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock

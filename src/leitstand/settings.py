@@ -1,0 +1,69 @@
+"""Installation settings (where things live, how to reach them), read from ``LEITSTAND_*``.
+
+These are not policy: the policy (thresholds, schedules, roles) lives in ``leitstand.yaml``.
+Settings say where the home folder, database, signing key and policy file are.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Where leitstand keeps its state and how it serves; every field has an env override."""
+
+    model_config = SettingsConfigDict(env_prefix="LEITSTAND_", extra="ignore", frozen=True)
+
+    home: Path = Field(default=Path(".leitstand"), description="State folder (SQLite, keys, logs)")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default SQLite file in the home folder"
+    )
+    database_schema: str | None = Field(
+        default=None, description="PostgreSQL schema to use (search_path); default public"
+    )
+    policy: Path | None = Field(default=None, description="Policy file; default ./leitstand.yaml")
+    signing_key: Path | None = Field(
+        default=None, description="Ed25519 key for checkpoints; default <home>/keys/ledger.pem"
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    log_level: str = "info"
+    scheduler_poll_seconds: float = Field(default=1.0, gt=0)
+    scheduler_batch: int = Field(default=20, ge=1)
+    instance_id: str = Field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    verify_interval_seconds: int = Field(
+        default=3600,
+        ge=60,
+        description="How often the running control plane re-verifies the ledger",
+    )
+
+    @field_validator("home")
+    @classmethod
+    def _absolute_home(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @property
+    def effective_database_url(self) -> str:
+        """The configured database URL, or the embedded SQLite file under the home folder."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.home / 'leitstand.db'}"
+
+    @property
+    def signing_key_path(self) -> Path:
+        """Path of the ledger's checkpoint signing key."""
+        if self.signing_key is not None:
+            return self.signing_key.expanduser().resolve()
+        return self.home / "keys" / "ledger-ed25519.pem"
+
+    @property
+    def is_embedded(self) -> bool:
+        """True when running on the embedded SQLite default."""
+        return self.effective_database_url.startswith("sqlite")

@@ -1,0 +1,174 @@
+"""Test support shipped with leitstand: a manual clock, free ports, throwaway PostgreSQL schemas.
+
+Only what cannot run for real belongs here: time is controlled, engines are never faked.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from leitstand.clock import ensure_utc
+
+__all__ = [
+    "POSTGRES_URL",
+    "ManualClock",
+    "ServerProcess",
+    "artifacts_dir",
+    "free_port",
+    "postgres_available",
+    "postgres_schema",
+]
+
+#: The PostgreSQL server of these machines (trust auth); override with LEITSTAND_TEST_POSTGRES.
+POSTGRES_URL = os.environ.get(
+    "LEITSTAND_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+class ManualClock:
+    """A clock that only moves when told to."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._now = ensure_utc(start or datetime(2026, 11, 27, 9, 0, tzinfo=UTC))
+
+    def now(self) -> datetime:
+        return self._now
+
+    def advance(self, delta: timedelta) -> datetime:
+        self._now += delta
+        return self._now
+
+    def set(self, when: datetime) -> None:
+        self._now = ensure_utc(when)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def postgres_available(url: str = POSTGRES_URL) -> bool:
+    """True when the test PostgreSQL server answers."""
+    engine = sa.create_engine(url, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+        return True
+    except sa.exc.SQLAlchemyError:
+        return False
+    finally:
+        engine.dispose()
+
+
+@dataclass(frozen=True, slots=True)
+class PgSchema:
+    url: str
+    schema: str
+
+
+@contextmanager
+def postgres_schema(url: str = POSTGRES_URL, *, prefix: str = "t") -> Iterator[PgSchema]:
+    """Create a fresh schema for one test (run) and drop it afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f'CREATE SCHEMA "{name}"')
+        yield PgSchema(url=url, schema=name)
+    finally:
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+        engine.dispose()
+
+
+def artifacts_dir() -> Path:
+    """Where tests keep artifacts such as screenshots (``test-artifacts/``)."""
+    path = Path(os.environ.get("LEITSTAND_TEST_ARTIFACTS", "test-artifacts")).resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+class ServerProcess:
+    """A `leitstand up` child process on 127.0.0.1, stopped by PID."""
+
+    def __init__(self, *, home: Path, port: int, env: dict[str, str] | None = None) -> None:
+        import subprocess
+        import sys
+
+        self.home = home
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("LEITSTAND_")}
+        full_env.update({"LEITSTAND_HOME": str(home), "COLUMNS": "200"})
+        full_env.update(env or {})
+        self.stdout_path = home.parent / f"up-{port}.stdout"
+        self.stderr_path = home.parent / f"up-{port}.stderr"
+        self._stdout = self.stdout_path.open("w")
+        self._stderr = self.stderr_path.open("w")
+        self.process = subprocess.Popen(  # noqa: S603 - fixed argument list
+            [sys.executable, "-m", "leitstand", "up", "--port", str(port)],
+            env=full_env,
+            stdout=self._stdout,
+            stderr=self._stderr,
+            text=True,
+        )
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Wait until /healthz answers; fail with the server's output if it exits first."""
+        import time
+
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"leitstand up exited with {self.process.returncode}: {self.stderr()}"
+                )
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"leitstand up did not become ready: {self.stderr()}")
+
+    def stdout(self) -> str:
+        return self.stdout_path.read_text()
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_text()
+
+    def token(self) -> str | None:
+        """The first devops user's token, if this start printed one."""
+        import re
+
+        match = re.search(r"\b(lst_[A-Za-z0-9_-]{20,})", self.stdout())
+        return match.group(1) if match else None
+
+    def stop(self, timeout: float = 20.0) -> int:
+        """Stop by PID (SIGTERM, then SIGKILL) and return the exit code."""
+        import signal
+        import subprocess
+
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=timeout)
+        self._stdout.close()
+        self._stderr.close()
+        return int(self.process.returncode)

@@ -1,0 +1,1 @@
+"""Web UI: server-rendered pages (Jinja2), German by default, English on request."""

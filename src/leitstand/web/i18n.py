@@ -1,0 +1,55 @@
+"""UI texts in German (default) and English."""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = ["LANGUAGES", "translator"]
+
+LANGUAGES: Final = ("de", "en")
+
+_TEXTS: Final[dict[str, dict[str, str]]] = {
+    "overview": {"de": "Übersicht", "en": "Overview"},
+    "systems": {"de": "Systeme", "en": "Systems"},
+    "system": {"de": "System", "en": "System"},
+    "priority": {"de": "Priorität", "en": "Priority"},
+    "tenants": {"de": "Mandanten (Maklerhäuser)", "en": "Tenants (broker houses)"},
+    "tenant": {"de": "Mandant", "en": "Tenant"},
+    "ledger": {"de": "Nachweis-Ledger", "en": "Evidence ledger"},
+    "latest_entries": {"de": "Neueste Einträge", "en": "Latest entries"},
+    "time": {"de": "Zeit", "en": "Time"},
+    "actor": {"de": "Akteur", "en": "Actor"},
+    "action": {"de": "Aktion", "en": "Action"},
+    "subject": {"de": "Gegenstand", "en": "Subject"},
+    "verify": {"de": "Prüfung", "en": "Verification"},
+    "verify_now": {"de": "Jetzt prüfen", "en": "Verify now"},
+    "intact": {"de": "intakt", "en": "intact"},
+    "not_intact": {"de": "NICHT intakt", "en": "NOT intact"},
+    "never_verified": {"de": "noch nicht geprüft", "en": "not verified yet"},
+    "entries": {"de": "Einträge", "en": "entries"},
+    "first_bad": {"de": "erster fehlerhafter Index", "en": "first bad index"},
+    "checked_at": {"de": "geprüft am", "en": "checked at"},
+    "policy_source": {"de": "Richtlinie", "en": "Policy"},
+    "defaults": {"de": "eingebaute Vorgaben (Seed)", "en": "built-in defaults (seed)"},
+    "login": {"de": "Anmelden", "en": "Sign in"},
+    "logout": {"de": "Abmelden", "en": "Sign out"},
+    "token": {"de": "API-Token", "en": "API token"},
+    "token_help": {
+        "de": "Das Token wurde bei `leitstand up` oder `leitstand user add` ausgegeben.",
+        "en": "The token was printed by `leitstand up` or `leitstand user add`.",
+    },
+    "bad_token": {"de": "Ungültiges oder gesperrtes Token.", "en": "Invalid or revoked token."},
+    "signed_in_as": {"de": "Angemeldet als", "en": "Signed in as"},
+    "no_entries": {"de": "Noch keine Einträge.", "en": "No entries yet."},
+    "none": {"de": "keine", "en": "none"},
+    "critical": {"de": "Kritisch", "en": "Critical"},
+    "high": {"de": "Hoch", "en": "High"},
+    "normal": {"de": "Normal", "en": "Normal"},
+    "language": {"de": "English", "en": "Deutsch"},
+}
+
+
+def translator(lang: str) -> dict[str, str]:
+    """All UI texts in ``lang`` (German for anything unknown)."""
+    code = lang if lang in LANGUAGES else "de"
+    return {key: texts[code] for key, texts in _TEXTS.items()}

@@ -1,0 +1,160 @@
+"""The `leitstand` command as a user runs it: exit codes, one-line errors, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from leitstand.testing import free_port
+
+
+def run(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("LEITSTAND_")}
+    full_env.update({"LEITSTAND_HOME": str(home), "COLUMNS": "200"}, **env)
+    return subprocess.run(
+        [sys.executable, "-m", "leitstand", *args],
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return tmp_path / "home"
+
+
+def test_version_and_help(home: Path) -> None:
+    version = run(home, "--version")
+    assert version.returncode == 0
+    assert version.stdout.strip().startswith("leitstand 0.")
+    bare = run(home)
+    assert bare.returncode == 0
+    assert "audit" in bare.stdout
+
+
+def test_unknown_commands_and_options_are_one_line_errors(home: Path) -> None:
+    assert "No such command 'frobnicate'" in one_line_error(run(home, "frobnicate"))
+    assert "No such option: --bogus" in one_line_error(run(home, "audit", "log", "--bogus"))
+    assert "'index'" in one_line_error(run(home, "audit", "prove", "seven"))
+
+
+def test_an_unreachable_database_is_a_one_line_error(home: Path) -> None:
+    line = one_line_error(
+        run(home, "audit", "log", LEITSTAND_DATABASE_URL="postgresql://ops:pw@127.0.0.1:1/x")
+    )
+    assert "is not reachable" in line
+    assert "pw" not in line
+    assert "expected a URL" in one_line_error(
+        run(home, "audit", "log", LEITSTAND_DATABASE_URL="not a url")
+    )
+
+
+def test_a_bad_policy_file_is_refused_before_anything_starts(home: Path, tmp_path: Path) -> None:
+    policy = tmp_path / "leitstand.yaml"
+    policy.write_text("monitoring:\n  metrics:\n    cpu:\n      critcal: 95\n")
+    result = run(home, "audit", "log", LEITSTAND_POLICY=str(policy))
+    assert result.returncode == 2
+    assert "monitoring.metrics.cpu" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not home.exists()
+
+
+def test_a_missing_or_unreadable_signing_key_is_a_one_line_error(home: Path) -> None:
+    assert run(home, "audit", "record", "--action", "a.b", "--subject", "s").returncode == 0
+    key = home / "keys" / "ledger-ed25519.pem"
+    key.chmod(0o644)
+    assert "chmod 600" in one_line_error(run(home, "audit", "log"))
+    key.rename(key.with_suffix(".bak"))
+    line = one_line_error(run(home, "audit", "log"))
+    assert "is missing" in line
+    assert not key.exists(), "a missing key must not be silently replaced"
+
+
+def test_a_port_in_use_is_a_one_line_error_and_writes_nothing(home: Path) -> None:
+    port = free_port()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", port))
+        taken.listen(1)
+        line = one_line_error(run(home, "up", "--port", str(port)))
+    assert f"port {port}" in line
+    assert not home.exists()
+
+
+def test_audit_commands_record_verify_prove_and_export(home: Path, tmp_path: Path) -> None:
+    added = run(home, "user", "add", "anna", "--role", "auditor", "--json")
+    assert added.returncode == 0, added.stderr
+    assert json.loads(added.stdout)["token"].startswith("lst_")
+    recorded = run(
+        home,
+        "audit", "record", "--action", "manual.maintenance", "--subject", "service:portal",
+        "--tenant", "makler-nord", "--payload", '{"window": "02:00"}', "--json",
+    )  # fmt: skip
+    assert recorded.returncode == 0, recorded.stderr
+    assert json.loads(recorded.stdout)["index"] == 1
+    log = json.loads(run(home, "audit", "log", "--tenant", "makler-nord", "--json").stdout)
+    assert [e["action"] for e in log] == ["manual.maintenance"]
+    verified = run(home, "audit", "verify")
+    assert verified.returncode == 0
+    assert "ledger intact" in verified.stdout
+    proof = json.loads(run(home, "audit", "prove", "1", "--json").stdout)
+    assert proof["verified"] is True
+    exported = run(home, "audit", "export", str(tmp_path / "quarter"))
+    assert exported.returncode == 0, exported.stderr
+    assert sorted(p.name for p in (tmp_path / "quarter").iterdir()) == [
+        "README.txt", "checkpoint.note", "entries.jsonl", "key.vkey", "manifest.json",
+        "proof.json",
+    ]  # fmt: skip
+    offline = run(tmp_path / "elsewhere", "audit", "verify", "--export", str(tmp_path / "quarter"))
+    assert offline.returncode == 0, offline.stderr
+    assert not (tmp_path / "elsewhere").exists(), "offline verification needs no installation"
+
+
+def test_audit_verify_exits_1_naming_the_first_bad_index(home: Path) -> None:
+    for i in range(5):
+        run(home, "audit", "record", "--action", "manual.x", "--subject", f"s{i}")
+    import sqlite3
+
+    with sqlite3.connect(home / "leitstand.db") as conn:
+        conn.execute("DROP TRIGGER ledger_entries_no_update")
+        conn.execute("UPDATE ledger_entries SET subject = 'forged' WHERE idx = 3")
+    result = run(home, "audit", "verify")
+    assert result.returncode == 1
+    assert "first bad index 3" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_init_writes_a_starter_policy_that_validates(tmp_path: Path, home: Path) -> None:
+    work = tmp_path / "project"
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEITSTAND_")}
+    init = subprocess.run(
+        [sys.executable, "-m", "leitstand", "init"],
+        cwd=work, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert init.returncode == 0, init.stderr
+    assert (work / "leitstand.yaml").is_file()
+    valid = run(home, "policy", "validate", str(work / "leitstand.yaml"))
+    assert valid.returncode == 0, valid.stderr
+    again = subprocess.run(
+        [sys.executable, "-m", "leitstand", "init"],
+        cwd=work, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert again.returncode == 2

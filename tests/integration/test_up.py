@@ -1,0 +1,53 @@
+"""`leitstand up` on the embedded default, as a child process on a free port."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+
+from leitstand.testing import ServerProcess, free_port
+
+
+def test_up_serves_the_embedded_default_and_prints_a_one_time_token(tmp_path: Path) -> None:
+    home = tmp_path / ".leitstand"
+    server = ServerProcess(home=home, port=free_port())
+    try:
+        server.wait_ready()
+        token = server.token()
+        assert token is not None, server.stdout()
+        assert f"http://127.0.0.1:{server.port}/" in server.stdout()
+        auth = {"Authorization": f"Bearer {token}", "X-Request-ID": "journey-5"}
+        me = httpx.get(f"{server.url}/api/v1/me", headers=auth, timeout=10)
+        assert me.json() == {"name": "admin", "role": "devops"}
+        assert me.headers["x-request-id"] == "journey-5"
+        assert httpx.get(f"{server.url}/readyz", timeout=10).json()["status"] == "ready"
+        login = httpx.get(f"{server.url}/", timeout=10, follow_redirects=False)
+        assert login.status_code == 303
+        assert (home / "leitstand.db").is_file()
+        assert (home / "keys" / "ledger-ed25519.pem").stat().st_mode & 0o777 == 0o600
+        assert home.stat().st_mode & 0o777 == 0o700
+    finally:
+        assert server.stop() == 0
+    lines = [json.loads(line) for line in server.stderr().splitlines() if line.startswith("{")]
+    requests = [line for line in lines if line.get("event") == "http_request"]
+    assert any(r["request_id"] == "journey-5" and r["route"] == "/api/v1/me" for r in requests), (
+        requests
+    )
+    assert token not in server.stderr()
+
+    again = ServerProcess(home=home, port=free_port())
+    try:
+        again.wait_ready()
+        assert again.token() is None, "the first user's token is printed only once"
+        started = httpx.get(
+            f"{again.url}/api/v1/audit/entries",
+            params={"action": "control_plane.started"},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        ).json()
+        assert len(started) == 2
+        assert started[0]["payload"]["ledger_intact"] is True
+    finally:
+        assert again.stop() == 0
