@@ -6,11 +6,12 @@ What is measured (see bench/README.md for the targets):
    ``synchronous=FULL`` as ``leitstand.db.Database`` sets them) and on PostgreSQL (a fresh schema
    on 127.0.0.1:5432/test): N entries through ``Ledger.append`` in transactions of B entries,
    one commit per batch (each commit seals the batch: executemany INSERT, Merkle head, signed
-   checkpoint). Baseline: the very same rows (same column values, same body and node bytes, read
-   back from the ledger afterwards) inserted into ``bench_plain_entries``, a table with the same
-   columns, types and indexes but no triggers, in the same database, through the same
-   ``Database.transaction()`` with the same batch size and one commit per batch. Both paths get
-   their inputs precomputed; the append path pays for encoding, hashing and signing.
+   checkpoint, witness copy). Baseline: the very same rows (same column values, same body and
+   node bytes, read back untimed after each ledger batch) inserted into ``bench_plain_entries``,
+   a table with the same columns, types and indexes but no triggers, in the same database,
+   through the same ``Database.transaction()`` with the same batch size and one commit per
+   batch. Ledger and plain batches alternate so both see the same disk and server conditions.
+   Both paths get their inputs precomputed; the append path pays for encoding, hashing, signing.
 2. Full verification of M entries (default 1,000,000) of a fresh SQLite ledger (filled untimed,
    in big batches) with ``AuditService.verify()``. Baseline: ``hashlib.sha256(b"\\x00" + body)``
    over the same body bytes already in memory.
@@ -134,8 +135,8 @@ def progress_bar() -> Progress:
     # auto_refresh=False: no refresh thread competes for the GIL inside the timed loops; the
     # loops refresh explicitly once per batch.
     return Progress(
-        TextColumn("{task.description:<34}"),
-        BarColumn(),
+        TextColumn("{task.description:<28}"),
+        BarColumn(bar_width=20),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
@@ -304,7 +305,7 @@ def bench_appends(
         metadata.create_all(db.engine)
         offset = 0
         with progress_bar() as progress:
-            task = progress.add_task(f"{backend}: append | plain, interleaved", total=entries)
+            task = progress.add_task(f"{backend} append | plain", total=entries)
             # The first (warm-up) batch is untimed: connections, statement caches, the signer.
             for n, chunk in enumerate([warmup, *chunks(inputs, batch)]):
                 append_s = append_batch(container, chunk)

@@ -216,19 +216,6 @@ def _scheduler_router() -> APIRouter:
         status: str | None = None,
     ) -> list[dict[str, Any]]:
         """Durable timers, soonest first."""
-        return [
-            {
-                "id": j.id,
-                "kind": j.kind,
-                "key": j.key,
-                "status": j.status,
-                "due_at": j.due_at.isoformat(),
-                "recurrence": j.recurrence,
-                "attempts": j.attempts,
-                "last_error": j.last_error,
-                "fired_at": j.fired_at.isoformat() if j.fired_at else None,
-            }
-            for j in container_of(request).scheduler.jobs(status=status)
-        ]
+        return [j.as_dict() for j in container_of(request).scheduler.jobs(status=status)]
 
     return router

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import getpass
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -48,7 +48,6 @@ class Container:
     auth: AuthService
     audit: AuditService
     scheduler: Scheduler
-    extras: dict[str, object] = field(default_factory=dict)
 
     def close(self) -> None:
         self.db.dispose()

@@ -36,4 +36,5 @@ def ensure_utc(value: datetime) -> datetime:
 
 def isoformat_utc(value: datetime) -> str:
     """Render an aware time as RFC 3339 UTC with microseconds and a ``Z`` suffix."""
-    return ensure_utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat is several times faster than strftime and gives the same fixed-width text.
+    return ensure_utc(value).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"

@@ -11,8 +11,8 @@ import re
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from collections.abc import MutableMapping
+from typing import Any, TextIO
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -31,8 +31,11 @@ def _redact_processor(_logger: Any, _method: str, event: MutableMapping[str, Any
     return redact(event)
 
 
-def configure_logging(level: str = "info", *, json_output: bool = True) -> None:
+def configure_logging(
+    level: str = "info", *, json_output: bool = True, stream: TextIO | None = None
+) -> None:
     """Configure structlog (and stdlib logging, for uvicorn) to write JSON lines to stderr."""
+    out = stream or sys.stderr
     numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -48,10 +51,10 @@ def configure_logging(level: str = "info", *, json_output: bool = True) -> None:
     structlog.configure(
         processors=[*shared, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=out),
         cache_logger_on_first_use=False,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(out)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
@@ -149,6 +152,3 @@ def _route_template(scope: Scope) -> str:
     route = scope.get("route")
     path = getattr(route, "path", None)
     return path if isinstance(path, str) else "unmatched"
-
-
-AsyncCall = Callable[..., Awaitable[Any]]

@@ -11,10 +11,11 @@ from rich.panel import Panel
 
 from leitstand import __version__
 from leitstand.app import create_app
+from leitstand.auth.model import SYSTEM_ACTOR
 from leitstand.bootstrap import build
 from leitstand.cli_support import console
 from leitstand.errors import ConfigError
-from leitstand.ledger.jobs import SYSTEM_ACTOR, schedule_ledger_jobs
+from leitstand.ledger.jobs import schedule_ledger_jobs
 from leitstand.observability import configure_logging
 from leitstand.settings import Settings
 

@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 
 import httpx
+import pytest
 
-from leitstand.testing import ServerProcess, free_port
+from leitstand.testing import ServerProcess, free_port, postgres_schema
 
 
 def test_up_serves_the_embedded_default_and_prints_a_one_time_token(tmp_path: Path) -> None:
@@ -51,3 +52,30 @@ def test_up_serves_the_embedded_default_and_prints_a_one_time_token(tmp_path: Pa
         assert started[0]["payload"]["ledger_intact"] is True
     finally:
         assert again.stop() == 0
+
+
+@pytest.mark.postgres
+def test_two_instances_start_together_on_one_postgresql(tmp_path: Path) -> None:
+    with postgres_schema() as pg:
+        env = {"LEITSTAND_DATABASE_URL": pg.url, "LEITSTAND_DATABASE_SCHEMA": pg.schema}
+        key = tmp_path / "shared-key.pem"
+        env["LEITSTAND_SIGNING_KEY"] = str(key)
+        servers = [
+            ServerProcess(home=tmp_path / name, port=free_port(), env=env) for name in ("a", "b")
+        ]
+        try:
+            for server in servers:
+                server.wait_ready()
+            tokens = [s.token() for s in servers if s.token() is not None]
+            assert len(tokens) == 1, "exactly one instance creates the first user"
+            auth = {"Authorization": f"Bearer {tokens[0]}"}
+            for server in servers:
+                assert (
+                    httpx.get(f"{server.url}/api/v1/me", headers=auth, timeout=10).status_code
+                    == 200
+                )
+            verified = httpx.post(f"{servers[1].url}/api/v1/audit/verify", headers=auth, timeout=30)
+            assert verified.json()["ok"] is True
+        finally:
+            codes = [server.stop() for server in servers]
+        assert codes == [0, 0]

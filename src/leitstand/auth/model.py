@@ -12,6 +12,7 @@ from leitstand.policy.base import Role
 __all__ = [
     "ALL_ROLES",
     "READ_ROLES",
+    "SYSTEM_ACTOR",
     "TOKEN_PREFIX",
     "Actor",
     "Role",
@@ -32,6 +33,10 @@ class Actor:
     name: str
     role: str
     user_id: int | None = None
+
+
+#: The control plane itself (start-up, first user, scheduled duties).
+SYSTEM_ACTOR = Actor(name="leitstand", role="system")
 
 
 ALL_ROLES: frozenset[Role] = frozenset(Role)

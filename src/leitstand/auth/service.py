@@ -61,12 +61,11 @@ class AuthService:
                 session.add(user)
                 session.flush()
                 token_id = self._add_token(session, user.id, token, "initial")
-                self.ledger.append(
+                self.ledger.record(
                     session,
-                    actor=actor.name,
-                    role=actor.role,
-                    action="auth.user.added",
-                    subject=f"user:{name}",
+                    actor,
+                    "auth.user.added",
+                    f"user:{name}",
                     payload={"name": name, "role": role.value, "token_id": token_id},
                 )
                 view = _view(user, 1)
@@ -82,12 +81,11 @@ class AuthService:
             if user.disabled_at is not None:
                 raise ConflictError(f"user {name!r} is disabled")
             token_id = self._add_token(session, user.id, token, label)
-            self.ledger.append(
+            self.ledger.record(
                 session,
-                actor=actor.name,
-                role=actor.role,
-                action="auth.token.issued",
-                subject=f"user:{name}",
+                actor,
+                "auth.token.issued",
+                f"user:{name}",
                 payload={"token_id": token_id, "label": label},
             )
         return token
@@ -103,12 +101,11 @@ class AuthService:
                 .values(revoked_at=now)
             )
             count = int(getattr(result, "rowcount", 0) or 0)
-            self.ledger.append(
+            self.ledger.record(
                 session,
-                actor=actor.name,
-                role=actor.role,
-                action="auth.token.revoked",
-                subject=f"user:{name}",
+                actor,
+                "auth.token.revoked",
+                f"user:{name}",
                 payload={"count": count},
             )
         return count
@@ -120,12 +117,11 @@ class AuthService:
             if user.disabled_at is not None:
                 raise ConflictError(f"user {name!r} is already disabled")
             user.disabled_at = self.clock.now()
-            self.ledger.append(
+            self.ledger.record(
                 session,
-                actor=actor.name,
-                role=actor.role,
-                action="auth.user.disabled",
-                subject=f"user:{name}",
+                actor,
+                "auth.user.disabled",
+                f"user:{name}",
                 payload={},
             )
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request
 from leitstand.auth.api import requires
 from leitstand.auth.model import ALL_ROLES, READ_ROLES, Actor, Role
 from leitstand.deps import container_of
-from leitstand.ledger.schemas import EntryIn, EntryOut, ProblemOut, ProofOut, VerifyOut
+from leitstand.ledger.schemas import EntryIn, EntryOut, ProofOut, VerifyOut
 from leitstand.ledger.service import EntryQuery
 
 __all__ = ["router"]
@@ -56,16 +56,7 @@ def record_entry(
 def verify(request: Request, actor: Annotated[Actor, requires(*READ_ROLES)]) -> VerifyOut:
     """Verify the whole ledger now; the result is recorded as evidence."""
     report = container_of(request).audit.verify(actor=actor)
-    return VerifyOut(
-        ok=report.ok,
-        size=report.size,
-        entries_checked=report.entries_checked,
-        checkpoints_checked=report.checkpoints_checked,
-        witness_checked=report.witness_checked,
-        seconds=round(report.seconds, 3),
-        first_bad_index=report.first_bad_index,
-        problems=[ProblemOut(index=p.index, message=p.message) for p in report.problems],
-    )
+    return VerifyOut.model_validate(report.as_dict())
 
 
 @router.get("/proof/{index}", response_model=ProofOut)

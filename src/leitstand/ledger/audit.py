@@ -12,10 +12,15 @@ from leitstand.auth.model import Actor
 from leitstand.clock import Clock
 from leitstand.db import Database
 from leitstand.errors import Issue, NotFoundError, ValidationError
-from leitstand.ledger.canonical import Entry
-from leitstand.ledger.checkpoint import open_checkpoint
+from leitstand.ledger.canonical import Entry, decode_entry
+from leitstand.ledger.checkpoint import Checkpoint, open_checkpoint
 from leitstand.ledger.export import ExportSummary, export_ledger
-from leitstand.ledger.merkle import inclusion_proof, inclusion_proof_nodes, verify_inclusion
+from leitstand.ledger.merkle import (
+    inclusion_proof,
+    inclusion_proof_nodes,
+    leaf_hash,
+    verify_inclusion,
+)
 from leitstand.ledger.service import EntryQuery, Ledger
 from leitstand.ledger.verify import Progress, VerifyReport, verify_database
 
@@ -42,6 +47,7 @@ class AuditService:
         self.db = db
         self.ledger = ledger
         self.clock = clock
+        self._head_cache: tuple[str, Checkpoint] | None = None
 
     def record(
         self,
@@ -56,14 +62,8 @@ class AuditService:
         if action.strip() and "." not in action:
             action = f"manual.{action}"
         with self.db.transaction() as session:
-            return self.ledger.append(
-                session,
-                actor=actor.name,
-                role=actor.role,
-                action=action,
-                subject=subject,
-                tenant=tenant,
-                payload=payload,
+            return self.ledger.record(
+                session, actor, action, subject, tenant=tenant, payload=payload
             )
 
     def log(self, query: EntryQuery) -> list[Entry]:
@@ -85,21 +85,9 @@ class AuditService:
                 progress=progress,
             )
         if actor is not None:
-            with self.db.transaction() as session:
-                self.ledger.append(
-                    session,
-                    actor=actor.name,
-                    role=actor.role,
-                    action="ledger.verified",
-                    subject="ledger",
-                    payload={
-                        "ok": report.ok,
-                        "size": report.entries_checked,
-                        "first_bad_index": report.first_bad_index,
-                        "problems": [str(p) for p in report.problems[:5]],
-                        "seconds": round(report.seconds, 3),
-                    },
-                )
+            self.record(
+                actor=actor, action="ledger.verified", subject="ledger", payload=report.evidence()
+            )
         return report
 
     def last_verification(self) -> Entry | None:
@@ -113,13 +101,15 @@ class AuditService:
             head = self.ledger.head(session)
             if head.note is None or not 0 <= index < head.size:
                 raise NotFoundError(f"entry {index} is not in the signed ledger (size {head.size})")
-            checkpoint = open_checkpoint(head.note, self.ledger.signer.verifier)
-            entry = self.ledger.entry(session, index)
+            checkpoint = self._open_head(head.note)
             getter = self.ledger.node_getter(
-                session, inclusion_proof_nodes(index, checkpoint.size) | {(0, index)}
+                session, inclusion_proof_nodes(index, checkpoint.size), body_of=index
             )
-            leaf = getter(0, index)
-            hashes = inclusion_proof(index, checkpoint.size, getter)
+        if getter.body is None:
+            raise NotFoundError(f"entry {index} is missing from the store")
+        entry = decode_entry(getter.body)
+        leaf = leaf_hash(getter.body)
+        hashes = inclusion_proof(index, checkpoint.size, getter)
         ok = verify_inclusion(leaf, index, checkpoint.size, hashes, checkpoint.root_hash)
         return InclusionProof(
             index=index,
@@ -130,6 +120,15 @@ class AuditService:
             entry=entry,
             verified=ok,
         )
+
+    def _open_head(self, note: str) -> Checkpoint:
+        # The head changes with every commit but is read far more often: verify each note once.
+        cached = self._head_cache
+        if cached is not None and cached[0] == note:
+            return cached[1]
+        checkpoint = open_checkpoint(note, self.ledger.signer.verifier)
+        self._head_cache = (note, checkpoint)
+        return checkpoint
 
     def export(
         self,
@@ -143,19 +142,16 @@ class AuditService:
         with self.db.reader() as session:
             summary = export_ledger(session, self.ledger, directory, since=since, until=until)
         if actor is not None:
-            with self.db.transaction() as session:
-                self.ledger.append(
-                    session,
-                    actor=actor.name,
-                    role=actor.role,
-                    action="ledger.exported",
-                    subject="ledger",
-                    payload={
-                        "first_index": summary.first_index,
-                        "count": summary.count,
-                        "tree_size": summary.tree_size,
-                        "since": since.isoformat() if since else None,
-                        "until": until.isoformat() if until else None,
-                    },
-                )
+            self.record(
+                actor=actor,
+                action="ledger.exported",
+                subject="ledger",
+                payload={
+                    "first_index": summary.first_index,
+                    "count": summary.count,
+                    "tree_size": summary.tree_size,
+                    "since": since.isoformat() if since else None,
+                    "until": until.isoformat() if until else None,
+                },
+            )
         return summary

@@ -10,6 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -19,6 +20,7 @@ from leitstand.errors import Issue, ValidationError
 
 __all__ = [
     "ENTRY_VERSION",
+    "FIELD_SET",
     "MAX_PAYLOAD_BYTES",
     "Entry",
     "canonical_bytes",
@@ -30,11 +32,14 @@ __all__ = [
 ENTRY_VERSION = 1
 MAX_PAYLOAD_BYTES = 64 * 1024
 REDACTED = "[redacted]"
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 _SECRET_KEY = re.compile(
     r"(pass(word|wd)?|secret|token|api[_-]?key|private[_-]?key|authorization|credential|cookie)",
     re.IGNORECASE,
 )
-_FIELDS = ("v", "index", "time", "actor", "role", "action", "subject", "tenant", "payload")
+FIELD_SET = frozenset(
+    ("v", "index", "time", "actor", "role", "action", "subject", "tenant", "payload")
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,12 +69,19 @@ class Entry:
         }
 
 
+@lru_cache(maxsize=4096)
+def _is_secret_key(key: str) -> bool:
+    # Payload keys repeat endlessly (a few dozen names), so the regex runs once per name.
+    return _SECRET_KEY.search(key) is not None
+
+
 def redact(value: Any) -> Any:
     """Replace the values of secret-looking keys, recursively; secrets never enter the ledger."""
+    if type(value) in _SCALARS:  # the common case, without the slower ABC check below
+        return value
     if isinstance(value, Mapping):
         return {
-            str(k): (REDACTED if _SECRET_KEY.search(str(k)) else redact(v))
-            for k, v in value.items()
+            str(k): (REDACTED if _is_secret_key(str(k)) else redact(v)) for k, v in value.items()
         }
     if isinstance(value, list | tuple):
         return [redact(v) for v in value]
@@ -108,16 +120,6 @@ def encode_entry(
     if issues:
         raise ValidationError(issues)
     clean = redact(dict(payload or {}))
-    payload_bytes = canonical_bytes(clean)
-    if len(payload_bytes) > MAX_PAYLOAD_BYTES:
-        raise ValidationError(
-            [
-                Issue(
-                    "payload",
-                    f"must be at most {MAX_PAYLOAD_BYTES} bytes (got {len(payload_bytes)})",
-                )
-            ]
-        )
     entry = Entry(
         index=index,
         time=isoformat_utc(time),
@@ -128,13 +130,20 @@ def encode_entry(
         tenant=tenant,
         payload=clean,
     )
-    return entry, canonical_bytes(entry.as_dict())
+    body = canonical_bytes(entry.as_dict())
+    # The entry is larger than its payload, so the payload is measured only for big entries.
+    if len(body) > MAX_PAYLOAD_BYTES and len(canonical_bytes(clean)) > MAX_PAYLOAD_BYTES:
+        size = len(canonical_bytes(clean))
+        raise ValidationError(
+            [Issue("payload", f"must be at most {MAX_PAYLOAD_BYTES} bytes (got {size})")]
+        )
+    return entry, body
 
 
 def decode_entry(body: bytes) -> Entry:
     """Parse canonical bytes back into an Entry; raises ValueError when the shape is wrong."""
     data = orjson.loads(body)
-    if not isinstance(data, dict) or tuple(sorted(data)) != tuple(sorted(_FIELDS)):
+    if not isinstance(data, dict) or data.keys() != FIELD_SET:
         raise ValueError("entry does not have the expected fields")
     if data["v"] != ENTRY_VERSION:
         raise ValueError(f"unknown entry version {data['v']!r}")

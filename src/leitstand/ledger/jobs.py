@@ -31,20 +31,8 @@ def register_ledger_jobs(container: Container) -> None:
 
     def verify(ctx: JobContext) -> None:
         report = container.audit.verify()
-        ledger.append(
-            ctx.session,
-            actor=f"scheduler:{ctx.instance}",
-            role="system",
-            action="ledger.verified",
-            subject="ledger",
-            payload={
-                "ok": report.ok,
-                "size": report.entries_checked,
-                "first_bad_index": report.first_bad_index,
-                "problems": [str(p) for p in report.problems[:5]],
-                "seconds": round(report.seconds, 3),
-            },
-        )
+        actor = Actor(name=f"scheduler:{ctx.instance}", role="system")
+        ledger.record(ctx.session, actor, "ledger.verified", "ledger", payload=report.evidence())
 
     container.scheduler.register(COPY_KIND, copy_checkpoints)
     container.scheduler.register(VERIFY_KIND, verify)
@@ -61,6 +49,3 @@ def schedule_ledger_jobs(container: Container) -> None:
         key="ledger.verify",
         recurrence=f"every {container.settings.verify_interval_seconds}s",
     )
-
-
-SYSTEM_ACTOR = Actor(name="leitstand", role="system")

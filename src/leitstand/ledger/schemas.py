@@ -32,16 +32,9 @@ class EntryOut(BaseModel):
 
     @classmethod
     def of(cls, entry: Entry) -> EntryOut:
-        return cls(
-            index=entry.index,
-            time=entry.time,
-            actor=entry.actor,
-            role=entry.role,
-            action=entry.action,
-            subject=entry.subject,
-            tenant=entry.tenant,
-            payload=entry.payload,
-        )
+        data = entry.as_dict()
+        del data["v"]
+        return cls.model_validate(data)
 
 
 class ProblemOut(BaseModel):
@@ -55,6 +48,7 @@ class VerifyOut(BaseModel):
     entries_checked: int
     checkpoints_checked: int
     witness_checked: int
+    bytes_hashed: int
     seconds: float
     first_bad_index: int | None
     problems: list[ProblemOut]

@@ -8,7 +8,7 @@ transaction. No committed entry is therefore ever outside a signed tree head.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -17,8 +17,9 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
+from leitstand.auth.model import Actor
 from leitstand.clock import Clock
-from leitstand.errors import NotFoundError, StoreError
+from leitstand.errors import StoreError
 from leitstand.ledger.canonical import Entry, decode_entry, encode_entry
 from leitstand.ledger.keys import LedgerSigner
 from leitstand.ledger.merkle import CompactRange, leaf_hash
@@ -27,6 +28,7 @@ from leitstand.ledger.witness import Witness
 
 __all__ = ["EntryQuery", "Head", "Ledger", "install_session_hooks"]
 
+ENTRIES = cast(sa.Table, LedgerEntryRow.__table__)
 _INFO_KEY = "leitstand.ledger.pending"
 _SAVEPOINTS_KEY = "leitstand.ledger.savepoints"
 _COPY_KEY = "leitstand.ledger.copy"
@@ -132,6 +134,27 @@ class Ledger:
         pending.entries.append(entry)
         return entry
 
+    def record(
+        self,
+        session: Session,
+        actor: Actor,
+        action: str,
+        subject: str,
+        *,
+        tenant: str | None = None,
+        payload: Mapping[str, Any] | None = None,
+    ) -> Entry:
+        """Append an entry for what ``actor`` did (the usual call from a service)."""
+        return self.append(
+            session,
+            actor=actor.name,
+            role=actor.role,
+            action=action,
+            subject=subject,
+            tenant=tenant,
+            payload=payload,
+        )
+
     def _pending(self, session: Session) -> _Pending:
         pending = session.info.get(_INFO_KEY)
         if isinstance(pending, _Pending):
@@ -163,7 +186,9 @@ class Ledger:
         session.info.pop(_SAVEPOINTS_KEY, None)
         if not isinstance(pending, _Pending) or not pending.rows:
             return
-        session.execute(sa.insert(LedgerEntryRow), pending.rows)
+        # A Core insert is one executemany; the ORM bulk path would split the batch into runs
+        # wherever an optional column (tenant) is None.
+        session.execute(sa.insert(ENTRIES), pending.rows)
         size = pending.size_before + len(pending.rows)
         root = pending.frontier.root()
         now = self.clock.now()
@@ -234,9 +259,7 @@ class Ledger:
 
     def head(self, session: Session) -> Head:
         """Return the current signed head."""
-        state = session.execute(
-            sa.select(LedgerStateRow).where(LedgerStateRow.id == 1)
-        ).scalar_one_or_none()
+        state = session.execute(_HEAD).one_or_none()
         if state is None:
             raise StoreError("ledger is not initialised: run `leitstand db upgrade`")
         return Head(size=state.size, root=state.root, note=state.note, updated_at=state.updated_at)
@@ -264,15 +287,6 @@ class Ledger:
             stmt = stmt.limit(q.limit)
         return [decode_entry(body) for body in session.execute(stmt).scalars()]
 
-    def entry(self, session: Session, index: int) -> Entry:
-        """Return one entry by index."""
-        body = session.execute(
-            sa.select(LedgerEntryRow.body).where(LedgerEntryRow.idx == index)
-        ).scalar_one_or_none()
-        if body is None:
-            raise NotFoundError(f"ledger entry {index} does not exist")
-        return decode_entry(body)
-
     def index_range(
         self, session: Session, *, since: datetime | None, until: datetime | None
     ) -> tuple[int, int]:
@@ -288,26 +302,36 @@ class Ledger:
             return (0, 0)
         return (int(low), int(high) + 1)
 
-    def node_getter(self, session: Session, needed: set[tuple[int, int]]) -> NodeStore:
-        """Fetch the stored subtree hashes for ``needed`` (level, index) nodes in one query."""
+    def node_getter(
+        self, session: Session, needed: set[tuple[int, int]], *, body_of: int | None = None
+    ) -> NodeStore:
+        """Fetch the stored subtree hashes for ``needed`` (level, index) nodes in one query.
+
+        With ``body_of``, the same query also fetches that entry's bytes (for proofs).
+        """
         rows_wanted = sorted({((k + 1) << level) - 1 for level, k in needed})
+        if body_of is not None:
+            rows_wanted = sorted({*rows_wanted, body_of})
         found: dict[int, bytes] = {}
+        body: bytes | None = None
+        connection = session.connection()
         for chunk_start in range(0, len(rows_wanted), 500):
             chunk = rows_wanted[chunk_start : chunk_start + 500]
-            for idx, nodes in session.execute(
-                sa.select(LedgerEntryRow.idx, LedgerEntryRow.nodes).where(
-                    LedgerEntryRow.idx.in_(chunk)
-                )
+            for idx, nodes, entry_body in connection.execute(
+                _NODES, {"rows": chunk, "body_of": -1 if body_of is None else body_of}
             ):
                 found[int(idx)] = nodes
-        return NodeStore(found)
+                if entry_body is not None:
+                    body = entry_body
+        return NodeStore(found, body)
 
 
 class NodeStore:
-    """Subtree hashes keyed by the row that stores them."""
+    """Subtree hashes keyed by the row that stores them (and one entry's bytes, if asked)."""
 
-    def __init__(self, rows: dict[int, bytes]) -> None:
+    def __init__(self, rows: dict[int, bytes], body: bytes | None = None) -> None:
         self._rows = rows
+        self.body = body
 
     def __call__(self, level: int, index: int) -> bytes:
         row = ((index + 1) << level) - 1
@@ -316,6 +340,17 @@ class NodeStore:
         if nodes is None or len(nodes) < start + HASH_SIZE:
             raise StoreError(f"ledger node ({level}, {index}) is missing from entry {row}")
         return nodes[start : start + HASH_SIZE]
+
+
+# Statements built once: proofs are a hot path, and compiling a select costs more than running it.
+_HEAD = sa.select(
+    LedgerStateRow.size, LedgerStateRow.root, LedgerStateRow.note, LedgerStateRow.updated_at
+).where(LedgerStateRow.id == 1)
+_NODES = sa.select(
+    ENTRIES.c.idx,
+    ENTRIES.c.nodes,
+    sa.case((ENTRIES.c.idx == sa.bindparam("body_of"), ENTRIES.c.body), else_=sa.null()),
+).where(ENTRIES.c.idx.in_(sa.bindparam("rows", expanding=True)))
 
 
 def _split(blob: bytes) -> list[bytes]:
@@ -386,9 +421,3 @@ def _after_soft_rollback(session: Session, previous_transaction: SessionTransact
     del pending.rows[count:]
     del pending.entries[count:]
     pending.frontier = CompactRange.from_hashes(0, pending.size_before + count, hashes)
-
-
-def entries_in_transaction(session: Session) -> Sequence[Entry]:
-    """Entries appended in the session's open transaction (for services that echo them)."""
-    pending = session.info.get(_INFO_KEY)
-    return list(pending.entries) if isinstance(pending, _Pending) else []

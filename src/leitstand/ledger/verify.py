@@ -10,13 +10,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from leitstand.clock import isoformat_utc
 from leitstand.errors import LeitstandError
-from leitstand.ledger.canonical import decode_entry
+from leitstand.ledger.canonical import ENTRY_VERSION, FIELD_SET
 from leitstand.ledger.checkpoint import VerifierKey, open_checkpoint
 from leitstand.ledger.merkle import CompactRange, leaf_hash
 from leitstand.ledger.store import LedgerCheckpointRow, LedgerEntryRow, LedgerStateRow
@@ -75,6 +77,16 @@ class VerifyReport:
         where = f"first bad index {first}" if first is not None else "signed checkpoint invalid"
         return f"ledger NOT intact ({where}): {self.problems[0]}"
 
+    def evidence(self) -> dict[str, object]:
+        """The payload of the ``ledger.verified`` entry that records this run."""
+        return {
+            "ok": self.ok,
+            "size": self.entries_checked,
+            "first_bad_index": self.first_bad_index,
+            "problems": [str(p) for p in self.problems[:5]],
+            "seconds": round(self.seconds, 3),
+        }
+
     def as_dict(self) -> dict[str, object]:
         return {
             "ok": self.ok,
@@ -119,47 +131,46 @@ def verify_database(
     cr = CompactRange.empty()
     expected = 0
     last_good = 0
-    stmt = (
-        sa.select(
-            LedgerEntryRow.idx,
-            LedgerEntryRow.body,
-            LedgerEntryRow.nodes,
-            LedgerEntryRow.recorded_at,
-            LedgerEntryRow.actor,
-            LedgerEntryRow.role,
-            LedgerEntryRow.action,
-            LedgerEntryRow.subject,
-            LedgerEntryRow.tenant,
-        )
-        .order_by(LedgerEntryRow.idx)
-        .execution_options(yield_per=chunk)
-    )
+    same_time, time_column = _time_comparison(session)
+    table = LedgerEntryRow.__table__.c
+    # Core rows on the session's connection: no ORM objects and no per-row type decorator,
+    # which would cost more than the hashing itself.
+    stmt = sa.select(
+        table.idx,
+        table.body,
+        table.nodes,
+        time_column,
+        table.actor,
+        table.role,
+        table.action,
+        table.subject,
+        table.tenant,
+    ).order_by(table.idx)
     structural = False
-    result = session.execute(stmt)
-    for row in result:
-        idx, body, nodes = int(row[0]), row[1], row[2]
+    result = session.connection().execution_options(yield_per=chunk).execute(stmt)
+    for idx, body, nodes, recorded, actor, role, action, subject, tenant in result:
         if idx != expected:
             report.add(expected, f"entry is missing (the next stored entry is {idx})")
             structural = True
             break
         problems_before = len(report.problems)
         try:
-            entry = decode_entry(body)
-        except (ValueError, TypeError):
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            data = None
+        if type(data) is not dict or data.keys() != FIELD_SET or data["v"] != ENTRY_VERSION:
             report.add(idx, "stored entry is not a valid canonical entry")
-            entry = None
-        if entry is not None:
-            if entry.index != idx:
-                report.add(idx, f"entry claims index {entry.index}: entries were reordered")
-            elif (
-                entry.actor != row[4]
-                or entry.role != row[5]
-                or entry.action != row[6]
-                or entry.subject != row[7]
-                or entry.tenant != row[8]
-                or entry.time != isoformat_utc(row[3])
-            ):
-                report.add(idx, "indexed columns differ from the hashed entry")
+        elif data["index"] != idx:
+            report.add(idx, f"entry claims index {data['index']}: entries were reordered")
+        elif (
+            data["actor"] != actor
+            or data["role"] != role
+            or data["action"] != action
+            or data["subject"] != subject
+            or data["tenant"] != tenant
+            or not same_time(data["time"], recorded)
+        ):
+            report.add(idx, "indexed columns differ from the hashed entry")
         computed = cr.append(leaf_hash(body))
         if b"".join(computed) != nodes and len(report.problems) == problems_before:
             report.add(*_node_mismatch(idx, computed, nodes))
@@ -201,6 +212,27 @@ def verify_database(
                 )
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _time_comparison(
+    session: Session,
+) -> tuple[Callable[[str, Any], bool], sa.ColumnElement[Any]]:
+    """How to compare an entry's RFC 3339 time with the stored column, cheaply per backend."""
+    column = LedgerEntryRow.__table__.c.recorded_at
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite keeps "YYYY-MM-DD HH:MM:SS.ffffff" (UTC): compare the text itself.
+        def same_text(entry_time: str, stored: Any) -> bool:
+            return bool(stored == entry_time[:-1].replace("T", " "))
+
+        return same_text, sa.type_coerce(column, sa.String)
+
+    def same_instant(entry_time: str, stored: Any) -> bool:
+        try:
+            return bool(datetime.fromisoformat(entry_time) == stored)
+        except (TypeError, ValueError):
+            return False
+
+    return same_instant, sa.type_coerce(column, sa.DateTime(timezone=True))
 
 
 def _node_mismatch(idx: int, computed: list[bytes], stored: bytes) -> tuple[int, str]:

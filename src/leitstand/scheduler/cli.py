@@ -23,21 +23,7 @@ def list_jobs(
     """List timers, soonest first."""
     jobs = open_container().scheduler.jobs(status=status)
     if json_out:
-        emit_json(
-            [
-                {
-                    "id": j.id,
-                    "kind": j.kind,
-                    "key": j.key,
-                    "status": j.status,
-                    "due_at": j.due_at.isoformat(),
-                    "recurrence": j.recurrence,
-                    "attempts": j.attempts,
-                    "last_error": j.last_error,
-                }
-                for j in jobs
-            ]
-        )
+        emit_json([j.as_dict() for j in jobs])
         return
     table = Table("id", "kind", "key", "status", "due (UTC)", "recurrence", "attempts")
     for j in jobs:

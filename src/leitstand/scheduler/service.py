@@ -19,9 +19,10 @@ from typing import Any
 
 import sqlalchemy as sa
 import structlog
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from leitstand.auth.model import Actor
 from leitstand.clock import Clock
 from leitstand.db import Database
 from leitstand.errors import ConflictError, Issue, LeitstandError, ValidationError
@@ -66,6 +67,20 @@ class JobView:
     last_error: str | None
     fired_at: datetime | None
     fired_by: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "key": self.key,
+            "status": self.status,
+            "due_at": self.due_at.isoformat(),
+            "recurrence": self.recurrence,
+            "attempts": self.attempts,
+            "last_error": self.last_error,
+            "fired_at": self.fired_at.isoformat() if self.fired_at else None,
+            "fired_by": self.fired_by,
+        }
 
 
 class Scheduler:
@@ -118,28 +133,26 @@ class Scheduler:
         replace: bool = False,
     ) -> int:
         """Create a one-shot timer in the caller's transaction; idempotent per ``key``."""
-        existing = session.execute(sa.select(JobRow).where(JobRow.key == key)).scalar_one_or_none()
-        if existing is not None:
-            if replace:
-                existing.due_at = due_at
-                existing.payload = _dump(payload)
-                existing.status = JobStatus.PENDING.value
-                existing.attempts = 0
-            return existing.id
-        row = JobRow(
-            kind=kind,
-            key=key,
-            due_at=due_at,
-            status=JobStatus.PENDING.value,
-            payload=_dump(payload),
-            recurrence=None,
-            timezone="Europe/Berlin",
-            attempts=0,
-            max_attempts=max_attempts,
-            created_at=self.clock.now(),
+        row, created = self._insert_or_get(
+            session,
+            JobRow(
+                kind=kind,
+                key=key,
+                due_at=due_at,
+                status=JobStatus.PENDING.value,
+                payload=_dump(payload),
+                recurrence=None,
+                timezone="Europe/Berlin",
+                attempts=0,
+                max_attempts=max_attempts,
+                created_at=self.clock.now(),
+            ),
         )
-        session.add(row)
-        session.flush()
+        if not created and replace:
+            row.due_at = due_at
+            row.payload = _dump(payload)
+            row.status = JobStatus.PENDING.value
+            row.attempts = 0
         return row.id
 
     def ensure_recurring(
@@ -158,9 +171,9 @@ class Scheduler:
             raise ValidationError([Issue(f"schedule.{key}", str(exc))]) from exc
         now = self.clock.now()
         with self.db.transaction() as session:
-            row = session.execute(sa.select(JobRow).where(JobRow.key == key)).scalar_one_or_none()
-            if row is None:
-                row = JobRow(
+            row, created = self._insert_or_get(
+                session,
+                JobRow(
                     kind=kind,
                     key=key,
                     due_at=rule.next_after(now),
@@ -171,16 +184,32 @@ class Scheduler:
                     attempts=0,
                     max_attempts=10,
                     created_at=now,
-                )
-                session.add(row)
-                session.flush()
-            elif (row.recurrence, row.timezone) != (rule.expression, rule.timezone):
+                ),
+            )
+            if not created and (row.recurrence, row.timezone) != (rule.expression, rule.timezone):
                 row.recurrence = rule.expression
                 row.timezone = rule.timezone
                 row.due_at = rule.next_after(now)
                 row.status = JobStatus.PENDING.value
             row.payload = _dump(payload)
             return row.id
+
+    @staticmethod
+    def _insert_or_get(session: Session, row: JobRow) -> tuple[JobRow, bool]:
+        """Insert a timer unless one with its key exists; safe against a concurrent insert."""
+        stmt = sa.select(JobRow).where(JobRow.key == row.key)
+        existing = session.execute(stmt).scalar_one_or_none()
+        if existing is not None:
+            return existing, False
+        try:
+            # A savepoint, so that losing the race to another instance does not abort the
+            # caller's transaction; the loser then sees the winner's committed row.
+            with session.begin_nested():
+                session.add(row)
+                session.flush()
+        except IntegrityError:
+            return session.execute(stmt).scalar_one(), False
+        return row, True
 
     def cancel(self, session: Session, key: str) -> bool:
         """Cancel a pending timer; returns False when there was none."""
@@ -266,12 +295,11 @@ class Scheduler:
         if job.attempts < job.max_attempts:
             job.due_at = next_retry(job.attempts, now, base=self.retry_base, cap=self.retry_cap)
             return
-        self.ledger.append(
+        self.ledger.record(
             session,
-            actor=f"scheduler:{self.instance}",
-            role="system",
-            action="scheduler.job.failed",
-            subject=f"job:{job.key}",
+            Actor(name=f"scheduler:{self.instance}", role="system"),
+            "scheduler.job.failed",
+            f"job:{job.key}",
             payload={"kind": job.kind, "attempts": job.attempts, "error": job.last_error},
         )
         if job.recurrence:
