@@ -27,7 +27,7 @@ from leitstand.errors import AuthenticationError, LeitstandError
 from leitstand.ledger.api import router as ledger_router
 from leitstand.observability import HttpMetrics, RequestContextMiddleware
 from leitstand.scheduler.store import JobRow
-from leitstand.web.views import LoginRequired
+from leitstand.web.render import LoginRequired
 from leitstand.web.views import router as web_router
 
 __all__ = ["create_app"]
@@ -132,9 +132,12 @@ def _system_router(registry: CollectorRegistry) -> APIRouter:
         try:
             container.db.check()
             checks["database"] = "ok"
-            current = migrations.current_revision(container.db)
-            head = migrations.head_revision(container.db)
-            checks["schema"] = "ok" if current == head else f"at {current}, need {head}"
+            current, heads = migrations.current_heads(container.db), migrations.heads(container.db)
+            checks["schema"] = (
+                "ok"
+                if current == heads
+                else f"at {sorted(current)}, need {sorted(heads)}: run `leitstand db upgrade`"
+            )
         except LeitstandError as exc:
             checks["database"] = exc.message
         ready = all(v == "ok" for v in checks.values())

@@ -129,12 +129,12 @@ def _migrate(db: Database, settings: Settings, migrate: bool | None) -> None:
         else:
             migrations.upgrade(db)
         return
-    current = migrations.current_revision(db)
-    head = migrations.head_revision(db)
-    if current != head:
+    current, heads = migrations.current_heads(db), migrations.heads(db)
+    if current != heads:
+        have = ", ".join(sorted(current)) or "nothing"
         raise StoreError(
-            f"database schema is at {current or 'nothing'} but this leitstand needs {head}: "
-            "run `leitstand db upgrade`"
+            f"database schema is at {have} but this leitstand needs "
+            f"{', '.join(sorted(heads))}: run `leitstand db upgrade`"
         )
 
 

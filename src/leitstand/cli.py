@@ -85,30 +85,36 @@ def up(
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
-    """Migrate the database schema up (default: to the newest revision)."""
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "heads") -> None:
+    """Migrate the database schema up (default: every domain to its newest revision)."""
     db = _database()
     migrations.upgrade(db, revision)
-    console.print(f"database at revision {migrations.current_revision(db)}")
+    console.print(f"database at {_revisions(migrations.current_heads(db))}")
 
 
 @db_app.command("downgrade")
-def db_downgrade(revision: Annotated[str, typer.Argument(help="Target, e.g. base or -1")]) -> None:
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="Target, e.g. base, flags@-1 or 0001")],
+) -> None:
     """Migrate the database schema down (every revision has a rollback)."""
     db = _database()
     migrations.downgrade(db, revision)
-    console.print(f"database at revision {migrations.current_revision(db) or 'base'}")
+    console.print(f"database at {_revisions(migrations.current_heads(db))}")
 
 
 @db_app.command("current")
 def db_current(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Show the schema revision of the database and the newest one shipped."""
     db = _database()
-    current, head = migrations.current_revision(db), migrations.head_revision(db)
+    current, heads = migrations.current_heads(db), migrations.heads(db)
     if json_out:
-        emit_json({"current": current, "head": head})
+        emit_json({"current": sorted(current), "heads": sorted(heads)})
     else:
-        console.print(f"current: {current or 'none'}  head: {head}")
+        console.print(f"current: {_revisions(current)}  shipped: {_revisions(heads)}")
+
+
+def _revisions(revisions: frozenset[str]) -> str:
+    return ", ".join(sorted(revisions)) or "base (empty)"
 
 
 def _database() -> Database:

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from leitstand.auth.api import PublicMarker, RoleGuard
 from leitstand.auth.model import Role
-from leitstand.web.views import UiGuard
+from leitstand.web.render import UiGuard
 
 PUBLIC_PATHS = {"/healthz", "/readyz", "/metrics", "/login", "/logout"}
 

@@ -2,6 +2,10 @@
 
 Every revision has a working downgrade: the seed demands a rollback script for every migration,
 and a test runs upgrade -> downgrade -> upgrade on SQLite and PostgreSQL.
+
+The foundation (revision 0001) is the root; each domain keeps its revisions on its own branch
+(``branch_labels = ("flags",)``, first ``down_revision = "0001"``), so domains evolve
+independently. "Current" therefore means: at every head.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from alembic.script import ScriptDirectory
 
 from leitstand.db import Database
 
-__all__ = ["current_revision", "downgrade", "head_revision", "upgrade"]
+__all__ = ["current_heads", "downgrade", "heads", "is_current", "upgrade"]
 
 _HERE = Path(__file__).parent
 
@@ -27,8 +31,8 @@ def _config(db: Database) -> Config:
     return config
 
 
-def upgrade(db: Database, revision: str = "head") -> None:
-    """Migrate the database up to ``revision``."""
+def upgrade(db: Database, revision: str = "heads") -> None:
+    """Migrate the database up to ``revision`` (default: every branch to its newest)."""
     command.upgrade(_config(db), revision)
 
 
@@ -37,12 +41,17 @@ def downgrade(db: Database, revision: str) -> None:
     command.downgrade(_config(db), revision)
 
 
-def head_revision(db: Database) -> str | None:
-    """The newest revision shipped with this version of leitstand."""
-    return ScriptDirectory.from_config(_config(db)).get_current_head()
+def heads(db: Database) -> frozenset[str]:
+    """The newest revision of every branch shipped with this version of leitstand."""
+    return frozenset(ScriptDirectory.from_config(_config(db)).get_heads())
 
 
-def current_revision(db: Database) -> str | None:
-    """The revision the database is at (None when never migrated)."""
+def current_heads(db: Database) -> frozenset[str]:
+    """The revisions the database is at (empty when never migrated)."""
     with db.engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        return frozenset(MigrationContext.configure(conn).get_current_heads())
+
+
+def is_current(db: Database) -> bool:
+    """True when the database is at every shipped head."""
+    return current_heads(db) == heads(db)

@@ -5,9 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Engine
 
-import leitstand.auth.store
-import leitstand.ledger.store
-import leitstand.scheduler.store  # noqa: F401  (register every table on the metadata)
+import leitstand.tables  # noqa: F401  (registers every table on the metadata)
 from leitstand.db import Base
 
 target_metadata = Base.metadata

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Final
 
-__all__ = ["LANGUAGES", "translator"]
+__all__ = ["LANGUAGES", "NavEntry", "nav_entries", "register_nav", "register_texts", "translator"]
 
 LANGUAGES: Final = ("de", "en")
 
@@ -46,10 +48,50 @@ _TEXTS: Final[dict[str, dict[str, str]]] = {
     "high": {"de": "Hoch", "en": "High"},
     "normal": {"de": "Normal", "en": "Normal"},
     "language": {"de": "English", "en": "Deutsch"},
+    "navigation": {"de": "Bereiche", "en": "Sections"},
 }
+
+
+_CATALOG: dict[str, dict[str, str]] = dict(_TEXTS)
+
+
+@dataclass(frozen=True, slots=True)
+class NavEntry:
+    """A link in the page header: path and label per language."""
+
+    path: str
+    de: str
+    en: str
+    order: int
+
+
+_NAV: list[NavEntry] = [NavEntry("/", "Übersicht", "Overview", 0)]
+
+
+def register_texts(texts: Mapping[str, Mapping[str, str]]) -> None:
+    """Add a domain's UI texts (``key -> {"de": ..., "en": ...}``); keys must be new."""
+    for key, value in texts.items():
+        if key in _CATALOG and _CATALOG[key] != dict(value):
+            raise ValueError(f"UI text {key!r} is already defined differently")
+        if set(value) != set(LANGUAGES):
+            raise ValueError(f"UI text {key!r} needs exactly the languages {LANGUAGES}")
+        _CATALOG[key] = dict(value)
+
+
+def register_nav(path: str, *, de: str, en: str, order: int) -> None:
+    """Add a domain's page to the header navigation (idempotent per path)."""
+    if any(entry.path == path for entry in _NAV):
+        return
+    _NAV.append(NavEntry(path, de, en, order))
+    _NAV.sort(key=lambda entry: (entry.order, entry.path))
+
+
+def nav_entries(lang: str) -> list[tuple[str, str]]:
+    """(path, label) of every navigation entry in ``lang``."""
+    return [(e.path, e.en if lang == "en" else e.de) for e in _NAV]
 
 
 def translator(lang: str) -> dict[str, str]:
     """All UI texts in ``lang`` (German for anything unknown)."""
     code = lang if lang in LANGUAGES else "de"
-    return {key: texts[code] for key, texts in _TEXTS.items()}
+    return {key: texts[code] for key, texts in _CATALOG.items()}

@@ -2,91 +2,33 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Annotated, Any
-from urllib.parse import quote
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
-from leitstand.auth.api import COOKIE_NAME, RoleGuard, public
+from leitstand.auth.api import COOKIE_NAME, public
 from leitstand.auth.model import ALL_ROLES, READ_ROLES, Actor, Role
-from leitstand.clock import BERLIN
 from leitstand.deps import container_of
 from leitstand.errors import AuthenticationError
 from leitstand.ledger.service import EntryQuery
-from leitstand.web.i18n import LANGUAGES, translator
+from leitstand.web.i18n import translator
+from leitstand.web.render import (
+    human_duration,
+    local_time,
+    page,
+    render,
+    request_lang,
+)
 
-__all__ = ["LoginRequired", "UiGuard", "router"]
+__all__ = ["router"]
 
-templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 router = APIRouter(include_in_schema=False)
-LANG_COOKIE = "leitstand_lang"
-
-
-class LoginRequired(Exception):
-    """Raised by page guards; the app answers with a redirect to the sign-in page."""
-
-    def __init__(self, next_path: str) -> None:
-        super().__init__(next_path)
-        self.next_path = quote(next_path, safe="/")
-
-
-class UiGuard(RoleGuard):
-    """Like RoleGuard, but an unauthenticated browser is sent to the sign-in page."""
-
-    def __call__(self, request: Request) -> Actor:
-        try:
-            return super().__call__(request)
-        except AuthenticationError:
-            raise LoginRequired(request.url.path) from None
-
-
-def page(*roles: Role) -> Any:
-    """Declare the roles a page admits; use as a parameter default."""
-    return Depends(UiGuard(frozenset(roles)))
-
-
-def _lang(request: Request) -> str:
-    asked = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE, "de")
-    return asked if asked in LANGUAGES else "de"
-
-
-def _render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
-    lang = _lang(request)
-    response = templates.TemplateResponse(
-        request,
-        name,
-        {"t": translator(lang), "lang": lang, "other_lang": "en" if lang == "de" else "de"}
-        | context,
-        status_code=status,
-    )
-    if request.query_params.get("lang") in LANGUAGES:
-        response.set_cookie(LANG_COOKIE, lang, samesite="strict", httponly=True)
-    return response
-
-
-def human_duration(value: timedelta) -> str:
-    """Render a duration the way the seed writes it: 15 min, 4 h, 24 h."""
-    seconds = int(value.total_seconds())
-    if seconds % 3600 == 0:
-        return f"{seconds // 3600} h"
-    if seconds % 60 == 0:
-        return f"{seconds // 60} min"
-    return f"{seconds} s"
-
-
-def local_time(value: str | datetime) -> str:
-    """Render a UTC time in Europe/Berlin, German style."""
-    when = datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else value
-    return when.astimezone(BERLIN).strftime("%d.%m.%Y %H:%M:%S")
 
 
 @router.get("/login", response_class=HTMLResponse, dependencies=[public()])
 def login_form(request: Request, next: str = "/") -> Response:
-    return _render(request, "login.html", {"next": _safe_next(next), "error": None})
+    return render(request, "login.html", {"next": _safe_next(next), "error": None})
 
 
 @router.post("/login", response_class=HTMLResponse, dependencies=[public()])
@@ -96,10 +38,10 @@ def login(
     try:
         container_of(request).auth.authenticate(token.strip())
     except AuthenticationError:
-        return _render(
+        return render(
             request,
             "login.html",
-            {"next": _safe_next(next), "error": translator(_lang(request))["bad_token"]},
+            {"next": _safe_next(next), "error": translator(request_lang(request))["bad_token"]},
             status=401,
         )
     response = RedirectResponse(_safe_next(next), status_code=303)
@@ -143,7 +85,7 @@ def overview(request: Request, actor: Annotated[Actor, page(*ALL_ROLES)]) -> Res
             "time": local_time(last.time),
             "actor": last.actor,
         }
-    return _render(
+    return render(
         request,
         "overview.html",
         {
