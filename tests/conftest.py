@@ -33,6 +33,9 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if "/tests/integration/" in str(item.path) or "/tests/e2e/" in str(item.path):
+            item.add_marker(pytest.mark.integration)
     if _PG:
         return
     if os.environ.get("LEITSTAND_REQUIRE_POSTGRES"):
