@@ -103,7 +103,13 @@ def build(
         witness=Witness(witness_dir, verifier_key=signer.verifier.format()),
     )
     auth = AuthService(db=db, ledger=ledger, clock=clock)
-    scheduler = Scheduler(db=db, clock=clock, ledger=ledger, instance=settings.instance_id)
+    scheduler = Scheduler(
+        db=db,
+        clock=clock,
+        ledger=ledger,
+        instance=settings.instance_id,
+        workers=settings.scheduler_workers,
+    )
     container = Container(
         settings=settings,
         clock=clock,

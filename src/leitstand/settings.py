@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     log_level: str = "info"
     scheduler_poll_seconds: float = Field(default=1.0, gt=0)
     scheduler_batch: int = Field(default=20, ge=1)
+    scheduler_workers: int = Field(default=2, ge=1, description="Threads for long duties")
     instance_id: str = Field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     verify_interval_seconds: int = Field(
         default=3600,

@@ -18,6 +18,7 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 class JobStatus(StrEnum):
     PENDING = "pending"
+    RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
     CANCELLED = "cancelled"

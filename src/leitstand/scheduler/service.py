@@ -5,6 +5,9 @@ PostgreSQL, the database write lock on SQLite), runs the handler in a savepoint 
 transaction and records the run, so the handler's database effects and the "fired" mark commit
 together or not at all. A crash mid-firing rolls everything back and the timer fires again later;
 a committed firing is never repeated, and several instances share one PostgreSQL without a leader.
+
+Long duties (``register_long``) take a lease instead and run in worker threads outside any
+transaction; see ``leitstand.scheduler.leases``.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,10 +31,11 @@ from leitstand.clock import Clock
 from leitstand.db import Database
 from leitstand.errors import ConflictError, Issue, LeitstandError, ValidationError
 from leitstand.ledger.service import Ledger
+from leitstand.scheduler.leases import LeaseContext, LeaseRunner, LongHandler
 from leitstand.scheduler.model import JobStatus, next_retry, parse_recurrence
 from leitstand.scheduler.store import JobRow, JobRunRow
 
-__all__ = ["Handler", "JobContext", "JobView", "Scheduler"]
+__all__ = ["Handler", "JobContext", "JobView", "LeaseContext", "LongHandler", "Scheduler"]
 
 log = structlog.get_logger(__name__)
 _URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
@@ -67,6 +72,7 @@ class JobView:
     last_error: str | None
     fired_at: datetime | None
     fired_by: str | None
+    lease_until: datetime | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -80,6 +86,7 @@ class JobView:
             "last_error": self.last_error,
             "fired_at": self.fired_at.isoformat() if self.fired_at else None,
             "fired_by": self.fired_by,
+            "lease_until": self.lease_until.isoformat() if self.lease_until else None,
         }
 
 
@@ -95,6 +102,7 @@ class Scheduler:
         instance: str,
         retry_base: timedelta = timedelta(seconds=30),
         retry_cap: timedelta = timedelta(hours=1),
+        workers: int = 2,
     ) -> None:
         self.db = db
         self.clock = clock
@@ -103,6 +111,8 @@ class Scheduler:
         self.retry_base = retry_base
         self.retry_cap = retry_cap
         self._handlers: dict[str, Handler] = {}
+        self._long: dict[str, tuple[LongHandler, timedelta]] = {}
+        self.leases = LeaseRunner(db=db, clock=clock, workers=workers)
 
     # -- registration and scheduling -----------------------------------------------------------
 
@@ -113,13 +123,28 @@ class Scheduler:
             kind: a dotted name such as ``alerting.escalate``.
             handler: runs inside the firing transaction; raise to have the firing retried.
         """
-        if kind in self._handlers:
+        if kind in self._handlers or kind in self._long:
             raise ConflictError(f"a handler for {kind!r} is already registered")
         self._handlers[kind] = handler
 
+    def register_long(
+        self, kind: str, handler: LongHandler, *, lease: timedelta = timedelta(minutes=5)
+    ) -> None:
+        """Register a long duty: it runs under a renewed lease, outside any transaction.
+
+        Args:
+            kind: a dotted name such as ``backups.run``.
+            handler: opens its own transactions through ``ctx.db``; must be idempotent per key,
+                because a crash makes it run again once the lease has expired.
+            lease: how long a claim holds without renewal (renewed every third of it).
+        """
+        if kind in self._handlers or kind in self._long:
+            raise ConflictError(f"a handler for {kind!r} is already registered")
+        self._long[kind] = (handler, lease)
+
     @property
     def kinds(self) -> frozenset[str]:
-        return frozenset(self._handlers)
+        return frozenset(self._handlers) | frozenset(self._long)
 
     def schedule(
         self,
@@ -231,10 +256,14 @@ class Scheduler:
 
     def _fire_one(self) -> bool:
         now = self.clock.now()
+        long_duty: tuple[LeaseContext, LongHandler, timedelta] | None = None
         with self.db.transaction() as session:
+            due = sa.and_(JobRow.status == JobStatus.PENDING.value, JobRow.due_at <= now)
+            # A running duty whose lease expired belongs to a crashed worker: run it again.
+            orphaned = sa.and_(JobRow.status == JobStatus.RUNNING.value, JobRow.lease_until < now)
             stmt = (
                 sa.select(JobRow)
-                .where(JobRow.status == JobStatus.PENDING.value, JobRow.due_at <= now)
+                .where(sa.or_(due, orphaned))
                 .order_by(JobRow.due_at, JobRow.id)
                 .limit(1)
             )
@@ -243,12 +272,60 @@ class Scheduler:
             job = session.execute(stmt).scalar_one_or_none()
             if job is None:
                 return False
-            error = self._run_handler(session, job, now)
+            if job.kind in self._long:
+                handler, lease = self._long[job.kind]
+                job.status = JobStatus.RUNNING.value
+                # A claim token per claim: a re-claim after an expired lease, even by this same
+                # instance, makes the earlier run's late result count for nothing.
+                job.claimed_by = f"{self.instance}#{uuid.uuid4().hex[:12]}"
+                job.lease_until = now + lease
+                long_duty = (self._lease_context(job, now), handler, lease)
+            else:
+                job.status = JobStatus.PENDING.value
+                error = self._run_handler(session, job, now)
+                if error is None:
+                    self._record_success(session, job, now)
+                else:
+                    self._record_failure(session, job, now, error)
+        if long_duty is not None:
+            # Submitted only after the claim committed, so no other instance can take it.
+            self.leases.submit(*long_duty, finish=self._finish_long)
+        return True
+
+    def _lease_context(self, job: JobRow, now: datetime) -> LeaseContext:
+        return LeaseContext(
+            db=self.db,
+            job_id=job.id,
+            kind=job.kind,
+            key=job.key,
+            payload=json.loads(job.payload or "{}"),
+            due_at=job.due_at,
+            now=now,
+            instance=self.instance,
+            claim=job.claimed_by or "",
+        )
+
+    def _finish_long(self, context: LeaseContext, error: str | None) -> None:
+        now = self.clock.now()
+        with self.db.transaction() as session:
+            stmt = sa.select(JobRow).where(JobRow.id == context.job_id)
+            if self.db.is_postgres:
+                stmt = stmt.with_for_update()
+            job = session.execute(stmt).scalar_one_or_none()
+            if (
+                job is None
+                or job.status != JobStatus.RUNNING.value
+                or job.claimed_by != context.claim
+            ):
+                log.warning("scheduler_lease_lost", key=context.key)
+                return
+            job.status = JobStatus.PENDING.value
+            job.claimed_by = None
+            job.lease_until = None
             if error is None:
                 self._record_success(session, job, now)
             else:
-                self._record_failure(session, job, now, error)
-        return True
+                self._record_failure(session, job, now, _scrub(error))
 
     def _run_handler(self, session: Session, job: JobRow, now: datetime) -> str | None:
         handler = self._handlers.get(job.kind)
@@ -312,14 +389,18 @@ class Scheduler:
 
     def run_forever(self, stop: threading.Event, *, poll_seconds: float, batch: int) -> None:
         """Fire due timers until ``stop`` is set; a database outage is logged and retried."""
-        while not stop.is_set():
-            try:
-                fired = self.run_due(limit=batch)
-            except (LeitstandError, SQLAlchemyError) as exc:
-                log.error("scheduler_tick_failed", error=_scrub(str(exc)))
-                fired = 0
-            if fired < batch:
-                stop.wait(poll_seconds)
+        try:
+            while not stop.is_set():
+                try:
+                    fired = self.run_due(limit=batch)
+                except (LeitstandError, SQLAlchemyError) as exc:
+                    log.error("scheduler_tick_failed", error=_scrub(str(exc)))
+                    fired = 0
+                if fired < batch:
+                    stop.wait(poll_seconds)
+        finally:
+            # Running long duties keep their lease until it expires; another start re-runs them.
+            self.leases.shutdown(wait=False)
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -341,6 +422,7 @@ class Scheduler:
                     last_error=r.last_error,
                     fired_at=r.fired_at,
                     fired_by=r.fired_by,
+                    lease_until=r.lease_until,
                 )
                 for r in session.execute(stmt).scalars()
             ]

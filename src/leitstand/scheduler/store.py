@@ -30,6 +30,8 @@ class JobRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     fired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     fired_by: Mapped[str | None] = mapped_column(sa.String(200))
+    claimed_by: Mapped[str | None] = mapped_column(sa.String(200))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class JobRunRow(Base):

@@ -36,6 +36,7 @@ def test_the_verify_job_records_its_result(container: Container, clock: ManualCl
     container.audit.record(actor=ACTOR, action="manual.a", subject="s")
     clock.advance(timedelta(seconds=container.settings.verify_interval_seconds))
     container.scheduler.run_due()
+    assert container.scheduler.leases.drain(timeout=30)
     verified = container.audit.log(EntryQuery(action="ledger.verified"))
     assert len(verified) == 1
     assert verified[0].payload["ok"] is True

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
+from leitstand.auth.model import Actor
 from leitstand.bootstrap import Container
 from leitstand.errors import ValidationError
 from leitstand.ledger.service import EntryQuery
 from leitstand.scheduler.model import Recurrence, next_retry, parse_recurrence
-from leitstand.scheduler.service import JobContext
+from leitstand.scheduler.service import JobContext, LeaseContext, Scheduler
 from leitstand.testing import ManualClock
+
+ADMIN = Actor(name="anna", role="devops")
 
 
 def _fired(container: Container, key: str) -> int:
@@ -174,3 +178,81 @@ def test_retry_backoff_doubles_and_is_capped() -> None:
         timedelta(minutes=10),
     ]
     assert Recurrence("every 90s").next_after(now) == now + timedelta(seconds=90)
+
+
+def test_a_long_duty_runs_without_holding_a_write_transaction(
+    container: Container, clock: ManualClock
+) -> None:
+    started, release = threading.Event(), threading.Event()
+
+    def backup(ctx: LeaseContext) -> None:
+        started.set()
+        assert release.wait(10)
+        with ctx.db.transaction() as session:
+            container.ledger.append(
+                session, actor="t", role="system", action="test.backup", subject=ctx.key
+            )
+
+    container.scheduler.register_long("test.backup", backup, lease=timedelta(minutes=5))
+    with container.db.transaction() as session:
+        container.scheduler.schedule(session, kind="test.backup", key="b1", due_at=clock.now())
+    assert container.scheduler.run_due() == 1
+    assert started.wait(10)
+    assert container.scheduler.jobs()[0].status == "running"
+    # Another writer commits while the duty runs: no lock is held by the scheduler.
+    container.audit.record(actor=ADMIN, action="manual.meanwhile", subject="s")
+    release.set()
+    assert container.scheduler.leases.drain(timeout=10)
+    job = container.scheduler.jobs()[0]
+    assert (job.status, job.lease_until) == ("done", None)
+    assert _fired(container, "b1") == 1
+    assert [e.action for e in container.audit.log(EntryQuery(newest_first=False))] == [
+        "manual.meanwhile",
+        "test.backup",
+    ]
+
+
+def test_a_failing_long_duty_is_retried_with_backoff(
+    container: Container, clock: ManualClock
+) -> None:
+    def broken(_ctx: LeaseContext) -> None:
+        raise OSError("repository unreachable")
+
+    container.scheduler.register_long("test.broken", broken)
+    with container.db.transaction() as session:
+        container.scheduler.schedule(session, kind="test.broken", key="x", due_at=clock.now())
+    container.scheduler.run_due()
+    assert container.scheduler.leases.drain(timeout=10)
+    job = container.scheduler.jobs()[0]
+    assert (job.status, job.attempts) == ("pending", 1)
+    assert job.last_error == "OSError: repository unreachable"
+    assert job.due_at == clock.now() + timedelta(seconds=30)
+
+
+def test_an_expired_lease_is_taken_over_and_the_late_result_discarded(
+    container: Container, clock: ManualClock
+) -> None:
+    release = threading.Event()
+    runs: list[str] = []
+
+    def duty(ctx: LeaseContext) -> None:
+        runs.append(ctx.instance)
+        if ctx.instance == "a":
+            release.wait(10)  # instance a "hangs" and stops renewing (its lease is long)
+
+    first = Scheduler(db=container.db, clock=clock, ledger=container.ledger, instance="a")
+    second = Scheduler(db=container.db, clock=clock, ledger=container.ledger, instance="b")
+    first.register_long("test.duty", duty, lease=timedelta(hours=1))
+    second.register_long("test.duty", duty, lease=timedelta(hours=1))
+    with container.db.transaction() as session:
+        first.schedule(session, kind="test.duty", key="d", due_at=clock.now())
+    assert first.run_due() == 1
+    assert second.run_due() == 0, "a live lease is respected"
+    clock.advance(timedelta(hours=2))
+    assert second.run_due() == 1
+    assert second.leases.drain(timeout=10)
+    release.set()
+    assert first.leases.drain(timeout=10)
+    assert runs == ["a", "b"]
+    assert _fired(container, "d") == 1
+    assert container.scheduler.jobs()[0].fired_by == "b"
