@@ -18,14 +18,28 @@ from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from leitstand import __version__, migrations
+from leitstand.alerting.api import router as alerting_router
+from leitstand.alerting.views import router as alerting_pages
 from leitstand.auth.api import public, requires
 from leitstand.auth.api import router as auth_router
 from leitstand.auth.model import ALL_ROLES, Actor, Role
+from leitstand.backups.api import router as backups_router
+from leitstand.backups.metrics import register_backup_metrics
+from leitstand.backups.views import router as backups_pages
 from leitstand.bootstrap import Container
+from leitstand.changes.api import router as changes_router
+from leitstand.changes.views import router as changes_pages
 from leitstand.deps import container_of
 from leitstand.errors import AuthenticationError, LeitstandError
+from leitstand.flags.api import router as flags_router
+from leitstand.flags.views import router as flags_pages
+from leitstand.gates.api import router as gates_router
+from leitstand.incidents.api import router as incidents_router
+from leitstand.incidents.views import router as incidents_pages
 from leitstand.ledger.api import router as ledger_router
 from leitstand.observability import HttpMetrics, RequestContextMiddleware
+from leitstand.releases.api import router as releases_router
+from leitstand.releases.views import router as releases_pages
 from leitstand.scheduler.store import JobRow
 from leitstand.web.render import LoginRequired
 from leitstand.web.views import router as web_router
@@ -74,6 +88,7 @@ def create_app(container: Container, *, run_scheduler: bool = False) -> FastAPI:
     app.state.container = container
     registry = CollectorRegistry()
     _register_gauges(registry, container)
+    register_backup_metrics(registry, container)
     app.add_middleware(RequestContextMiddleware, metrics=HttpMetrics(registry))
     _add_error_handlers(app)
     app.include_router(_system_router(registry))
@@ -82,6 +97,19 @@ def create_app(container: Container, *, run_scheduler: bool = False) -> FastAPI:
     app.include_router(_policy_router())
     app.include_router(_scheduler_router())
     app.include_router(web_router)
+    app.include_router(backups_router)
+    app.include_router(backups_pages)
+    app.include_router(changes_router)
+    app.include_router(changes_pages)
+    app.include_router(releases_router)
+    app.include_router(releases_pages)
+    app.include_router(gates_router)
+    app.include_router(flags_router)
+    app.include_router(flags_pages)
+    app.include_router(alerting_router)
+    app.include_router(alerting_pages)
+    app.include_router(incidents_router)
+    app.include_router(incidents_pages)
     app.mount("/static", StaticFiles(directory=_STATIC), name="static")
     return app
 

@@ -10,11 +10,24 @@ import sqlalchemy as sa
 import structlog
 
 from leitstand import migrations
+from leitstand.alerting.service import AlertingService
+from leitstand.alerting.wiring import wire_alerting
 from leitstand.auth.model import Actor
 from leitstand.auth.service import AuthService
+from leitstand.backups.drills import DrillService
+from leitstand.backups.monitor import BackupMonitor
+from leitstand.backups.service import BackupService
+from leitstand.backups.wiring import register_backup_jobs, wire_backups
+from leitstand.changes.service import ChangeService
 from leitstand.clock import Clock, SystemClock
 from leitstand.db import Database
 from leitstand.errors import ConfigError, LeitstandError, StoreError
+from leitstand.flags.service import FlagService
+from leitstand.gates.service import GateService
+from leitstand.incidents.actions import ActionItems
+from leitstand.incidents.reporting import IncidentReporting
+from leitstand.incidents.service import IncidentService
+from leitstand.incidents.wiring import wire_incidents
 from leitstand.ledger.audit import AuditService
 from leitstand.ledger.checkpoint import (
     load_or_create_signing_key,
@@ -27,6 +40,8 @@ from leitstand.ledger.store import LedgerStateRow
 from leitstand.ledger.witness import Witness
 from leitstand.policy.loader import find_policy_file, load_policy
 from leitstand.policy.model import Policy
+from leitstand.releases.service import ReleaseService
+from leitstand.releases.wiring import wire_releases
 from leitstand.scheduler.service import Scheduler
 from leitstand.settings import Settings
 
@@ -48,6 +63,17 @@ class Container:
     auth: AuthService
     audit: AuditService
     scheduler: Scheduler
+    changes: ChangeService
+    gates: GateService
+    flags: FlagService
+    alerting: AlertingService
+    incidents: IncidentService
+    incident_actions: ActionItems
+    incident_reporting: IncidentReporting
+    backups: BackupService
+    drills: DrillService
+    backup_monitor: BackupMonitor
+    releases: ReleaseService
 
     def close(self) -> None:
         self.db.dispose()
@@ -110,6 +136,38 @@ def build(
         instance=settings.instance_id,
         workers=settings.scheduler_workers,
     )
+    alerting, incidents = wire_alerting(
+        db=db, ledger=ledger, clock=clock, policy=policy, scheduler=scheduler
+    )
+    incident_actions, incident_reporting = wire_incidents(
+        incidents=incidents, alerting=alerting, scheduler=scheduler
+    )
+    changes = ChangeService(
+        db=db, ledger=ledger, clock=clock, policy=policy, scheduler=scheduler, alerting=alerting
+    )
+    changes.register_jobs()
+    gates = GateService(
+        db=db, ledger=ledger, clock=clock, policy=policy, approvals=changes.state_for
+    )
+    backups, drills, backup_monitor = wire_backups(
+        db=db,
+        ledger=ledger,
+        clock=clock,
+        policy=policy,
+        home=settings.home,
+        alerting=alerting,
+        scheduler=scheduler,
+    )
+    releases = wire_releases(
+        db=db,
+        ledger=ledger,
+        clock=clock,
+        policy=policy,
+        scheduler=scheduler,
+        home=settings.home,
+        alerting=alerting,
+        changes=changes,
+    )
     container = Container(
         settings=settings,
         clock=clock,
@@ -120,10 +178,22 @@ def build(
         auth=auth,
         audit=AuditService(db=db, ledger=ledger, clock=clock),
         scheduler=scheduler,
+        changes=changes,
+        gates=gates,
+        flags=FlagService(db=db, ledger=ledger, clock=clock, policy=policy),
+        alerting=alerting,
+        incidents=incidents,
+        incident_actions=incident_actions,
+        incident_reporting=incident_reporting,
+        backups=backups,
+        drills=drills,
+        backup_monitor=backup_monitor,
+        releases=releases,
     )
     from leitstand.ledger.jobs import register_ledger_jobs
 
     register_ledger_jobs(container)
+    register_backup_jobs(container)
     return container
 
 

@@ -14,13 +14,21 @@ import click
 import typer
 
 from leitstand import __version__, migrations
+from leitstand.alerting.cli import alerting_app, alerts_app, oncall_app, stack_app
 from leitstand.auth.cli import app as user_app
+from leitstand.backups.cli import backup_app, drill_app
+from leitstand.changes.cli import app as change_app
 from leitstand.cli_support import console, emit_json, err_console
 from leitstand.db import Database
 from leitstand.errors import LeitstandError
+from leitstand.flags.cli import app as flags_app
+from leitstand.gates.cli import app as gate_app
+from leitstand.incidents.cli import app as incident_app
 from leitstand.ledger.cli import app as audit_app
+from leitstand.observability import configure_logging
 from leitstand.policy.cli import app as policy_app
 from leitstand.policy.cli import init_command
+from leitstand.releases.cli import app as release_app
 from leitstand.scheduler.cli import app as scheduler_app
 from leitstand.settings import Settings
 
@@ -38,6 +46,17 @@ app.add_typer(policy_app, name="policy", help="Show and validate the operations 
 app.add_typer(audit_app, name="audit")
 app.add_typer(user_app, name="user")
 app.add_typer(scheduler_app, name="scheduler")
+app.add_typer(backup_app, name="backup")
+app.add_typer(drill_app, name="drill")
+app.add_typer(gate_app, name="gate")
+app.add_typer(change_app, name="change")
+app.add_typer(release_app, name="release")
+app.add_typer(flags_app, name="flags")
+app.add_typer(alerts_app, name="alerts")
+app.add_typer(alerting_app, name="alerting")
+app.add_typer(oncall_app, name="oncall")
+app.add_typer(stack_app, name="stack")
+app.add_typer(incident_app, name="incident")
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
@@ -142,6 +161,9 @@ _USAGE_ERRORS = _usage_error_types()
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; map every error to a one-line message and an exit code."""
+    # Logs go to stderr as JSON (warnings and up), so stdout stays clean for --json output;
+    # `leitstand up` reconfigures with the configured level.
+    configure_logging(os.environ.get("LEITSTAND_CLI_LOG_LEVEL", "warning"))
     command = typer.main.get_command(app)
     try:
         result = command.main(args=argv, prog_name="leitstand", standalone_mode=False)

@@ -10,13 +10,17 @@ import uvicorn
 from rich.panel import Panel
 
 from leitstand import __version__
+from leitstand.alerting.stack import start_for_up
 from leitstand.app import create_app
 from leitstand.auth.model import SYSTEM_ACTOR
+from leitstand.backups.wiring import schedule_backup_jobs
 from leitstand.bootstrap import build
 from leitstand.cli_support import console
 from leitstand.errors import ConfigError
+from leitstand.incidents.wiring import schedule_incident_jobs
 from leitstand.ledger.jobs import schedule_ledger_jobs
 from leitstand.observability import configure_logging
+from leitstand.releases.wiring import reconcile_routers
 from leitstand.settings import Settings
 
 __all__ = ["bind_socket", "serve"]
@@ -36,6 +40,11 @@ def serve(settings: Settings, *, run_scheduler: bool = True) -> None:
         token = container.auth.ensure_first_user(actor=SYSTEM_ACTOR)
         if run_scheduler:
             schedule_ledger_jobs(container)
+            schedule_backup_jobs(container)
+            schedule_incident_jobs(
+                container.scheduler, container.policy.incidents.response.recurring_check
+            )
+            reconcile_routers(container)
         report = container.audit.verify(actor=SYSTEM_ACTOR)
         container.audit.record(
             actor=SYSTEM_ACTOR,
@@ -57,6 +66,8 @@ def serve(settings: Settings, *, run_scheduler: bool = True) -> None:
             f"policy: {container.policy_file or 'built-in defaults (seed)'}; "
             f"ledger: {report.summary()}"
         )
+        stack, stack_line = start_for_up(container, url=url)
+        lines.append(stack_line)
         if token is not None:
             lines.append("")
             lines.append("First devops user [bold]admin[/bold] created. API token (shown once):")
@@ -73,6 +84,8 @@ def serve(settings: Settings, *, run_scheduler: bool = True) -> None:
         try:
             uvicorn.Server(config).run(sockets=[sock])
         finally:
+            if stack is not None:
+                stack.stop()
             container.audit.record(
                 actor=SYSTEM_ACTOR,
                 action="control_plane.stopped",
@@ -91,7 +104,9 @@ def _exit_cleanly(signum: int, _frame: object) -> None:
 def bind_socket(host: str, port: int) -> socket.socket:
     """Bind the listening socket up front, so a taken port is a clear error, not a log line."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted sockets only when the
+    # protocol is TCP; with proto 0, Nagle plus delayed ACKs add ~40 ms to keep-alive calls.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))

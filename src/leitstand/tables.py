@@ -5,8 +5,14 @@ Alembic's environment and the schema tests import this module; a new domain adds
 
 from __future__ import annotations
 
+import leitstand.alerting.store
 import leitstand.auth.store
+import leitstand.backups.store
+import leitstand.changes.store
+import leitstand.flags.store
+import leitstand.incidents.store
 import leitstand.ledger.store
+import leitstand.releases.store
 import leitstand.scheduler.store  # noqa: F401
 
 __all__: list[str] = []

@@ -7,9 +7,16 @@ from typing import Annotated, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
-from pydantic import AfterValidator, model_validator
+from pydantic import AfterValidator, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from leitstand.policy.backup_targets import (
+    BackupKeys,
+    BackupMonitoring,
+    BackupSites,
+    DrillSettings,
+    SystemBackup,
+)
 from leitstand.policy.base import Frequency, PolicyModel, Rules, Text
 from leitstand.policy.durations import DurationOrUnlimited, PositiveDuration, format_duration
 from leitstand.policy.values import describe
@@ -166,3 +173,9 @@ class BackupsPolicy(PolicyModel):
     timezone: Annotated[str, AfterValidator(_timezone)]
     schedule: dict[str, BackupRow]
     recovery_tests: dict[str, RecoveryTest]
+    # Where each system's data is and where backups land (leitstand's; the seed names no hosts).
+    systems: dict[str, SystemBackup] = Field(default_factory=dict)
+    sites: BackupSites = Field(default_factory=BackupSites)
+    keys: BackupKeys = Field(default_factory=BackupKeys)
+    drills: DrillSettings = Field(default_factory=DrillSettings)
+    monitoring: BackupMonitoring = Field(default_factory=BackupMonitoring)

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from leitstand.policy.base import Problem, Rules
-from leitstand.policy.continuity import ServicePolicy
+from leitstand.policy.continuity import BackupsPolicy, ServicePolicy
+from leitstand.policy.delivery import DeploymentPolicy
 from leitstand.policy.environments import EnvironmentPolicy
 from leitstand.policy.incidents import IncidentsPolicy
 from leitstand.policy.logs import LogsPolicy
@@ -76,6 +77,17 @@ def _gameday_environments(
     return rules.problems
 
 
+def _backup_systems(backups: BackupsPolicy, services: dict[str, ServicePolicy]) -> list[Problem]:
+    rules = Rules()
+    for key in backups.systems:
+        if key not in services:
+            rules.add(
+                f"backups.systems.{key}",
+                f"one of the services {', '.join(services)} (got {key!r})",
+            )
+    return rules.problems
+
+
 def _escalation_metrics(incidents: IncidentsPolicy, monitoring: MonitoringPolicy) -> list[Problem]:
     rules = Rules()
     for key, rule in incidents.escalation_rules.items():
@@ -88,12 +100,41 @@ def _escalation_metrics(incidents: IncidentsPolicy, monitoring: MonitoringPolicy
     return rules.problems
 
 
+def _release_targets(
+    deployment: DeploymentPolicy,
+    services: dict[str, ServicePolicy],
+    environments: dict[str, EnvironmentPolicy],
+    monitoring: MonitoringPolicy,
+) -> list[Problem]:
+    rules = Rules()
+    for key, target in deployment.releases.items():
+        where = f"deployment.releases.{key}"
+        if key not in services:
+            rules.add(where, f"one of the services {', '.join(services)} (got {key!r})")
+        for env in target.environments:
+            if env not in environments:
+                rules.add(
+                    f"{where}.environments.{env}",
+                    f"one of the environments {', '.join(environments)} (got {env!r})",
+                )
+        for field in ("error_rate_metric", "latency_metric"):
+            metric = getattr(target.analysis, field)
+            if getattr(monitoring.metrics.get(metric), "kind", None) != "threshold":
+                rules.add(
+                    f"{where}.analysis.{field}",
+                    f"a threshold metric from monitoring.metrics (got {metric!r})",
+                )
+    return rules.problems
+
+
 CROSS_CHECKS: tuple[tuple[tuple[str, ...], Callable[..., list[Problem]]], ...] = (
     (("tenants", "services"), _tenant_services),
     (("environments",), _production_exists),
     (("logs", "environments"), _log_environments),
     (("gamedays", "environments"), _gameday_environments),
     (("incidents", "monitoring"), _escalation_metrics),
+    (("backups", "services"), _backup_systems),
+    (("deployment", "services", "environments", "monitoring"), _release_targets),
 )
 
 

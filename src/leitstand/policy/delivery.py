@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Self
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, StrictInt, model_validator
+from pydantic_core import PydanticCustomError
 
 from leitstand.policy.base import (
     Flag,
     Number,
     PolicyModel,
+    Role,
     RoleList,
     Rules,
     Text,
@@ -19,6 +22,7 @@ from leitstand.policy.base import (
     unique_list,
 )
 from leitstand.policy.durations import DurationOrUnlimited, PositiveDuration
+from leitstand.policy.releases import ReleaseTarget
 from leitstand.policy.values import describe, number
 
 __all__ = [
@@ -32,7 +36,9 @@ __all__ = [
     "DatabaseRollback",
     "DeploymentPolicy",
     "FeatureFlagPolicy",
+    "FlagReferencePolicy",
     "ManualRollback",
+    "StaleFlagGate",
     "Strategy",
 ]
 
@@ -112,6 +118,9 @@ class BlueGreenPolicy(PolicyModel):
     max_rollback_time: PositiveDuration
     health_checks_before_switch: Flag
     keep_previous_for_rollback: Flag
+    # How long the previous colour stays warm as the instant rollback target, health-checked
+    # traffic on the new one meanwhile (leitstand's default; the seed names no duration).
+    rollback_window: PositiveDuration = timedelta(minutes=30)
 
 
 class CanaryPolicy(PolicyModel):
@@ -160,6 +169,15 @@ class ManualRollback(PolicyModel):
     deciders: Annotated[RoleList, Field(min_length=1)]
     steps: TextList
     root_cause_analysis_within: PositiveDuration
+    # "Alle Stakeholder informieren": leitstand's default roles.
+    stakeholders: RoleList = Field(
+        default_factory=lambda: [
+            Role.DEVOPS,
+            Role.DEVELOPER,
+            Role.COMPLIANCE_OFFICER,
+            Role.PRODUCT_OWNER,
+        ]
+    )
 
 
 class DatabaseRollback(PolicyModel):
@@ -170,6 +188,64 @@ class DatabaseRollback(PolicyModel):
     rollback_test_in_pipeline: Flag
 
 
+class StaleFlagGate(StrEnum):
+    """What the quality gate does when stale feature flags exist."""
+
+    WARN = "warn"
+    FAIL = "fail"
+
+
+def _reference_patterns(patterns: list[str]) -> list[str]:
+    for index, pattern in enumerate(patterns):
+        try:
+            compiled = re.compile(pattern)
+        except re.error as exc:
+            raise PydanticCustomError(
+                "pattern", f"item {index}: a valid regular expression ({exc}) (got {pattern!r})"
+            ) from None
+        if "key" not in compiled.groupindex:
+            raise PydanticCustomError(
+                "pattern", f"item {index}: a named group (?P<key>...) (got {pattern!r})"
+            )
+    return patterns
+
+
+# OpenFeature evaluation calls: Python, JavaScript/TypeScript, Java, Kotlin, C# (first pattern),
+# Go (second: the context comes first).
+_DEFAULT_REFERENCE_PATTERNS = [
+    r"""(?:get|Get)_?(?:boolean|Boolean|string|String|integer|Integer|int|Int|float|Float"""
+    r"""|number|Number|object|Object)_?(?:value|Value|details|Details)(?:Async)?\s*\(\s*"""
+    r"""["'`](?P<key>[A-Za-z0-9][A-Za-z0-9._-]*)["'`]""",
+    r"""\b(?:Boolean|String|Int|Float|Object)Value(?:Details)?\(\s*\w+\s*,\s*"""
+    r'"(?P<key>[A-Za-z0-9][A-Za-z0-9._-]*)"',
+]
+
+
+class FlagReferencePolicy(PolicyModel):
+    """How ``leitstand flags refs`` finds flag keys in a code tree (leitstand's defaults)."""
+
+    patterns: Annotated[list[str], AfterValidator(_reference_patterns)] = Field(
+        default_factory=lambda: list(_DEFAULT_REFERENCE_PATTERNS)
+    )
+    # A known key between these quotes anywhere (a constant, a config file) also counts.
+    quoted_keys: Flag = True
+    exclude: list[str] = Field(
+        default_factory=lambda: [
+            ".git",
+            ".hg",
+            ".venv",
+            "venv",
+            "node_modules",
+            "__pycache__",
+            "dist",
+            "build",
+            "*.min.js",
+            "*.lock",
+        ]
+    )
+    max_file_bytes: Annotated[StrictInt, Field(ge=1)] = 2_000_000
+
+
 class FeatureFlagPolicy(PolicyModel):
     """Feature flag rules; ``lifetimes`` says when a flag of each type counts as stale."""
 
@@ -177,6 +253,13 @@ class FeatureFlagPolicy(PolicyModel):
     per_tenant_activation: Flag
     remove_after_full_rollout: Flag
     lifetimes: dict[str, DurationOrUnlimited]
+    # leitstand's defaults (the seed is silent): who changes flags, the gate, the code scan.
+    editors: RoleList = Field(default_factory=lambda: [Role.DEVOPS, Role.DEVELOPER])
+    production_editors: RoleList = Field(default_factory=lambda: [Role.DEVOPS, Role.ONCALL])
+    # None: a flag fully rolled out in production is stale after its type's lifetime.
+    full_rollout_grace: DurationOrUnlimited | None = None
+    stale_gate: StaleFlagGate = StaleFlagGate.WARN
+    references: FlagReferencePolicy = Field(default_factory=FlagReferencePolicy)
 
     @model_validator(mode="after")
     def _lifetimes_positive(self) -> Self:
@@ -184,6 +267,9 @@ class FeatureFlagPolicy(PolicyModel):
         for key, lifetime in self.lifetimes.items():
             if isinstance(lifetime, timedelta) and lifetime <= timedelta(0):
                 rules.add(f"lifetimes.{key}", "a duration longer than 0s or 'unlimited' (got 0s)")
+        grace = self.full_rollout_grace
+        if isinstance(grace, timedelta) and grace <= timedelta(0):
+            rules.add("full_rollout_grace", "a duration longer than 0s or 'unlimited' (got 0s)")
         rules.check()
         return self
 
@@ -198,3 +284,5 @@ class DeploymentPolicy(PolicyModel):
     manual_rollback: ManualRollback
     database_rollback: DatabaseRollback
     feature_flags: FeatureFlagPolicy
+    # Where each service's versions run and which router fronts them (see policy.releases).
+    releases: dict[str, ReleaseTarget] = Field(default_factory=dict)

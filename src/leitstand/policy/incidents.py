@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 
 from leitstand.policy.base import Flag, PolicyModel, RoleList, Rules, Text, TextList
 from leitstand.policy.durations import PositiveDuration, ReactionTime, format_duration
+from leitstand.policy.incident_response import IncidentResponseSettings, WorkingCalendar
 
 __all__ = [
     "DoraReporting",
@@ -92,6 +93,8 @@ class EscalationRule(PolicyModel):
     immediately: Flag
     severity: str | None = None
     metric: str | None = None
+    # True on the rule for reportable incidents (DORA major, GDPR Art. 33) that leitstand fires.
+    reportable: Flag = False
 
 
 def _reaction_order(value: timedelta | str) -> timedelta:
@@ -107,6 +110,8 @@ class IncidentsPolicy(PolicyModel):
     postmortem: PostmortemPolicy
     dora: DoraReporting
     escalation_rules: dict[str, EscalationRule]
+    calendar: WorkingCalendar = Field(default_factory=WorkingCalendar)
+    response: IncidentResponseSettings = Field(default_factory=IncidentResponseSettings)
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

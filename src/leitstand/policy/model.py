@@ -13,6 +13,7 @@ from leitstand.policy.continuity import BackupsPolicy, ServicePolicy
 from leitstand.policy.crosschecks import cross_section_problems
 from leitstand.policy.delivery import ChangesPolicy, DeploymentPolicy
 from leitstand.policy.environments import EnvironmentPolicy
+from leitstand.policy.gates import GatesPolicy
 from leitstand.policy.hardening import HardeningPolicy, InfrastructureAsCode
 from leitstand.policy.incidents import IncidentsPolicy
 from leitstand.policy.logs import LogsPolicy
@@ -36,6 +37,7 @@ class Policy(PolicyModel):
     changes: ChangesPolicy = Field(default_factory=defaults.changes)
     deployment: DeploymentPolicy = Field(default_factory=defaults.deployment)
     pipeline: PipelinePolicy = Field(default_factory=defaults.pipeline)
+    gates: GatesPolicy = Field(default_factory=GatesPolicy)
     logs: LogsPolicy = Field(default_factory=defaults.logs)
     environments: dict[str, EnvironmentPolicy] = Field(default_factory=defaults.environments)
     infrastructure_as_code: InfrastructureAsCode = Field(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
@@ -9,6 +10,13 @@ from pydantic import Discriminator, Field, Tag, model_validator
 
 from leitstand.policy.base import Flag, Number, PolicyModel, RoleList, Rules, Text
 from leitstand.policy.durations import ActionDeadline, PositiveDuration
+from leitstand.policy.notifications import (
+    NotificationPolicy,
+    OnCallRotation,
+    Person,
+    ScrapeTarget,
+    StackSettings,
+)
 from leitstand.policy.values import number
 
 __all__ = [
@@ -142,6 +150,11 @@ class MonitoringPolicy(PolicyModel):
     """The mandatory metrics, keyed by a stable id such as ``cpu``."""
 
     metrics: dict[str, MetricPolicy]
+    # How the local Prometheus collects and evaluates (leitstand's defaults, not the seed's).
+    scrape_interval: PositiveDuration = timedelta(seconds=15)
+    evaluation_interval: PositiveDuration = timedelta(seconds=15)
+    targets: dict[str, ScrapeTarget] = Field(default_factory=dict)
+    stack: StackSettings = Field(default_factory=StackSettings)
 
 
 class Channel(StrEnum):
@@ -150,6 +163,9 @@ class Channel(StrEnum):
     SLACK = "slack"
     EMAIL = "email"
     PAGER = "pager"
+    MATTERMOST = "mattermost"
+    MSTEAMS = "msteams"
+    WEBHOOK = "webhook"
 
 
 class EscalationLevel(PolicyModel):
@@ -174,10 +190,34 @@ class AlertingPolicy(PolicyModel):
     dedup_window: PositiveDuration
     require_actionable: Flag
     record_every_alert: Flag
+    # Who is notified and how (leitstand's settings; the seed names only roles).
+    people: dict[str, Person] = Field(default_factory=dict)
+    oncall: OnCallRotation = Field(default_factory=OnCallRotation)
+    notifications: NotificationPolicy = Field(default_factory=NotificationPolicy)
 
     @model_validator(mode="after")
     def _levels_chain(self) -> Self:
         rules = Rules()
+        for key, level in self.levels.items():
+            for index, channel in enumerate(level.channels):
+                if channel.value not in self.notifications.channels:
+                    rules.add(
+                        f"levels.{key}.channels.{index}",
+                        f"a channel configured in notifications.channels "
+                        f"({', '.join(self.notifications.channels)}) (got {channel.value!r})",
+                    )
+        for index, person in enumerate(self.oncall.people):
+            if person not in self.people:
+                rules.add(
+                    f"oncall.people.{index}",
+                    f"a person from alerting.people (got {person!r})",
+                )
+        for index, override in enumerate(self.oncall.overrides):
+            if override.person not in self.people:
+                rules.add(
+                    f"oncall.overrides.{index}.person",
+                    f"a person from alerting.people (got {override.person!r})",
+                )
         seen: dict[int, str] = {}
         for key, level in self.levels.items():
             if level.level in seen:

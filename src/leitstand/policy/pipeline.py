@@ -76,6 +76,10 @@ class SecurityStage(PolicyModel):
     max_secret_findings: Count
     licence_scan: Flag
     forbidden_licences: Annotated[list[LicensePattern], AfterValidator(unique_list)]
+    # Weak copyleft: allowed, but listed for review (leitstand's default, not from the seed).
+    review_licences: Annotated[list[LicensePattern], AfterValidator(unique_list)] = Field(
+        default_factory=lambda: ["LGPL-*", "MPL-*"]
+    )
     container_scan: Flag  # only where a container image is built
     max_container_critical_findings: Count
     stop_on_failure: Flag

@@ -23,6 +23,8 @@ class TenantPolicy(PolicyModel):
     critical: Flag = False  # e.g. a tenant whose outage alone is reportable
     services: Annotated[list[str], AfterValidator(unique_list)] = Field(default_factory=list)
     example: Flag = False  # shipped placeholder, not a real customer
+    # DORA entity type (Art. 2(1)); None: incidents.response.default_entity_type.
+    entity_type: str | None = None
 
 
 def _origin(value: str) -> str:

@@ -397,10 +397,30 @@ class Scheduler:
                     log.error("scheduler_tick_failed", error=_scrub(str(exc)))
                     fired = 0
                 if fired < batch:
-                    stop.wait(poll_seconds)
+                    stop.wait(self._idle_seconds(poll_seconds))
         finally:
             # Running long duties keep their lease until it expires; another start re-runs them.
             self.leases.shutdown(wait=False)
+
+    def _idle_seconds(self, poll_seconds: float) -> float:
+        """Sleep until the next timer is due, but at most ``poll_seconds``.
+
+        The cap picks up timers created meanwhile by other processes; waking at the due time
+        itself keeps a timer's lateness to the time a firing takes, not a polling period.
+        """
+        try:
+            with self.db.reader() as session:
+                next_due = session.execute(
+                    sa.select(sa.func.min(JobRow.due_at)).where(
+                        JobRow.status == JobStatus.PENDING.value
+                    )
+                ).scalar_one_or_none()
+        except (LeitstandError, SQLAlchemyError):
+            return poll_seconds
+        if next_due is None:
+            return poll_seconds
+        wait = (next_due - self.clock.now()).total_seconds()
+        return min(poll_seconds, max(wait, 0.0))
 
     # -- reading -------------------------------------------------------------------------------
 

@@ -256,3 +256,16 @@ def test_an_expired_lease_is_taken_over_and_the_late_result_discarded(
     assert runs == ["a", "b"]
     assert _fired(container, "d") == 1
     assert container.scheduler.jobs()[0].fired_by == "b"
+
+
+def test_the_loop_sleeps_until_the_next_timer_but_never_past_the_poll_interval(
+    container: Container, clock: ManualClock
+) -> None:
+    assert container.scheduler._idle_seconds(1.0) == 1.0
+    with container.db.transaction() as session:
+        container.scheduler.schedule(
+            session, kind="test.x", key="soon", due_at=clock.now() + timedelta(milliseconds=250)
+        )
+    assert container.scheduler._idle_seconds(1.0) == pytest.approx(0.25)
+    clock.advance(timedelta(seconds=5))
+    assert container.scheduler._idle_seconds(1.0) == 0.0

@@ -141,6 +141,7 @@ def _rule(
     immediately: bool,
     severity: str | None = None,
     metric: str | None = None,
+    reportable: bool = False,
 ) -> EscalationRule:
     return EscalationRule(
         trigger=t(*trigger),
@@ -149,6 +150,7 @@ def _rule(
         immediately=immediately,
         severity=severity,
         metric=metric,
+        reportable=reportable,
     )
 
 
@@ -205,6 +207,7 @@ def _escalation_rules() -> dict[str, EscalationRule]:
             ],
             [R.COMPLIANCE_OFFICER, R.MANAGEMENT],
             immediately=True,
+            reportable=True,
         ),
         "certificate_expiry": _rule(
             ("Zertifikat-Ablauf < 7 Tage", "Certificate expires in < 7 days"),

@@ -1,0 +1,123 @@
+"""Alert API: Alertmanager's webhook, listing, acknowledging, on-call."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import AwareDatetime
+from starlette.concurrency import run_in_threadpool
+
+from leitstand.alerting.schemas import (
+    MAX_BODY_BYTES,
+    AckIn,
+    AlertOut,
+    IntakeOut,
+    PayloadTooLarge,
+    parse_webhook,
+)
+from leitstand.auth.api import requires
+from leitstand.auth.model import Actor, Role
+from leitstand.deps import container_of
+
+__all__ = ["ACKERS", "INTAKE", "READERS", "router"]
+
+router = APIRouter(prefix="/api/v1", tags=["alerting"])
+#: Alertmanager authenticates as a service user; `oncall` is the least-privileged role that
+#: may feed alerts (docs/alerting.md). DevOps tokens are admitted for manual tests with curl.
+INTAKE = (Role.DEVOPS, Role.ONCALL)
+ACKERS = (Role.DEVOPS, Role.ONCALL, Role.DEVELOPER)
+READERS = (
+    Role.DEVOPS,
+    Role.ONCALL,
+    Role.DEVELOPER,
+    Role.MANAGEMENT,
+    Role.COMPLIANCE_OFFICER,
+    Role.SECURITY,
+    Role.AUDITOR,
+)
+
+
+async def _body(request: Request) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(
+            f"request body is {declared} bytes; the alert intake accepts at most {MAX_BODY_BYTES}"
+        )
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise PayloadTooLarge(
+                f"request body exceeds {MAX_BODY_BYTES} bytes, the most the alert intake accepts"
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.post("/alerts/alertmanager", response_model=IntakeOut)
+async def alertmanager_webhook(
+    request: Request, actor: Annotated[Actor, requires(*INTAKE)]
+) -> IntakeOut:
+    """Receive Alertmanager's webhook (format version 4); stored and recorded before the 200."""
+    payload = parse_webhook(await _body(request))
+    service = container_of(request).alerting
+    result = await run_in_threadpool(service.receive_alertmanager, payload, actor=actor)
+    return IntakeOut(
+        received=result.received,
+        new=result.new,
+        duplicates=result.duplicates,
+        resolved=result.resolved,
+        ignored=result.ignored,
+        alerts=result.alerts,
+    )
+
+
+@router.get("/alerts", response_model=list[AlertOut])
+def list_alerts(
+    request: Request,
+    _: Annotated[Actor, requires(*READERS)],
+    status: str = Query(default="firing", pattern="^(firing|resolved|all)$"),
+    tenant: str | None = Query(default=None, max_length=100),
+    limit: int = Query(default=200, ge=1, le=5000),
+) -> list[AlertOut]:
+    """Alerts, newest first (default: the firing ones), each with its escalation."""
+    rows = container_of(request).alerting.queries.alerts(
+        status=None if status == "all" else status, tenant=tenant, limit=limit
+    )
+    return [AlertOut.model_validate(r) for r in rows]
+
+
+@router.get("/alerts/{alert_id}", response_model=AlertOut)
+def get_alert(alert_id: int, request: Request, _: Annotated[Actor, requires(*READERS)]) -> AlertOut:
+    """One alert with its escalation chain, notifications and delivery attempts."""
+    return AlertOut.model_validate(container_of(request).alerting.queries.get(alert_id))
+
+
+@router.post("/alerts/{alert_id}/ack", response_model=AlertOut)
+def acknowledge(
+    alert_id: int,
+    request: Request,
+    actor: Annotated[Actor, requires(*ACKERS)],
+    body: AckIn | None = None,
+) -> AlertOut:
+    """Acknowledge a firing alert; its escalation stops (committed before the answer)."""
+    alerting = container_of(request).alerting
+    alerting.acknowledge(alert_id=alert_id, actor=actor, note=body.note if body else None)
+    return AlertOut.model_validate(alerting.queries.get(alert_id))
+
+
+@router.get("/oncall")
+def oncall(
+    request: Request,
+    _: Annotated[Actor, requires(*READERS)],
+    at: AwareDatetime | None = None,
+) -> dict[str, Any]:
+    """Who is on call now (or at ``at``), and the chain a critical alert would get."""
+    alerting = container_of(request).alerting
+    shift = alerting.oncall(at)
+    return {
+        "shift": shift.as_dict() if shift else None,
+        "critical_chain": alerting.preview_chain("critical"),
+    }

@@ -1,0 +1,234 @@
+"""Escalation: snapshot the chain, notify each level, move up on a durable timer.
+
+A pending step is one scheduler timer keyed ``alerting.escalate:<escalation>:<step>``: scheduling
+is idempotent per key, a committed firing never repeats, and acknowledging or resolving cancels
+it. The handler also checks the escalation's state and level, so a late or repeated firing
+cannot escalate twice.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from leitstand.alerting.messages import AlertText, alert_message
+from leitstand.alerting.model import ChainStep, EscalationState, build_chain
+from leitstand.alerting.oncall import current_shift
+from leitstand.alerting.outbox import Outbox
+from leitstand.alerting.store import AlertRow, EscalationRow
+from leitstand.auth.model import Actor
+from leitstand.clock import Clock
+from leitstand.incidents.service import IncidentService
+from leitstand.ledger.service import Ledger
+from leitstand.policy.labels import human_duration
+from leitstand.policy.model import Policy
+from leitstand.scheduler.service import JobContext, Scheduler
+
+__all__ = ["ESCALATE", "Escalator", "chain_of"]
+
+ESCALATE = "alerting.escalate"
+_ESCALATION_ACTOR = Actor(name="leitstand:escalation", role="system")
+
+
+def chain_of(row: EscalationRow) -> list[ChainStep]:
+    """The snapshotted chain of an escalation."""
+    return [ChainStep.from_dict(step) for step in json.loads(row.chain)]
+
+
+def _text(alert: AlertRow) -> AlertText:
+    return AlertText(
+        alert_id=alert.id,
+        name=alert.name,
+        severity=alert.severity,
+        summary=alert.summary,
+        labels=json.loads(alert.labels),
+        service=alert.service,
+        tenant=alert.tenant,
+    )
+
+
+class Escalator:
+    """Start, advance, stop and close escalations."""
+
+    def __init__(
+        self,
+        *,
+        ledger: Ledger,
+        clock: Clock,
+        scheduler: Scheduler,
+        policy: Policy,
+        outbox: Outbox,
+        incidents: IncidentService,
+    ) -> None:
+        self.ledger = ledger
+        self.clock = clock
+        self.scheduler = scheduler
+        self.policy = policy
+        self.outbox = outbox
+        self.incidents = incidents
+
+    @staticmethod
+    def timer_key(escalation_id: int, step: int) -> str:
+        return f"{ESCALATE}:{escalation_id}:{step}"
+
+    def start(
+        self, session: Session, alert: AlertRow, level_key: str, *, notify: bool
+    ) -> tuple[EscalationRow, dict[str, Any]]:
+        """Snapshot the chain for ``alert`` and run its first step; returns the row, a summary."""
+        now = self.clock.now()
+        shift = current_shift(self.policy.alerting.oncall, now)
+        chain = build_chain(self.policy.alerting, level_key, oncall=shift.person if shift else None)
+        row = EscalationRow(
+            alert_id=alert.id,
+            state=EscalationState.ACTIVE.value,
+            level=chain[0].level,
+            chain=json.dumps([step.as_dict() for step in chain]),
+            oncall=shift.person if shift else None,
+            started_at=now,
+        )
+        session.add(row)
+        session.flush()
+        summary: dict[str, Any] = {
+            "escalation_id": row.id,
+            "oncall": row.oncall,
+            "chain": [
+                {"level": s.level, "recipients": [r.person for r in s.recipients]} for s in chain
+            ],
+        }
+        if notify:
+            summary["notifications"] = self._notify_step(session, alert, chain[0], "fired")
+        self._after_step(session, row, alert, chain, 0)
+        return row, summary
+
+    def _notify_step(
+        self,
+        session: Session,
+        alert: AlertRow,
+        step: ChainStep,
+        purpose: str,
+        incident_id: str | None = None,
+    ) -> dict[str, str]:
+        ack = (
+            human_duration(timedelta(seconds=step.escalate_after_s), "de")
+            if step.escalate_after_s and purpose != "resolved"
+            else None
+        )
+        subject, body = alert_message(
+            _text(alert),
+            purpose=purpose,
+            level=step.level,
+            level_name=step.name,
+            ack_within=ack,
+            incident_id=incident_id,
+        )
+        return self.outbox.enqueue(
+            session,
+            alert_id=alert.id,
+            purpose=purpose,
+            level=step.level,
+            channels=step.channels,
+            roles=step.roles,
+            recipients=step.recipients,
+            subject=subject,
+            body=body,
+            tenant=alert.tenant,
+        )
+
+    def _after_step(
+        self,
+        session: Session,
+        row: EscalationRow,
+        alert: AlertRow,
+        chain: list[ChainStep],
+        index: int,
+    ) -> str | None:
+        """Open the step's incident if it says so, and arm the timer for the next step."""
+        step = chain[index]
+        incident_id = None
+        if step.start_incident:
+            incident = self.incidents.open_from_escalation(
+                session,
+                escalation_id=row.id,
+                alert_id=alert.id,
+                fingerprint=alert.fingerprint,
+                title=f"{alert.name}: {alert.summary}" if alert.summary else alert.name,
+                actor=_ESCALATION_ACTOR,
+                service=alert.service,
+                tenant=alert.tenant,
+            )
+            row.incident_id = incident_id = incident.id
+        row.next_at = None
+        if step.escalate_after_s is not None and index + 1 < len(chain):
+            due = self.clock.now() + timedelta(seconds=step.escalate_after_s)
+            self.scheduler.schedule(
+                session,
+                kind=ESCALATE,
+                key=self.timer_key(row.id, index + 1),
+                due_at=due,
+                payload={"escalation_id": row.id, "step": index + 1},
+            )
+            row.next_at = due
+        return incident_id
+
+    def handle(self, ctx: JobContext) -> None:
+        """Timer handler: nobody acknowledged in time, so move to the next level."""
+        session = ctx.session
+        stmt = sa.select(EscalationRow).where(EscalationRow.id == int(ctx.payload["escalation_id"]))
+        if session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update()
+        row = session.execute(stmt).scalar_one_or_none()
+        if row is None or row.state != EscalationState.ACTIVE.value:
+            return
+        chain = chain_of(row)
+        index = int(ctx.payload["step"])
+        if index >= len(chain) or row.level >= chain[index].level:
+            return  # already there: never escalate twice
+        alert = session.get(AlertRow, row.alert_id)
+        if alert is None:
+            return
+        previous = row.level
+        step = chain[index]
+        row.level = alert.level = step.level
+        row.escalated_at = ctx.now
+        incident_id = self._after_step(session, row, alert, chain, index)
+        states = self._notify_step(session, alert, step, "escalated", incident_id)
+        self.ledger.record(
+            session,
+            _ESCALATION_ACTOR,
+            "alert.escalated",
+            f"alert:{alert.id}",
+            tenant=alert.tenant,
+            payload={
+                "alert_id": alert.id,
+                "fingerprint": alert.fingerprint,
+                "escalation_id": row.id,
+                "from_level": previous,
+                "to_level": step.level,
+                "reason": "not acknowledged in time",
+                "recipients": [r.person for r in step.recipients],
+                "unresolved_roles": step.unresolved_roles,
+                "notifications": states,
+                "incident_id": incident_id,
+            },
+        )
+
+    def stop(self, session: Session, row: EscalationRow, state: EscalationState) -> None:
+        """Stop an escalation (acknowledged or resolved): cancel every pending step."""
+        for index in range(1, len(chain_of(row))):
+            self.scheduler.cancel(session, self.timer_key(row.id, index))
+        row.state = state.value
+        row.next_at = None
+        if state is EscalationState.RESOLVED:
+            row.closed_at = self.clock.now()
+
+    def notify_resolved(
+        self, session: Session, alert: AlertRow, row: EscalationRow
+    ) -> dict[str, str]:
+        """Tell whoever was paged at the current level that the alert resolved."""
+        chain = chain_of(row)
+        step = next((s for s in chain if s.level == row.level), chain[0])
+        return self._notify_step(session, alert, step, "resolved")

@@ -1,0 +1,147 @@
+"""Alerts, escalation levels and chains: the decisions, without I/O (takes ``now``)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from leitstand.policy.base import Role
+from leitstand.policy.monitoring import AlertingPolicy, EscalationLevel
+
+__all__ = [
+    "AlertStatus",
+    "ChainStep",
+    "EscalationState",
+    "Recipient",
+    "build_chain",
+    "fingerprint",
+    "level_key_for",
+    "notification_due",
+]
+
+
+class AlertStatus(StrEnum):
+    FIRING = "firing"
+    RESOLVED = "resolved"
+
+
+class EscalationState(StrEnum):
+    """An escalation runs until it is acknowledged or its alert resolves."""
+
+    ACTIVE = "active"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """A person resolved from a role when the escalation started."""
+
+    person: str
+    name: str
+    email: str | None
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChainStep:
+    """One level of a snapshotted escalation chain."""
+
+    level: int
+    key: str
+    name: str
+    roles: list[str]
+    recipients: list[Recipient]
+    channels: list[str]
+    escalate_after_s: float | None  # None: the chain ends here
+    start_incident: bool
+    unresolved_roles: list[str] = field(default_factory=list)  # roles nobody holds
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ChainStep:
+        values = dict(data)
+        values["recipients"] = [Recipient(**r) for r in values.get("recipients", [])]
+        return cls(**values)
+
+
+def fingerprint(name: str, labels: Mapping[str, str]) -> str:
+    """A stable id for an alert raised inside leitstand: its name plus its labels."""
+    canonical = json.dumps(
+        {"alertname": name, **dict(labels)}, sort_keys=True, separators=(",", ":")
+    )
+    return "ls" + hashlib.sha256(canonical.encode()).hexdigest()[:14]
+
+
+def level_key_for(policy: AlertingPolicy, severity: str) -> tuple[str, bool]:
+    """The policy level for a severity label; unknown severities start at the lowest level.
+
+    Returns the level key and whether the severity was recognised.
+    """
+    if severity in policy.levels:
+        return severity, True
+    lowest = min(policy.levels, key=lambda key: policy.levels[key].level)
+    return lowest, False
+
+
+def _recipients(
+    level: EscalationLevel,
+    people: Mapping[str, tuple[str, str | None, list[Role]]],
+    oncall: str | None,
+) -> tuple[list[Recipient], list[str]]:
+    found: dict[str, Recipient] = {}
+    unresolved: list[str] = []
+    for role in level.notify:
+        holders: list[str]
+        if role is Role.ONCALL:
+            holders = [oncall] if oncall is not None and oncall in people else []
+        else:
+            holders = [pid for pid, (_, _, roles) in people.items() if role in roles]
+        if not holders:
+            unresolved.append(role.value)
+        for pid in holders:
+            name, email, _ = people[pid]
+            found.setdefault(pid, Recipient(person=pid, name=name, email=email, role=role.value))
+    return list(found.values()), unresolved
+
+
+def build_chain(
+    policy: AlertingPolicy, start_key: str, *, oncall: str | None, lang: str = "de"
+) -> list[ChainStep]:
+    """Snapshot the chain from ``start_key`` upwards: levels, who, where and when to move on."""
+    people = {pid: (p.name, p.email, list(p.roles)) for pid, p in policy.people.items()}
+    steps: list[ChainStep] = []
+    key: str | None = start_key
+    seen: set[str] = set()
+    while key is not None and key not in seen:
+        seen.add(key)
+        level = policy.levels[key]
+        recipients, unresolved = _recipients(level, people, oncall)
+        nxt = level.escalate_to if level.escalate_when_unacknowledged else None
+        steps.append(
+            ChainStep(
+                level=level.level,
+                key=key,
+                name=level.name.get(lang),
+                roles=[r.value for r in level.notify],
+                recipients=recipients,
+                channels=[c.value for c in level.channels],
+                escalate_after_s=policy.ack_timeout.total_seconds() if nxt else None,
+                start_incident=level.start_incident_response,
+                unresolved_roles=unresolved,
+            )
+        )
+        key = nxt
+    return steps
+
+
+def notification_due(last_notified_at: datetime | None, now: datetime, window: timedelta) -> bool:
+    """The same alert (fingerprint) is notified at most once per deduplication window."""
+    return last_notified_at is None or now - last_notified_at >= window

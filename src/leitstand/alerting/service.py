@@ -1,0 +1,463 @@
+"""Alerts: one mechanism, two entry points (Alertmanager's webhook and other domains' calls).
+
+Every alert goes through ``_fire``/``_resolve``: store, deduplicate by fingerprint, record in the
+ledger, start or stop its escalation. ``raise_alert``/``resolve_alert``/``notify`` run in the
+caller's transaction, so a backup failure and its alert commit together.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from leitstand.alerting.escalation import Escalator
+from leitstand.alerting.model import (
+    AlertStatus,
+    EscalationState,
+    Recipient,
+    build_chain,
+    level_key_for,
+    notification_due,
+)
+from leitstand.alerting.model import (
+    fingerprint as make_fingerprint,
+)
+from leitstand.alerting.oncall import Shift, current_shift
+from leitstand.alerting.outbox import Outbox
+from leitstand.alerting.queries import AlertQueries
+from leitstand.alerting.schemas import AmWebhook
+from leitstand.alerting.store import AlertRow, EscalationRow
+from leitstand.auth.model import Actor
+from leitstand.clock import Clock
+from leitstand.db import Database
+from leitstand.errors import ConflictError, Issue, NotFoundError, StoreError, ValidationError
+from leitstand.ledger.service import Ledger
+from leitstand.policy.base import Role
+from leitstand.policy.model import Policy
+
+__all__ = ["AlertFacts", "AlertRef", "AlertingService", "IntakeResult"]
+
+
+@dataclass(frozen=True, slots=True)
+class AlertFacts:
+    """What an alert says, whichever entry point it came through."""
+
+    fingerprint: str
+    name: str
+    severity: str
+    summary: str
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    service: str | None
+    tenant: str | None
+    source: str
+    starts_at: datetime
+    generator_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRef:
+    """The stored alert an entry point touched."""
+
+    id: int
+    fingerprint: str
+    level: int
+    status: str
+    created: bool
+    notified: bool
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeResult:
+    received: int
+    new: int
+    duplicates: int
+    resolved: int
+    ignored: int
+    alerts: list[int]
+
+
+class AlertingService:
+    """Receive, raise, resolve, acknowledge and list alerts; send role notifications."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        ledger: Ledger,
+        clock: Clock,
+        policy: Policy,
+        escalator: Escalator,
+        outbox: Outbox,
+    ) -> None:
+        self.db = db
+        self.ledger = ledger
+        self.clock = clock
+        self.policy = policy
+        self.escalator = escalator
+        self.outbox = outbox
+        self.queries = AlertQueries(db)
+
+    # -- entry point 1: Alertmanager -------------------------------------------------------
+
+    def receive_alertmanager(self, payload: AmWebhook, *, actor: Actor) -> IntakeResult:
+        """Store one webhook delivery in one transaction (all alerts or none).
+
+        PostgreSQL may pick this transaction as a deadlock victim when deliveries race; it was
+        rolled back whole, so it is simply run again (a few times).
+        """
+        for attempt in range(4):
+            try:
+                return self._receive(payload, actor=actor)
+            except StoreError as exc:
+                if "deadlock" not in exc.message or attempt == 3:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _receive(self, payload: AmWebhook, *, actor: Actor) -> IntakeResult:
+        counts = {"new": 0, "duplicates": 0, "resolved": 0, "ignored": 0}
+        ids: list[int] = []
+        # One fixed order (by fingerprint): concurrent deliveries then lock the same rows in the
+        # same order and cannot deadlock on PostgreSQL.
+        ordered = sorted(payload.alerts, key=lambda a: (a.fingerprint, a.status))
+        with self.db.transaction() as session:
+            for alert in ordered:
+                labels = dict(alert.labels)
+                name = labels.get("alertname", "")
+                if alert.status == "firing":
+                    if not name:
+                        raise ValidationError(
+                            [
+                                Issue(
+                                    f"alerts.{payload.alerts.index(alert)}.labels.alertname",
+                                    "required (missing)",
+                                )
+                            ]
+                        )
+                    ref = self._fire(
+                        session,
+                        AlertFacts(
+                            fingerprint=alert.fingerprint,
+                            name=name,
+                            severity=labels.get("severity", ""),
+                            summary=alert.annotations.get("summary")
+                            or alert.annotations.get("description", ""),
+                            labels=labels,
+                            annotations=dict(alert.annotations),
+                            service=labels.get("service"),
+                            tenant=labels.get("tenant"),
+                            source="alertmanager",
+                            starts_at=alert.starts_at,
+                            generator_url=alert.generator_url or None,
+                        ),
+                        actor=actor,
+                    )
+                    counts["new" if ref.created else "duplicates"] += 1
+                    ids.append(ref.id)
+                else:
+                    resolved = self._resolve(session, alert.fingerprint, actor=actor)
+                    if resolved is None:
+                        counts["ignored"] += 1
+                    else:
+                        counts["resolved"] += 1
+                        ids.append(resolved.id)
+        return IntakeResult(received=len(payload.alerts), alerts=ids, **counts)
+
+    # -- entry point 2: other domains, in their own transaction ----------------------------
+
+    def raise_alert(
+        self,
+        session: Session,
+        *,
+        name: str,
+        severity: str,
+        summary: str,
+        labels: Mapping[str, str] | None = None,
+        service: str | None = None,
+        tenant: str | None = None,
+        source: str = "leitstand",
+        actor: Actor,
+    ) -> AlertRef:
+        """Raise an alert in the caller's transaction; the same path as Alertmanager's alerts."""
+        if not name.strip():
+            raise ValidationError([Issue("name", "an alert name (got an empty string)")])
+        full = {**dict(labels or {}), "alertname": name, "severity": severity}
+        if service:
+            full["service"] = service
+        if tenant:
+            full["tenant"] = tenant
+        return self._fire(
+            session,
+            AlertFacts(
+                fingerprint=make_fingerprint(name, full),
+                name=name,
+                severity=severity,
+                summary=summary,
+                labels=full,
+                annotations={"summary": summary},
+                service=service,
+                tenant=tenant,
+                source=source,
+                starts_at=self.clock.now(),
+            ),
+            actor=actor,
+        )
+
+    def resolve_alert(
+        self,
+        session: Session,
+        *,
+        actor: Actor,
+        fingerprint: str | None = None,
+        name: str | None = None,
+        severity: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        service: str | None = None,
+        tenant: str | None = None,
+    ) -> AlertRef | None:
+        """Resolve an open alert by fingerprint, or by the name and labels it was raised with."""
+        if fingerprint is None:
+            if not name or severity is None:
+                raise ValidationError(
+                    [Issue("fingerprint", "a fingerprint, or name and severity (got neither)")]
+                )
+            full = {**dict(labels or {}), "alertname": name, "severity": severity}
+            if service:
+                full["service"] = service
+            if tenant:
+                full["tenant"] = tenant
+            fingerprint = make_fingerprint(name, full)
+        return self._resolve(session, fingerprint, actor=actor)
+
+    def notify(
+        self,
+        session: Session,
+        *,
+        roles: Sequence[Role | str],
+        subject: str,
+        body: str,
+        channels: Sequence[str] | None = None,
+        tenant: str | None = None,
+        actor: Actor,
+    ) -> dict[str, str]:
+        """Send a plain message to everyone holding ``roles`` (e.g. the compliance officer)."""
+        wanted = [Role(r) for r in roles]
+        people = self.policy.alerting.people
+        shift = current_shift(self.policy.alerting.oncall, self.clock.now())
+        recipients: dict[str, Recipient] = {}
+        for role in wanted:
+            for pid, person in people.items():
+                holds = role in person.roles or (
+                    role is Role.ONCALL and shift is not None and shift.person == pid
+                )
+                if holds:
+                    recipients.setdefault(pid, Recipient(pid, person.name, person.email, role))
+        if channels is None:
+            lowest = min(self.policy.alerting.levels.values(), key=lambda lvl: lvl.level)
+            channels = [c.value for c in lowest.channels]
+        states = self.outbox.enqueue(
+            session,
+            alert_id=None,
+            purpose="message",
+            level=None,
+            channels=channels,
+            roles=[r.value for r in wanted],
+            recipients=list(recipients.values()),
+            subject=subject,
+            body=body,
+            tenant=tenant,
+        )
+        self.ledger.record(
+            session,
+            actor,
+            "notification.requested",
+            f"roles:{','.join(r.value for r in wanted)}",
+            tenant=tenant,
+            payload={
+                "subject": subject,
+                "roles": [r.value for r in wanted],
+                "recipients": sorted(recipients),
+                "channels": states,
+            },
+        )
+        return states
+
+    # -- the one mechanism -----------------------------------------------------------------
+
+    def _open(self, session: Session, fingerprint: str) -> AlertRow | None:
+        return session.execute(
+            sa.select(AlertRow).where(AlertRow.open_key == fingerprint)
+        ).scalar_one_or_none()
+
+    def _fire(self, session: Session, facts: AlertFacts, *, actor: Actor) -> AlertRef:
+        now = self.clock.now()
+        existing = self._open(session, facts.fingerprint)
+        if existing is not None:
+            return self._repeat(existing, now)
+        level_key, known = level_key_for(self.policy.alerting, facts.severity)
+        row = AlertRow(
+            fingerprint=facts.fingerprint,
+            open_key=facts.fingerprint,
+            name=facts.name[:200],
+            severity=facts.severity[:32],
+            level=self.policy.alerting.levels[level_key].level,
+            status=AlertStatus.FIRING.value,
+            summary=facts.summary,
+            labels=json.dumps(dict(facts.labels), sort_keys=True),
+            annotations=json.dumps(dict(facts.annotations), sort_keys=True),
+            service=facts.service,
+            tenant=facts.tenant,
+            source=facts.source,
+            generator_url=facts.generator_url,
+            starts_at=facts.starts_at,
+            received_at=now,
+            last_seen_at=now,
+            occurrences=1,
+        )
+        try:
+            if self.db.is_postgres:
+                # A savepoint, so that losing a race for the same fingerprint (two requests at
+                # once) turns into a duplicate instead of failing the whole delivery. SQLite
+                # holds the write lock for the whole transaction: no race there.
+                with session.begin_nested():
+                    session.add(row)
+                    session.flush()
+            else:
+                session.add(row)
+                session.flush()
+        except IntegrityError:
+            existing = self._open(session, facts.fingerprint)
+            if existing is None:
+                raise
+            return self._repeat(existing, now)
+        last = session.execute(
+            sa.select(sa.func.max(AlertRow.notified_at)).where(
+                AlertRow.fingerprint == facts.fingerprint
+            )
+        ).scalar_one()
+        due = notification_due(last, now, self.policy.alerting.dedup_window)
+        row.deduplicated = not due
+        if due:
+            row.notified_at = now
+        escalation, summary = self.escalator.start(session, row, level_key, notify=due)
+        self.ledger.record(
+            session,
+            actor,
+            "alert.fired",
+            f"alert:{row.id}",
+            tenant=facts.tenant,
+            payload={
+                "alert_id": row.id,
+                "fingerprint": facts.fingerprint,
+                "name": facts.name,
+                "severity": facts.severity,
+                "severity_known": known,
+                "level": row.level,
+                "summary": facts.summary,
+                "labels": dict(facts.labels),
+                "service": facts.service,
+                "source": facts.source,
+                "starts_at": facts.starts_at.isoformat(),
+                "deduplicated": not due,
+                "incident_id": escalation.incident_id,
+                **summary,
+            },
+        )
+        return AlertRef(row.id, row.fingerprint, row.level, row.status, True, due)
+
+    @staticmethod
+    def _repeat(row: AlertRow, now: datetime) -> AlertRef:
+        # The same alert again (Alertmanager repeats, a retry): counted, not notified again.
+        row.last_seen_at = now
+        row.occurrences += 1
+        return AlertRef(row.id, row.fingerprint, row.level, row.status, False, False)
+
+    def _resolve(self, session: Session, fingerprint: str, *, actor: Actor) -> AlertRef | None:
+        row = self._open(session, fingerprint)
+        if row is None:
+            return None
+        now = self.clock.now()
+        row.status = AlertStatus.RESOLVED.value
+        row.open_key = None
+        row.resolved_at = row.ends_at = now
+        escalation = session.execute(
+            sa.select(EscalationRow).where(EscalationRow.alert_id == row.id)
+        ).scalar_one_or_none()
+        states: dict[str, str] = {}
+        if escalation is not None:
+            self.escalator.stop(session, escalation, EscalationState.RESOLVED)
+            if row.notified_at is not None:
+                states = self.escalator.notify_resolved(session, row, escalation)
+        self.ledger.record(
+            session,
+            actor,
+            "alert.resolved",
+            f"alert:{row.id}",
+            tenant=row.tenant,
+            payload={
+                "alert_id": row.id,
+                "fingerprint": fingerprint,
+                "name": row.name,
+                "level": row.level,
+                "firing_seconds": (now - row.received_at).total_seconds(),
+                "acknowledged": row.acknowledged_at is not None,
+                "notifications": states,
+            },
+        )
+        return AlertRef(row.id, fingerprint, row.level, row.status, False, bool(states))
+
+    # -- acknowledging and reading ---------------------------------------------------------
+
+    def acknowledge(self, *, alert_id: int, actor: Actor, note: str | None = None) -> AlertRow:
+        """Acknowledge a firing alert: its escalation stops; recorded as evidence."""
+        with self.db.transaction() as session:
+            row = session.get(AlertRow, alert_id)
+            if row is None:
+                raise NotFoundError(f"alert {alert_id} not found")
+            if row.status != AlertStatus.FIRING.value:
+                raise ConflictError(f"alert {alert_id} is {row.status}; only firing alerts")
+            if row.acknowledged_at is not None:
+                raise ConflictError(
+                    f"alert {alert_id} was already acknowledged by {row.acknowledged_by}"
+                )
+            now = self.clock.now()
+            row.acknowledged_at, row.acknowledged_by = now, actor.name
+            escalation = session.execute(
+                sa.select(EscalationRow).where(EscalationRow.alert_id == row.id)
+            ).scalar_one_or_none()
+            if escalation is not None:
+                self.escalator.stop(session, escalation, EscalationState.ACKNOWLEDGED)
+                escalation.acknowledged_at, escalation.acknowledged_by = now, actor.name
+            self.ledger.record(
+                session,
+                actor,
+                "alert.acknowledged",
+                f"alert:{row.id}",
+                tenant=row.tenant,
+                payload={
+                    "alert_id": row.id,
+                    "fingerprint": row.fingerprint,
+                    "level": row.level,
+                    "after_seconds": (now - row.received_at).total_seconds(),
+                    "note": note,
+                },
+            )
+            return row
+
+    def oncall(self, at: datetime | None = None) -> Shift | None:
+        """Who is on call at ``at`` (default now)."""
+        return current_shift(self.policy.alerting.oncall, at or self.clock.now())
+
+    def preview_chain(self, severity: str) -> list[dict[str, Any]]:
+        """The chain an alert of ``severity`` would get now (for `leitstand oncall` and docs)."""
+        key, _ = level_key_for(self.policy.alerting, severity)
+        shift = self.oncall()
+        chain = build_chain(self.policy.alerting, key, oncall=shift.person if shift else None)
+        return [step.as_dict() for step in chain]

@@ -1,0 +1,339 @@
+"""The local Prometheus stack that `leitstand up` manages when the Debian packages are installed.
+
+Prometheus, Alertmanager and node_exporter run as child processes on 127.0.0.1 with the
+configuration generated from the policy (checked by promtool/amtool before it is written). The
+children get SIGTERM if leitstand dies (``PR_SET_PDEATHSIG``), a watcher re-renders and reloads
+them when the policy file changes, and ``stop()`` ends them by PID. ``state.json`` in the stack
+folder lets `leitstand stack status` find them from another process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import signal
+import socket
+import subprocess
+import threading
+from contextlib import closing
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import structlog
+
+from leitstand.alerting.engine_config import Endpoints
+from leitstand.alerting.engines import Engines, find_engines
+from leitstand.alerting.render import render
+from leitstand.auth.model import SYSTEM_ACTOR, Role
+from leitstand.errors import ConflictError, LeitstandError
+from leitstand.policy.loader import load_policy
+from leitstand.policy.model import Policy
+
+if TYPE_CHECKING:
+    from leitstand.bootstrap import Container
+
+__all__ = ["INSTALL_HINT", "LocalStack", "read_status", "start_for_up"]
+
+log = structlog.get_logger(__name__)
+INSTALL_HINT = (
+    "apt-get install prometheus prometheus-alertmanager prometheus-node-exporter "
+    "(Debian packages), then restart `leitstand up`"
+)
+SERVICE_USER = "alertmanager"
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _free_port() -> int:
+    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass(slots=True)
+class Component:
+    """One managed process."""
+
+    name: str
+    port: int
+    pid: int | None = None
+    ready_path: str = "/-/ready"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+class LocalStack:
+    """Start, reload and stop the managed engines for one `leitstand up`."""
+
+    def __init__(
+        self,
+        *,
+        home: Path,
+        policy: Policy,
+        policy_file: Path | None,
+        leitstand_url: str,
+        auth: Any,
+        engines: Engines | None = None,
+    ) -> None:
+        self.folder = home / "stack"
+        self.policy = policy
+        self.policy_file = policy_file
+        self.leitstand_url = leitstand_url
+        self.auth = auth
+        self.engines = engines or find_engines()
+        self.components: dict[str, Component] = {}
+        self._processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+        self._policy_mtime: float | None = None
+
+    @property
+    def available(self) -> bool:
+        return self.engines.complete
+
+    def _port(self, configured: int) -> int:
+        return configured or _free_port()
+
+    def _endpoints(self) -> Endpoints:
+        node = self.components.get("node_exporter")
+        return Endpoints(
+            leitstand_url=self.leitstand_url,
+            credentials_file=str(self.folder / "alertmanager.token"),
+            alertmanager=f"127.0.0.1:{self.components['alertmanager'].port}",
+            node_exporter=f"127.0.0.1:{node.port}" if node else None,
+            prometheus_url=self.components["prometheus"].url,
+        )
+
+    def _token(self) -> None:
+        """Give Alertmanager its own service user's token, in a file only we can read."""
+        path = self.folder / "alertmanager.token"
+        if path.exists():
+            try:
+                self.auth.authenticate(path.read_text().strip())
+                return
+            except LeitstandError:
+                pass
+        try:
+            _user, token = self.auth.add_user(
+                name=SERVICE_USER, role=Role.ONCALL, actor=SYSTEM_ACTOR
+            )
+        except ConflictError:
+            token = self.auth.issue_token(
+                name=SERVICE_USER, label="managed alertmanager", actor=SYSTEM_ACTOR
+            )
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(token)
+        tmp.replace(path)
+
+    def render(self, policy: Policy) -> None:
+        """Generate and check the configuration (without promtool's unit tests, for speed)."""
+        render(
+            policy,
+            out=self.folder / "config",
+            endpoints=self._endpoints(),
+            engines=self.engines,
+            unit_tests=False,
+        )
+
+    def start(self) -> None:
+        """Render the configuration and start the engines (from the main thread)."""
+        stack = self.policy.monitoring.stack
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.components = {
+            "prometheus": Component("prometheus", self._port(stack.prometheus_port)),
+            "alertmanager": Component("alertmanager", self._port(stack.alertmanager_port)),
+        }
+        if self.engines.node_exporter:
+            self.components["node_exporter"] = Component(
+                "node_exporter", self._port(stack.node_exporter_port), ready_path="/metrics"
+            )
+        self._token()
+        self.render(self.policy)
+        config = self.folder / "config"
+        node = self.components.get("node_exporter", Component("", 0))
+        commands = {
+            "node_exporter": [
+                str(self.engines.node_exporter),
+                f"--web.listen-address=127.0.0.1:{node.port}",
+                "--no-collector.systemd",
+            ],
+            "alertmanager": [
+                str(self.engines.alertmanager),
+                f"--config.file={config / 'alertmanager/alertmanager.yml'}",
+                f"--storage.path={self.folder / 'alertmanager-data'}",
+                f"--web.listen-address=127.0.0.1:{self.components['alertmanager'].port}",
+                f"--web.external-url={self.components['alertmanager'].url}",
+                "--cluster.listen-address=",
+            ],
+            "prometheus": [
+                str(self.engines.prometheus),
+                f"--config.file={config / 'prometheus/prometheus.yml'}",
+                f"--storage.tsdb.path={self.folder / 'prometheus-data'}",
+                f"--web.listen-address=127.0.0.1:{self.components['prometheus'].port}",
+                f"--web.external-url={self.components['prometheus'].url}",
+                "--web.enable-lifecycle",
+            ],
+        }
+        for name, component in self.components.items():
+            log_file = (self.folder / f"{name}.log").open("ab")
+            process = subprocess.Popen(  # noqa: S603 - fixed binaries and argument lists
+                commands[name],
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent,  # only prctl: no locks taken
+                close_fds=True,
+            )
+            log_file.close()
+            self._processes[name] = process
+            component.pid = process.pid
+        self._write_state()
+        if self.policy_file is not None and self.policy_file.exists():
+            self._policy_mtime = self.policy_file.stat().st_mtime
+            self._watcher = threading.Thread(
+                target=self._watch, name="leitstand-stack-watch", daemon=True
+            )
+            self._watcher.start()
+
+    def _write_state(self) -> None:
+        state = {name: asdict(c) for name, c in self.components.items()}
+        tmp = self.folder / "state.json.tmp"
+        tmp.write_text(json.dumps(state, indent=2))
+        tmp.replace(self.folder / "state.json")
+
+    def _watch(self) -> None:
+        while not self._stop.wait(2.0):
+            try:
+                mtime = self.policy_file.stat().st_mtime if self.policy_file else None
+            except OSError:
+                continue
+            if mtime is None or mtime == self._policy_mtime:
+                continue
+            self._policy_mtime = mtime
+            self.reload_from_file()
+
+    def reload_from_file(self) -> bool:
+        """Re-read the policy file, re-render and reload the engines; False if it was refused."""
+        try:
+            policy = load_policy(self.policy_file)
+            self.render(policy)
+        except LeitstandError as exc:
+            log.error("stack_reload_refused", error=exc.message)
+            return False
+        self.reload()
+        log.info("stack_reloaded", policy=str(self.policy_file))
+        return True
+
+    def reload(self) -> None:
+        """Ask Prometheus and Alertmanager to re-read their configuration."""
+        for name in ("prometheus", "alertmanager"):
+            component = self.components.get(name)
+            if component is None:
+                continue
+            try:
+                httpx.post(f"{component.url}/-/reload", timeout=10)
+            except httpx.HTTPError as exc:
+                log.warning("stack_reload_failed", component=name, error=str(exc))
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop every engine by PID (SIGTERM, then SIGKILL)."""
+        self._stop.set()
+        for process in self._processes.values():
+            if process.poll() is None:
+                process.terminate()
+        for process in self._processes.values():
+            try:
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=timeout)
+        self._processes.clear()
+        with contextlib.suppress(OSError):
+            (self.folder / "state.json").unlink()
+
+
+def _alive(pid: int | None) -> bool:
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
+def read_status(home: Path, engines: Engines | None = None) -> dict[str, Any]:
+    """What `leitstand stack status` shows: installed binaries and the running engines."""
+    engines = engines or find_engines()
+    installed = {
+        "prometheus": engines.prometheus,
+        "alertmanager": engines.alertmanager,
+        "node_exporter": engines.node_exporter,
+        "promtool": engines.promtool,
+        "amtool": engines.amtool,
+    }
+    state_file = home / "stack" / "state.json"
+    components: list[dict[str, Any]] = []
+    if state_file.exists():
+        for name, data in json.loads(state_file.read_text()).items():
+            component = Component(**data)
+            ready = False
+            if _alive(component.pid):
+                try:
+                    answer = httpx.get(component.url + component.ready_path, timeout=2)
+                    ready = answer.status_code == 200
+                except httpx.HTTPError:
+                    ready = False
+            components.append(
+                {
+                    "name": name,
+                    "pid": component.pid,
+                    "url": component.url,
+                    "running": _alive(component.pid),
+                    "ready": ready,
+                }
+            )
+    return {
+        "installed": installed,
+        "complete": engines.complete,
+        "hint": None if engines.complete else INSTALL_HINT,
+        "components": components,
+    }
+
+
+def start_for_up(container: Container, *, url: str) -> tuple[LocalStack | None, str]:
+    """`leitstand up`: start the stack if installed and wanted; returns it and a status line."""
+    policy = container.policy
+    if (
+        os.environ.get("LEITSTAND_MANAGED_STACK", "auto") == "off"
+        or not policy.monitoring.stack.managed
+    ):
+        return None, "monitoring stack: not managed (monitoring.stack.managed: false)"
+    stack = LocalStack(
+        home=container.settings.home,
+        policy=policy,
+        policy_file=container.policy_file,
+        leitstand_url=url.rstrip("/"),
+        auth=container.auth,
+    )
+    if not stack.available:
+        return None, f"monitoring stack: not installed; {INSTALL_HINT}"
+    try:
+        stack.start()
+    except (LeitstandError, OSError) as exc:
+        stack.stop()
+        return None, f"monitoring stack: not started ({exc})"
+    prometheus, alertmanager = stack.components["prometheus"], stack.components["alertmanager"]
+    return stack, f"monitoring stack: Prometheus {prometheus.url}  Alertmanager {alertmanager.url}"

@@ -1,0 +1,57 @@
+"""Construct the alerting and incident services and register their timer handlers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+
+from leitstand.alerting.escalation import ESCALATE, Escalator
+from leitstand.alerting.notify import AppriseDelivery, Delivery
+from leitstand.alerting.outbox import DELIVER, Outbox
+from leitstand.alerting.service import AlertingService
+from leitstand.clock import Clock
+from leitstand.db import Database
+from leitstand.incidents.service import IncidentService
+from leitstand.ledger.service import Ledger
+from leitstand.policy.model import Policy
+from leitstand.scheduler.service import Scheduler
+
+__all__ = ["wire_alerting"]
+
+
+def wire_alerting(
+    *,
+    db: Database,
+    ledger: Ledger,
+    clock: Clock,
+    policy: Policy,
+    scheduler: Scheduler,
+    delivery: Delivery | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> tuple[AlertingService, IncidentService]:
+    """Build the services; the scheduler learns the escalation and delivery timers."""
+    incidents = IncidentService(db=db, ledger=ledger, clock=clock, policy=policy)
+    outbox = Outbox(
+        ledger=ledger,
+        clock=clock,
+        scheduler=scheduler,
+        policy=policy,
+        delivery=delivery or AppriseDelivery(environ),
+        environ=environ,
+    )
+    escalator = Escalator(
+        ledger=ledger,
+        clock=clock,
+        scheduler=scheduler,
+        policy=policy,
+        outbox=outbox,
+        incidents=incidents,
+    )
+    alerting = AlertingService(
+        db=db, ledger=ledger, clock=clock, policy=policy, escalator=escalator, outbox=outbox
+    )
+    scheduler.register(ESCALATE, escalator.handle)
+    # Deliveries talk to the network: a long duty, so no transaction is held while sending.
+    timeout = policy.alerting.notifications.timeout
+    scheduler.register_long(DELIVER, outbox.handle, lease=max(timeout * 3, timedelta(seconds=30)))
+    return alerting, incidents

@@ -1,0 +1,7 @@
+"""Backup engines behind one narrow protocol: pgBackRest, restic and git."""
+
+from __future__ import annotations
+
+from leitstand.backups.engines.base import BackupEngine, RestorePoint, Retention
+
+__all__ = ["BackupEngine", "RestorePoint", "Retention"]

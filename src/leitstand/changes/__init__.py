@@ -1,0 +1,1 @@
+"""Change records: categories from the policy, four-eyes approval, evidence of every step."""

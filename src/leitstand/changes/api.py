@@ -1,0 +1,109 @@
+"""Change API: open, approve, reject, show, list. Approval roles are checked per category."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import PlainTextResponse, Response
+
+from leitstand.auth.api import requires
+from leitstand.auth.model import READ_ROLES, Actor, Role
+from leitstand.changes.schemas import ChangeIn, DecisionIn
+from leitstand.changes.service import change_dict
+from leitstand.deps import container_of
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1/changes", tags=["changes"])
+_OPEN = (Role.DEVELOPER, Role.DEVOPS, Role.PRODUCT_OWNER, Role.SECURITY)
+# Who may approve which category is the policy's (changes.categories); the service checks it.
+_DECIDE = (Role.COMPLIANCE_OFFICER, Role.DEVOPS, Role.MANAGEMENT, Role.SECURITY)
+_READ = (*READ_ROLES, Role.DEVELOPER, Role.QA, Role.PRODUCT_OWNER)
+
+
+@router.get("")
+def list_changes(
+    request: Request,
+    _: Annotated[Actor, requires(*_READ)],
+    service: str | None = None,
+    status: str | None = None,
+) -> list[dict[str, Any]]:
+    """Change records, newest first."""
+    changes = container_of(request).changes.list(service=service, status=status)
+    return [change_dict(c) for c in changes]
+
+
+@router.post("", status_code=201)
+def open_change(
+    body: ChangeIn, request: Request, actor: Annotated[Actor, requires(*_OPEN)]
+) -> dict[str, Any]:
+    """Open a change record (a standard change is approved by the pipeline at once)."""
+    fields = {"what": body.what, "why": body.why, "rollback": body.rollback, "tests": body.tests}
+    change = container_of(request).changes.open(
+        service=body.service,
+        version=body.version,
+        category=body.category,
+        fields=fields,
+        actor=actor,
+    )
+    return change_dict(change)
+
+
+@router.get("/log", response_model=None)
+def change_log(
+    request: Request,
+    _: Annotated[Actor, requires(*_READ)],
+    service: str | None = None,
+    change: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    format: str = "json",
+    lang: str = "de",
+) -> list[dict[str, Any]] | Response:
+    """The Änderungsprotokoll (a view of the ledger): JSON, or ``format=md|csv`` to export."""
+    changes = container_of(request).changes
+    if format == "json":
+        rows = changes.log(service=service, change_id=change, since=since, until=until, lang=lang)
+        return [row.as_dict() for row in rows]
+    text = changes.export_log(
+        format, service=service, change_id=change, since=since, until=until, lang=lang
+    )
+    media = "text/markdown" if format == "md" else "text/csv"
+    name = f"aenderungsprotokoll.{format}" if lang != "en" else f"change-log.{format}"
+    return PlainTextResponse(
+        text,
+        media_type=f"{media}; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get("/{change_id}")
+def show_change(
+    change_id: int, request: Request, _: Annotated[Actor, requires(*_READ)]
+) -> dict[str, Any]:
+    """One change record with its approvals."""
+    return change_dict(container_of(request).changes.get(change_id))
+
+
+@router.post("/{change_id}/approve")
+def approve_change(
+    change_id: int, body: DecisionIn, request: Request, actor: Annotated[Actor, requires(*_DECIDE)]
+) -> dict[str, Any]:
+    """Approve: the category's role, never the requester (four eyes)."""
+    change = container_of(request).changes.decide(
+        change_id=change_id, actor=actor, approve=True, comment=body.comment
+    )
+    return change_dict(change)
+
+
+@router.post("/{change_id}/reject")
+def reject_change(
+    change_id: int, body: DecisionIn, request: Request, actor: Annotated[Actor, requires(*_DECIDE)]
+) -> dict[str, Any]:
+    """Reject a change waiting for approval."""
+    change = container_of(request).changes.decide(
+        change_id=change_id, actor=actor, approve=False, comment=body.comment
+    )
+    return change_dict(change)

@@ -1,0 +1,394 @@
+"""The Änderungsprotokoll (change log): a view of the evidence ledger, exported as Markdown or CSV.
+
+Nothing here is stored separately: every row is a ledger entry (change records, their approvals,
+quality-gate runs tied to a change, releases, deployments, rollbacks), and each row names its
+ledger index, so an auditor can verify any line against the signed ledger. The per-change summary
+(what, why, who approved, when deployed, how to roll back, which tests) is derived from the same
+entries.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from leitstand.clock import BERLIN
+from leitstand.ledger.canonical import Entry
+from leitstand.ledger.service import EntryQuery, Ledger
+
+__all__ = [
+    "CSV_COLUMNS",
+    "ChangeSummary",
+    "LogRow",
+    "change_log",
+    "summaries",
+    "to_csv",
+    "to_markdown",
+]
+
+CSV_COLUMNS = (
+    "ledger_index", "time", "change_id", "service", "version", "env", "action", "actor", "role",
+    "detail",
+)  # fmt: skip
+
+_EVENTS: dict[str, tuple[str, str]] = {
+    "change.opened": ("Änderung erfasst", "change opened"),
+    "change.approved": ("genehmigt", "approved"),
+    "change.rejected": ("abgelehnt", "rejected"),
+    "change.reviewed": ("nachträglich genehmigt", "approved retrospectively"),
+    "change.review_overdue": (
+        "nachträgliche Genehmigung überfällig",
+        "retrospective review overdue",
+    ),
+    "change.deployed": ("deployed", "deployed"),
+    "change.rolled_back": ("zurückgerollt", "rolled back"),
+    "gate.run": ("Quality Gates", "quality gates"),
+    "release.started": ("Release gestartet", "release started"),
+    "release.approved": ("Release freigegeben", "release approved"),
+    "release.refused": ("Release abgewiesen", "release refused"),
+    "release.migrated": (
+        "Datenbank migriert (Snapshot vorher)",
+        "database migrated (snapshot first)",
+    ),
+    "release.healthy": ("Health-Checks bestanden", "health checks passed"),
+    "release.weight_set": ("Canary-Gewicht gesetzt", "canary weight set"),
+    "release.analysed": ("Canary-Analyse", "canary analysis"),
+    "release.promoted": ("Canary manuell fortgesetzt", "canary promoted by hand"),
+    "release.switched": ("Traffic umgeschaltet", "traffic switched"),
+    "release.rollback_decided": ("Rollback entschieden", "rollback decided"),
+    "release.traffic_restored": ("Traffic zurück auf vorherige Version", "traffic restored"),
+    "release.verified": ("Verifikation (Health-Checks, Smoke-Tests)", "verification"),
+    "release.completed": ("Release abgeschlossen", "release completed"),
+    "release.failed": ("Release fehlgeschlagen", "release failed"),
+    "release.rolled_back": ("Release zurückgerollt", "release rolled back"),
+    "release.cancelled": ("Release abgebrochen", "release cancelled"),
+    "release.abandoned": ("neue Version verworfen", "new version abandoned"),
+    "release.task_opened": ("Root-Cause-Analyse angelegt", "root-cause task opened"),
+    "release.task_done": ("Root-Cause-Analyse erledigt", "root-cause task done"),
+    "release.task_overdue": ("Root-Cause-Analyse überfällig", "root-cause task overdue"),
+}
+# Steps of a release that are evidence but not part of the story a reader of the log wants.
+_QUIET = frozenset(
+    {"release.instance_started", "release.router_error", "release.health_failed",
+     "release.migration_check", "release.routing_reconciled"}
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class LogRow:
+    """One line of the change log: a ledger entry in words."""
+
+    index: int
+    time: str
+    change_id: int | None
+    service: str
+    version: str
+    env: str
+    action: str
+    event: str
+    actor: str
+    role: str
+    detail: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ledger_index": self.index,
+            "time": self.time,
+            "change_id": self.change_id,
+            "service": self.service,
+            "version": self.version,
+            "env": self.env,
+            "action": self.action,
+            "event": self.event,
+            "actor": self.actor,
+            "role": self.role,
+            "detail": self.detail,
+        }
+
+
+@dataclass
+class ChangeSummary:
+    """The seed's change documentation of one change, from its ledger entries."""
+
+    change_id: int
+    service: str = ""
+    version: str = ""
+    category: str = ""
+    what: str = ""
+    why: str = ""
+    rollback: str = ""
+    tests: str = ""
+    approved_by: list[str] = field(default_factory=list)
+    deployed: list[str] = field(default_factory=list)  # "production 27.11.2026 10:00"
+    gate_runs: list[str] = field(default_factory=list)
+    rolled_back: list[str] = field(default_factory=list)
+    status: str = "pending"
+
+
+def _change_id(entry: Entry) -> int | None:
+    value = entry.payload.get("change_id")
+    if isinstance(value, int):
+        return value
+    if entry.subject.startswith("change:"):
+        tail = entry.subject.split(":", 1)[1]
+        return int(tail) if tail.isdigit() else None
+    return None
+
+
+def _local(time: str) -> str:
+    return (
+        datetime.fromisoformat(time.replace("Z", "+00:00"))
+        .astimezone(BERLIN)
+        .strftime("%d.%m.%Y %H:%M:%S")
+    )
+
+
+def _detail(entry: Entry, lang: str) -> str:
+    p = entry.payload
+    de = lang != "en"
+    action = entry.action
+    if action == "change.opened":
+        labels = (
+            ("Was", "Warum", "Rollback", "Tests") if de else ("What", "Why", "Rollback", "Tests")
+        )
+        values = (p.get("what"), p.get("why"), p.get("rollback"), p.get("tests"))
+        parts = [f"{k}: {v}" for k, v in zip(labels, values, strict=True) if v]
+        return f"[{p.get('category', '')}] " + "; ".join(parts)
+    if action in ("change.approved", "change.rejected", "change.reviewed"):
+        return f"{entry.actor} ({entry.role}), {p.get('stage', '')}" + (
+            f": {p['comment']}" if p.get("comment") else ""
+        )
+    if action == "change.deployed":
+        return f"{p.get('env', '')}, Release #{p.get('release_id', '')}"
+    if action in ("change.rolled_back", "release.rollback_decided"):
+        how = "automatisch" if p.get("automatic") else "manuell"
+        if not de:
+            how = "automatic" if p.get("automatic") else "manual"
+        return f"{how}: {p.get('reason', '')}"
+    if action == "gate.run":
+        stages = ", ".join(f"{k} {v}" for k, v in (p.get("stages") or {}).items())
+        return f"{p.get('status', '')} ({stages})"
+    if action == "release.analysed":
+        return f"{p.get('percent')} %: {p.get('verdict')}: " + "; ".join(p.get("reasons") or [])
+    if action == "release.weight_set":
+        return f"{p.get('percent')} %"
+    if action == "release.migrated":
+        snap = p.get("snapshot") or {}
+        return f"Snapshot {snap.get('file', '')} (sha256 {str(snap.get('sha256', ''))[:12]})"
+    if action == "release.verified":
+        failures = p.get("smoke_failures") or []
+        return f"health {p.get('health')}; smoke {'ok' if not failures else ', '.join(failures)}"
+    if action == "release.started":
+        return f"{str(p.get('strategy', '')).replace('_', '-')}, {p.get('kind', '')}" + (
+            f": {p['reason']}" if p.get("reason") else ""
+        )
+    for key in ("reason", "comment", "note", "task"):
+        if p.get(key):
+            return str(p[key])
+    return ""
+
+
+def _wanted(entry: Entry) -> bool:
+    if entry.action == "gate.run":
+        return _change_id(entry) is not None
+    return entry.action not in _QUIET
+
+
+def change_log(
+    ledger: Ledger,
+    session: Session,
+    *,
+    service: str | None = None,
+    change_id: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    lang: str = "de",
+) -> list[LogRow]:
+    """The change log, oldest first."""
+    entries: list[Entry] = []
+    for action in ("change.*", "release.*", "gate.run"):
+        entries += ledger.entries(
+            session,
+            EntryQuery(action=action, since=since, until=until, limit=None, newest_first=False),
+        )
+    rows: list[LogRow] = []
+    for entry in sorted(entries, key=lambda e: e.index):
+        if not _wanted(entry):
+            continue
+        p = entry.payload
+        cid = _change_id(entry)
+        entry_service = str(p.get("service") or p.get("project") or "")
+        if service and entry_service != service:
+            continue
+        if change_id is not None and cid != change_id:
+            continue
+        de, en = _EVENTS.get(entry.action, (entry.action, entry.action))
+        rows.append(
+            LogRow(
+                index=entry.index,
+                time=entry.time,
+                change_id=cid,
+                service=entry_service,
+                version=str(p.get("version") or ""),
+                env=str(p.get("env") or ""),
+                action=entry.action,
+                event=en if lang == "en" else de,
+                actor=entry.actor,
+                role=entry.role,
+                detail=_detail(entry, lang),
+            )
+        )
+    return rows
+
+
+def summaries(ledger: Ledger, session: Session, rows: Iterable[LogRow]) -> list[ChangeSummary]:
+    """The seed's six facts per change named in ``rows`` (from all of its ledger entries)."""
+    ids = sorted({r.change_id for r in rows if r.change_id is not None})
+    found: list[ChangeSummary] = []
+    for cid in ids:
+        summary = ChangeSummary(change_id=cid)
+        entries = ledger.entries(
+            session, EntryQuery(subject=f"change:{cid}", limit=None, newest_first=False)
+        )
+        for entry in entries:
+            p = entry.payload
+            if entry.action == "change.opened":
+                summary.service = str(p.get("service", ""))
+                summary.version = str(p.get("version", ""))
+                summary.category = str(p.get("category", ""))
+                summary.what, summary.why = str(p.get("what", "")), str(p.get("why", ""))
+                summary.rollback, summary.tests = (
+                    str(p.get("rollback", "")),
+                    str(p.get("tests", "")),
+                )
+            elif entry.action in ("change.approved", "change.reviewed"):
+                summary.approved_by.append(f"{entry.actor} ({entry.role})")
+                summary.status = "approved"
+            elif entry.action == "change.rejected":
+                summary.status = "rejected"
+            elif entry.action == "change.deployed":
+                summary.deployed.append(f"{p.get('env', '')} {_local(entry.time)}")
+            elif entry.action == "change.rolled_back":
+                summary.rolled_back.append(f"{_local(entry.time)}: {p.get('reason', '')}")
+        found.append(summary)
+    return found
+
+
+def _cell(value: object) -> str:
+    return str(value).replace("|", "\\|").replace("\r", "").replace("\n", "<br>")
+
+
+_WORDS: dict[str, dict[str, str]] = {
+    "de": {
+        "title": "Änderungsprotokoll",
+        "period": "Zeitraum",
+        "all": "gesamt",
+        "changes": "Änderungen",
+        "history": "Verlauf",
+        "source": "Quelle: Nachweis-Ledger (jede Zeile nennt ihren Ledger-Index; prüfbar mit "
+        "`leitstand audit verify`).",
+        "none": "Keine Einträge.",
+    },
+    "en": {
+        "title": "Change log",
+        "period": "Period",
+        "all": "all",
+        "changes": "Changes",
+        "history": "History",
+        "source": "Source: evidence ledger (every row names its ledger index; verify with "
+        "`leitstand audit verify`).",
+        "none": "No entries.",
+    },
+}
+_SUMMARY_HEAD: dict[str, tuple[str, ...]] = {
+    "de": (
+        "Nr.", "System", "Version", "Kategorie", "Was (technisch)", "Warum", "Genehmigt von",
+        "Deployed", "Rollback-Plan", "Tests", "Zurückgerollt",
+    ),
+    "en": (
+        "No.", "System", "Version", "Category", "What (technical)", "Why", "Approved by",
+        "Deployed", "Rollback plan", "Tests", "Rolled back",
+    ),
+}  # fmt: skip
+_HISTORY_HEAD: dict[str, tuple[str, ...]] = {
+    "de": (
+        "Zeit", "Änderung", "System", "Version", "Umgebung", "Ereignis", "Akteur", "Details",
+        "Ledger-Index",
+    ),
+    "en": (
+        "Time", "Change", "System", "Version", "Environment", "Event", "Actor", "Details",
+        "Ledger index",
+    ),
+}  # fmt: skip
+
+
+def _table(head: tuple[str, ...], rows: list[list[object]]) -> list[str]:
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+    return lines
+
+
+def to_markdown(
+    rows: list[LogRow],
+    changes: list[ChangeSummary],
+    *,
+    lang: str = "de",
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> str:
+    """The change log as a Markdown document (German by default)."""
+    key = "en" if lang == "en" else "de"
+    t = _WORDS[key]
+    start = since.astimezone(BERLIN).strftime("%d.%m.%Y %H:%M") if since else "…"
+    end = until.astimezone(BERLIN).strftime("%d.%m.%Y %H:%M") if until else "…"
+    period = t["all"] if not since and not until else f"{start} – {end}"
+    lines = [f"# {t['title']}", "", f"{t['period']}: {period}", "", t["source"], ""]
+    lines += [f"## {t['changes']}", ""]
+    if changes:
+        lines += _table(
+            _SUMMARY_HEAD[key],
+            [
+                [
+                    f"#{c.change_id}", c.service, c.version, c.category, c.what, c.why,
+                    ", ".join(c.approved_by) or "–", ", ".join(c.deployed) or "–", c.rollback,
+                    c.tests, "; ".join(c.rolled_back) or "–",
+                ]
+                for c in changes
+            ],
+        )  # fmt: skip
+    else:
+        lines.append(t["none"])
+    lines += ["", f"## {t['history']}", ""]
+    if rows:
+        lines += _table(
+            _HISTORY_HEAD[key],
+            [
+                [
+                    _local(r.time), f"#{r.change_id}" if r.change_id else "–", r.service,
+                    r.version, r.env, r.event, f"{r.actor} ({r.role})", r.detail, r.index,
+                ]
+                for r in rows
+            ],
+        )  # fmt: skip
+    else:
+        lines.append(t["none"])
+    return "\n".join(lines) + "\n"
+
+
+def to_csv(rows: list[LogRow]) -> str:
+    """The change log as CSV (stable English column names, times in UTC)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for r in rows:
+        writer.writerow(
+            [r.index, r.time, r.change_id if r.change_id is not None else "", r.service,
+             r.version, r.env, r.action, r.actor, r.role, r.detail]
+        )  # fmt: skip
+    return out.getvalue()

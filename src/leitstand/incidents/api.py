@@ -1,0 +1,274 @@
+"""Incident API: the response process, DORA per tenant, GDPR, action items, post-mortems."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, Request
+from fastapi.responses import PlainTextResponse, Response
+
+from leitstand.auth.api import requires
+from leitstand.auth.model import Actor, Role
+from leitstand.deps import container_of
+from leitstand.incidents.classify import classify_document
+from leitstand.incidents.reports import report_markdown
+from leitstand.incidents.schemas import (
+    ActionIn,
+    ActionPatch,
+    AssessmentIn,
+    ClassifyIn,
+    IncidentIn,
+    IncidentOut,
+    IncidentPatch,
+    NoteIn,
+    PhaseIn,
+    SubmitIn,
+)
+
+__all__ = ["READERS", "REPORTERS", "RESPONDERS", "router"]
+
+router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
+READERS = (
+    Role.DEVOPS,
+    Role.ONCALL,
+    Role.DEVELOPER,
+    Role.MANAGEMENT,
+    Role.COMPLIANCE_OFFICER,
+    Role.SECURITY,
+    Role.AUDITOR,
+)
+#: Who works an incident (open, phases, notes, action items, post-mortem).
+RESPONDERS = (Role.DEVOPS, Role.ONCALL, Role.DEVELOPER, Role.SECURITY)
+#: Who assesses reporting duties and records submissions (the reporting check is theirs).
+REPORTERS = (Role.COMPLIANCE_OFFICER, Role.DEVOPS)
+Lang = Annotated[str, Query(pattern="^(de|en)$")]
+
+
+@router.get("", response_model=list[IncidentOut])
+def list_incidents(
+    request: Request,
+    _: Annotated[Actor, requires(*READERS)],
+    status: str | None = Query(default=None, max_length=16),
+    tenant: str | None = Query(default=None, max_length=100),
+) -> list[IncidentOut]:
+    """Incidents, newest first."""
+    incidents = container_of(request).incidents.list(status=status, tenant=tenant)
+    return [IncidentOut.model_validate(i.as_dict()) for i in incidents]
+
+
+@router.post("", response_model=IncidentOut, status_code=201)
+def open_incident(
+    body: IncidentIn, request: Request, actor: Annotated[Actor, requires(*RESPONDERS)]
+) -> IncidentOut:
+    """Open an incident by hand."""
+    details = body.model_dump(exclude={"title", "severity"}, exclude_none=True)
+    incident = container_of(request).incidents.create(
+        title=body.title, severity=body.severity, actor=actor, details=details
+    )
+    return IncidentOut.model_validate(incident.as_dict())
+
+
+@router.post("/classify")
+def classify(
+    body: ClassifyIn,
+    request: Request,
+    _: Annotated[Actor, requires(*(r for r in READERS if r is not Role.AUDITOR))],
+    lang: Lang = "de",
+) -> dict[str, Any]:
+    """Classify one DORA assessment (nothing is stored)."""
+    return classify_document(body, container_of(request).policy.incidents, lang=lang)
+
+
+@router.get("/{incident_id}", response_model=IncidentOut)
+def get_incident(
+    incident_id: str, request: Request, _: Annotated[Actor, requires(*READERS)]
+) -> IncidentOut:
+    """One incident."""
+    return IncidentOut.model_validate(container_of(request).incidents.get(incident_id).as_dict())
+
+
+@router.get("/{incident_id}/detail")
+def detail(
+    incident_id: str, request: Request, _: Annotated[Actor, requires(*READERS)]
+) -> dict[str, Any]:
+    """Incident, timeline, deadlines, action items, DORA assessments and submissions."""
+    return container_of(request).incident_reporting.detail(incident_id)
+
+
+@router.get("/{incident_id}/timeline")
+def timeline(
+    incident_id: str, request: Request, _: Annotated[Actor, requires(*READERS)]
+) -> list[dict[str, Any]]:
+    """The timeline, assembled from the evidence ledger."""
+    return [e.as_dict() for e in container_of(request).incident_reporting.timeline(incident_id)]
+
+
+@router.patch("/{incident_id}", response_model=IncidentOut)
+def update(
+    incident_id: str,
+    body: IncidentPatch,
+    request: Request,
+    actor: Annotated[Actor, requires(*RESPONDERS)],
+) -> IncidentOut:
+    """Change details, roles, systems, tenants or milestones."""
+    incident = container_of(request).incidents.update(incident_id, body.changes(), actor=actor)
+    return IncidentOut.model_validate(incident.as_dict())
+
+
+@router.post("/{incident_id}/acknowledge", response_model=IncidentOut)
+def acknowledge(
+    incident_id: str, request: Request, actor: Annotated[Actor, requires(*RESPONDERS)]
+) -> IncidentOut:
+    """Take the incident (meets the reaction time)."""
+    incident = container_of(request).incidents.acknowledge(incident_id, actor=actor)
+    return IncidentOut.model_validate(incident.as_dict())
+
+
+@router.post("/{incident_id}/phase", response_model=IncidentOut)
+def phase(
+    incident_id: str,
+    body: PhaseIn,
+    request: Request,
+    actor: Annotated[Actor, requires(*RESPONDERS)],
+) -> IncidentOut:
+    """Move to the next phase (409 for any other)."""
+    incident = container_of(request).incidents.set_phase(
+        incident_id, body.phase, actor=actor, at=body.at, note=body.note
+    )
+    return IncidentOut.model_validate(incident.as_dict())
+
+
+@router.post("/{incident_id}/notes", status_code=201)
+def note(
+    incident_id: str,
+    body: NoteIn,
+    request: Request,
+    actor: Annotated[Actor, requires(*RESPONDERS, Role.COMPLIANCE_OFFICER, Role.MANAGEMENT)],
+) -> dict[str, str]:
+    """Add a note to the timeline."""
+    container_of(request).incidents.note(incident_id, body.text, actor=actor)
+    return {"status": "noted"}
+
+
+@router.post("/{incident_id}/close", response_model=IncidentOut)
+def close(
+    incident_id: str, request: Request, actor: Annotated[Actor, requires(*RESPONDERS)]
+) -> IncidentOut:
+    """Close after follow-up and the post-mortem."""
+    incident = container_of(request).incidents.close(incident_id, actor=actor)
+    return IncidentOut.model_validate(incident.as_dict())
+
+
+@router.post("/{incident_id}/actions", status_code=201)
+def add_action(
+    incident_id: str,
+    body: ActionIn,
+    request: Request,
+    actor: Annotated[Actor, requires(*RESPONDERS, Role.COMPLIANCE_OFFICER)],
+) -> dict[str, Any]:
+    """Add an action item (Maßnahme)."""
+    return container_of(request).incident_actions.add(
+        incident_id, title=body.title, owner=body.owner, due_date=body.due_date, actor=actor
+    )
+
+
+@router.patch("/{incident_id}/actions/{number}")
+def change_action(
+    incident_id: str,
+    number: int,
+    body: ActionPatch,
+    request: Request,
+    actor: Annotated[Actor, requires(*RESPONDERS, Role.COMPLIANCE_OFFICER)],
+) -> dict[str, Any]:
+    """Change an action item's status, owner or due date."""
+    return container_of(request).incident_actions.change(
+        incident_id,
+        number,
+        actor=actor,
+        status=body.status,
+        owner=body.owner,
+        due_date=body.due_date,
+    )
+
+
+@router.put("/{incident_id}/dora/{tenant}")
+def assess(
+    incident_id: str,
+    tenant: str,
+    body: AssessmentIn,
+    request: Request,
+    actor: Annotated[Actor, requires(*REPORTERS)],
+) -> dict[str, Any]:
+    """Classify the incident for one tenant; major starts that tenant's DORA deadlines."""
+    return container_of(request).incident_reporting.assess(incident_id, tenant, body, actor=actor)
+
+
+@router.get("/{incident_id}/dora")
+def assessments(
+    incident_id: str, request: Request, _: Annotated[Actor, requires(*READERS)]
+) -> list[dict[str, Any]]:
+    """The DORA assessment of every assessed tenant."""
+    return container_of(request).incident_reporting.assessments(incident_id)
+
+
+@router.get("/{incident_id}/dora/{tenant}/reports/{stage}")
+def draft(
+    incident_id: str,
+    tenant: str,
+    stage: str,
+    request: Request,
+    _: Annotated[Actor, requires(*READERS)],
+    format: Annotated[str, Query(pattern="^(json|markdown)$")] = "json",
+    lang: Lang = "de",
+) -> Response:
+    """A tenant's report draft as JSON or Markdown (German by default)."""
+    report = container_of(request).incident_reporting.draft(incident_id, tenant, stage)
+    if format == "markdown":
+        return PlainTextResponse(report_markdown(report, lang), media_type="text/markdown")
+    from fastapi.responses import JSONResponse
+
+    return JSONResponse(report)
+
+
+@router.post("/{incident_id}/dora/{tenant}/reports/{stage}/submit", status_code=201)
+def submit(
+    incident_id: str,
+    tenant: str,
+    stage: str,
+    request: Request,
+    actor: Annotated[Actor, requires(*REPORTERS)],
+    body: Annotated[SubmitIn | None, Body()] = None,
+) -> dict[str, Any]:
+    """Record that the report was submitted (the draft as it stood is kept)."""
+    given = body or SubmitIn()
+    return container_of(request).incident_reporting.submit(
+        incident_id,
+        tenant,
+        stage,
+        actor=actor,
+        submitted_at=given.submitted_at,
+        reference=given.reference,
+    )
+
+
+@router.post("/{incident_id}/gdpr/notified")
+def gdpr_notified(
+    incident_id: str,
+    request: Request,
+    actor: Annotated[Actor, requires(*REPORTERS)],
+    body: Annotated[SubmitIn | None, Body()] = None,
+) -> dict[str, Any]:
+    """Record the GDPR Art. 33 notification."""
+    at = body.submitted_at if body else None
+    return container_of(request).incident_reporting.gdpr_notified(incident_id, actor=actor, at=at)
+
+
+@router.post("/{incident_id}/postmortem")
+def postmortem(
+    incident_id: str,
+    request: Request,
+    actor: Annotated[Actor, requires(*RESPONDERS, Role.COMPLIANCE_OFFICER)],
+    lang: Lang = "de",
+) -> dict[str, Any]:
+    """Generate the post-mortem Markdown from the incident (German by default)."""
+    return container_of(request).incident_reporting.postmortem(incident_id, actor=actor, lang=lang)

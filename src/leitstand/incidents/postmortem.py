@@ -1,0 +1,136 @@
+"""The seed's post-mortem template, filled from an incident (pure; German by default).
+
+Blameless: the timeline names roles and systems, not people, and the document says so (people
+acted in good faith on what they knew; we fix systems, not people).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from leitstand.incidents.model import ActionItem, ActionStatus
+from leitstand.incidents.readmodel import IncidentView
+from leitstand.incidents.timeline import TimelineEntry
+
+__all__ = ["Reporting", "render_postmortem"]
+
+_STATUS = {
+    ActionStatus.OPEN: "⬜",
+    ActionStatus.IN_PROGRESS: "🔄",
+    ActionStatus.DONE: "✅",
+    ActionStatus.CANCELLED: "❌",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Reporting:
+    """The Meldepflicht section's facts."""
+
+    dora_major_tenants: Sequence[str]
+    dora_submitted: Sequence[tuple[str, str, datetime]]  # tenant, stage, when
+    gdpr_required: bool
+    gdpr_notified_at: datetime | None
+
+
+def _duration(seconds: float, lang: str) -> str:
+    minutes = int(seconds // 60)
+    if minutes < 120:
+        return f"{minutes} " + ("Minuten" if lang == "de" else "minutes")
+    hours = minutes / 60
+    return f"{hours:.1f} " + ("Stunden" if lang == "de" else "hours")
+
+
+def render_postmortem(
+    incident: IncidentView,
+    timeline: Sequence[TimelineEntry],
+    actions: Sequence[ActionItem],
+    reporting: Reporting,
+    *,
+    now: datetime,
+    tz: ZoneInfo,
+    lang: str = "de",
+) -> str:
+    """The post-mortem Markdown of ``incident`` following the seed's template."""
+    de = lang != "en"
+
+    def w(german: str, english: str) -> str:
+        return german if de else english
+
+    start = incident.occurred_at or incident.detected_at or incident.opened_at
+    todo = w("[offen: bitte ergänzen]", "[open: please fill in]")
+    tenants = incident.tenants
+    lines = [
+        f"## Post-Mortem – {incident.id}",
+        "",
+        f"- **{w('Datum des Vorfalls', 'Date of the incident')}:** "
+        f"{start.astimezone(tz):%Y-%m-%d %H:%M}",
+        f"- **Severity:** {incident.severity}",
+        f"- **{w('Dauer', 'Duration')}:** {_duration(incident.duration_seconds(now), lang)}",
+        f"- **{w('Betroffene Systeme', 'Affected systems')}:** "
+        f"{', '.join(incident.systems) or '-'}",
+        f"- **{w('Betroffene Mandanten', 'Affected tenants')}:** "
+        f"{len(tenants)}" + (f" ({', '.join(tenants)})" if tenants else ""),
+        "",
+        w(
+            "> Blameless: Alle Beteiligten haben nach bestem Wissen mit den Informationen "
+            "gehandelt, die sie hatten. Wir verbessern Systeme und Abläufe, nicht Personen.",
+            "> Blameless: everyone acted in good faith on the information they had. We fix "
+            "systems and processes, not people.",
+        ),
+        "",
+        f"### {w('Titel', 'Title')}",
+        incident.title,
+        "",
+        "### Timeline",
+    ]
+    for entry in timeline:
+        when = datetime.fromisoformat(entry.time.replace("Z", "+00:00")).astimezone(tz)
+        who = entry.role if entry.role not in ("", "system") else "leitstand"
+        lines.append(f"- {when:%H:%M} – {entry.text(lang)} ({who})")
+    if not timeline:
+        lines.append(f"- {todo}")
+    lines += [
+        "",
+        "### Root Cause",
+        incident.root_cause or todo,
+        "",
+        "### Impact",
+        incident.impact or todo,
+        "",
+        f"### {w('Maßnahmen', 'Action items')}",
+        "| # | "
+        + w("Maßnahme | Verantwortlich | Frist | Status", "Action | Owner | Due | Status")
+        + " |",
+        "|---|----------|---------------|-------|--------|",
+    ]
+    for item in actions:
+        lines.append(
+            f"| {item.number} | {item.title} | {item.owner} | {item.due_date.isoformat()} | "
+            f"{_STATUS[item.status]} |"
+        )
+    if not actions:
+        lines.append(f"| 1 | {todo} | | | ⬜ |")
+    yes, no = w("Ja", "Yes"), w("Nein", "No")
+    done = [
+        f"{tenant} {stage} {when.astimezone(tz):%Y-%m-%d %H:%M}"
+        for tenant, stage, when in reporting.dora_submitted
+    ]
+    if reporting.gdpr_notified_at is not None:
+        done.append(f"DSGVO {reporting.gdpr_notified_at.astimezone(tz):%Y-%m-%d %H:%M}")
+    dora = yes if reporting.dora_major_tenants else no
+    if reporting.dora_major_tenants:
+        dora += f" ({', '.join(reporting.dora_major_tenants)})"
+    lines += [
+        "",
+        f"### {w('Meldepflicht', 'Reporting obligation')}",
+        f"- **{w('DORA-meldepflichtig', 'DORA reportable')}:** {dora}",
+        f"- **{w('DSGVO-meldepflichtig (Art. 33)', 'GDPR reportable (Art. 33)')}:** "
+        f"{yes if reporting.gdpr_required else no}",
+        f"- **{w('Meldung erfolgt', 'Reported')}:** "
+        + (f"{yes}, " + "; ".join(done) if done else no),
+        "",
+    ]
+    return "\n".join(lines)

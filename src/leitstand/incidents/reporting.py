@@ -1,0 +1,633 @@
+"""DORA per tenant, the GDPR clock, report drafts and submissions, the timeline, post-mortems
+and the monthly recurring-incident check.
+
+The SaaS is the ICT provider of its tenants, so the reporting duty stays with each tenant
+(financial entity): every affected tenant gets its own classification, deadlines and drafts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from leitstand.auth.model import Actor
+from leitstand.errors import ConflictError, Issue, NotFoundError, ValidationError
+from leitstand.incidents.actions import action_dict
+from leitstand.incidents.deadlines import ReportStage
+from leitstand.incidents.dora import (
+    Assessment,
+    DataLoss,
+    Occurrence,
+    classify,
+    recurring_groups,
+)
+from leitstand.incidents.model import ActionItem, ActionStatus
+from leitstand.incidents.postmortem import Reporting, render_postmortem
+from leitstand.incidents.readmodel import view_of
+from leitstand.incidents.reports import ReportContext, build_report
+from leitstand.incidents.schemas import AssessmentIn
+from leitstand.incidents.service import IncidentService
+from leitstand.incidents.store import (
+    ActionItemRow,
+    DoraAssessmentRow,
+    DoraReportRow,
+    IncidentAlertRow,
+    IncidentRow,
+    RecurringFindingRow,
+    ledger_window,
+)
+from leitstand.incidents.timeline import Scope, TimelineEntry, assemble, prefixes
+from leitstand.incidents.timers import ACTOR
+from leitstand.scheduler.service import JobContext
+
+__all__ = ["RECURRING", "IncidentReporting", "assessment_of"]
+
+RECURRING = "incidents.recurring"
+
+
+def assessment_of(inputs: dict[str, Any]) -> Assessment:
+    """The stored facts of an assessment as the classification's input."""
+    values = dict(inputs)
+    values["data_loss"] = DataLoss(**values.get("data_loss", {}))
+    values["reputational_impact"] = tuple(values.get("reputational_impact", ()))
+    values["member_states_affected"] = tuple(values.get("member_states_affected", ()))
+    return Assessment(**values)
+
+
+def _stage(value: str) -> ReportStage:
+    try:
+        return ReportStage(value)
+    except ValueError:
+        known = ", ".join(s.value for s in ReportStage)
+        raise ValidationError([Issue("stage", f"one of {known} (got {value!r})")]) from None
+
+
+class IncidentReporting:
+    """Assess, draft, submit; timeline and post-mortem."""
+
+    def __init__(self, incidents: IncidentService) -> None:
+        self.incidents = incidents
+        self.policy = incidents.policy
+        self.ledger = incidents.ledger
+        self.clock = incidents.clock
+        self.db = incidents.db
+
+    # -- DORA per tenant -----------------------------------------------------------------------
+
+    def entity_type(self, tenant: str, given: str | None = None) -> str:
+        configured = self.policy.tenants.get(tenant)
+        return (
+            given
+            or (configured.entity_type if configured else None)
+            or self.policy.incidents.response.default_entity_type
+        )
+
+    def assess(
+        self, incident_id: str, tenant: str, facts: AssessmentIn, *, actor: Actor
+    ) -> dict[str, Any]:
+        """Classify the incident for one tenant; a major result starts its DORA deadlines."""
+        with self.incidents.changing(incident_id) as (session, row):
+            tenants: list[str] = json.loads(row.tenants or "[]")
+            if tenant not in tenants:
+                raise ValidationError(
+                    [Issue("tenant", f"one of the incident's tenants {tenants} (got {tenant!r})")]
+                )
+            result = classify(facts.assessment())
+            now = self.clock.now()
+            existing = session.execute(
+                sa.select(DoraAssessmentRow).where(
+                    DoraAssessmentRow.incident_id == incident_id,
+                    DoraAssessmentRow.tenant == tenant,
+                )
+            ).scalar_one_or_none()
+            aware = facts.aware_at or row.aware_at or row.opened_at
+            classified = facts.classified_at
+            if classified is None:
+                keep = existing is not None and existing.major and result.major
+                classified = existing.classified_at if keep and existing else now
+            if classified < aware:
+                raise ValidationError([Issue("classified_at", "must not be before aware_at")])
+            record = existing or DoraAssessmentRow(incident_id=incident_id, tenant=tenant)
+            record.entity_type = self.entity_type(tenant, facts.entity_type)
+            record.inputs = json.dumps(facts.facts(), sort_keys=True)
+            record.major = result.major
+            record.criteria = json.dumps([c.value for c in result.criteria_met])
+            record.aware_at, record.classified_at = aware, classified
+            record.assessed_at, record.assessed_by = now, actor.name
+            if existing is None:
+                session.add(record)
+            was_major = existing is not None and existing.major
+            verdict_de = "schwerwiegend" if result.major else "nicht schwerwiegend"
+            verdict_en = "major" if result.major else "not major"
+            self.ledger.record(
+                session,
+                actor,
+                "incident.dora_assessed",
+                f"incident:{incident_id}",
+                tenant=tenant,
+                payload={
+                    "major": result.major,
+                    "was_major": was_major,
+                    "criteria_met": [c.value for c in result.criteria_met],
+                    "reasons": result.reason_texts("de"),
+                    "entity_type": record.entity_type,
+                    "aware_at": aware.isoformat(),
+                    "classified_at": classified.isoformat(),
+                    "label_de": f"DORA-Bewertung {tenant}: {verdict_de}",
+                    "label_en": f"DORA assessment {tenant}: {verdict_en}",
+                },
+            )
+            if result.major:
+                self.incidents.clocks.inform(
+                    session, row, reportable=True, why=f"DORA: {tenant} {verdict_de}"
+                )
+            self.incidents.after_change(session, row, why="dora")
+            return self._assessment_dict(session, record)
+
+    def assessments(self, incident_id: str) -> list[dict[str, Any]]:
+        with self.db.reader() as session:
+            self.incidents.load_row(session, incident_id)
+            rows = session.execute(
+                sa.select(DoraAssessmentRow)
+                .where(DoraAssessmentRow.incident_id == incident_id)
+                .order_by(DoraAssessmentRow.tenant)
+            ).scalars()
+            return [self._assessment_dict(session, r) for r in rows]
+
+    def _assessment_dict(self, session: Session, r: DoraAssessmentRow) -> dict[str, Any]:
+        result = classify(assessment_of(json.loads(r.inputs)))
+        return {
+            "tenant": r.tenant,
+            "entity_type": r.entity_type,
+            "major": r.major,
+            "criteria_met": json.loads(r.criteria),
+            "reasons": result.reason_texts("de"),
+            "reasons_en": result.reason_texts("en"),
+            "inputs": json.loads(r.inputs),
+            "aware_at": r.aware_at.isoformat(),
+            "classified_at": r.classified_at.isoformat(),
+            "assessed_at": r.assessed_at.isoformat(),
+            "assessed_by": r.assessed_by,
+            "initial_submitted_at": _iso(r.initial_submitted_at),
+            "intermediate_submitted_at": _iso(r.intermediate_submitted_at),
+            "final_submitted_at": _iso(r.final_submitted_at),
+        }
+
+    # -- drafts and submissions ----------------------------------------------------------------
+
+    def draft(self, incident_id: str, tenant: str, stage: str) -> dict[str, Any]:
+        """The report draft of ``stage`` for ``tenant`` (JSON; Markdown via reports.py)."""
+        with self.db.reader() as session:
+            return self._draft(session, incident_id, tenant, _stage(stage))
+
+    def _draft(
+        self, session: Session, incident_id: str, tenant: str, stage: ReportStage
+    ) -> dict[str, Any]:
+        row = self.incidents.load_row(session, incident_id)
+        record = self._record(session, incident_id, tenant)
+        facts = json.loads(record.inputs)
+        incident = view_of(row)
+        configured = self.policy.tenants.get(tenant)
+        clients_total = facts.get("clients_total") or 0
+        latest_auth_ref = session.execute(
+            sa.select(DoraReportRow.reference)
+            .where(
+                DoraReportRow.incident_id == incident_id,
+                DoraReportRow.tenant == tenant,
+                DoraReportRow.reference.is_not(None),
+            )
+            .order_by(DoraReportRow.submitted_at.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+        values: dict[str, Any] = {
+            "entity_name": configured.name if configured else tenant,
+            "entity_code": None,
+            "entity_type": record.entity_type,
+            "lei": None,
+            "contact": configured.contact if configured else None,
+            "contact_email": configured.contact if configured else None,
+            "currency": "EUR",
+            "incident_id": incident.id,
+            "aware_at": record.aware_at,
+            "classified_at": record.classified_at,
+            "description": incident.description or incident.title,
+            "criteria": json.loads(record.criteria),
+            "member_states": facts.get("member_states_affected") or [],
+            "discovery": "Monitoring/Alerting" if incident.source == "alert" else "manuell",
+            "third_party": None,
+            "bcp": None,
+            "authority_reference": latest_auth_ref,
+            "occurred_at": incident.occurred_at,
+            "recovered_at": incident.recovered_at,
+            "clients_affected": facts.get("clients_affected"),
+            "clients_pct": round(100 * facts["clients_affected"] / clients_total, 2)
+            if clients_total
+            else None,
+            "counterparts_pct": facts.get("financial_counterparts_affected_pct"),
+            "relevant_clients": facts.get("relevant_clients_affected"),
+            "transactions_number_pct": facts.get("transactions_number_affected_pct"),
+            "transactions_value_pct": facts.get("transactions_value_affected_pct"),
+            "reputation": facts.get("reputational_impact") or [],
+            "duration_hours": facts.get("duration_hours"),
+            "downtime_hours": facts.get("critical_function_downtime_hours"),
+            "data_loss": [k for k, v in (facts.get("data_loss") or {}).items() if v],
+            "critical_services": facts.get("critical_services_affected"),
+            "systems": incident.systems,
+            "containment": self._containment(session, row),
+            "root_cause": incident.root_cause,
+            "resolution": None,
+            "resolved_at": incident.resolved_at,
+            "economic_met": "economic_impact" in json.loads(record.criteria),
+            "economic_eur": facts.get("economic_impact_eur"),
+            "recurring": self._recurring_ids(session, tenant, row.root_cause_key),
+        }
+        ctx = ReportContext(
+            incident_id=incident.id,
+            tenant=tenant,
+            values=values,
+            authority=self.policy.incidents.dora.authority,
+        )
+        return build_report(stage, ctx)
+
+    def _containment(self, session: Session, row: IncidentRow) -> list[str]:
+        kinds = {"rollback", "flag"}
+        return [e.text("de") for e in self._timeline(session, row) if e.kind in kinds]
+
+    def _recurring_ids(self, session: Session, tenant: str, key: str | None) -> list[str]:
+        if not key:
+            return []
+        rows = session.execute(
+            sa.select(RecurringFindingRow.incidents).where(
+                RecurringFindingRow.tenant == tenant, RecurringFindingRow.root_cause_key == key
+            )
+        ).scalars()
+        return sorted({i for r in rows for i in r.split(",")})
+
+    def _record(self, session: Session, incident_id: str, tenant: str) -> DoraAssessmentRow:
+        record = session.execute(
+            sa.select(DoraAssessmentRow).where(
+                DoraAssessmentRow.incident_id == incident_id, DoraAssessmentRow.tenant == tenant
+            )
+        ).scalar_one_or_none()
+        if record is None:
+            raise NotFoundError(
+                f"incident {incident_id} has no DORA assessment for tenant {tenant!r}: "
+                f"assess it first"
+            )
+        return record
+
+    def submit(
+        self,
+        incident_id: str,
+        tenant: str,
+        stage: str,
+        *,
+        actor: Actor,
+        submitted_at: datetime | None = None,
+        reference: str | None = None,
+    ) -> dict[str, Any]:
+        """Record that a report went to the authority: the exact draft, when and by whom."""
+        wanted = _stage(stage)
+        with self.incidents.changing(incident_id) as (session, row):
+            record = self._record(session, incident_id, tenant)
+            if not record.major:
+                raise ConflictError(
+                    f"incident {incident_id} is not major for {tenant}: nothing to report"
+                )
+            now = self.clock.now()
+            when = submitted_at or now
+            if when > now:
+                raise ValidationError([Issue("submitted_at", "must not be in the future")])
+            before = {
+                ReportStage.INITIAL: None,
+                ReportStage.INTERMEDIATE: record.initial_submitted_at,
+                ReportStage.FINAL: record.intermediate_submitted_at,
+            }[wanted]
+            if wanted is not ReportStage.INITIAL and before is None:
+                raise ConflictError(
+                    f"the {wanted.value} report of {tenant} needs the previous stage submitted"
+                )
+            if before is not None and when < before:
+                raise ValidationError(
+                    [Issue("submitted_at", "must not be before the previous report")]
+                )
+            if wanted is ReportStage.INITIAL and record.initial_submitted_at is not None:
+                raise ConflictError(f"the initial notification of {tenant} was already submitted")
+            if wanted is ReportStage.FINAL and record.final_submitted_at is not None:
+                raise ConflictError(f"the final report of {tenant} was already submitted")
+            content = self._draft(session, incident_id, tenant, wanted)
+            text = json.dumps(content, sort_keys=True, ensure_ascii=False)
+            digest = hashlib.sha256(text.encode()).hexdigest()
+            setattr(record, f"{wanted.value}_submitted_at", when)
+            session.add(
+                DoraReportRow(
+                    incident_id=incident_id,
+                    tenant=tenant,
+                    stage=wanted.value,
+                    submitted_at=when,
+                    submitted_by=actor.name,
+                    reference=reference,
+                    content=text,
+                    sha256=digest,
+                )
+            )
+            self.ledger.record(
+                session,
+                actor,
+                "incident.report_submitted",
+                f"incident:{incident_id}",
+                tenant=tenant,
+                payload={
+                    "stage": wanted.value,
+                    "submitted_at": when.isoformat(),
+                    "reference": reference,
+                    "sha256": digest,
+                    "label_de": f"DORA {content['stage_name']} {tenant} gemeldet",
+                    "label_en": f"DORA {content['stage_name_en']} {tenant} submitted",
+                },
+            )
+            self.incidents.after_change(session, row, why="report")
+            return {
+                "stage": wanted.value,
+                "tenant": tenant,
+                "submitted_at": when.isoformat(),
+                "sha256": digest,
+            }
+
+    def submissions(self, incident_id: str) -> list[dict[str, Any]]:
+        with self.db.reader() as session:
+            rows = session.execute(
+                sa.select(DoraReportRow)
+                .where(DoraReportRow.incident_id == incident_id)
+                .order_by(DoraReportRow.submitted_at, DoraReportRow.id)
+            ).scalars()
+            return [
+                {
+                    "tenant": r.tenant,
+                    "stage": r.stage,
+                    "submitted_at": r.submitted_at.isoformat(),
+                    "submitted_by": r.submitted_by,
+                    "reference": r.reference,
+                    "sha256": r.sha256,
+                }
+                for r in rows
+            ]
+
+    # -- GDPR ----------------------------------------------------------------------------------
+
+    def gdpr_notified(
+        self, incident_id: str, *, actor: Actor, at: datetime | None = None
+    ) -> dict[str, Any]:
+        """Record the GDPR Art. 33 notification to the supervisory authority."""
+        with self.incidents.changing(incident_id) as (session, row):
+            if not row.personal_data_affected:
+                raise ConflictError(f"incident {incident_id} does not affect personal data")
+            if row.gdpr_notified_at is not None:
+                raise ConflictError(f"the GDPR notification of {incident_id} was already recorded")
+            now = self.clock.now()
+            row.gdpr_notified_at = at or now
+            self.ledger.record(
+                session,
+                actor,
+                "incident.gdpr_notified",
+                f"incident:{incident_id}",
+                payload={
+                    "notified_at": row.gdpr_notified_at.isoformat(),
+                    "label_de": "DSGVO-Meldung (Art. 33) erfolgt",
+                    "label_en": "GDPR notification (Art. 33) made",
+                },
+            )
+            self.incidents.after_change(session, row, why="gdpr")
+            return view_of(row).as_dict()
+
+    # -- timeline and post-mortem --------------------------------------------------------------
+
+    def _timeline(self, session: Session, row: IncidentRow) -> list[TimelineEntry]:
+        lookback = self.policy.incidents.response.timeline_lookback
+        start = min(t for t in (row.occurred_at, row.detected_at, row.opened_at) if t is not None)
+        end = row.closed_at or self.clock.now()
+        alert_ids = {row.alert_id} if row.alert_id else set()
+        alert_ids |= {
+            a
+            for a in session.execute(
+                sa.select(IncidentAlertRow.alert_id).where(IncidentAlertRow.incident_id == row.id)
+            ).scalars()
+            if a is not None
+        }
+        scope = Scope(
+            incident_id=row.id,
+            since=start - lookback,
+            until=end + timedelta(seconds=1),
+            systems=frozenset(json.loads(row.systems or "[]")),
+            tenants=frozenset(json.loads(row.tenants or "[]")),
+            alert_ids=frozenset(alert_ids),
+        )
+        entries = ledger_window(
+            session,
+            since=scope.since,
+            until=scope.until,
+            prefixes=prefixes(),
+            subject=f"incident:{row.id}",
+        )
+        return assemble(entries, scope)
+
+    def timeline(self, incident_id: str) -> list[TimelineEntry]:
+        """The incident's timeline, assembled from the evidence ledger."""
+        with self.db.reader() as session:
+            return self._timeline(session, self.incidents.load_row(session, incident_id))
+
+    def postmortem(self, incident_id: str, *, actor: Actor, lang: str = "de") -> dict[str, Any]:
+        """Generate the post-mortem; with root cause and impact filled in it meets its deadline."""
+        if lang not in ("de", "en"):
+            raise ValidationError([Issue("lang", f"de or en (got {lang!r})")])
+        with self.incidents.changing(incident_id) as (session, row):
+            incident = view_of(row)
+            actions = [
+                ActionItem(a.number, a.title, a.owner, a.due_date, ActionStatus(a.status))
+                for a in session.execute(
+                    sa.select(ActionItemRow)
+                    .where(ActionItemRow.incident_id == incident_id)
+                    .order_by(ActionItemRow.number)
+                ).scalars()
+            ]
+            dora = (
+                session.execute(
+                    sa.select(DoraAssessmentRow).where(DoraAssessmentRow.incident_id == incident_id)
+                )
+                .scalars()
+                .all()
+            )
+            submitted = [
+                (r.tenant, r.stage, r.submitted_at)
+                for r in session.execute(
+                    sa.select(DoraReportRow)
+                    .where(DoraReportRow.incident_id == incident_id)
+                    .order_by(DoraReportRow.submitted_at)
+                ).scalars()
+            ]
+            now = self.clock.now()
+            text = render_postmortem(
+                incident,
+                self._timeline(session, row),
+                actions,
+                Reporting(
+                    dora_major_tenants=sorted(d.tenant for d in dora if d.major),
+                    dora_submitted=submitted,
+                    gdpr_required=bool(row.personal_data_affected),
+                    gdpr_notified_at=row.gdpr_notified_at,
+                ),
+                now=now,
+                tz=self.incidents.clocks.calendar.tz,
+                lang=lang,
+            )
+            digest = hashlib.sha256(text.encode()).hexdigest()
+            complete = bool(row.root_cause and row.impact)
+            missing = [n for n in ("root_cause", "impact") if not getattr(row, n)]
+            if complete and row.postmortem_at is None:
+                row.postmortem_at = now
+            if complete:
+                row.postmortem_sha256 = digest
+            self.ledger.record(
+                session,
+                actor,
+                "incident.postmortem_generated",
+                f"incident:{incident_id}",
+                payload={
+                    "lang": lang,
+                    "sha256": digest,
+                    "complete": complete,
+                    "missing": missing,
+                    "label_de": "Post-Mortem erstellt" + ("" if complete else " (Entwurf)"),
+                    "label_en": "Post-mortem written" + ("" if complete else " (draft)"),
+                },
+            )
+            self.incidents.after_change(session, row, why="postmortem")
+            return {"markdown": text, "sha256": digest, "complete": complete, "missing": missing}
+
+    # -- the whole picture ---------------------------------------------------------------------
+
+    def detail(self, incident_id: str) -> dict[str, Any]:
+        """Incident, timeline, open deadlines, action items, DORA and submissions."""
+        now = self.clock.now()
+        with self.db.reader() as session:
+            row = self.incidents.load_row(session, incident_id)
+            clocks = self.incidents.clocks
+            deadlines = [d.as_dict(now) for d in clocks.deadlines(session, row)]
+            timeline = [e.as_dict() for e in self._timeline(session, row)]
+            today = clocks.calendar.local(now).date()
+            actions = [
+                action_dict(a, today)
+                for a in session.execute(
+                    sa.select(ActionItemRow)
+                    .where(ActionItemRow.incident_id == incident_id)
+                    .order_by(ActionItemRow.number)
+                ).scalars()
+            ]
+            incident = view_of(row).as_dict()
+        return {
+            "incident": incident,
+            "timeline": timeline,
+            "deadlines": deadlines,
+            "actions": actions,
+            "dora": self.assessments(incident_id),
+            "submissions": self.submissions(incident_id),
+        }
+
+    # -- recurring incidents (Art. 8(2)), checked monthly ---------------------------------------
+
+    def recurring(self, session: Session, *, now: datetime, record: bool) -> list[dict[str, Any]]:
+        """Find groups of recurring incidents per tenant; ``record`` stores and alerts new ones."""
+        rows = session.execute(
+            sa.select(DoraAssessmentRow, IncidentRow)
+            .join(IncidentRow, IncidentRow.id == DoraAssessmentRow.incident_id)
+            .where(IncidentRow.root_cause_key.is_not(None))
+        ).all()
+        by_tenant: dict[str, list[Occurrence]] = {}
+        for assessment, incident in rows:
+            if self.entity_type(assessment.tenant) in ("microenterprise",):
+                continue
+            by_tenant.setdefault(assessment.tenant, []).append(
+                Occurrence(
+                    incident_id=incident.id,
+                    root_cause=incident.root_cause_key or "",
+                    occurred_at=incident.occurred_at or incident.opened_at,
+                    assessment=assessment_of(json.loads(assessment.inputs)),
+                    major=assessment.major,
+                )
+            )
+        found: list[dict[str, Any]] = []
+        for tenant in sorted(by_tenant):
+            for group in recurring_groups(by_tenant[tenant], now=now):
+                item = {
+                    "tenant": tenant,
+                    "root_cause_key": group.root_cause,
+                    "incidents": group.incident_ids,
+                    "criteria_met": [c.value for c in group.classification.criteria_met],
+                    "reasons": group.classification.reason_texts("de"),
+                }
+                found.append(item)
+                if record:
+                    self._record_recurring(session, item, now)
+        return found
+
+    def _record_recurring(self, session: Session, item: dict[str, Any], now: datetime) -> None:
+        ids = ",".join(item["incidents"])
+        exists = session.execute(
+            sa.select(RecurringFindingRow.id).where(
+                RecurringFindingRow.tenant == item["tenant"],
+                RecurringFindingRow.root_cause_key == item["root_cause_key"],
+                RecurringFindingRow.incidents == ids,
+            )
+        ).scalar_one_or_none()
+        if exists is not None:
+            return
+        session.add(
+            RecurringFindingRow(
+                tenant=item["tenant"],
+                root_cause_key=item["root_cause_key"],
+                incidents=ids,
+                criteria=json.dumps(item["criteria_met"]),
+                found_at=now,
+            )
+        )
+        latest = self.incidents.load_row(session, item["incidents"][-1])
+        self.ledger.record(
+            session,
+            ACTOR,
+            "incident.recurring_major",
+            f"incident:{latest.id}",
+            tenant=item["tenant"],
+            payload={
+                **item,
+                "label_de": f"Wiederkehrende Vorfälle ({ids}) zusammen schwerwiegend "
+                f"(Art. 8(2)) für {item['tenant']}",
+                "label_en": f"Recurring incidents ({ids}) major together (Art. 8(2)) "
+                f"for {item['tenant']}",
+            },
+        )
+        self.incidents.clocks.inform(
+            session, latest, reportable=True, why=f"Art. 8(2): {item['tenant']} {ids}"
+        )
+        self.incidents.clocks.alerts.raise_alert(
+            session,
+            name="RecurringMajorIncident",
+            severity=self.policy.incidents.response.near_deadline_alert,
+            summary=f"{item['tenant']}: {ids} together major (DORA Art. 8(2))",
+            labels={"incident": latest.id, "root_cause": item["root_cause_key"]},
+            tenant=item["tenant"],
+            source="incidents",
+            actor=ACTOR,
+        )
+
+    def handle_recurring(self, ctx: JobContext) -> None:
+        """Monthly timer: record recurring incidents that are major together."""
+        self.recurring(ctx.session, now=ctx.now, record=True)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None

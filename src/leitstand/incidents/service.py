@@ -1,0 +1,488 @@
+"""Incidents: open (by hand or from an escalation), move through the phases, note, close.
+
+Every change is one transaction with its evidence entry (``incident.*``, each with a German and
+English label for the timeline), re-arms the incident's deadline timers and fires the escalation
+rules that apply. DORA assessments and reports live in ``reporting``, action items in
+``actions``, deadline timers in ``timers``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from leitstand.auth.model import Actor
+from leitstand.clock import BERLIN, Clock
+from leitstand.db import Database
+from leitstand.errors import ConfigError, ConflictError, Issue, NotFoundError, ValidationError
+from leitstand.incidents.model import (
+    MILESTONES,
+    IncidentStatus,
+    Phase,
+    check_milestones,
+    check_transition,
+    format_incident_id,
+    phase_milestones,
+)
+from leitstand.incidents.readmodel import IncidentView, view_of
+from leitstand.incidents.store import IncidentAlertRow, IncidentRow
+from leitstand.incidents.timers import IncidentClocks
+from leitstand.ledger.service import Ledger
+from leitstand.policy.model import Policy
+
+__all__ = ["EDITABLE", "IncidentService", "IncidentView"]
+
+#: Fields ``update`` may change (milestones that phases stamp are set by phases, or here).
+EDITABLE = frozenset(
+    {
+        "title",
+        "severity",
+        "systems",
+        "tenants",
+        "commander",
+        "scribe",
+        "communication",
+        "description",
+        "root_cause",
+        "root_cause_key",
+        "impact",
+        "personal_data_affected",
+        *MILESTONES[:-1],
+    }
+)
+
+
+def _label(de: str, en: str) -> dict[str, str]:
+    return {"label_de": de, "label_en": en}
+
+
+class IncidentService:
+    """Incidents and their response process."""
+
+    def __init__(self, *, db: Database, ledger: Ledger, clock: Clock, policy: Policy) -> None:
+        self.db = db
+        self.ledger = ledger
+        self.clock = clock
+        self.policy = policy
+        self._clocks: IncidentClocks | None = None
+
+    def bind(self, clocks: IncidentClocks) -> None:
+        """Attach deadline timers and alerting (they need the alerting service built first)."""
+        self._clocks = clocks
+
+    @property
+    def clocks(self) -> IncidentClocks:
+        if self._clocks is None:
+            raise ConfigError("incident deadlines are not wired (IncidentService.bind)")
+        return self._clocks
+
+    def most_severe(self) -> str:
+        """The most severe severity of the policy (rank 1, "SEV-1")."""
+        severities = self.policy.incidents.severities
+        return min(severities, key=lambda key: severities[key].rank)
+
+    # -- opening -------------------------------------------------------------------------------
+
+    def open_from_escalation(
+        self,
+        session: Session,
+        *,
+        escalation_id: int,
+        alert_id: int,
+        fingerprint: str,
+        title: str,
+        actor: Actor,
+        service: str | None = None,
+        tenant: str | None = None,
+        severity: str | None = None,
+    ) -> IncidentView:
+        """Open the incident of an escalation in the caller's transaction; once per escalation.
+
+        An alert leitstand raised for an incident's own deadline leads back to that incident.
+        """
+        existing = session.execute(
+            sa.select(IncidentRow).where(IncidentRow.escalation_id == escalation_id)
+        ).scalar_one_or_none()
+        if existing is not None:
+            return view_of(existing)
+        link = session.execute(
+            sa.select(IncidentAlertRow).where(IncidentAlertRow.fingerprint == fingerprint).limit(1)
+        ).scalar_one_or_none()
+        if link is not None:
+            row = self.load_row(session, link.incident_id)
+            self.ledger.record(
+                session,
+                actor,
+                "incident.alert_escalated",
+                f"incident:{row.id}",
+                payload={
+                    "alert_id": alert_id,
+                    "escalation_id": escalation_id,
+                    **_label(f"Eskalation: {title}", f"Escalation: {title}"),
+                },
+            )
+            return view_of(row)
+        return self.open(
+            session,
+            title=title,
+            severity=severity or self.most_severe(),
+            actor=actor,
+            service=service,
+            tenant=tenant,
+            source="alert",
+            alert_id=alert_id,
+            fingerprint=fingerprint,
+            escalation_id=escalation_id,
+        )
+
+    def open(
+        self,
+        session: Session,
+        *,
+        title: str,
+        severity: str,
+        actor: Actor,
+        service: str | None = None,
+        tenant: str | None = None,
+        source: str = "manual",
+        alert_id: int | None = None,
+        fingerprint: str | None = None,
+        escalation_id: int | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> IncidentView:
+        """Open an incident in the caller's transaction and record ``incident.opened``."""
+        self._check_severity(severity)
+        extra = dict(details or {})
+        systems = list(extra.pop("systems", None) or ([service] if service else []))
+        tenants = list(extra.pop("tenants", None) or ([tenant] if tenant else []))
+        now = self.clock.now()
+        year = now.astimezone(BERLIN).year
+        for _ in range(5):
+            sequence = 1 + (
+                session.execute(
+                    sa.select(sa.func.coalesce(sa.func.max(IncidentRow.sequence), 0)).where(
+                        IncidentRow.year == year
+                    )
+                ).scalar_one()
+            )
+            row = IncidentRow(
+                id=format_incident_id(year, sequence),
+                year=year,
+                sequence=sequence,
+                title=title[:500],
+                severity=severity,
+                status=IncidentStatus.OPEN.value,
+                phase=Phase.DETECTION.value,
+                opened_at=now,
+                opened_by=actor.name,
+                service=service or (systems[0] if systems else None),
+                tenant=tenant or (tenants[0] if len(tenants) == 1 else None),
+                source=source,
+                alert_id=alert_id,
+                alert_fingerprint=fingerprint,
+                escalation_id=escalation_id,
+                systems=json.dumps(systems),
+                tenants=json.dumps(tenants),
+                detected_at=now,
+                aware_at=now,
+                informed="[]",
+                personal_data_affected=False,
+                updated_at=now,
+            )
+            for key, value in extra.items():
+                setattr(row, key, value)
+            check_milestones({m: getattr(row, m) for m in MILESTONES}, now=now)
+            try:
+                # A savepoint: losing the race for a number retries with the next one.
+                with session.begin_nested():
+                    session.add(row)
+                    session.flush()
+            except IntegrityError:
+                if escalation_id is not None:
+                    again = session.execute(
+                        sa.select(IncidentRow).where(IncidentRow.escalation_id == escalation_id)
+                    ).scalar_one_or_none()
+                    if again is not None:
+                        return view_of(again)
+                continue
+            self.ledger.record(
+                session,
+                actor,
+                "incident.opened",
+                f"incident:{row.id}",
+                tenant=tenant,
+                payload={
+                    "title": row.title,
+                    "severity": severity,
+                    "service": service,
+                    "systems": systems,
+                    "tenants": tenants,
+                    "source": source,
+                    "alert_id": alert_id,
+                    "alert_fingerprint": fingerprint,
+                    "escalation_id": escalation_id,
+                    **_label(
+                        f"Incident eröffnet ({severity}): {row.title}",
+                        f"Incident opened ({severity}): {row.title}",
+                    ),
+                },
+            )
+            self.after_change(session, row, why="opened")
+            return view_of(row)
+        raise ValidationError([Issue("id", "could not allocate an incident number; try again")])
+
+    def create(
+        self, *, title: str, severity: str, actor: Actor, details: Mapping[str, Any] | None = None
+    ) -> IncidentView:
+        """Open an incident by hand (CLI, API) in its own transaction."""
+        if not title.strip():
+            raise ValidationError([Issue("title", "a title (got an empty string)")])
+        self._check_refs((details or {}).get("systems") or [], (details or {}).get("tenants") or [])
+        with self.db.transaction() as session:
+            return self.open(
+                session, title=title.strip(), severity=severity, actor=actor, details=details
+            )
+
+    # -- changing ------------------------------------------------------------------------------
+
+    @contextmanager
+    def changing(self, incident_id: str) -> Iterator[tuple[Session, IncidentRow]]:
+        with self.db.transaction() as session:
+            yield session, self.load_row(session, incident_id, lock=True)
+
+    def update(self, incident_id: str, changes: Mapping[str, Any], *, actor: Actor) -> IncidentView:
+        """Change details, roles, systems, tenants or milestones; every change is evidence."""
+        unknown = sorted(set(changes) - EDITABLE)
+        if unknown:
+            raise ValidationError([Issue(k, "not a field that can be changed") for k in unknown])
+        with self.changing(incident_id) as (session, row):
+            self._refuse_closed(row)
+            if "severity" in changes:
+                self._check_severity(str(changes["severity"]))
+            self._check_refs(changes.get("systems") or [], changes.get("tenants") or [])
+            before: dict[str, Any] = {}
+            after: dict[str, Any] = {}
+            for key, value in changes.items():
+                old = getattr(row, key)
+                stored = json.dumps(list(value)) if key in ("systems", "tenants") else value
+                if old == stored:
+                    continue
+                before[key] = json.loads(old) if key in ("systems", "tenants") else old
+                after[key] = value
+                setattr(row, key, stored)
+            check_milestones({m: getattr(row, m) for m in MILESTONES}, now=self.clock.now())
+            if not after:
+                return view_of(row)
+            row.updated_at = self.clock.now()
+            shown = ", ".join(sorted(after))
+            self.ledger.record(
+                session,
+                actor,
+                "incident.updated",
+                f"incident:{row.id}",
+                payload={
+                    "before": _jsonable(before),
+                    "after": _jsonable(after),
+                    **_label(f"Geändert: {shown}", f"Changed: {shown}"),
+                },
+            )
+            self.after_change(session, row, why="updated")
+            return view_of(row)
+
+    def set_phase(
+        self,
+        incident_id: str,
+        phase: str,
+        *,
+        actor: Actor,
+        at: datetime | None = None,
+        note: str | None = None,
+    ) -> IncidentView:
+        """Move to the next phase; stamps the milestones the phase implies."""
+        try:
+            target = Phase(phase)
+        except ValueError:
+            known = ", ".join(p.value for p in Phase)
+            raise ValidationError([Issue("phase", f"one of {known} (got {phase!r})")]) from None
+        with self.changing(incident_id) as (session, row):
+            check_transition(row.id, row.status, Phase(row.phase), target)
+            now = self.clock.now()
+            when = at or now
+            stamped = []
+            for milestone in phase_milestones(target):
+                if getattr(row, milestone) is None:
+                    setattr(row, milestone, when)
+                    stamped.append(milestone)
+            check_milestones({m: getattr(row, m) for m in MILESTONES}, now=now)
+            previous = row.phase
+            row.phase = target.value
+            if target is Phase.FOLLOW_UP:
+                row.status = IncidentStatus.RESOLVED.value
+            row.commander = row.commander or actor.name
+            row.updated_at = now
+            names = self.policy.incidents.phases
+            de = names[target.value].name.de if target.value in names else target.value
+            en = names[target.value].name.en if target.value in names else target.value
+            self.ledger.record(
+                session,
+                actor,
+                "incident.phase_changed",
+                f"incident:{row.id}",
+                payload={
+                    "from": previous,
+                    "to": target.value,
+                    "at": when.isoformat(),
+                    "stamped": stamped,
+                    "note": note,
+                    **_label(f"Phase: {de}", f"Phase: {en}"),
+                },
+            )
+            self.after_change(session, row, why="phase")
+            return view_of(row)
+
+    def acknowledge(self, incident_id: str, *, actor: Actor) -> IncidentView:
+        """Take the incident: the reaction time is met; the actor becomes commander if none."""
+        with self.changing(incident_id) as (session, row):
+            self._refuse_closed(row)
+            if row.acknowledged_at is not None:
+                when = f"{row.acknowledged_at:%Y-%m-%d %H:%M} UTC"
+                raise ConflictError(f"incident {row.id} was already acknowledged at {when}")
+            now = self.clock.now()
+            row.acknowledged_at = now
+            row.commander = row.commander or actor.name
+            row.updated_at = now
+            self.ledger.record(
+                session,
+                actor,
+                "incident.acknowledged",
+                f"incident:{row.id}",
+                payload={
+                    "after_seconds": (now - row.opened_at).total_seconds(),
+                    "commander": row.commander,
+                    **_label(
+                        f"Übernommen von {actor.name} (Incident Commander {row.commander})",
+                        f"Acknowledged by {actor.name} (incident commander {row.commander})",
+                    ),
+                },
+            )
+            self.after_change(session, row, why="acknowledged")
+            return view_of(row)
+
+    def note(self, incident_id: str, text: str, *, actor: Actor) -> None:
+        """Add a manual note to the timeline (stored as evidence)."""
+        if not text.strip():
+            raise ValidationError([Issue("text", "a note (got an empty string)")])
+        with self.changing(incident_id) as (session, row):
+            self.ledger.record(
+                session,
+                actor,
+                "incident.note_added",
+                f"incident:{row.id}",
+                payload={"text": text.strip()[:4000]},
+            )
+            row.updated_at = self.clock.now()
+
+    def close(self, incident_id: str, *, actor: Actor, at: datetime | None = None) -> IncidentView:
+        """Close after follow-up, once the post-mortem has been written."""
+        with self.changing(incident_id) as (session, row):
+            if row.status == IncidentStatus.CLOSED.value:
+                raise ConflictError(f"incident {row.id} is already closed")
+            if row.phase != Phase.FOLLOW_UP.value:
+                raise ConflictError(
+                    f"incident {row.id} is in phase {row.phase}; it can be closed only in "
+                    f"follow_up (move through the phases first)"
+                )
+            if row.postmortem_at is None:
+                raise ConflictError(
+                    f"incident {row.id} has no post-mortem yet: run "
+                    f"`leitstand incident postmortem {row.id}` first"
+                )
+            now = self.clock.now()
+            row.closed_at = at or now
+            check_milestones({m: getattr(row, m) for m in MILESTONES}, now=now)
+            row.status = IncidentStatus.CLOSED.value
+            row.updated_at = now
+            self.ledger.record(
+                session,
+                actor,
+                "incident.closed",
+                f"incident:{row.id}",
+                payload={
+                    "closed_at": row.closed_at.isoformat(),
+                    **_label("Incident geschlossen", "Incident closed"),
+                },
+            )
+            self.after_change(session, row, why="closed")
+            return view_of(row)
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def list(
+        self, *, status: str | None = None, tenant: str | None = None, limit: int = 200
+    ) -> list[IncidentView]:
+        """Incidents, newest first."""
+        stmt = sa.select(IncidentRow).order_by(IncidentRow.opened_at.desc(), IncidentRow.id.desc())
+        if status is not None:
+            stmt = stmt.where(IncidentRow.status == status)
+        with self.db.reader() as session:
+            rows = [view_of(r) for r in session.execute(stmt.limit(limit)).scalars()]
+        if tenant is not None:
+            rows = [r for r in rows if tenant in r.tenants]
+        return rows
+
+    def get(self, incident_id: str) -> IncidentView:
+        """One incident by id."""
+        with self.db.reader() as session:
+            return view_of(self.load_row(session, incident_id))
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def load_row(self, session: Session, incident_id: str, *, lock: bool = False) -> IncidentRow:
+        stmt = sa.select(IncidentRow).where(IncidentRow.id == incident_id)
+        if lock and self.db.is_postgres:
+            stmt = stmt.with_for_update()
+        row = session.execute(stmt).scalar_one_or_none()
+        if row is None:
+            raise NotFoundError(f"incident {incident_id!r} not found")
+        return row
+
+    def after_change(self, session: Session, row: IncidentRow, *, why: str) -> None:
+        if self._clocks is None:
+            return  # wired without alerting (a bare IncidentService): nothing to arm
+        self.clocks.inform(session, row, reportable=False, why=why)
+        self.clocks.sync(session, row, self.clock.now())
+
+    @staticmethod
+    def _refuse_closed(row: IncidentRow) -> None:
+        if row.status == IncidentStatus.CLOSED.value:
+            raise ConflictError(f"incident {row.id} is closed")
+
+    def _check_severity(self, severity: str) -> None:
+        if severity not in self.policy.incidents.severities:
+            known = ", ".join(self.policy.incidents.severities)
+            raise ValidationError([Issue("severity", f"one of {known} (got {severity!r})")])
+
+    def _check_refs(self, systems: Any, tenants: Any) -> None:
+        issues = [
+            Issue(f"systems.{i}", f"one of {', '.join(self.policy.services)} (got {s!r})")
+            for i, s in enumerate(systems)
+            if self.policy.services and s not in self.policy.services
+        ]
+        issues += [
+            Issue(f"tenants.{i}", f"one of {', '.join(self.policy.tenants)} (got {t!r})")
+            for i, t in enumerate(tenants)
+            if self.policy.tenants and t not in self.policy.tenants
+        ]
+        if issues:
+            raise ValidationError(issues)
+
+
+def _jsonable(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in values.items()}

@@ -1,0 +1,217 @@
+"""Project settings of the quality gates: where things are, data sources, allow-lists.
+
+The gate *values* (coverage, CVSS, forbidden licences) are the seed's and live in ``pipeline``;
+this section says how to run them on one project. Every allow-list entry needs a reason and an
+expiry date; an expired entry is reported and no longer allows anything.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Annotated, Self
+
+from pydantic import AfterValidator, Field, StrictStr, model_validator
+from pydantic_core import PydanticCustomError
+
+from leitstand.policy.base import Flag, PolicyModel, Rules, unique_list
+from leitstand.policy.durations import PositiveDuration
+from leitstand.policy.values import describe
+
+__all__ = [
+    "AcceptedVulnerability",
+    "AccessibilitySettings",
+    "AllowEntry",
+    "Allowances",
+    "AllowedSecret",
+    "BuildSettings",
+    "ComplianceSettings",
+    "ContainerSettings",
+    "GatesPolicy",
+    "OsvSettings",
+    "ReviewedLicence",
+    "SecretSettings",
+    "ServeCommand",
+    "TestSettings",
+]
+
+
+def _text(value: str) -> str:
+    if not value.strip():
+        raise PydanticCustomError("text", "a non-empty text (got '')")
+    return value
+
+
+Reason = Annotated[StrictStr, AfterValidator(_text)]
+NonEmpty = Annotated[StrictStr, AfterValidator(_text)]
+Globs = Annotated[list[NonEmpty], AfterValidator(unique_list)]
+
+
+class AllowEntry(PolicyModel):
+    """An exception to a gate: why it is acceptable and until when (then it stops allowing)."""
+
+    reason: Reason
+    expires: date
+
+
+class AcceptedVulnerability(AllowEntry):
+    """A known vulnerability accepted for now (OSV id or an alias such as a CVE id)."""
+
+    id: NonEmpty
+    package: NonEmpty | None = None  # only for this distribution
+
+
+class ReviewedLicence(AllowEntry):
+    """A distribution whose licence was reviewed: allowed although unknown or forbidden."""
+
+    package: NonEmpty
+    licence: NonEmpty | None = None  # the licence reviewed; a different one needs a new review
+
+
+class AllowedSecret(AllowEntry):
+    """A secret finding that is not a secret (test vector, public key), or a reviewed baseline.
+
+    Either ``path`` (a glob, optionally narrowed to one ``hashed_secret``) or ``baseline`` (a
+    detect-secrets baseline file whose results are accepted).
+    """
+
+    path: NonEmpty | None = None
+    hashed_secret: NonEmpty | None = None
+    baseline: NonEmpty | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Self:
+        rules = Rules()
+        if (self.path is None) == (self.baseline is None):
+            rules.add(
+                "path",
+                "either path (a glob of files) or baseline (a detect-secrets baseline file) "
+                f"(got path={describe(self.path)}, baseline={describe(self.baseline)})",
+            )
+        if self.baseline is not None and self.hashed_secret is not None:
+            rules.add("hashed_secret", "only together with path (got it with baseline)")
+        rules.check()
+        return self
+
+
+class Allowances(PolicyModel):
+    """Reviewed exceptions, each with a reason and an expiry date."""
+
+    vulnerabilities: list[AcceptedVulnerability] = Field(default_factory=list)
+    licences: list[ReviewedLicence] = Field(default_factory=list)
+    secrets: list[AllowedSecret] = Field(default_factory=list)
+
+
+class BuildSettings(PolicyModel):
+    """How the project is built and installed (offline: find-links and index options)."""
+
+    find_links: Globs = Field(default_factory=list)
+    index_url: NonEmpty | None = None
+    no_index: Flag = False
+    timeout: PositiveDuration = timedelta(minutes=15)
+
+
+class TestSettings(PolicyModel):
+    """How the test suite runs: pytest with coverage, and the markers that must exist."""
+
+    __test__ = False  # not a pytest test class despite its name
+
+    extras: Globs = Field(default_factory=lambda: ["test"])  # installed when the project has them
+    pytest_args: list[NonEmpty] = Field(default_factory=list)
+    source: Globs = Field(default_factory=list)  # measured code; default: the project's packages
+    integration_marker: NonEmpty = "integration"
+    tenant_isolation_marker: NonEmpty = "tenant_isolation"
+    env: dict[str, str] = Field(default_factory=dict)
+    timeout: PositiveDuration = timedelta(minutes=30)
+
+
+class ServeCommand(PolicyModel):
+    """A command that serves the application for the accessibility audit.
+
+    ``{port}`` is replaced by a free port on 127.0.0.1, ``{tmp}`` by a temporary directory and
+    ``{python}`` by the Python running leitstand.
+    """
+
+    command: Annotated[list[NonEmpty], Field(min_length=1)]
+    env: dict[str, str] = Field(default_factory=dict)
+    ready_path: str = "/"
+    startup_timeout: PositiveDuration = timedelta(seconds=60)
+
+
+class AccessibilitySettings(PolicyModel):
+    """Pages audited with axe-core in headless Chromium (absolute URLs or paths of ``serve``)."""
+
+    urls: Globs = Field(default_factory=list)
+    serve: ServeCommand | None = None
+    chromium: NonEmpty | None = None  # default: chromium on PATH
+    axe_version: NonEmpty = "4.11.0"
+    page_timeout: PositiveDuration = timedelta(seconds=30)
+
+    @model_validator(mode="after")
+    def _paths_need_a_server(self) -> Self:
+        rules = Rules()
+        for index, url in enumerate(self.urls):
+            if self.serve is None and not url.startswith(("http://", "https://")):
+                rules.add(
+                    f"urls.{index}",
+                    f"an absolute http(s) URL, or set serve to audit paths (got {describe(url)})",
+                )
+        rules.check()
+        return self
+
+
+class OsvSettings(PolicyModel):
+    """Vulnerability data: a local OSV folder or osv-scanner ``all.zip``; else the OSV API."""
+
+    path: NonEmpty | None = None
+    url: NonEmpty = "https://api.osv.dev"
+    timeout: PositiveDuration = timedelta(seconds=60)
+
+
+class SecretSettings(PolicyModel):
+    """Secret detection over the project tree."""
+
+    exclude: Globs = Field(default_factory=list)  # extra globs not scanned (build output ...)
+
+
+class ContainerSettings(PolicyModel):
+    """Container checks; the defaults follow the seed's container table (alpine, distroless)."""
+
+    allowed_base_images: Globs = Field(
+        default_factory=lambda: [
+            "alpine:*",
+            "*/alpine:*",
+            "*:*-alpine*",
+            "gcr.io/distroless/*",
+            "scratch",
+        ]
+    )
+    hadolint_ignore: Globs = Field(default_factory=list)  # rule ids such as DL3008
+    trusted_registries: Globs = Field(default_factory=list)  # empty: any registry
+
+
+class ComplianceSettings(PolicyModel):
+    """Where the change log and the operations manual (Betriebshandbuch) are."""
+
+    changelog: Globs = Field(default_factory=lambda: ["CHANGELOG.md", "CHANGES.md"])
+    runbook: Globs = Field(
+        default_factory=lambda: [
+            "docs/betriebshandbuch.md",
+            "BETRIEBSHANDBUCH.md",
+            "docs/runbook.md",
+            "RUNBOOK.md",
+        ]
+    )
+
+
+class GatesPolicy(PolicyModel):
+    """How ``leitstand gate run`` applies the pipeline's gates to a project."""
+
+    service: NonEmpty | None = None  # the system (services key) this project deploys
+    build: BuildSettings = Field(default_factory=BuildSettings)
+    test: TestSettings = Field(default_factory=TestSettings)
+    accessibility: AccessibilitySettings = Field(default_factory=AccessibilitySettings)
+    osv: OsvSettings = Field(default_factory=OsvSettings)
+    secrets: SecretSettings = Field(default_factory=SecretSettings)
+    containers: ContainerSettings = Field(default_factory=ContainerSettings)
+    compliance: ComplianceSettings = Field(default_factory=ComplianceSettings)
+    allow: Allowances = Field(default_factory=Allowances)

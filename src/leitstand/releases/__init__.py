@@ -1,0 +1,1 @@
+"""Releases: blue-green and canary over two slots, health checks, automatic rollback."""

@@ -1,0 +1,373 @@
+"""`leitstand release`: start, follow, approve, promote, abort, roll back; status and history.
+
+``start`` (and the decisions) follow the release until it settles by firing the due timers in
+this process, the same way the running control plane does; ``--no-wait`` returns at once and
+leaves the work to ``leitstand up``. Exit code 1: the release failed or was rolled back.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from leitstand.auth.model import Actor
+from leitstand.bootstrap import Container, local_actor
+from leitstand.cli_support import console, emit_json, err_console, open_container
+from leitstand.releases.model import Phase, ReleaseInfo
+from leitstand.releases.service import ReleaseOutcomeError
+
+__all__ = ["app"]
+
+app = typer.Typer(help="Releases: blue-green, canary, rollback.", no_args_is_help=True)
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
+TokenOpt = Annotated[
+    str | None,
+    typer.Option("--token", help="Act as this API token's user (default: $LEITSTAND_TOKEN)"),
+]
+WaitOpt = Annotated[
+    bool, typer.Option("--wait/--no-wait", help="Follow the release until it settles")
+]
+TimeoutOpt = Annotated[float, typer.Option(help="Stop following after this many seconds")]
+
+
+def _actor(container: Container, token: str | None) -> Actor:
+    token = token or os.environ.get("LEITSTAND_TOKEN")
+    return container.auth.authenticate(token) if token else local_actor()
+
+
+def follow(container: Container, release_id: int, *, timeout: float) -> ReleaseInfo:
+    """Fire due timers here until the release settles; show its phase meanwhile."""
+    deadline = time.monotonic() + timeout
+    info = container.releases.get(release_id)
+    shown = ""
+    with console.status(f"release #{release_id}: {info.phase.value}") as status:
+        while True:
+            fired = container.scheduler.run_due(limit=50)
+            info = container.releases.get(release_id)
+            line = f"release #{release_id} {info.service} {info.version}: {info.phase.value}"
+            if info.last_check:
+                line += f" (last check: {info.last_check})"
+            if line != shown:
+                status.update(line)
+                shown = line
+            if info.settled and container.scheduler.leases.busy() == 0:
+                break
+            if time.monotonic() > deadline:
+                err_console.print(
+                    f"still {info.phase.value} after {timeout:g} s; the control plane "
+                    "(`leitstand up`) carries on",
+                    markup=False,
+                )
+                break
+            if not fired:
+                time.sleep(0.05)
+    container.scheduler.leases.drain(timeout=30)
+    return info
+
+
+def _finish(info: ReleaseInfo, json_out: bool) -> None:
+    if json_out:
+        emit_json(info.as_dict())
+    else:
+        _print(info)
+    if info.phase in (Phase.FAILED, Phase.ROLLED_BACK, Phase.CANCELLED):
+        raise ReleaseOutcomeError(
+            f"release #{info.id} {info.service} {info.version} {info.phase.value}: "
+            f"{info.reason or 'see `leitstand release show ' + str(info.id) + '`'}"
+        )
+
+
+def _print(info: ReleaseInfo) -> None:
+    console.print(
+        f"release #{info.id} {info.service} {info.version} ({info.env}, "
+        f"{info.strategy.replace('_', '-')}, {info.kind}): {info.phase.value}",
+        markup=False,
+    )
+    if info.stable_version or info.stable_slot:
+        console.print(
+            f"  from {info.stable_version or 'unknown'} in slot {info.stable_slot} "
+            f"to slot {info.target_slot}",
+            markup=False,
+        )
+    if info.change_id is not None:
+        console.print(f"  change #{info.change_id}", markup=False)
+    console.print(
+        f"  started by {info.requested_by}; approved by {info.approved_by or 'nobody yet'}",
+        markup=False,
+    )
+    if info.reason:
+        console.print(f"  reason: {info.reason}", markup=False)
+    if info.phase is Phase.AWAITING_APPROVAL:
+        console.print(f"  next: `leitstand release approve {info.id}` (another person)")
+    if info.phase is Phase.PAUSED:
+        console.print(
+            f"  next: `leitstand release promote {info.id}` or "
+            f"`leitstand release abort {info.id} --reason ...`"
+        )
+
+
+@app.command("start")
+def start(
+    service: Annotated[str, typer.Argument(help="The service, e.g. enterprise-api")],
+    version: Annotated[str, typer.Argument(help="The version to release")],
+    env: Annotated[str, typer.Option("--env", help="staging or production (policy)")],
+    strategy: Annotated[
+        str | None, typer.Option(help="blue-green or canary (default: the policy's)")
+    ] = None,
+    wait: WaitOpt = True,
+    timeout: TimeoutOpt = 3600,
+    token: TokenOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Release VERSION of SERVICE to an environment."""
+    container = open_container()
+    info = container.releases.start(
+        service=service,
+        version=version,
+        env=env,
+        strategy=strategy,
+        actor=_actor(container, token),
+    )
+    if wait:
+        info = follow(container, info.id, timeout=timeout)
+    _finish(info, json_out)
+
+
+@app.command("follow")
+def follow_command(
+    release_id: Annotated[int, typer.Argument(help="Release number")],
+    timeout: TimeoutOpt = 3600,
+    json_out: JsonOpt = False,
+) -> None:
+    """Follow a release until it settles (firing its timers here)."""
+    container = open_container()
+    _finish(follow(container, release_id, timeout=timeout), json_out)
+
+
+@app.command("approve")
+def approve(
+    release_id: Annotated[int, typer.Argument(help="Release number")],
+    comment: Annotated[str, typer.Option(help="A note for the record")] = "",
+    wait: WaitOpt = True,
+    timeout: TimeoutOpt = 3600,
+    token: TokenOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Give the manual approval of a production release (not the one who started it)."""
+    container = open_container()
+    info = container.releases.approve(
+        release_id=release_id, actor=_actor(container, token), comment=comment
+    )
+    if wait:
+        info = follow(container, info.id, timeout=timeout)
+    _finish(info, json_out)
+
+
+@app.command("promote")
+def promote(
+    release_id: Annotated[int, typer.Argument(help="Release number")],
+    wait: WaitOpt = True,
+    timeout: TimeoutOpt = 3600,
+    token: TokenOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Continue a canary paused by an inconclusive analysis."""
+    container = open_container()
+    info = container.releases.promote(release_id=release_id, actor=_actor(container, token))
+    if wait:
+        info = follow(container, info.id, timeout=timeout)
+    _finish(info, json_out)
+
+
+@app.command("abort")
+def abort(
+    release_id: Annotated[int, typer.Argument(help="Release number")],
+    reason: Annotated[str, typer.Option(help="Why (goes to the change log)")],
+    wait: WaitOpt = True,
+    timeout: TimeoutOpt = 600,
+    token: TokenOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Stop a release: cancel it before traffic moved, roll it back after."""
+    container = open_container()
+    info = container.releases.abort(
+        release_id=release_id, actor=_actor(container, token), reason=reason
+    )
+    if wait:
+        info = follow(container, info.id, timeout=timeout)
+    if json_out:
+        emit_json(info.as_dict())
+    else:
+        _print(info)
+
+
+@app.command("rollback")
+def rollback(
+    service: Annotated[str, typer.Argument(help="The service to roll back")],
+    reason: Annotated[str, typer.Option(help="Why (goes to the change log)")],
+    env: Annotated[str, typer.Option("--env", help="The environment")] = "production",
+    wait: WaitOpt = True,
+    timeout: TimeoutOpt = 600,
+    token: TokenOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Roll SERVICE back to its previous version (decision, deploy, verify, inform, log, RCA)."""
+    container = open_container()
+    info = container.releases.rollback(
+        service=service, env=env, actor=_actor(container, token), reason=reason
+    )
+    if wait:
+        info = follow(container, info.id, timeout=timeout)
+    if json_out:
+        emit_json(info.as_dict())
+    else:
+        _print(info)
+
+
+@app.command("status")
+def status(json_out: JsonOpt = False) -> None:
+    """What serves each service and environment, and the traffic split."""
+    targets = open_container().releases.targets()
+    if json_out:
+        emit_json([t.as_dict() for t in targets])
+        return
+    table = Table("service", "env", "active version", "weights", "previous", "in flight")
+    for t in targets:
+        weights = ", ".join(
+            f"{slot} {'retired' if slot in t.routing.retired else t.routing.weight(slot)}"
+            f"{' (' + v + ')' if (v := t.slots.get(slot)) else ''}"
+            for slot in sorted(t.routing.weights)
+        )
+        table.add_row(
+            t.service,
+            t.env,
+            t.active_version or "-",
+            weights,
+            (t.previous_version or "-") + (" (warm)" if t.previous_warm else ""),
+            f"#{t.release_id}" if t.release_id else "",
+        )
+    console.print(table)
+
+
+@app.command("history")
+def history(
+    service: Annotated[str | None, typer.Argument(help="Only this service")] = None,
+    env: Annotated[str | None, typer.Option("--env", help="Only this environment")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Releases, newest first."""
+    releases = open_container().releases.history(service=service, env=env)
+    if json_out:
+        emit_json([r.as_dict() for r in releases])
+        return
+    table = Table("#", "service", "env", "version", "strategy", "phase", "started", "by")
+    for r in releases:
+        table.add_row(
+            str(r.id),
+            r.service,
+            r.env,
+            r.version + (" (rollback)" if r.kind == "rollback" else ""),
+            r.strategy.replace("_", "-"),
+            r.phase.value,
+            r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            r.requested_by,
+        )
+    console.print(table)
+
+
+@app.command("show")
+def show(
+    release_id: Annotated[int, typer.Argument(help="Release number")], json_out: JsonOpt = False
+) -> None:
+    """One release, its canary analyses and its evidence timeline."""
+    releases = open_container().releases
+    info = releases.get(release_id)
+    if json_out:
+        data = info.as_dict()
+        data["analyses"] = releases.analyses(release_id)
+        data["timeline"] = releases.timeline(release_id)
+        emit_json(data)
+        return
+    _print(info)
+    for a in releases.analyses(release_id):
+        console.print(
+            f"  analysis step {a['step']} at {a['weight']} %: {a['verdict']}: "
+            + "; ".join(a["reasons"]),
+            markup=False,
+        )
+    for e in releases.timeline(release_id):
+        console.print(f"  {e['time']}  {e['action']}  ({e['actor']})", markup=False)
+
+
+@app.command("tasks")
+def tasks(
+    status_filter: Annotated[str | None, typer.Option("--status", help="open or done")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Root-cause tasks left by rollbacks."""
+    found = open_container().releases.tasks(status=status_filter)
+    if json_out:
+        emit_json(found)
+        return
+    table = Table("#", "service", "env", "status", "due", "title")
+    for t in found:
+        state = t["status"] + (" (overdue)" if t["overdue"] else "")
+        table.add_row(str(t["id"]), t["service"], t["env"], state, t["due_at"], t["title"])
+    console.print(table)
+
+
+@app.command("task-done")
+def task_done(
+    task_id: Annotated[int, typer.Argument(help="Task number")],
+    note: Annotated[str, typer.Option(help="The finding, or where it is documented")],
+    token: TokenOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Close a root-cause task."""
+    container = open_container()
+    task = container.releases.complete_task(
+        task_id=task_id, actor=_actor(container, token), note=note
+    )
+    if json_out:
+        emit_json(task)
+    else:
+        console.print(f"task #{task['id']} done", markup=False)
+
+
+@app.command("migration-check")
+def migration_check(
+    config: Annotated[Path, typer.Option(help="The application's alembic.ini")] = Path(
+        "alembic.ini"
+    ),
+    scratch: Annotated[
+        str | None,
+        typer.Option(
+            help="A PostgreSQL server URL to create the scratch database on "
+            "(default: a temporary SQLite file)"
+        ),
+    ] = None,
+    timeout: TimeoutOpt = 600,
+    token: TokenOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Pipeline step: every revision has a rollback; upgrade -> downgrade -> upgrade works."""
+    container = open_container()
+    result = container.releases.migration_check(
+        config=config.expanduser().absolute(),
+        scratch=scratch,
+        actor=_actor(container, token),
+        timeout=timeout,
+    )
+    if json_out:
+        emit_json(result)
+        return
+    console.print(
+        f"migrations OK: {len(result['revisions'])} revision(s), "
+        f"{len(result['steps'])} steps on a scratch {result['scratch']} database",
+        markup=False,
+    )

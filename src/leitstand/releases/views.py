@@ -1,0 +1,170 @@
+"""Web pages: each service's serving version and weights, releases in flight, history, tasks."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from leitstand.auth.model import Actor
+from leitstand.deps import container_of
+from leitstand.errors import LeitstandError
+from leitstand.releases.api import DECIDE, READ
+from leitstand.releases.model import TargetInfo
+from leitstand.web.i18n import register_nav, register_texts
+from leitstand.web.render import local_time, page, render
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+
+register_nav("/releases", de="Releases", en="Releases", order=30)
+register_texts(
+    {
+        "rel_title": {"de": "Releases", "en": "Releases"},
+        "rel_services": {"de": "Dienste und Traffic", "en": "Services and traffic"},
+        "rel_env": {"de": "Umgebung", "en": "Environment"},
+        "rel_active": {"de": "Aktive Version", "en": "Active version"},
+        "rel_weights": {"de": "Gewichte", "en": "Weights"},
+        "rel_previous": {"de": "Vorherige Version", "en": "Previous version"},
+        "rel_warm": {"de": "bereit für Sofort-Rollback", "en": "warm for instant rollback"},
+        "rel_in_flight": {"de": "Laufendes Release", "en": "Release in flight"},
+        "rel_history": {"de": "Release-Historie", "en": "Release history"},
+        "rel_version": {"de": "Version", "en": "Version"},
+        "rel_strategy": {"de": "Strategie", "en": "Strategy"},
+        "rel_phase": {"de": "Phase", "en": "Phase"},
+        "rel_started": {"de": "Gestartet", "en": "Started"},
+        "rel_by": {"de": "von", "en": "by"},
+        "rel_none": {"de": "Noch keine Releases.", "en": "No releases yet."},
+        "rel_retired": {"de": "außer Betrieb", "en": "retired"},
+        "rel_approve": {"de": "Freigeben", "en": "Approve"},
+        "rel_promote": {"de": "Fortsetzen", "en": "Promote"},
+        "rel_abort": {"de": "Abbrechen / Rollback", "en": "Abort / roll back"},
+        "rel_rollback": {"de": "Rollback", "en": "Roll back"},
+        "rel_reason": {"de": "Begründung", "en": "Reason"},
+        "rel_tasks": {"de": "Root-Cause-Analysen", "en": "Root-cause analyses"},
+        "rel_due": {"de": "fällig", "en": "due"},
+        "rel_overdue": {"de": "überfällig", "en": "overdue"},
+        "rel_analyses": {"de": "Canary-Analysen", "en": "Canary analyses"},
+        "rel_verdict": {"de": "Ergebnis", "en": "Verdict"},
+        "rel_timeline": {"de": "Verlauf (Nachweis-Ledger)", "en": "Timeline (evidence ledger)"},
+        "rel_change": {"de": "Änderung", "en": "Change"},
+        "rel_canary": {"de": "Canary", "en": "Canary"},
+        "rel_stable": {"de": "Stabil", "en": "Stable"},
+        "rel_never": {"de": "noch nie ausgerollt", "en": "never released"},
+    }
+)
+
+
+def _target(t: TargetInfo) -> dict[str, Any]:
+    return {
+        "service": t.service,
+        "env": t.env,
+        "active_version": t.active_version,
+        "previous_version": t.previous_version,
+        "previous_warm": t.previous_warm,
+        "release_id": t.release_id,
+        "slots": [
+            {
+                "name": slot,
+                "weight": t.routing.weight(slot),
+                "retired": slot in t.routing.retired,
+                "version": t.slots.get(slot),
+            }
+            for slot in sorted(t.routing.weights)
+        ],
+    }
+
+
+def _index(
+    request: Request, actor: Actor, *, error: str | None = None, status: int = 200
+) -> Response:
+    releases = container_of(request).releases
+    history = releases.history(limit=50)
+    in_flight = {r.id: r for r in releases.in_flight()}
+    return render(
+        request,
+        "releases/index.html",
+        {
+            "actor": actor,
+            "targets": [_target(t) for t in releases.targets()],
+            "in_flight": in_flight,
+            "history": [{**r.as_dict(), "started": local_time(r.created_at)} for r in history],
+            "tasks": releases.tasks(status="open"),
+            "may_decide": actor.role in {r.value for r in DECIDE},
+            "error": error,
+        },
+        status=status,
+    )
+
+
+@router.get("/releases", response_class=HTMLResponse)
+def releases_page(request: Request, actor: Annotated[Actor, page(*READ)]) -> Response:
+    return _index(request, actor)
+
+
+@router.get("/releases/{release_id}", response_class=HTMLResponse)
+def release_page(
+    release_id: int, request: Request, actor: Annotated[Actor, page(*READ)]
+) -> Response:
+    releases = container_of(request).releases
+    info = releases.get(release_id)
+    return render(
+        request,
+        "releases/detail.html",
+        {
+            "actor": actor,
+            "release": info.as_dict(),
+            "analyses": releases.analyses(release_id),
+            "timeline": [
+                {**e, "time": local_time(e["time"])} for e in releases.timeline(release_id)
+            ],
+            "may_decide": actor.role in {r.value for r in DECIDE},
+        },
+    )
+
+
+def _act(request: Request, actor: Actor, call: Any) -> Response:
+    try:
+        call(container_of(request).releases)
+    except LeitstandError as exc:
+        return _index(request, actor, error=exc.message, status=exc.http_status)
+    return RedirectResponse("/releases", status_code=303)
+
+
+@router.post("/releases/{release_id}/approve")
+def approve(release_id: int, request: Request, actor: Annotated[Actor, page(*DECIDE)]) -> Response:
+    return _act(request, actor, lambda s: s.approve(release_id=release_id, actor=actor))
+
+
+@router.post("/releases/{release_id}/promote")
+def promote(release_id: int, request: Request, actor: Annotated[Actor, page(*DECIDE)]) -> Response:
+    return _act(request, actor, lambda s: s.promote(release_id=release_id, actor=actor))
+
+
+@router.post("/releases/{release_id}/abort")
+def abort(
+    release_id: int,
+    request: Request,
+    actor: Annotated[Actor, page(*DECIDE)],
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    return _act(
+        request, actor, lambda s: s.abort(release_id=release_id, actor=actor, reason=reason)
+    )
+
+
+@router.post("/releases/rollback")
+def rollback(
+    request: Request,
+    actor: Annotated[Actor, page(*DECIDE)],
+    service: Annotated[str, Form()] = "",
+    env: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    return _act(
+        request,
+        actor,
+        lambda s: s.rollback(service=service, env=env, actor=actor, reason=reason),
+    )

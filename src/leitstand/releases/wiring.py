@@ -1,0 +1,128 @@
+"""Construct the release service, register its timers, and reconcile routers on start-up."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+import structlog
+
+from leitstand.clock import Clock
+from leitstand.db import Database
+from leitstand.errors import LeitstandError
+from leitstand.ledger.service import Ledger
+from leitstand.policy.model import Policy
+from leitstand.releases.aftermath import TASK_DUE, Aftermath
+from leitstand.releases.duties import Duties
+from leitstand.releases.flow import SYSTEM, Flow
+from leitstand.releases.migrations import MigrationRunner
+from leitstand.releases.model import Routing
+from leitstand.releases.runtime import RuntimeFactory
+from leitstand.releases.service import ReleaseService
+from leitstand.releases.steps import Steps
+from leitstand.releases.store import TargetRow
+from leitstand.scheduler.service import Scheduler
+
+if TYPE_CHECKING:
+    from leitstand.alerting.service import AlertingService
+    from leitstand.bootstrap import Container
+    from leitstand.changes.service import ChangeService
+
+__all__ = ["reconcile_routers", "wire_releases"]
+
+log = structlog.get_logger(__name__)
+
+
+def wire_releases(
+    *,
+    db: Database,
+    ledger: Ledger,
+    clock: Clock,
+    policy: Policy,
+    scheduler: Scheduler,
+    home: Path,
+    alerting: AlertingService | None,
+    changes: ChangeService | None,
+) -> ReleaseService:
+    """Build the service; the scheduler learns the release steps and the task deadline."""
+    factory = RuntimeFactory(policy=policy, home=home)
+    flow = Flow(ledger=ledger, scheduler=scheduler, clock=clock)
+    aftermath = Aftermath(
+        ledger=ledger,
+        clock=clock,
+        policy=policy,
+        scheduler=scheduler,
+        alerting=alerting,
+        changes=changes,
+    )
+    steps = Steps(
+        db=db, flow=flow, factory=factory, policy=policy, clock=clock, aftermath=aftermath
+    )
+    steps.register(scheduler)
+    duties = Duties(
+        db=db,
+        flow=flow,
+        factory=factory,
+        policy=policy,
+        clock=clock,
+        migrations=MigrationRunner(home=home, clock=clock),
+    )
+    duties.register(scheduler)
+    scheduler.register(TASK_DUE, aftermath.task_due)
+    return ReleaseService(
+        db=db,
+        ledger=ledger,
+        clock=clock,
+        policy=policy,
+        flow=flow,
+        steps=steps,
+        duties=duties,
+        factory=factory,
+        changes=changes,
+    )
+
+
+def reconcile_routers(container: Container) -> int:
+    """`leitstand up`: put every router back on the committed routing if it drifted.
+
+    A router restarted without its state, or a change applied just before a crash whose step
+    never committed, leaves the router and the store disagreeing; the store wins (it only ever
+    routes to versions that passed their checks), and the release step that was cut off runs
+    again from there. Returns how many routers were corrected.
+    """
+    releases = container.releases
+    corrected = 0
+    with container.db.reader() as session:
+        targets = [
+            (t.service, t.env, Routing.from_dict(json.loads(t.routing)))
+            for t in session.execute(sa.select(TargetRow)).scalars()
+        ]
+    for service, env, committed in targets:
+        if not committed.serving():
+            continue
+        try:
+            runtime = releases.factory.get(service, env)
+            live = runtime.router.current()
+            if live.same_traffic(committed):
+                continue
+            runtime.router.apply(committed)
+        except LeitstandError as exc:
+            log.warning("release_router_unreachable", service=service, error=exc.message)
+            continue
+        corrected += 1
+        with container.db.transaction() as session:
+            container.ledger.record(
+                session,
+                SYSTEM,
+                "release.routing_reconciled",
+                f"service:{service}",
+                payload={
+                    "service": service,
+                    "env": env,
+                    "router": live.as_dict(),
+                    "committed": committed.as_dict(),
+                },
+            )
+    return corrected

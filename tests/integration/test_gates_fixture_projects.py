@@ -1,0 +1,283 @@
+"""Fixture projects built locally: a clean one passes every gate; each broken one fails exactly
+its gate with the precise finding. Real tools throughout (build, pip, pytest, coverage,
+cyclonedx-py, detect-secrets, hadolint, axe-core in Debian's chromium)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import pytest
+
+from leitstand.auth.model import Actor
+from leitstand.bootstrap import Container, build
+from leitstand.gates.environment import PipOptions
+from leitstand.gates.model import STAGES, RunResult, Stage, Status
+from leitstand.gates.service import GateRequest
+from leitstand.settings import Settings
+from leitstand.testing import ManualClock
+from leitstand.testing_gates import clean_project, osv_folder, variant, wheelhouse
+
+pytestmark = pytest.mark.slow
+
+DEV = Actor(name="dana", role="developer")
+OFFICER = Actor(name="clara", role="compliance_officer")
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("gates")
+    wheels = wheelhouse(base / "wheels")
+    osv = osv_folder(base / "osv")
+    clean = clean_project(base / "clean", osv=osv)
+    return {"base": base, "wheels": wheels, "osv": osv, "clean": clean}
+
+
+@pytest.fixture(scope="module")
+def gate_container(shared: dict[str, Path]) -> Iterator[Container]:
+    c = build(Settings(home=shared["base"] / "home"), clock=ManualClock(), migrate=True)
+    try:
+        yield c
+    finally:
+        c.close()
+
+
+def _run(
+    container: Container,
+    shared: dict[str, Path],
+    path: Path,
+    stages: tuple[Stage, ...],
+    *,
+    python: Path | None = None,
+    keep_going: bool = True,
+) -> RunResult:
+    request = GateRequest(
+        path=path,
+        stages=stages,
+        out=path / "gate-report",
+        keep_going=keep_going,
+        python=python,
+        pip=PipOptions(find_links=(str(shared["wheels"]),), no_index=True),
+    )
+    result, _ = container.gates.run(request, actor=DEV)
+    return result
+
+
+def _failed(result: RunResult) -> dict[str, list[str]]:
+    return {
+        c.id: [f.rule for f in c.findings if f.blocking]
+        for c in result.checks
+        if c.status is Status.FAIL
+    }
+
+
+@pytest.fixture(scope="module")
+def clean_run(shared: dict[str, Path], gate_container: Container) -> RunResult:
+    change = gate_container.changes.open(
+        service="demo-app",
+        version="1.0.0",
+        category="normal",
+        fields={
+            "what": "first release",
+            "why": "launch",
+            "rollback": "redeploy 0.9",
+            "tests": "all",
+        },
+        actor=DEV,
+    )
+    gate_container.changes.decide(change_id=change.id, actor=OFFICER, approve=True)
+    return _run(gate_container, shared, shared["clean"], STAGES, keep_going=False)
+
+
+@pytest.fixture(scope="module")
+def clean_python(clean_run: RunResult, shared: dict[str, Path]) -> Path:
+    return shared["clean"] / "gate-report" / "venv" / "bin" / "python"
+
+
+def test_clean_project_passes_every_gate_and_writes_every_report(
+    clean_run: RunResult, shared: dict[str, Path], gate_container: Container
+) -> None:
+    assert _failed(clean_run) == {}
+    assert clean_run.status is Status.PASS
+    assert [s.stage for s in clean_run.stages] == list(STAGES)
+    statuses = {c.id: c.status for c in clean_run.checks}
+    assert all(s is Status.PASS for s in statuses.values()), statuses
+    coverage = next(c for c in clean_run.checks if c.id == "test.coverage")
+    assert coverage.measured == 100.0 and coverage.threshold == 80
+    out = shared["clean"] / "gate-report"
+    report = json.loads((out / "report.json").read_text())
+    assert report["status"] == "pass" and report["version"] == "1.0.0"
+    assert {"pytest", "coverage", "detect-secrets", "hadolint", "axe-core"} <= set(report["tools"])
+    sbom = json.loads((out / "sbom.cdx.json").read_text())
+    assert sbom["bomFormat"] == "CycloneDX"
+    assert {"demo-app", "goodlib"} <= {c["name"] for c in sbom["components"]}
+    junit = ET.parse(out / "junit.xml").getroot()  # noqa: S314 - our own report file
+    assert len(junit.findall(".//testcase")) == len(clean_run.checks)
+    sarif = json.loads((out / "findings.sarif").read_text())
+    assert sarif["version"] == "2.1.0" and sarif["runs"][0]["tool"]["driver"]["name"]
+    assert "Alle Gates bestanden." in (out / "summary.md").read_text()
+    for name in ("gl-secret-detection-report.json", "gl-dependency-scanning-report.json"):
+        assert json.loads((out / name).read_text())["version"].startswith("15.")
+    with gate_container.db.reader() as session:
+        entries = gate_container.ledger.entries(session)
+    run = next(e for e in entries if e.action == "gate.run")
+    assert run.payload["status"] == "pass" and run.payload["change_id"] is not None
+    assert run.payload["stages"] == {s.value: "pass" for s in STAGES}
+
+
+def test_coverage_of_50_percent_fails_only_the_coverage_gate(
+    shared: dict[str, Path], gate_container: Container, clean_python: Path
+) -> None:
+    project = variant(shared["clean"], shared["base"] / "cov50")
+    (project / "tests" / "test_unit.py").unlink()
+    result = _run(gate_container, shared, project, (Stage.TEST,), python=clean_python)
+    assert _failed(result) == {"test.coverage": ["coverage-below-minimum"]}
+    coverage = next(c for c in result.checks if c.id == "test.coverage")
+    assert coverage.measured == 50.0
+    assert "line coverage 50.0% is below the minimum of 80%" in coverage.findings[0].message
+
+
+def test_a_project_without_integration_tests_fails_the_integration_gate(
+    shared: dict[str, Path], gate_container: Container, clean_python: Path
+) -> None:
+    project = variant(shared["clean"], shared["base"] / "noint")
+    (project / "tests" / "test_integration.py").unlink()
+    (project / "tests" / "test_unit.py").write_text(
+        "from demo_app.calc import unused, used\n\n\ndef test_both():\n"
+        "    assert used() + unused() == 4\n"
+    )
+    result = _run(gate_container, shared, project, (Stage.TEST,), python=clean_python)
+    assert _failed(result) == {"test.integration": ["no-integration-tests"]}
+    check = next(c for c in result.checks if c.id == "test.integration")
+    assert "no integration tests were collected" in check.findings[0].message
+
+
+def test_a_page_with_a_missing_alt_text_fails_the_accessibility_gate(
+    shared: dict[str, Path], gate_container: Container, clean_python: Path
+) -> None:
+    project = variant(shared["clean"], shared["base"] / "alt")
+    (project / "web" / "index.html").write_text(
+        (project / "web" / "index.html").read_text().replace(' alt="Demo logo"', "")
+    )
+    result = _run(gate_container, shared, project, (Stage.TEST,), python=clean_python)
+    assert _failed(result) == {"test.accessibility": ["image-alt"]}
+    finding = next(c for c in result.checks if c.id == "test.accessibility").findings[0]
+    assert finding.data["selector"] == "img" and finding.file == "/index.html"
+
+
+@pytest.mark.parametrize(
+    ("dependency", "vuln", "score"),
+    [
+        ("vulnlib==1.0", "GHSA-test-0001", "CVSS 3.1 9.8"),
+        ("v4lib==2.0", "GHSA-test-0002", "CVSS 4.0 9.3"),
+    ],
+)
+def test_a_pinned_vulnerable_dependency_fails_the_dependency_gate(
+    shared: dict[str, Path], gate_container: Container, dependency: str, vuln: str, score: str
+) -> None:
+    project = shared["base"] / f"vuln-{vuln}"
+    clean_project(project, osv=shared["osv"], dependencies=("goodlib==1.0", dependency))
+    result = _run(gate_container, shared, project, (Stage.SECURITY,))
+    assert _failed(result) == {"security.dependencies": [vuln]}
+    finding = next(c for c in result.checks if c.id == "security.dependencies").findings[0]
+    assert score in finding.message and finding.package == dependency
+
+
+@pytest.mark.parametrize(
+    ("dependency", "expected"),
+    [
+        (
+            "agpllib==1.0",
+            "forbidden licence AGPL-3.0-or-later "
+            "(declared AGPL-3.0-or-later in License-Expression)",
+        ),
+        ("gpllib==1.0", "forbidden licence GPL-3.0-only (declared GPL-3.0-only in classifier)"),
+    ],
+)
+def test_a_copyleft_dependency_fails_the_licence_gate(
+    shared: dict[str, Path], gate_container: Container, dependency: str, expected: str
+) -> None:
+    project = shared["base"] / f"lic-{dependency.split('=')[0]}"
+    clean_project(project, osv=shared["osv"], dependencies=("goodlib==1.0", dependency))
+    result = _run(gate_container, shared, project, (Stage.SECURITY,))
+    assert _failed(result) == {"security.licences": ["licence-forbidden"]}
+    finding = next(c for c in result.checks if c.id == "security.licences").findings[0]
+    assert expected in finding.message
+
+
+def test_an_aws_key_and_a_private_key_fail_the_secret_gate(
+    shared: dict[str, Path], gate_container: Container, clean_python: Path
+) -> None:
+    project = variant(shared["clean"], shared["base"] / "secrets")
+    aws = "AKIA" + "IOSFODNN7EXAMPLE"
+    key = "-----BEGIN " + "RSA PRIVATE KEY-----\nMIIEow\n-----END " + "RSA PRIVATE KEY-----\n"
+    (project / "src" / "demo_app" / "settings.py").write_text(f'AWS_ACCESS_KEY_ID = "{aws}"\n')
+    (project / "deploy.pem").write_text(key)
+    result = _run(gate_container, shared, project, (Stage.SECURITY,), python=clean_python)
+    assert set(_failed(result)) == {"security.secrets"}
+    findings = next(c for c in result.checks if c.id == "security.secrets").findings
+    located = {(f.rule, f.file, f.line) for f in findings}
+    assert ("AWS Access Key", "src/demo_app/settings.py", 1) in located
+    assert ("Private Key", "deploy.pem", 1) in located
+    assert aws not in (project / "gate-report" / "report.json").read_text()
+
+
+def test_a_latest_root_dockerfile_with_a_password_fails_the_container_gate(
+    shared: dict[str, Path], gate_container: Container, clean_python: Path
+) -> None:
+    project = variant(shared["clean"], shared["base"] / "docker")
+    (project / "Dockerfile").write_text(
+        'FROM python:latest\nENV DB_PASSWORD=hunter2\nCMD ["python"]\n'  # pragma: allowlist secret
+    )
+    result = _run(gate_container, shared, project, (Stage.SECURITY,), python=clean_python)
+    failed = _failed(result)
+    assert set(failed) == {"security.containers"}
+    assert {"LS-IMAGE-TAG", "LS-ROOT-USER", "LS-SECRET-IN-IMAGE"} <= set(
+        failed["security.containers"]
+    )
+    findings = next(c for c in result.checks if c.id == "security.containers").findings
+    assert any(f.rule == "DL3007" for f in findings)  # hadolint's own "latest" rule
+    assert any(f.rule == "LS-SECRET-IN-IMAGE" and f.line == 2 for f in findings)
+
+
+def test_a_missing_change_approval_fails_the_compliance_gate(
+    shared: dict[str, Path], gate_container: Container
+) -> None:
+    project = variant(shared["clean"], shared["base"] / "unapproved")
+    text = (
+        (project / "pyproject.toml").read_text().replace('version = "1.0.0"', 'version = "1.1.0"')
+    )
+    (project / "pyproject.toml").write_text(text)
+    (project / "CHANGELOG.md").write_text("# Changelog\n\n## 1.1.0\n\n- more\n")
+    gate_container.changes.open(
+        service="demo-app",
+        version="1.1.0",
+        category="normal",
+        fields={"what": "more", "why": "users", "rollback": "1.0.0", "tests": "all"},
+        actor=DEV,
+    )
+    result = _run(gate_container, shared, project, (Stage.COMPLIANCE,))
+    assert _failed(result) == {"compliance.approval": ["change-not-approved"]}
+    message = next(c for c in result.checks if c.id == "compliance.approval").findings[0].message
+    assert "is pending: waiting for approval by compliance_officer (not dana)" in message
+
+
+def test_a_failed_stage_stops_the_run_unless_keep_going(
+    shared: dict[str, Path], gate_container: Container, clean_python: Path
+) -> None:
+    project = variant(shared["clean"], shared["base"] / "stop")
+    (project / "tests" / "test_unit.py").unlink()
+    result = _run(
+        gate_container,
+        shared,
+        project,
+        (Stage.TEST, Stage.SECURITY),
+        python=clean_python,
+        keep_going=False,
+    )
+    assert [s.stage for s in result.stages] == [Stage.TEST]
+    assert result.not_run == (Stage.SECURITY,)
+    shutil.rmtree(project / "gate-report")

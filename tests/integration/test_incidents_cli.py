@@ -1,0 +1,182 @@
+"""`leitstand incident` as a user runs it: classify's exact output and exit 2 on bad input,
+and the response commands from open to post-mortem."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+FACTS: dict[str, Any] = {
+    "critical_services_affected": True,
+    "malicious_unauthorised_access": False,
+    "clients_affected": 150,
+    "clients_total": 1000,
+    "financial_counterparts_affected_pct": 0,
+    "transactions_number_affected_pct": 0,
+    "transactions_value_affected_pct": 0,
+    "relevant_clients_affected": False,
+    "reputational_impact": ["media"],
+    "duration_hours": 2,
+    "critical_function_downtime_hours": 0,
+    "member_states_affected": ["DE"],
+    "data_loss": {
+        "availability": False,
+        "authenticity": False,
+        "integrity": False,
+        "confidentiality": False,
+    },
+    "economic_impact_eur": 0,
+}
+# Friday 22:00 aware, classified Saturday 01:00: due Saturday 05:00 -> Monday 12:00 (weekend rule).
+TIMES = {"aware_at": "2026-11-27T22:00:00+01:00", "classified_at": "2026-11-28T01:00:00+01:00"}
+
+
+def run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEITSTAND_")}
+    env.update({"LEITSTAND_HOME": str(home), "COLUMNS": "200"})
+    return subprocess.run(
+        [sys.executable, "-m", "leitstand", "incident", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=home.parent,
+    )
+
+
+def _classify(tmp_path: Path, text: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    path = tmp_path / "assessment.json"
+    path.write_text(text, encoding="utf-8")
+    return run(tmp_path / "home", "classify", "--input", str(path), *extra)
+
+
+def test_classify_prints_the_specified_json_and_stores_nothing(tmp_path: Path) -> None:
+    doc = FACTS | TIMES | {"entity_type": "insurance_intermediary"}
+    result = _classify(tmp_path, json.dumps(doc), "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data == {
+        "major": True,
+        "criteria_met": [
+            "critical_services",
+            "clients_counterparts_transactions",
+            "reputational_impact",
+        ],
+        "reasons": data["reasons"],
+        "deadlines": {"initial_notification": "2026-11-30T11:00:00Z"},
+    }
+    assert data["reasons"][0] == "Art. 6: kritische Dienste betroffen"
+    assert not (tmp_path / "home").exists()
+
+
+def test_classify_gives_later_deadlines_once_submissions_are_known(tmp_path: Path) -> None:
+    doc = (
+        FACTS
+        | TIMES
+        | {
+            "entity_type": "credit_institution",  # no weekend rule for initial/intermediate
+            "initial_notification_submitted_at": "2026-11-28T04:00:00+01:00",
+            "intermediate_report_submitted_at": "2026-11-30T10:00:00+01:00",
+        }
+    )
+    data = json.loads(_classify(tmp_path, json.dumps(doc), "--json", "--lang", "en").stdout)
+    assert data["deadlines"] == {
+        "initial_notification": "2026-11-28T04:00:00Z",
+        "intermediate_report": "2026-12-01T03:00:00Z",
+        "final_report": "2026-12-30T09:00:00Z",
+    }
+    assert data["reasons"][0] == "Art. 6: critical services affected"
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ("{not json", "line 1"),
+        (json.dumps(FACTS | TIMES | {"severity": 1}), "severity: unknown key"),
+        (
+            json.dumps(FACTS | TIMES | {"clients_affected": -5}),
+            "clients_affected: Input should be greater than or equal to 0",
+        ),
+        (
+            json.dumps(FACTS | TIMES | {"aware_at": "2026-11-27T22:00:00"}),
+            "aware_at: Input should have timezone info",
+        ),
+        (
+            json.dumps({k: v for k, v in (FACTS | TIMES).items() if k != "duration_hours"}),
+            "duration_hours: Field required",
+        ),
+        (json.dumps(FACTS | TIMES | {"reputational_impact": ["gossip"]}), "reputational_impact.0"),
+    ],
+    ids=["invalid-json", "unknown-key", "negative-count", "no-offset", "missing", "bad-enum"],
+)
+def test_bad_classify_input_exits_2_naming_the_field(tmp_path: Path, text: str, field: str) -> None:
+    result = _classify(tmp_path, text)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    assert field in result.stderr
+
+
+def test_response_commands_from_open_to_postmortem(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    opened = run(
+        home,
+        "open",
+        "Portal 5xx",
+        "--severity",
+        "SEV-2",
+        "--system",
+        "smart-bav-portal",
+        "--tenant",
+        "example-makler-nord",
+        "--json",
+    )
+    assert opened.returncode == 0, opened.stderr
+    iid = json.loads(opened.stdout)["id"]
+    skip = run(home, "phase", iid, "analysis")
+    assert skip.returncode == 2 and "the next phase is containment" in skip.stderr
+    for args in (
+        ("ack", iid),
+        ("phase", iid, "containment"),
+        ("note", iid, "Rollback auf 2.4.0"),
+        ("phase", iid, "analysis"),
+        ("phase", iid, "remediation"),
+        ("phase", iid, "follow_up"),
+        (
+            "action",
+            "add",
+            iid,
+            "Canary-Analyse schärfen",
+            "--owner",
+            "devops",
+            "--due",
+            "2026-12-31",
+        ),
+        (
+            "update",
+            iid,
+            "--set",
+            "root_cause=Fehlerhafte Konfiguration",
+            "--set",
+            "impact=5xx für 20 min",
+        ),
+    ):
+        result = run(home, *args)
+        assert result.returncode == 0, (args, result.stderr)
+    out = tmp_path / "pm.md"
+    written = run(home, "postmortem", iid, "--out", str(out))
+    assert written.returncode == 0, written.stderr
+    text = out.read_text(encoding="utf-8")
+    assert text.startswith(f"## Post-Mortem – {iid}") and "Notiz: Rollback auf 2.4.0" in text
+    assert run(home, "close", iid).returncode == 0
+    shown = json.loads(run(home, "show", iid, "--json").stdout)
+    assert shown["incident"]["status"] == "closed"
+    assert [a["title"] for a in shown["actions"]] == ["Canary-Analyse schärfen"]
+    listed = run(home, "list")
+    assert iid in listed.stdout
