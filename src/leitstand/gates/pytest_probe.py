@@ -3,17 +3,25 @@
 It writes, per collected test, its markers, location and outcome to the JSON file named by
 ``LEITSTAND_GATE_PROBE``. It imports nothing from leitstand: the project's environment does not
 have leitstand installed, so this file is copied into a folder on the test run's PYTHONPATH.
+
+With pytest-xdist, workers collect (each writes what it collected to ``<file>.<worker>``) and the
+controller sees every outcome; the controller merges both at the end.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from typing import Any
 
 __all__: list[str] = []
 
 _tests: dict[str, dict[str, Any]] = {}
+
+
+def _worker() -> str | None:
+    return os.environ.get("PYTEST_XDIST_WORKER")
 
 
 def pytest_collection_finish(session: Any) -> None:
@@ -30,7 +38,10 @@ def pytest_collection_finish(session: Any) -> None:
 def pytest_runtest_logreport(report: Any) -> None:
     test = _tests.get(report.nodeid)
     if test is None:
-        return
+        if _worker() is not None:
+            return  # the controller records outcomes
+        # Under xdist the controller did not collect: start the record, markers come later.
+        test = _tests[report.nodeid] = {"markers": [], "outcome": "not run"}
     if report.failed:
         test["outcome"] = "failed"
         test["phase"] = report.when
@@ -47,5 +58,20 @@ def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
     target = os.environ.get("LEITSTAND_GATE_PROBE")
     if not target:
         return
-    with open(target, "w", encoding="utf-8") as fh:  # noqa: PTH123 - no pathlib needed here
-        json.dump({"exitstatus": int(exitstatus), "tests": _tests}, fh)
+    worker = _worker()
+    if worker is not None:
+        collected = {
+            k: {key: v[key] for key in ("markers", "file", "line")} for k, v in _tests.items()
+        }
+        Path(f"{target}.{worker}").write_text(json.dumps(collected), encoding="utf-8")
+        return
+    for part in sorted(Path(target).parent.glob(f"{Path(target).name}.*")):
+        for nodeid, info in json.loads(part.read_text(encoding="utf-8")).items():
+            record = _tests.setdefault(nodeid, {"outcome": "not run"})
+            record.update(info)
+    for record in _tests.values():
+        record.setdefault("file", None)
+        record.setdefault("line", None)
+    Path(target).write_text(
+        json.dumps({"exitstatus": int(exitstatus), "tests": _tests}), encoding="utf-8"
+    )

@@ -73,9 +73,9 @@ def run_pytest(ctx: GateContext) -> PytestRun:
         ).rstrip(os.pathsep),
         "PYTHONDONTWRITEBYTECODE": "1",
     }
-    command = [str(env.python), "-m", "coverage", "run"]
-    if sources:
-        command.append(f"--source={','.join(sources)}")
+    rcfile = _coverage_config(work, ctx.project.root, sources)
+    run_env["COVERAGE_RCFILE"] = str(rcfile)
+    command = [str(env.python), "-m", "coverage", "run", f"--rcfile={rcfile}"]
     command += ["-m", "pytest", "-p", _PROBE_MODULE, f"--junitxml={work / 'pytest-junit.xml'}"]
     command += list(settings.pytest_args)
     done = run_tool(
@@ -99,11 +99,39 @@ def run_pytest(ctx: GateContext) -> PytestRun:
     )
 
 
+def _coverage_config(work: Path, root: Path, sources: list[str]) -> Path:
+    """Write the coverage settings of the run.
+
+    Subprocesses are measured too (``patch = subprocess``): pytest-xdist workers and the CLI or
+    server processes a test suite starts are code under test as much as in-process calls.
+    Each process writes its own data file (``parallel``); they are combined afterwards.
+    """
+    lines = [
+        "[run]",
+        f"data_file = {work / '.coverage'}",
+        "parallel = true",
+        "patch = subprocess",
+    ]
+    if sources:
+        lines.append("source =")
+        lines.extend(
+            f"    {(root / s).resolve() if not Path(s).is_absolute() else s}" for s in sources
+        )
+    rcfile = work / "coveragerc"
+    rcfile.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return rcfile
+
+
 def _coverage(
     python: Path, work: Path, root: Path, env: dict[str, str]
 ) -> tuple[float | None, dict[str, float]]:
-    if not (work / ".coverage").exists():
+    if not any(work.glob(".coverage*")):
         return None, {}
+    combined = run_tool(
+        [str(python), "-m", "coverage", "combine", "-q"], cwd=root, env=env, timeout=300
+    )
+    if combined.returncode != 0 and not (work / ".coverage").exists():
+        return 0.0, {}
     target = work / "coverage.json"
     done = run_tool(
         [str(python), "-m", "coverage", "json", "-q", "-o", str(target)],
