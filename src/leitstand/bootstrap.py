@@ -128,7 +128,7 @@ def build(
         keep_interval=evidence.checkpoint_copy_interval,
         witness=Witness(witness_dir, verifier_key=signer.verifier.format()),
     )
-    auth = AuthService(db=db, ledger=ledger, clock=clock)
+    auth = AuthService(db=db, ledger=ledger, clock=clock, cache_seconds=settings.auth_cache_seconds)
     scheduler = Scheduler(
         db=db,
         clock=clock,
@@ -146,8 +146,14 @@ def build(
         db=db, ledger=ledger, clock=clock, policy=policy, scheduler=scheduler, alerting=alerting
     )
     changes.register_jobs()
+    flags = FlagService(db=db, ledger=ledger, clock=clock, policy=policy)
     gates = GateService(
-        db=db, ledger=ledger, clock=clock, policy=policy, approvals=changes.state_for
+        db=db,
+        ledger=ledger,
+        clock=clock,
+        policy=policy,
+        approvals=changes.state_for,
+        flags=flags.list_flags,
     )
     backups, drills, backup_monitor = wire_backups(
         db=db,
@@ -180,7 +186,7 @@ def build(
         scheduler=scheduler,
         changes=changes,
         gates=gates,
-        flags=FlagService(db=db, ledger=ledger, clock=clock, policy=policy),
+        flags=flags,
         alerting=alerting,
         incidents=incidents,
         incident_actions=incident_actions,

@@ -35,6 +35,12 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     log_level: str = "info"
+    auth_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long a resolved API token is trusted without a database lookup; "
+        "revocations through another process take effect within this time (0: no cache)",
+    )
     scheduler_poll_seconds: float = Field(default=1.0, gt=0)
     scheduler_batch: int = Field(default=20, ge=1)
     scheduler_workers: int = Field(default=2, ge=1, description="Threads for long duties")

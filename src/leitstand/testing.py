@@ -102,7 +102,16 @@ def artifacts_dir() -> Path:
 class ServerProcess:
     """A `leitstand up` child process on 127.0.0.1, stopped by PID."""
 
-    def __init__(self, *, home: Path, port: int, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        home: Path,
+        port: int,
+        env: dict[str, str] | None = None,
+        managed_stack: bool = False,
+    ) -> None:
+        """``managed_stack``: let `leitstand up` start Prometheus and Alertmanager too (only the
+        tests of that stack need them; everyone else saves their start-up and config checks)."""
         import subprocess
         import sys
 
@@ -111,6 +120,8 @@ class ServerProcess:
         self.url = f"http://127.0.0.1:{port}"
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("LEITSTAND_")}
         full_env.update({"LEITSTAND_HOME": str(home), "COLUMNS": "200"})
+        if not managed_stack:
+            full_env["LEITSTAND_MANAGED_STACK"] = "off"
         full_env.update(env or {})
         self.stdout_path = home.parent / f"up-{port}.stdout"
         self.stderr_path = home.parent / f"up-{port}.stderr"

@@ -134,7 +134,10 @@ def test_critical_5xx_rate_pages_level_2_then_level_3_unless_acknowledged(
 ) -> None:
     policy = _policy(tmp_path / "leitstand.yaml", apps, smtp, ["shop-a", "shop-b"])
     server = ServerProcess(
-        home=tmp_path / ".leitstand", port=free_port(), env={"LEITSTAND_POLICY": str(policy)}
+        home=tmp_path / ".leitstand",
+        port=free_port(),
+        env={"LEITSTAND_POLICY": str(policy)},
+        managed_stack=True,
     )
     try:
         server.wait_ready()
@@ -183,7 +186,7 @@ def test_a_restart_mid_escalation_still_gives_exactly_one_level_3(
     policy = _policy(tmp_path / "leitstand.yaml", apps, smtp, ["shop-c"])
     home = tmp_path / ".leitstand"
     env = {"LEITSTAND_POLICY": str(policy)}
-    first = ServerProcess(home=home, port=free_port(), env=env)
+    first = ServerProcess(home=home, port=free_port(), env=env, managed_stack=True)
     try:
         first.wait_ready()
         token = first.token()
@@ -193,7 +196,7 @@ def test_a_restart_mid_escalation_still_gives_exactly_one_level_3(
     finally:
         code = first.stop()
         assert code == 0, first.stderr()[-3000:]
-    second = ServerProcess(home=home, port=free_port(), env=env)
+    second = ServerProcess(home=home, port=free_port(), env=env, managed_stack=True)
     try:
         second.wait_ready()
         level3 = _wait(

@@ -64,21 +64,35 @@ def test_overview_shows_systems_tenants_and_a_verified_ledger(
     assert page.locator("html").get_attribute("lang") == "de"
     assert page.locator("h1").inner_text() == "Übersicht"
 
-    rows = page.locator("[data-testid=systems] tbody tr")
+    systems = page.locator("[data-testid=systems]")
+    rows = systems.locator("tbody tr")
     assert rows.count() == 4
-    portal = page.locator("[data-system=smart-bav-portal] td").all_inner_texts()
+    portal = systems.locator("[data-system=smart-bav-portal] td").all_inner_texts()
     assert portal == ["smart!bAV Portal", "4 h", "1 h", "Kritisch"]
-    api = page.locator("[data-system=enterprise-api] td").all_inner_texts()
+    api = systems.locator("[data-system=enterprise-api] td").all_inner_texts()
     assert api == ["Enterprise API", "2 h", "15 min", "Kritisch"]
-    assert page.locator("[data-system=batch-processing] td").all_inner_texts()[1:3] == [
+    assert systems.locator("[data-system=batch-processing] td").all_inner_texts()[1:3] == [
         "8 h",
         "4 h",
     ]
-    assert page.locator("[data-system=internal-tools] td").all_inner_texts()[1:3] == [
+    assert systems.locator("[data-system=internal-tools] td").all_inner_texts()[1:3] == [
         "24 h",
         "24 h",
     ]
     assert page.locator("[data-testid=tenants] li").count() >= 3
+
+    objectives = page.locator("[data-testid=recovery-objectives] tr[data-system=enterprise-api]")
+    assert objectives.locator("[data-field=rpo-now]").inner_text() == "keine Sicherung konfiguriert"
+    assert objectives.locator("[data-field=rpo-target]").inner_text() == "15 min"
+    assert objectives.locator("[data-field=rto-estimate]").inner_text() == "noch kein Drill"
+    ro_status = objectives.locator("[data-field=status] .status")
+    assert (ro_status.inner_text(), ro_status.get_attribute("data-status")) == (
+        "unbekannt",
+        "unknown",
+    )
+    assert page.locator("[data-testid=recovery-objectives-link]").get_attribute("href") == (
+        "/backups"
+    )
 
     status = page.locator("[data-testid=verification] .status")
     assert status.get_attribute("data-status") == "ok"
@@ -98,7 +112,14 @@ def test_overview_shows_systems_tenants_and_a_verified_ledger(
     page.wait_for_load_state()
     assert page.locator("h1").inner_text() == "Overview"
     assert page.locator("html").get_attribute("lang") == "en"
-    assert page.locator("[data-system=enterprise-api] td").all_inner_texts()[3] == "Critical"
+    assert systems.locator("[data-system=enterprise-api] td").all_inner_texts()[3] == "Critical"
+    assert page.locator("#recovery-objectives-title").inner_text() == "Recovery objectives"
+    assert (
+        page.locator(
+            "[data-testid=recovery-objectives] tr[data-system=enterprise-api] [data-field=status]"
+        ).inner_text()
+        == "unknown"
+    )
     page.screenshot(path=str(artifacts_dir() / "overview-en.png"), full_page=True)
     page.close()
 

@@ -7,24 +7,35 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree as ET
 
 import pytest
+import yaml
 
 from leitstand.auth.model import Actor
 from leitstand.bootstrap import Container, build
 from leitstand.gates.environment import PipOptions
 from leitstand.gates.model import STAGES, RunResult, Stage, Status
-from leitstand.gates.service import GateRequest
+from leitstand.gates.service import GateRequest, GateService
 from leitstand.settings import Settings
 from leitstand.testing import ManualClock
-from leitstand.testing_gates import clean_project, osv_folder, variant, wheelhouse
+from leitstand.testing_gates import (
+    RUNBOOK,
+    clean_project,
+    osv_folder,
+    variant,
+    wheelhouse,
+    write_project,
+)
 
 pytestmark = pytest.mark.slow
 
 DEV = Actor(name="dana", role="developer")
 OFFICER = Actor(name="clara", role="compliance_officer")
+OPS = Actor(name="olga", role="devops")
 
 
 @pytest.fixture(scope="module")
@@ -281,3 +292,123 @@ def test_a_failed_stage_stops_the_run_unless_keep_going(
     assert [s.stage for s in result.stages] == [Stage.TEST]
     assert result.not_run == (Stage.SECURITY,)
     shutil.rmtree(project / "gate-report")
+
+
+# -- compliance.flags: stale feature flags, judged by the project's policy ----------------------
+
+
+def _flags_project(root: Path, *, stale_gate: str | None = None) -> Path:
+    """A project whose other compliance checks pass (approval switched off by its policy)."""
+    write_project(
+        root,
+        files={"CHANGELOG.md": "# Changelog\n\n## 1.0.0\n", "docs/betriebshandbuch.md": RUNBOOK},
+    )
+    policy: dict[str, Any] = {"pipeline": {"compliance": {"approval_required": False}}}
+    if stale_gate is not None:
+        policy["deployment"] = {"feature_flags": {"stale_gate": stale_gate}}
+    (root / "leitstand.yaml").write_text(yaml.safe_dump(policy), encoding="utf-8")
+    return root
+
+
+def _compliance(gates: GateService, project: Path, *, lang: str = "de") -> RunResult:
+    request = GateRequest(path=project, stages=(Stage.COMPLIANCE,), out=project / "out", lang=lang)
+    result, _ = gates.run(request, actor=OPS)
+    return result
+
+
+def _flags_check(result: RunResult) -> Any:
+    return next(c for c in result.checks if c.id == "compliance.flags")
+
+
+def _reported(project: Path) -> tuple[dict[str, Any], str, ET.Element]:
+    out = project / "out"
+    report = json.loads((out / "report.json").read_text())
+    [check] = [c for s in report["stages"] for c in s["checks"] if c["id"] == "compliance.flags"]
+    junit = ET.parse(out / "junit.xml").getroot()  # noqa: S314 - our own report file
+    [case] = [c for c in junit.iter("testcase") if c.get("name") == "compliance.flags"]
+    return check, (out / "summary.md").read_text(), case
+
+
+def test_an_empty_flag_store_passes_the_stale_flags_check(
+    sqlite_container: Container, tmp_path: Path
+) -> None:
+    project = _flags_project(tmp_path / "no-flags")
+    result = _compliance(sqlite_container.gates, project)
+    assert result.status is Status.PASS
+    check = _flags_check(result)
+    assert (check.status, check.summary, check.findings) == (Status.PASS, "no feature flags", ())
+    reported, summary, case = _reported(project)
+    assert (reported["status"], reported["summary"]) == ("pass", "no feature flags")
+    assert "| Veraltete Feature Flags | bestanden |" in summary
+    assert case.find("failure") is None and case.find("skipped") is None
+
+
+@pytest.mark.parametrize(
+    ("stale_gate", "status", "blocking"),
+    [("warn", Status.PASS, False), ("fail", Status.FAIL, True)],
+)
+def test_a_flag_fully_rolled_out_past_its_lifetime_warns_or_fails_as_the_policy_says(
+    sqlite_container: Container,
+    clock: ManualClock,
+    tmp_path: Path,
+    stale_gate: str,
+    status: Status,
+    blocking: bool,
+) -> None:
+    flags = sqlite_container.flags
+    flags.create(key="new-billing", kind="release", actor=OPS, owner="anna")
+    flags.rollout("new-billing", "production", percentage=100, actor=OPS, reason="ga")
+    flags.create(key="young-search", kind="release", actor=OPS)
+    lifetime = sqlite_container.policy.deployment.feature_flags.lifetimes["release"]
+    assert isinstance(lifetime, timedelta)
+    clock.advance(lifetime + timedelta(days=1))
+    flags.create(key="young-search-2", kind="release", actor=OPS)
+    project = _flags_project(tmp_path / stale_gate, stale_gate=stale_gate)
+    result = _compliance(sqlite_container.gates, project, lang="en")
+    check = _flags_check(result)
+    [stale, _other] = check.findings
+    assert check.status is status and result.status is status
+    assert (stale.rule, stale.blocking) == ("stale-flag", blocking)
+    assert "new-billing" in stale.message and "to everyone in production" in stale.message
+    assert stale.data["key"] == "new-billing" and stale.data["type"] == "release"
+    assert stale.data["reason"] == "fully_rolled_out" and stale.data["age"] == "41d"
+    assert stale.data["lifetime"] == stale.data["limit"] == "40d"
+    assert check.measured == 2 and "young-search-2" not in check.summary
+    reported, summary, case = _reported(project)
+    assert reported["status"] == status.value
+    assert reported["findings"][0]["data"]["key"] == "new-billing"
+    assert f"| Stale feature flags | {'failed' if blocking else 'passed'} |" in summary
+    assert "`stale-flag`" in summary and "new-billing" in summary
+    failure = case.find("failure")
+    if blocking:
+        assert failure is not None and "new-billing" in (failure.text or "")
+    else:
+        assert failure is None and "new-billing" in (case.findtext("system-out") or "")
+
+
+def test_an_archived_flag_is_never_reported_stale(
+    sqlite_container: Container, clock: ManualClock, tmp_path: Path
+) -> None:
+    flags = sqlite_container.flags
+    flags.create(key="old-checkout", kind="release", actor=OPS)
+    flags.rollout("old-checkout", "production", percentage=100, actor=OPS, reason="ga")
+    flags.archive("old-checkout", actor=OPS, reason="removed from the code")
+    clock.advance(timedelta(days=400))
+    flags.create(key="fresh", kind="release", actor=OPS)
+    project = _flags_project(tmp_path / "archived", stale_gate="fail")
+    check = _flags_check(_compliance(sqlite_container.gates, project))
+    assert check.status is Status.PASS and check.findings == ()
+    assert check.summary == "1 active flag, none stale (1 archived)"
+    assert "old-checkout" not in json.dumps(_reported(project)[0])
+
+
+def test_without_a_flag_store_the_stale_flags_check_is_skipped_with_the_reason(
+    sqlite_container: Container, tmp_path: Path
+) -> None:
+    c = sqlite_container
+    gates = GateService(db=c.db, ledger=c.ledger, clock=c.clock, policy=c.policy)
+    project = _flags_project(tmp_path / "no-store")
+    check = _flags_check(_compliance(gates, project))
+    assert check.status is Status.SKIP and "no flag store" in check.summary
+    _reported_check, _summary, case = _reported(project)
+    assert case.find("skipped") is not None

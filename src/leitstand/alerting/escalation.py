@@ -9,6 +9,7 @@ cannot escalate twice.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 from leitstand.alerting.messages import AlertText, alert_message
 from leitstand.alerting.model import ChainStep, EscalationState, build_chain
 from leitstand.alerting.oncall import current_shift
-from leitstand.alerting.outbox import Outbox
+from leitstand.alerting.outbox import Notice, Outbox
 from leitstand.alerting.store import AlertRow, EscalationRow
 from leitstand.auth.model import Actor
 from leitstand.clock import Clock
@@ -26,7 +27,7 @@ from leitstand.incidents.service import IncidentService
 from leitstand.ledger.service import Ledger
 from leitstand.policy.labels import human_duration
 from leitstand.policy.model import Policy
-from leitstand.scheduler.service import JobContext, Scheduler
+from leitstand.scheduler.service import JobContext, Scheduler, Timer
 
 __all__ = ["ESCALATE", "Escalator", "chain_of"]
 
@@ -79,39 +80,64 @@ class Escalator:
         self, session: Session, alert: AlertRow, level_key: str, *, notify: bool
     ) -> tuple[EscalationRow, dict[str, Any]]:
         """Snapshot the chain for ``alert`` and run its first step; returns the row, a summary."""
+        return self.start_many(session, [(alert, level_key, notify)])[0]
+
+    def start_many(
+        self, session: Session, starts: Sequence[tuple[AlertRow, str, bool]]
+    ) -> list[tuple[EscalationRow, dict[str, Any]]]:
+        """``start`` for many alerts (alert, level key, notify) with one flush per table."""
         now = self.clock.now()
         shift = current_shift(self.policy.alerting.oncall, now)
-        chain = build_chain(self.policy.alerting, level_key, oncall=shift.person if shift else None)
-        row = EscalationRow(
-            alert_id=alert.id,
-            state=EscalationState.ACTIVE.value,
-            level=chain[0].level,
-            chain=json.dumps([step.as_dict() for step in chain]),
-            oncall=shift.person if shift else None,
-            started_at=now,
-        )
-        session.add(row)
+        oncall = shift.person if shift else None
+        chains: dict[str, list[ChainStep]] = {}
+        rows: list[EscalationRow] = []
+        for alert, level_key, _notify in starts:
+            chain = chains.get(level_key)
+            if chain is None:
+                chain = chains[level_key] = build_chain(
+                    self.policy.alerting, level_key, oncall=oncall
+                )
+            rows.append(
+                EscalationRow(
+                    alert_id=alert.id,
+                    state=EscalationState.ACTIVE.value,
+                    level=chain[0].level,
+                    chain=json.dumps([step.as_dict() for step in chain]),
+                    oncall=oncall,
+                    started_at=now,
+                )
+            )
+        session.add_all(rows)
         session.flush()
-        summary: dict[str, Any] = {
-            "escalation_id": row.id,
-            "oncall": row.oncall,
-            "chain": [
-                {"level": s.level, "recipients": [r.person for r in s.recipients]} for s in chain
-            ],
-        }
-        if notify:
-            summary["notifications"] = self._notify_step(session, alert, chain[0], "fired")
-        self._after_step(session, row, alert, chain, 0)
-        return row, summary
+        notices: list[tuple[int, Notice]] = []
+        timers: list[Timer] = []
+        summaries: list[dict[str, Any]] = []
+        for n, ((alert, level_key, notify), row) in enumerate(zip(starts, rows, strict=True)):
+            chain = chains[level_key]
+            summaries.append(
+                {
+                    "escalation_id": row.id,
+                    "oncall": row.oncall,
+                    "chain": [
+                        {"level": s.level, "recipients": [r.person for r in s.recipients]}
+                        for s in chain
+                    ],
+                }
+            )
+            if notify:
+                notices.append((n, self._notice(alert, chain[0], "fired")))
+            timer = self._after_step(session, row, alert, chain, 0)[1]
+            if timer is not None:
+                timers.append(timer)
+        states = self.outbox.enqueue_many(session, [notice for _, notice in notices])
+        for (n, _), state in zip(notices, states, strict=True):
+            summaries[n]["notifications"] = state
+        self.scheduler.schedule_many(session, timers)
+        return list(zip(rows, summaries, strict=True))
 
-    def _notify_step(
-        self,
-        session: Session,
-        alert: AlertRow,
-        step: ChainStep,
-        purpose: str,
-        incident_id: str | None = None,
-    ) -> dict[str, str]:
+    def _notice(
+        self, alert: AlertRow, step: ChainStep, purpose: str, incident_id: str | None = None
+    ) -> Notice:
         ack = (
             human_duration(timedelta(seconds=step.escalate_after_s), "de")
             if step.escalate_after_s and purpose != "resolved"
@@ -125,18 +151,28 @@ class Escalator:
             ack_within=ack,
             incident_id=incident_id,
         )
-        return self.outbox.enqueue(
-            session,
+        return Notice(
             alert_id=alert.id,
             purpose=purpose,
             level=step.level,
-            channels=step.channels,
-            roles=step.roles,
-            recipients=step.recipients,
+            channels=tuple(step.channels),
+            roles=tuple(step.roles),
+            recipients=tuple(step.recipients),
             subject=subject,
             body=body,
             tenant=alert.tenant,
         )
+
+    def _notify_step(
+        self,
+        session: Session,
+        alert: AlertRow,
+        step: ChainStep,
+        purpose: str,
+        incident_id: str | None = None,
+    ) -> dict[str, str]:
+        notice = self._notice(alert, step, purpose, incident_id)
+        return self.outbox.enqueue_many(session, [notice])[0]
 
     def _after_step(
         self,
@@ -145,8 +181,8 @@ class Escalator:
         alert: AlertRow,
         chain: list[ChainStep],
         index: int,
-    ) -> str | None:
-        """Open the step's incident if it says so, and arm the timer for the next step."""
+    ) -> tuple[str | None, Timer | None]:
+        """Open the step's incident if it says so; the timer for the next step (to schedule)."""
         step = chain[index]
         incident_id = None
         if step.start_incident:
@@ -162,17 +198,17 @@ class Escalator:
             )
             row.incident_id = incident_id = incident.id
         row.next_at = None
+        timer = None
         if step.escalate_after_s is not None and index + 1 < len(chain):
             due = self.clock.now() + timedelta(seconds=step.escalate_after_s)
-            self.scheduler.schedule(
-                session,
+            timer = Timer(
                 kind=ESCALATE,
                 key=self.timer_key(row.id, index + 1),
                 due_at=due,
                 payload={"escalation_id": row.id, "step": index + 1},
             )
             row.next_at = due
-        return incident_id
+        return incident_id, timer
 
     def handle(self, ctx: JobContext) -> None:
         """Timer handler: nobody acknowledged in time, so move to the next level."""
@@ -194,7 +230,8 @@ class Escalator:
         step = chain[index]
         row.level = alert.level = step.level
         row.escalated_at = ctx.now
-        incident_id = self._after_step(session, row, alert, chain, index)
+        incident_id, timer = self._after_step(session, row, alert, chain, index)
+        self.scheduler.schedule_many(session, [timer] if timer else [])
         states = self._notify_step(session, alert, step, "escalated", incident_id)
         self.ledger.record(
             session,

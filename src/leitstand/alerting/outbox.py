@@ -11,6 +11,7 @@ import json
 import os
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,12 +31,27 @@ from leitstand.auth.model import Actor
 from leitstand.clock import Clock
 from leitstand.ledger.service import Ledger
 from leitstand.policy.model import Policy
-from leitstand.scheduler.service import LeaseContext, Scheduler
+from leitstand.scheduler.service import LeaseContext, Scheduler, Timer
 
-__all__ = ["DELIVER", "Outbox"]
+__all__ = ["DELIVER", "Notice", "Outbox"]
 
 DELIVER = "alerting.deliver"
 _DELIVERY_ACTOR = Actor(name="leitstand:notifications", role="system")
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """One message to queue on each of its channels."""
+
+    alert_id: int | None
+    purpose: str
+    level: int | None
+    channels: tuple[str, ...]
+    roles: tuple[str, ...]
+    recipients: tuple[Recipient, ...]
+    subject: str
+    body: str
+    tenant: str | None
 
 
 class Outbox:
@@ -77,42 +93,67 @@ class Outbox:
         tenant: str | None,
     ) -> dict[str, str]:
         """Queue one message per channel; returns each channel's state (queued or skipped: why)."""
-        states: dict[str, str] = {}
+        notice = Notice(
+            alert_id=alert_id,
+            purpose=purpose,
+            level=level,
+            channels=tuple(channels),
+            roles=tuple(roles),
+            recipients=tuple(recipients),
+            subject=subject,
+            body=body,
+            tenant=tenant,
+        )
+        return self.enqueue_many(session, [notice])[0]
+
+    def enqueue_many(self, session: Session, notices: Sequence[Notice]) -> list[dict[str, str]]:
+        """Queue many messages with one flush and one timer insert; states in ``notices`` order."""
         now = self.clock.now()
         settings = self.policy.alerting.notifications.channels
-        emails = sorted({r.email for r in recipients if r.email})
-        for channel in dict.fromkeys(channels):
-            reason: str | None = None
-            config = settings.get(channel)
-            if config is None:
-                reason = f"channel {channel!r} is not configured in alerting.notifications"
-            else:
-                try:
-                    apprise_url(config, Message(subject, body, emails), self.environ)
-                except NotConfigured as exc:
-                    reason = str(exc)
-            row = NotificationRow(
-                alert_id=alert_id,
-                purpose=purpose,
-                level=level,
-                channel=channel,
-                roles=json.dumps(list(roles)),
-                recipients=json.dumps([{"person": r.person, "email": r.email} for r in recipients]),
-                subject=subject,
-                body=body,
-                tenant=tenant,
-                status="skipped" if reason else "pending",
-                attempts=0,
-                last_error=reason,
-                created_at=now,
+        rows: list[tuple[int, str, NotificationRow]] = []
+        states: list[dict[str, str]] = [{} for _ in notices]
+        for n, notice in enumerate(notices):
+            emails = sorted({r.email for r in notice.recipients if r.email})
+            recipients = json.dumps(
+                [{"person": r.person, "email": r.email} for r in notice.recipients]
             )
-            session.add(row)
-            session.flush()
-            if reason is None:
-                self._schedule(session, row.id, 1, now)
-                states[channel] = "queued"
-            else:
-                states[channel] = f"skipped: {reason}"
+            for channel in dict.fromkeys(notice.channels):
+                reason: str | None = None
+                config = settings.get(channel)
+                if config is None:
+                    reason = f"channel {channel!r} is not configured in alerting.notifications"
+                else:
+                    try:
+                        apprise_url(
+                            config, Message(notice.subject, notice.body, emails), self.environ
+                        )
+                    except NotConfigured as exc:
+                        reason = str(exc)
+                row = NotificationRow(
+                    alert_id=notice.alert_id,
+                    purpose=notice.purpose,
+                    level=notice.level,
+                    channel=channel,
+                    roles=json.dumps(list(notice.roles)),
+                    recipients=recipients,
+                    subject=notice.subject,
+                    body=notice.body,
+                    tenant=notice.tenant,
+                    status="skipped" if reason else "pending",
+                    attempts=0,
+                    last_error=reason,
+                    created_at=now,
+                )
+                rows.append((n, channel, row))
+                states[n][channel] = f"skipped: {reason}" if reason else "queued"
+        if not rows:
+            return states
+        session.add_all([row for _, _, row in rows])
+        session.flush()
+        self.scheduler.schedule_many(
+            session,
+            [self._timer(row.id, 1, now) for _, _, row in rows if row.status == "pending"],
+        )
         return states
 
     def handle(self, ctx: LeaseContext) -> None:
@@ -215,8 +256,11 @@ class Outbox:
     def _schedule(
         self, session: Session, notification_id: int, attempt: int, due: datetime
     ) -> None:
-        self.scheduler.schedule(
-            session,
+        self.scheduler.schedule_many(session, [self._timer(notification_id, attempt, due)])
+
+    @staticmethod
+    def _timer(notification_id: int, attempt: int, due: datetime) -> Timer:
+        return Timer(
             kind=DELIVER,
             key=f"{DELIVER}:{notification_id}:{attempt}",
             due_at=due,

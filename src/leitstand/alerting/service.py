@@ -124,50 +124,47 @@ class AlertingService:
     def _receive(self, payload: AmWebhook, *, actor: Actor) -> IntakeResult:
         counts = {"new": 0, "duplicates": 0, "resolved": 0, "ignored": 0}
         ids: list[int] = []
-        # One fixed order (by fingerprint): concurrent deliveries then lock the same rows in the
-        # same order and cannot deadlock on PostgreSQL.
-        ordered = sorted(payload.alerts, key=lambda a: (a.fingerprint, a.status))
+        firing: list[AlertFacts] = []
+        resolving: list[str] = []
+        for position, alert in enumerate(payload.alerts):
+            labels = dict(alert.labels)
+            name = labels.get("alertname", "")
+            if alert.status != "firing":
+                resolving.append(alert.fingerprint)
+                continue
+            if not name:
+                raise ValidationError(
+                    [Issue(f"alerts.{position}.labels.alertname", "required (missing)")]
+                )
+            firing.append(
+                AlertFacts(
+                    fingerprint=alert.fingerprint,
+                    name=name,
+                    severity=labels.get("severity", ""),
+                    summary=alert.annotations.get("summary")
+                    or alert.annotations.get("description", ""),
+                    labels=labels,
+                    annotations=dict(alert.annotations),
+                    service=labels.get("service"),
+                    tenant=labels.get("tenant"),
+                    source="alertmanager",
+                    starts_at=alert.starts_at,
+                    generator_url=alert.generator_url or None,
+                )
+            )
         with self.db.transaction() as session:
-            for alert in ordered:
-                labels = dict(alert.labels)
-                name = labels.get("alertname", "")
-                if alert.status == "firing":
-                    if not name:
-                        raise ValidationError(
-                            [
-                                Issue(
-                                    f"alerts.{payload.alerts.index(alert)}.labels.alertname",
-                                    "required (missing)",
-                                )
-                            ]
-                        )
-                    ref = self._fire(
-                        session,
-                        AlertFacts(
-                            fingerprint=alert.fingerprint,
-                            name=name,
-                            severity=labels.get("severity", ""),
-                            summary=alert.annotations.get("summary")
-                            or alert.annotations.get("description", ""),
-                            labels=labels,
-                            annotations=dict(alert.annotations),
-                            service=labels.get("service"),
-                            tenant=labels.get("tenant"),
-                            source="alertmanager",
-                            starts_at=alert.starts_at,
-                            generator_url=alert.generator_url or None,
-                        ),
-                        actor=actor,
-                    )
-                    counts["new" if ref.created else "duplicates"] += 1
-                    ids.append(ref.id)
+            for ref in self._fire_many(session, firing, actor=actor):
+                counts["new" if ref.created else "duplicates"] += 1
+                ids.append(ref.id)
+            # One fixed order (by fingerprint): concurrent deliveries lock the same rows in the
+            # same order and cannot deadlock on PostgreSQL.
+            for fingerprint in sorted(resolving):
+                resolved = self._resolve(session, fingerprint, actor=actor)
+                if resolved is None:
+                    counts["ignored"] += 1
                 else:
-                    resolved = self._resolve(session, alert.fingerprint, actor=actor)
-                    if resolved is None:
-                        counts["ignored"] += 1
-                    else:
-                        counts["resolved"] += 1
-                        ids.append(resolved.id)
+                    counts["resolved"] += 1
+                    ids.append(resolved.id)
         return IntakeResult(received=len(payload.alerts), alerts=ids, **counts)
 
     # -- entry point 2: other domains, in their own transaction ----------------------------
@@ -297,17 +294,96 @@ class AlertingService:
         ).scalar_one_or_none()
 
     def _fire(self, session: Session, facts: AlertFacts, *, actor: Actor) -> AlertRef:
+        return self._fire_many(session, [facts], actor=actor)[0]
+
+    def _fire_many(
+        self, session: Session, batch: Sequence[AlertFacts], *, actor: Actor
+    ) -> list[AlertRef]:
+        """Store firing alerts set-wise: one query, one insert and one flush per table.
+
+        An alert already open (same fingerprint) is a repeat: counted, not notified again. A
+        new alert is deduplicated against the last notification of its fingerprint within the
+        policy's window, gets its escalation, and a ledger entry. Refs come back in ``batch``
+        order.
+        """
+        if not batch:
+            return []
         now = self.clock.now()
-        existing = self._open(session, facts.fingerprint)
-        if existing is not None:
-            return self._repeat(existing, now)
-        level_key, known = level_key_for(self.policy.alerting, facts.severity)
-        row = AlertRow(
+        fingerprints = sorted({f.fingerprint for f in batch})
+        stmt = sa.select(AlertRow).where(AlertRow.open_key.in_(fingerprints))
+        if self.db.is_postgres:
+            # Lock the open rows in one fixed order: racing deliveries cannot deadlock.
+            stmt = stmt.order_by(AlertRow.open_key).with_for_update()
+        open_rows: dict[str, AlertRow] = {
+            row.fingerprint: row for row in session.execute(stmt).scalars()
+        }
+        # Each position's row and whether this call created it; refs are made after the flush
+        # (a repeat of an alert that is new in the same batch has no id before it).
+        touched: list[tuple[AlertRow, bool]] = []
+        new: list[tuple[int, AlertFacts, AlertRow, str, bool]] = []
+        for facts in batch:
+            existing = open_rows.get(facts.fingerprint)
+            if existing is not None:
+                self._repeat(existing, now)
+                touched.append((existing, False))
+                continue
+            level_key, known = level_key_for(self.policy.alerting, facts.severity)
+            row = self._new_row(facts, self.policy.alerting.levels[level_key].level, now)
+            open_rows[facts.fingerprint] = row
+            new.append((len(touched), facts, row, level_key, known))
+            touched.append((row, True))
+        if new and not self._insert(session, [row for _, _, row, _, _ in new]):
+            # Another delivery stored one of these alerts first (PostgreSQL, rare): alert by
+            # alert, each in a savepoint, the loser of a race becomes a repeat.
+            # Repeats of alerts that were already open stay counted as they are.
+            created_here = {id(row) for _, _, row, _, _ in new}
+            return [
+                self._fire_one_raced(session, facts, actor=actor)
+                if id(row) in created_here
+                else AlertRef(row.id, row.fingerprint, row.level, row.status, False, False)
+                for facts, (row, _created) in zip(batch, touched, strict=True)
+            ]
+        last_notified: dict[str, datetime | None] = dict(
+            session.execute(
+                sa.select(AlertRow.fingerprint, sa.func.max(AlertRow.notified_at))
+                .where(AlertRow.fingerprint.in_(sorted({f.fingerprint for _, f, *_ in new})))
+                .group_by(AlertRow.fingerprint)
+            ).all()
+        )
+        starts: list[tuple[AlertRow, str, bool]] = []
+        for _position, facts, row, level_key, _known in new:
+            due = notification_due(
+                last_notified.get(facts.fingerprint), now, self.policy.alerting.dedup_window
+            )
+            row.deduplicated = not due
+            if due:
+                row.notified_at = now
+            starts.append((row, level_key, due))
+        escalations = self.escalator.start_many(session, starts)
+        for (_position, facts, row, _key, known), (escalation, summary) in zip(
+            new, escalations, strict=True
+        ):
+            self._record_fired(session, facts, row, known, escalation, summary, actor=actor)
+        return [
+            AlertRef(
+                row.id,
+                row.fingerprint,
+                row.level,
+                row.status,
+                created,
+                created and not row.deduplicated,
+            )
+            for row, created in touched
+        ]
+
+    @staticmethod
+    def _new_row(facts: AlertFacts, level: int, now: datetime) -> AlertRow:
+        return AlertRow(
             fingerprint=facts.fingerprint,
             open_key=facts.fingerprint,
             name=facts.name[:200],
             severity=facts.severity[:32],
-            level=self.policy.alerting.levels[level_key].level,
+            level=level,
             status=AlertStatus.FIRING.value,
             summary=facts.summary,
             labels=json.dumps(dict(facts.labels), sort_keys=True),
@@ -321,32 +397,46 @@ class AlertingService:
             last_seen_at=now,
             occurrences=1,
         )
+
+    def _insert(self, session: Session, rows: list[AlertRow]) -> bool:
+        """Insert new alert rows in one flush; False when a concurrent insert won a race."""
+        if not self.db.is_postgres:
+            # SQLite holds the write lock for the whole transaction: no race there.
+            session.add_all(rows)
+            session.flush()
+            return True
         try:
-            if self.db.is_postgres:
-                # A savepoint, so that losing a race for the same fingerprint (two requests at
-                # once) turns into a duplicate instead of failing the whole delivery. SQLite
-                # holds the write lock for the whole transaction: no race there.
-                with session.begin_nested():
-                    session.add(row)
-                    session.flush()
-            else:
-                session.add(row)
+            with session.begin_nested():
+                session.add_all(rows)
                 session.flush()
+        except IntegrityError:
+            return False
+        return True
+
+    def _fire_one_raced(self, session: Session, facts: AlertFacts, *, actor: Actor) -> AlertRef:
+        existing = self._open(session, facts.fingerprint)
+        if existing is not None:
+            return self._repeat(existing, self.clock.now())
+        try:
+            with session.begin_nested():
+                return self._fire_many(session, [facts], actor=actor)[0]
         except IntegrityError:
             existing = self._open(session, facts.fingerprint)
             if existing is None:
                 raise
-            return self._repeat(existing, now)
-        last = session.execute(
-            sa.select(sa.func.max(AlertRow.notified_at)).where(
-                AlertRow.fingerprint == facts.fingerprint
-            )
-        ).scalar_one()
-        due = notification_due(last, now, self.policy.alerting.dedup_window)
-        row.deduplicated = not due
-        if due:
-            row.notified_at = now
-        escalation, summary = self.escalator.start(session, row, level_key, notify=due)
+            return self._repeat(existing, self.clock.now())
+
+    def _record_fired(
+        self,
+        session: Session,
+        facts: AlertFacts,
+        row: AlertRow,
+        known: bool,
+        escalation: EscalationRow,
+        summary: dict[str, Any],
+        *,
+        actor: Actor,
+    ) -> None:
         self.ledger.record(
             session,
             actor,
@@ -365,12 +455,11 @@ class AlertingService:
                 "service": facts.service,
                 "source": facts.source,
                 "starts_at": facts.starts_at.isoformat(),
-                "deduplicated": not due,
+                "deduplicated": row.deduplicated,
                 "incident_id": escalation.incident_id,
                 **summary,
             },
         )
-        return AlertRef(row.id, row.fingerprint, row.level, row.status, True, due)
 
     @staticmethod
     def _repeat(row: AlertRow, now: datetime) -> AlertRef:

@@ -225,27 +225,40 @@ class LocalStack:
             self.reload_from_file()
 
     def reload_from_file(self) -> bool:
-        """Re-read the policy file, re-render and reload the engines; False if it was refused."""
+        """Re-read the policy file, re-render and reload the engines; False if it was refused.
+
+        A policy the checkers refuse writes nothing, so the engines keep running on the last
+        good configuration.
+        """
         try:
             policy = load_policy(self.policy_file)
             self.render(policy)
         except LeitstandError as exc:
             log.error("stack_reload_refused", error=exc.message)
             return False
-        self.reload()
-        log.info("stack_reloaded", policy=str(self.policy_file))
-        return True
+        self.policy = policy
+        reloaded = self.reload()
+        log.info("stack_reloaded", policy=str(self.policy_file), engines=reloaded)
+        return all(reloaded.values())
 
-    def reload(self) -> None:
-        """Ask Prometheus and Alertmanager to re-read their configuration."""
+    def reload(self) -> dict[str, bool]:
+        """Ask Prometheus and Alertmanager to re-read their configuration; which succeeded."""
+        done: dict[str, bool] = {}
         for name in ("prometheus", "alertmanager"):
             component = self.components.get(name)
             if component is None:
                 continue
             try:
-                httpx.post(f"{component.url}/-/reload", timeout=10)
+                answer = httpx.post(f"{component.url}/-/reload", timeout=10)
+                done[name] = answer.status_code == 200
+                if not done[name]:
+                    log.warning(
+                        "stack_reload_failed", component=name, error=answer.text.strip()[:300]
+                    )
             except httpx.HTTPError as exc:
+                done[name] = False
                 log.warning("stack_reload_failed", component=name, error=str(exc))
+        return done
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop every engine by PID (SIGTERM, then SIGKILL)."""

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from leitstand.auth.model import ALL_ROLES, Actor, Role
 from leitstand.deps import container_of
@@ -29,11 +30,16 @@ class RoleGuard:
             raise ValueError("a route must admit at least one role")
         self.roles = roles
 
-    def __call__(self, request: Request) -> Actor:
+    async def __call__(self, request: Request) -> Actor:
         token = _presented_token(request)
         if not token:
             raise AuthenticationError("missing API token (Authorization: Bearer <token>)")
-        actor: Actor = container_of(request).auth.authenticate(token)
+        auth = container_of(request).auth
+        # A token seen recently resolves here, on the event loop; only a lookup in the
+        # database goes to a worker thread.
+        actor = auth.cached(token)
+        if actor is None:
+            actor = await run_in_threadpool(auth.authenticate, token)
         if Role(actor.role) not in self.roles:
             admitted = ", ".join(sorted(r.value for r in self.roles))
             raise ForbiddenError(f"role {actor.role!r} may not do this (admitted: {admitted})")

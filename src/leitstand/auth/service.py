@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -41,10 +43,44 @@ class UserView:
 class AuthService:
     """Manage users and tokens; authenticate requests."""
 
-    def __init__(self, *, db: Database, ledger: Ledger, clock: Clock) -> None:
+    #: Cached tokens at most; beyond that the cache starts over (a flood of distinct tokens).
+    CACHE_LIMIT = 10_000
+
+    def __init__(
+        self, *, db: Database, ledger: Ledger, clock: Clock, cache_seconds: float = 5.0
+    ) -> None:
+        """``cache_seconds``: how long a resolved token is trusted without asking the database.
+
+        Revoking or disabling through this process takes effect at once; through another
+        process (the CLI, a second instance) within ``cache_seconds``. 0 turns the cache off.
+        """
         self.db = db
         self.ledger = ledger
         self.clock = clock
+        self.cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[Actor, float]] = {}
+        self._cache_lock = threading.Lock()
+
+    def cached(self, token: str) -> Actor | None:
+        """The actor of a token resolved within the last ``cache_seconds``, else None."""
+        if not token or self.cache_seconds <= 0:
+            return None
+        hit = self._cache.get(hash_token(token))
+        if hit is None or hit[1] < time.monotonic():
+            return None
+        return hit[0]
+
+    def _remember(self, token_hash: str, actor: Actor) -> None:
+        if self.cache_seconds <= 0:
+            return
+        with self._cache_lock:
+            if len(self._cache) >= self.CACHE_LIMIT:
+                self._cache.clear()
+            self._cache[token_hash] = (actor, time.monotonic() + self.cache_seconds)
+
+    def _forget_all(self) -> None:
+        with self._cache_lock:
+            self._cache.clear()
 
     def add_user(self, *, name: str, role: Role | str, actor: Actor) -> tuple[UserView, str]:
         """Create a user with one API token; returns the token (shown once, stored hashed)."""
@@ -108,6 +144,7 @@ class AuthService:
                 f"user:{name}",
                 payload={"count": count},
             )
+        self._forget_all()
         return count
 
     def disable_user(self, *, name: str, actor: Actor) -> None:
@@ -124,6 +161,7 @@ class AuthService:
                 f"user:{name}",
                 payload={},
             )
+        self._forget_all()
 
     def list_users(self) -> list[UserView]:
         """Every user with their count of active tokens."""
@@ -154,19 +192,25 @@ class AuthService:
         """Resolve a presented token to its user; raises AuthenticationError."""
         if not token:
             raise AuthenticationError("missing API token")
+        known = self.cached(token)
+        if known is not None:
+            return known
+        token_hash = hash_token(token)
         with self.db.reader() as session:
             row = session.execute(
                 sa.select(UserRow.id, UserRow.name, UserRow.role)
                 .join(ApiTokenRow, ApiTokenRow.user_id == UserRow.id)
                 .where(
-                    ApiTokenRow.token_hash == hash_token(token),
+                    ApiTokenRow.token_hash == token_hash,
                     ApiTokenRow.revoked_at.is_(None),
                     UserRow.disabled_at.is_(None),
                 )
             ).one_or_none()
         if row is None:
             raise AuthenticationError("invalid or revoked API token")
-        return Actor(name=row.name, role=row.role, user_id=row.id)
+        actor = Actor(name=row.name, role=row.role, user_id=row.id)
+        self._remember(token_hash, actor)
+        return actor
 
     def _add_token(self, session: sa.orm.Session, user_id: int, token: str, label: str) -> int:
         row = ApiTokenRow(

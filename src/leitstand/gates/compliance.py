@@ -1,21 +1,22 @@
-"""Stage 4, COMPLIANCE: an approved change record, a change-log entry, a complete runbook.
-
-Extension point for feature flags: the seed wants stale flags removed after the rollout. When
-``leitstand.flags.lifecycle.stale_flags`` exists, a check calling it belongs in
-``COMPLIANCE_CHECKS`` (warn or fail per the flag policy); see docs/gates.md.
+"""Stage 4, COMPLIANCE: an approved change record, a change-log entry, a complete runbook, no
+stale feature flags (the seed: flags are removed after full rollout, no dead code).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
+from leitstand.flags.lifecycle import StaleFlag, stale_flags, stale_gate_fails
 from leitstand.gates.checks import Check
 from leitstand.gates.context import GateContext
 from leitstand.gates.model import CheckResult, Finding, Severity
+from leitstand.policy.durations import format_duration
+from leitstand.policy.model import Policy
 
-__all__ = ["COMPLIANCE_CHECKS", "runbook_sections", "service_of"]
+__all__ = ["COMPLIANCE_CHECKS", "runbook_sections", "service_of", "stale_flags_check"]
 
 
 def service_of(ctx: GateContext) -> str:
@@ -148,6 +149,56 @@ def runbook_check(ctx: GateContext) -> CheckResult:
     )
 
 
+def _lifetime(policy: Policy, kind: str) -> str | None:
+    value = policy.deployment.feature_flags.lifetimes.get(kind)
+    return format_duration(value) if isinstance(value, timedelta) else value
+
+
+def _stale_finding(stale: StaleFlag, policy: Policy, *, blocking: bool) -> Finding:
+    owner = f", owner {stale.owner}" if stale.owner else ""
+    return Finding(
+        rule="stale-flag",
+        message=f"flag {stale.key} ({stale.kind}{owner}) is stale ({stale.reason.value}): "
+        f"{stale.message}",
+        # stale_gate "warn" informs (non-blocking), "fail" blocks; the policy decides.
+        severity=Severity.HIGH if blocking else Severity.MEDIUM,
+        blocking=blocking,
+        data={**stale.as_dict(), "lifetime": _lifetime(policy, stale.kind)},
+    )
+
+
+def _flags(count: int) -> str:
+    return f"{count} active flag{'' if count == 1 else 's'}"
+
+
+def stale_flags_check(ctx: GateContext) -> CheckResult:
+    """No feature flag outlives its type's lifetime or its full rollout in production."""
+    if ctx.flags is None:
+        return CheckResult.skipped(
+            "compliance.flags", "no flag store for this run: feature flags not checked"
+        )
+    records = list(ctx.flags())
+    active = [f for f in records if not f.archived]
+    archived = f" ({len(records) - len(active)} archived)" if len(records) > len(active) else ""
+    if not active:
+        return CheckResult.judge(
+            "compliance.flags",
+            [],
+            summary=f"no active feature flags{archived}" if records else "no feature flags",
+            measured=0,
+        )
+    stale = stale_flags(active, policy=ctx.policy, now=ctx.now)
+    fails = stale_gate_fails(stale, policy=ctx.policy)
+    findings = [_stale_finding(s, ctx.policy, blocking=fails) for s in stale]
+    if stale:
+        gate = ctx.policy.deployment.feature_flags.stale_gate.value
+        keys = ", ".join(s.key for s in stale)
+        summary = f"{len(stale)} of {_flags(len(active))} stale (stale_gate {gate}): {keys}"
+    else:
+        summary = f"{_flags(len(active))}, none stale{archived}"
+    return CheckResult.judge("compliance.flags", findings, summary=summary, measured=len(stale))
+
+
 def _flag(name: str) -> Callable[[GateContext], str | None]:
     def disabled(ctx: GateContext) -> str | None:
         on = getattr(ctx.pipeline.compliance, name)
@@ -174,5 +225,11 @@ COMPLIANCE_CHECKS: tuple[Check, ...] = (
         ("Betriebshandbuch vollständig", "Operations manual complete"),
         runbook_check,
         _flag("documentation_complete"),
+    ),
+    # No pipeline switch: deployment.feature_flags.stale_gate says whether stale flags block.
+    Check(
+        "compliance.flags",
+        ("Veraltete Feature Flags", "Stale feature flags"),
+        stale_flags_check,
     ),
 )

@@ -8,12 +8,13 @@ memo is thread-safe.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, cast
 
+from leitstand.flags.model import FlagRecord
 from leitstand.gates.environment import Environment, PipOptions, create_environment
 from leitstand.gates.project import Project
 from leitstand.gates.tools import ToolFailure
@@ -21,7 +22,7 @@ from leitstand.policy.gates import GatesPolicy
 from leitstand.policy.model import Policy
 from leitstand.policy.pipeline import PipelinePolicy
 
-__all__ = ["ApprovalLookup", "ChangeState", "GateContext"]
+__all__ = ["ApprovalLookup", "ChangeState", "FlagLookup", "GateContext"]
 
 T = TypeVar("T")
 
@@ -45,6 +46,12 @@ class ApprovalLookup(Protocol):
     def __call__(self, *, service: str, version: str) -> ChangeState | None: ...
 
 
+class FlagLookup(Protocol):
+    """Lists the feature flags of the flag store, archived ones included (the flags domain)."""
+
+    def __call__(self) -> Sequence[FlagRecord]: ...
+
+
 @dataclass
 class GateContext:
     """Inputs and shared, lazily computed facts of one gate run."""
@@ -53,10 +60,12 @@ class GateContext:
     policy: Policy
     out: Path
     today: date
+    now: datetime  # aware UTC: the moment the run judges time-bound rules at (flag lifetimes)
     pip_options: PipOptions
     python: Path | None = None  # an existing environment to use instead of a fresh one
     version_override: str | None = None
     approvals: ApprovalLookup | None = None
+    flags: FlagLookup | None = None  # None: no flag store for this run (the check is skipped)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _memo: dict[str, Any] = field(default_factory=dict, repr=False)
     _locks: dict[str, threading.Lock] = field(default_factory=dict, repr=False)

@@ -12,7 +12,7 @@ from typing import Any
 from leitstand.auth.model import Actor
 from leitstand.clock import BERLIN, Clock
 from leitstand.db import Database
-from leitstand.gates.context import ApprovalLookup, GateContext
+from leitstand.gates.context import ApprovalLookup, FlagLookup, GateContext
 from leitstand.gates.environment import PipOptions
 from leitstand.gates.model import RunResult, Stage
 from leitstand.gates.project import commit_of, load_project
@@ -54,12 +54,14 @@ class GateService:
         clock: Clock,
         policy: Policy,
         approvals: ApprovalLookup | None = None,
+        flags: FlagLookup | None = None,
     ) -> None:
         self.db = db
         self.ledger = ledger
         self.clock = clock
         self.policy = policy
         self.approvals = approvals
+        self.flags = flags
 
     def policy_for(self, root: Path, config: Path | None) -> Policy:
         """The project's policy: ``config``, else its own leitstand.yaml, else leitstand's."""
@@ -82,10 +84,12 @@ class GateService:
             policy=policy,
             out=out,
             today=now.astimezone(BERLIN).date(),
+            now=now,
             pip_options=_merge_pip(request.pip, policy),
             python=request.python.expanduser().absolute() if request.python else None,
             version_override=request.version,
             approvals=self.approvals,
+            flags=self.flags,
         )
         started = time.monotonic()
         stages, not_run = run_stages(

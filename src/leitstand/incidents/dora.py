@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 __all__ = [
     "RECURRING_WINDOW_DAYS",
@@ -26,6 +27,7 @@ __all__ = [
     "DataLoss",
     "RecurringGroup",
     "Thresholds",
+    "assessment_of",
     "classify",
     "combine",
     "recurring_groups",
@@ -109,6 +111,15 @@ class Assessment:
     member_states_affected: tuple[str, ...] = ()
     data_loss: DataLoss = field(default_factory=DataLoss)
     economic_impact_eur: float = 0.0
+
+
+def assessment_of(inputs: dict[str, Any]) -> Assessment:
+    """The stored facts of an assessment as the classification's input."""
+    values = dict(inputs)
+    values["data_loss"] = DataLoss(**values.get("data_loss", {}))
+    values["reputational_impact"] = tuple(values.get("reputational_impact", ()))
+    values["member_states_affected"] = tuple(values.get("member_states_affected", ()))
+    return Assessment(**values)
 
 
 @dataclass(frozen=True, slots=True)

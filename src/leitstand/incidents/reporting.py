@@ -1,15 +1,16 @@
-"""DORA per tenant, the GDPR clock, report drafts and submissions, the timeline, post-mortems
-and the monthly recurring-incident check.
+"""DORA per tenant, the GDPR clock, report drafts and submissions, and the whole picture.
 
 The SaaS is the ICT provider of its tenants, so the reporting duty stays with each tenant
 (financial entity): every affected tenant gets its own classification, deadlines and drafts.
+``IncidentReporting`` is the service the entry points use; it hands the timeline and the
+post-mortem to ``history`` and the monthly recurring-incident check to ``recurring``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,44 +20,18 @@ from leitstand.auth.model import Actor
 from leitstand.errors import ConflictError, Issue, NotFoundError, ValidationError
 from leitstand.incidents.actions import action_dict
 from leitstand.incidents.deadlines import ReportStage
-from leitstand.incidents.dora import (
-    Assessment,
-    DataLoss,
-    Occurrence,
-    classify,
-    recurring_groups,
-)
-from leitstand.incidents.model import ActionItem, ActionStatus
-from leitstand.incidents.postmortem import Reporting, render_postmortem
+from leitstand.incidents.dora import assessment_of, classify
+from leitstand.incidents.history import IncidentHistory
 from leitstand.incidents.readmodel import view_of
+from leitstand.incidents.recurring import RecurringIncidents
 from leitstand.incidents.reports import ReportContext, build_report
 from leitstand.incidents.schemas import AssessmentIn
 from leitstand.incidents.service import IncidentService
-from leitstand.incidents.store import (
-    ActionItemRow,
-    DoraAssessmentRow,
-    DoraReportRow,
-    IncidentAlertRow,
-    IncidentRow,
-    RecurringFindingRow,
-    ledger_window,
-)
-from leitstand.incidents.timeline import Scope, TimelineEntry, assemble, prefixes
-from leitstand.incidents.timers import ACTOR
+from leitstand.incidents.store import ActionItemRow, DoraAssessmentRow, DoraReportRow, IncidentRow
+from leitstand.incidents.timeline import TimelineEntry
 from leitstand.scheduler.service import JobContext
 
-__all__ = ["RECURRING", "IncidentReporting", "assessment_of"]
-
-RECURRING = "incidents.recurring"
-
-
-def assessment_of(inputs: dict[str, Any]) -> Assessment:
-    """The stored facts of an assessment as the classification's input."""
-    values = dict(inputs)
-    values["data_loss"] = DataLoss(**values.get("data_loss", {}))
-    values["reputational_impact"] = tuple(values.get("reputational_impact", ()))
-    values["member_states_affected"] = tuple(values.get("member_states_affected", ()))
-    return Assessment(**values)
+__all__ = ["IncidentReporting"]
 
 
 def _stage(value: str) -> ReportStage:
@@ -68,7 +43,7 @@ def _stage(value: str) -> ReportStage:
 
 
 class IncidentReporting:
-    """Assess, draft, submit; timeline and post-mortem."""
+    """Assess, draft, submit, notify; the detail view, timeline, post-mortem, recurring check."""
 
     def __init__(self, incidents: IncidentService) -> None:
         self.incidents = incidents
@@ -76,6 +51,8 @@ class IncidentReporting:
         self.ledger = incidents.ledger
         self.clock = incidents.clock
         self.db = incidents.db
+        self.history = IncidentHistory(incidents)
+        self.recurrences = RecurringIncidents(incidents, entity_type=self.entity_type)
 
     # -- DORA per tenant -----------------------------------------------------------------------
 
@@ -244,7 +221,7 @@ class IncidentReporting:
             "resolved_at": incident.resolved_at,
             "economic_met": "economic_impact" in json.loads(record.criteria),
             "economic_eur": facts.get("economic_impact_eur"),
-            "recurring": self._recurring_ids(session, tenant, row.root_cause_key),
+            "recurring": self.recurrences.incident_ids(session, tenant, row.root_cause_key),
         }
         ctx = ReportContext(
             incident_id=incident.id,
@@ -256,17 +233,7 @@ class IncidentReporting:
 
     def _containment(self, session: Session, row: IncidentRow) -> list[str]:
         kinds = {"rollback", "flag"}
-        return [e.text("de") for e in self._timeline(session, row) if e.kind in kinds]
-
-    def _recurring_ids(self, session: Session, tenant: str, key: str | None) -> list[str]:
-        if not key:
-            return []
-        rows = session.execute(
-            sa.select(RecurringFindingRow.incidents).where(
-                RecurringFindingRow.tenant == tenant, RecurringFindingRow.root_cause_key == key
-            )
-        ).scalars()
-        return sorted({i for r in rows for i in r.split(",")})
+        return [e.text("de") for e in self.history.entries(session, row) if e.kind in kinds]
 
     def _record(self, session: Session, incident_id: str, tenant: str) -> DoraAssessmentRow:
         record = session.execute(
@@ -405,110 +372,6 @@ class IncidentReporting:
             self.incidents.after_change(session, row, why="gdpr")
             return view_of(row).as_dict()
 
-    # -- timeline and post-mortem --------------------------------------------------------------
-
-    def _timeline(self, session: Session, row: IncidentRow) -> list[TimelineEntry]:
-        lookback = self.policy.incidents.response.timeline_lookback
-        start = min(t for t in (row.occurred_at, row.detected_at, row.opened_at) if t is not None)
-        end = row.closed_at or self.clock.now()
-        alert_ids = {row.alert_id} if row.alert_id else set()
-        alert_ids |= {
-            a
-            for a in session.execute(
-                sa.select(IncidentAlertRow.alert_id).where(IncidentAlertRow.incident_id == row.id)
-            ).scalars()
-            if a is not None
-        }
-        scope = Scope(
-            incident_id=row.id,
-            since=start - lookback,
-            until=end + timedelta(seconds=1),
-            systems=frozenset(json.loads(row.systems or "[]")),
-            tenants=frozenset(json.loads(row.tenants or "[]")),
-            alert_ids=frozenset(alert_ids),
-        )
-        entries = ledger_window(
-            session,
-            since=scope.since,
-            until=scope.until,
-            prefixes=prefixes(),
-            subject=f"incident:{row.id}",
-        )
-        return assemble(entries, scope)
-
-    def timeline(self, incident_id: str) -> list[TimelineEntry]:
-        """The incident's timeline, assembled from the evidence ledger."""
-        with self.db.reader() as session:
-            return self._timeline(session, self.incidents.load_row(session, incident_id))
-
-    def postmortem(self, incident_id: str, *, actor: Actor, lang: str = "de") -> dict[str, Any]:
-        """Generate the post-mortem; with root cause and impact filled in it meets its deadline."""
-        if lang not in ("de", "en"):
-            raise ValidationError([Issue("lang", f"de or en (got {lang!r})")])
-        with self.incidents.changing(incident_id) as (session, row):
-            incident = view_of(row)
-            actions = [
-                ActionItem(a.number, a.title, a.owner, a.due_date, ActionStatus(a.status))
-                for a in session.execute(
-                    sa.select(ActionItemRow)
-                    .where(ActionItemRow.incident_id == incident_id)
-                    .order_by(ActionItemRow.number)
-                ).scalars()
-            ]
-            dora = (
-                session.execute(
-                    sa.select(DoraAssessmentRow).where(DoraAssessmentRow.incident_id == incident_id)
-                )
-                .scalars()
-                .all()
-            )
-            submitted = [
-                (r.tenant, r.stage, r.submitted_at)
-                for r in session.execute(
-                    sa.select(DoraReportRow)
-                    .where(DoraReportRow.incident_id == incident_id)
-                    .order_by(DoraReportRow.submitted_at)
-                ).scalars()
-            ]
-            now = self.clock.now()
-            text = render_postmortem(
-                incident,
-                self._timeline(session, row),
-                actions,
-                Reporting(
-                    dora_major_tenants=sorted(d.tenant for d in dora if d.major),
-                    dora_submitted=submitted,
-                    gdpr_required=bool(row.personal_data_affected),
-                    gdpr_notified_at=row.gdpr_notified_at,
-                ),
-                now=now,
-                tz=self.incidents.clocks.calendar.tz,
-                lang=lang,
-            )
-            digest = hashlib.sha256(text.encode()).hexdigest()
-            complete = bool(row.root_cause and row.impact)
-            missing = [n for n in ("root_cause", "impact") if not getattr(row, n)]
-            if complete and row.postmortem_at is None:
-                row.postmortem_at = now
-            if complete:
-                row.postmortem_sha256 = digest
-            self.ledger.record(
-                session,
-                actor,
-                "incident.postmortem_generated",
-                f"incident:{incident_id}",
-                payload={
-                    "lang": lang,
-                    "sha256": digest,
-                    "complete": complete,
-                    "missing": missing,
-                    "label_de": "Post-Mortem erstellt" + ("" if complete else " (Entwurf)"),
-                    "label_en": "Post-mortem written" + ("" if complete else " (draft)"),
-                },
-            )
-            self.incidents.after_change(session, row, why="postmortem")
-            return {"markdown": text, "sha256": digest, "complete": complete, "missing": missing}
-
     # -- the whole picture ---------------------------------------------------------------------
 
     def detail(self, incident_id: str) -> dict[str, Any]:
@@ -518,7 +381,7 @@ class IncidentReporting:
             row = self.incidents.load_row(session, incident_id)
             clocks = self.incidents.clocks
             deadlines = [d.as_dict(now) for d in clocks.deadlines(session, row)]
-            timeline = [e.as_dict() for e in self._timeline(session, row)]
+            timeline = [e.as_dict() for e in self.history.entries(session, row)]
             today = clocks.calendar.local(now).date()
             actions = [
                 action_dict(a, today)
@@ -538,95 +401,23 @@ class IncidentReporting:
             "submissions": self.submissions(incident_id),
         }
 
-    # -- recurring incidents (Art. 8(2)), checked monthly ---------------------------------------
+    # -- timeline, post-mortem and recurring incidents (history.py, recurring.py) --------------
+
+    def timeline(self, incident_id: str) -> list[TimelineEntry]:
+        """The incident's timeline, assembled from the evidence ledger."""
+        return self.history.timeline(incident_id)
+
+    def postmortem(self, incident_id: str, *, actor: Actor, lang: str = "de") -> dict[str, Any]:
+        """Generate the post-mortem; with root cause and impact filled in it meets its deadline."""
+        return self.history.postmortem(incident_id, actor=actor, lang=lang)
 
     def recurring(self, session: Session, *, now: datetime, record: bool) -> list[dict[str, Any]]:
         """Find groups of recurring incidents per tenant; ``record`` stores and alerts new ones."""
-        rows = session.execute(
-            sa.select(DoraAssessmentRow, IncidentRow)
-            .join(IncidentRow, IncidentRow.id == DoraAssessmentRow.incident_id)
-            .where(IncidentRow.root_cause_key.is_not(None))
-        ).all()
-        by_tenant: dict[str, list[Occurrence]] = {}
-        for assessment, incident in rows:
-            if self.entity_type(assessment.tenant) in ("microenterprise",):
-                continue
-            by_tenant.setdefault(assessment.tenant, []).append(
-                Occurrence(
-                    incident_id=incident.id,
-                    root_cause=incident.root_cause_key or "",
-                    occurred_at=incident.occurred_at or incident.opened_at,
-                    assessment=assessment_of(json.loads(assessment.inputs)),
-                    major=assessment.major,
-                )
-            )
-        found: list[dict[str, Any]] = []
-        for tenant in sorted(by_tenant):
-            for group in recurring_groups(by_tenant[tenant], now=now):
-                item = {
-                    "tenant": tenant,
-                    "root_cause_key": group.root_cause,
-                    "incidents": group.incident_ids,
-                    "criteria_met": [c.value for c in group.classification.criteria_met],
-                    "reasons": group.classification.reason_texts("de"),
-                }
-                found.append(item)
-                if record:
-                    self._record_recurring(session, item, now)
-        return found
-
-    def _record_recurring(self, session: Session, item: dict[str, Any], now: datetime) -> None:
-        ids = ",".join(item["incidents"])
-        exists = session.execute(
-            sa.select(RecurringFindingRow.id).where(
-                RecurringFindingRow.tenant == item["tenant"],
-                RecurringFindingRow.root_cause_key == item["root_cause_key"],
-                RecurringFindingRow.incidents == ids,
-            )
-        ).scalar_one_or_none()
-        if exists is not None:
-            return
-        session.add(
-            RecurringFindingRow(
-                tenant=item["tenant"],
-                root_cause_key=item["root_cause_key"],
-                incidents=ids,
-                criteria=json.dumps(item["criteria_met"]),
-                found_at=now,
-            )
-        )
-        latest = self.incidents.load_row(session, item["incidents"][-1])
-        self.ledger.record(
-            session,
-            ACTOR,
-            "incident.recurring_major",
-            f"incident:{latest.id}",
-            tenant=item["tenant"],
-            payload={
-                **item,
-                "label_de": f"Wiederkehrende Vorfälle ({ids}) zusammen schwerwiegend "
-                f"(Art. 8(2)) für {item['tenant']}",
-                "label_en": f"Recurring incidents ({ids}) major together (Art. 8(2)) "
-                f"for {item['tenant']}",
-            },
-        )
-        self.incidents.clocks.inform(
-            session, latest, reportable=True, why=f"Art. 8(2): {item['tenant']} {ids}"
-        )
-        self.incidents.clocks.alerts.raise_alert(
-            session,
-            name="RecurringMajorIncident",
-            severity=self.policy.incidents.response.near_deadline_alert,
-            summary=f"{item['tenant']}: {ids} together major (DORA Art. 8(2))",
-            labels={"incident": latest.id, "root_cause": item["root_cause_key"]},
-            tenant=item["tenant"],
-            source="incidents",
-            actor=ACTOR,
-        )
+        return self.recurrences.find(session, now=now, record=record)
 
     def handle_recurring(self, ctx: JobContext) -> None:
         """Monthly timer: record recurring incidents that are major together."""
-        self.recurring(ctx.session, now=ctx.now, record=True)
+        self.recurrences.handle(ctx)
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from leitstand.alerting.service import AlertingService
 from leitstand.incidents.actions import ActionItems
-from leitstand.incidents.reporting import RECURRING, IncidentReporting
+from leitstand.incidents.recurring import RECURRING
+from leitstand.incidents.reporting import IncidentReporting
 from leitstand.incidents.service import IncidentService
 from leitstand.incidents.timers import DEADLINE, IncidentClocks
 from leitstand.scheduler.service import Scheduler

@@ -370,6 +370,10 @@ def install_session_hooks(sessions: sessionmaker[Session]) -> None:
 
 
 def _before_commit(session: Session) -> None:
+    # SQLAlchemy also sends ``before_commit`` when a savepoint is released; the entries are
+    # sealed once, by the outermost commit (the savepoint marks keep rollbacks consistent).
+    if session.in_nested_transaction():
+        return
     pending = session.info.get(_INFO_KEY)
     if isinstance(pending, _Pending):
         pending.ledger.seal(session)

@@ -18,6 +18,8 @@ from rich.table import Table
 from leitstand.auth.model import Actor
 from leitstand.bootstrap import Container, local_actor
 from leitstand.cli_support import console, emit_json, err_console, open_container
+from leitstand.releases.aftermath import TASK_DUE
+from leitstand.releases.flow import STEP, WORK
 from leitstand.releases.model import Phase, ReleaseInfo
 from leitstand.releases.service import ReleaseOutcomeError
 
@@ -29,6 +31,7 @@ TokenOpt = Annotated[
     str | None,
     typer.Option("--token", help="Act as this API token's user (default: $LEITSTAND_TOKEN)"),
 ]
+_RELEASE_KINDS = frozenset({STEP, WORK, TASK_DUE})
 WaitOpt = Annotated[
     bool, typer.Option("--wait/--no-wait", help="Follow the release until it settles")
 ]
@@ -41,13 +44,17 @@ def _actor(container: Container, token: str | None) -> Actor:
 
 
 def follow(container: Container, release_id: int, *, timeout: float) -> ReleaseInfo:
-    """Fire due timers here until the release settles; show its phase meanwhile."""
+    """Fire the release timers here until the release settles; show its phase meanwhile.
+
+    Only the releases domain's timers: other duties (backups, notifications) stay with the
+    control plane, which may be running at the same time.
+    """
     deadline = time.monotonic() + timeout
     info = container.releases.get(release_id)
     shown = ""
     with console.status(f"release #{release_id}: {info.phase.value}") as status:
         while True:
-            fired = container.scheduler.run_due(limit=50)
+            fired = container.scheduler.run_due(limit=50, kinds=_RELEASE_KINDS)
             info = container.releases.get(release_id)
             line = f"release #{release_id} {info.service} {info.version}: {info.phase.value}"
             if info.last_check:

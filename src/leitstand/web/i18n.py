@@ -49,6 +49,22 @@ _TEXTS: Final[dict[str, dict[str, str]]] = {
     "normal": {"de": "Normal", "en": "Normal"},
     "language": {"de": "English", "en": "Deutsch"},
     "navigation": {"de": "Bereiche", "en": "Sections"},
+    "recovery_objectives": {"de": "Wiederherstellungsziele", "en": "Recovery objectives"},
+    "ro_rpo_now": {"de": "RPO gemessen", "en": "RPO measured"},
+    "ro_rpo_target": {"de": "RPO Ziel", "en": "RPO objective"},
+    "ro_rto_estimate": {"de": "RTO letzter Drill", "en": "RTO last drill"},
+    "ro_rto_target": {"de": "RTO Ziel", "en": "RTO objective"},
+    "ro_status": {"de": "Status", "en": "Status"},
+    "ro_ok": {"de": "eingehalten", "en": "met"},
+    "ro_breach": {"de": "verletzt", "en": "breached"},
+    "ro_unknown": {"de": "unbekannt", "en": "unknown"},
+    "ro_not_configured": {"de": "keine Sicherung konfiguriert", "en": "no backup configured"},
+    "ro_no_backup": {"de": "noch keine Sicherung", "en": "no backup yet"},
+    "ro_not_measured": {"de": "noch nicht gemessen", "en": "not measured yet"},
+    "ro_no_point": {"de": "kein wiederherstellbarer Stand", "en": "no restorable point"},
+    "ro_no_drill": {"de": "noch kein Drill", "en": "no drill yet"},
+    "ro_measured_at": {"de": "gemessen", "en": "measured"},
+    "ro_details": {"de": "Details unter Backup & Recovery", "en": "Details in Backup & recovery"},
 }
 
 

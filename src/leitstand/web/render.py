@@ -49,9 +49,9 @@ class LoginRequired(Exception):
 class UiGuard(RoleGuard):
     """Like RoleGuard, but an unauthenticated browser is sent to the sign-in page."""
 
-    def __call__(self, request: Request) -> Actor:
+    async def __call__(self, request: Request) -> Actor:
         try:
-            return super().__call__(request)
+            return await super().__call__(request)
         except AuthenticationError:
             raise LoginRequired(request.url.path) from None
 

@@ -1,18 +1,22 @@
-"""Web pages: sign-in with a token, and the overview of policy, tenants and evidence."""
+"""Web pages: sign-in with a token, and the overview of policy, tenants, recovery objectives
+and evidence."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import timedelta
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from leitstand.auth.api import COOKIE_NAME, public
 from leitstand.auth.model import ALL_ROLES, READ_ROLES, Actor, Role
+from leitstand.backups.objectives import Objective
+from leitstand.backups.report import seconds_text
 from leitstand.deps import container_of
 from leitstand.errors import AuthenticationError
 from leitstand.ledger.service import EntryQuery
-from leitstand.web.i18n import translator
+from leitstand.web.i18n import nav_entries, translator
 from leitstand.web.render import (
     human_duration,
     local_time,
@@ -64,6 +68,9 @@ def overview(request: Request, actor: Annotated[Actor, page(*ALL_ROLES)]) -> Res
         head = container.ledger.head(session)
         latest = container.ledger.entries(session, EntryQuery(limit=15))
     last = container.audit.last_verification()
+    lang = request_lang(request)
+    # Stored readings only: the monitor's scheduled job measures, the overview never connects.
+    objectives = [_objective_row(o, lang) for o in container.backup_monitor.objectives()]
     systems = [
         {
             "id": sid,
@@ -92,6 +99,8 @@ def overview(request: Request, actor: Annotated[Actor, page(*ALL_ROLES)]) -> Res
             "actor": actor,
             "systems": systems,
             "tenants": tenants,
+            "objectives": objectives,
+            "backups_path": _page_path("/backups", lang),
             "entries": [
                 {
                     "index": e.index,
@@ -115,6 +124,44 @@ def overview(request: Request, actor: Annotated[Actor, page(*ALL_ROLES)]) -> Res
 def verify_now(request: Request, actor: Annotated[Actor, page(*READ_ROLES)]) -> Response:
     container_of(request).audit.verify(actor=actor)
     return RedirectResponse("/", status_code=303)
+
+
+def _page_path(path: str, lang: str) -> str | None:
+    """``path`` when a page registered it in the navigation, else None (no dead links)."""
+    return path if any(href == path for href, _ in nav_entries(lang)) else None
+
+
+def _objective_row(o: Objective, lang: str) -> dict[str, Any]:
+    # One status per system: a breached RPO or an exceeded RTO estimate is a breach; without a
+    # stored RPO reading the system is unknown, whatever its drills say.
+    breached = [
+        name
+        for name, bad in (("RPO", o.rpo_status == "breach"), ("RTO", o.rto_status == "exceeded"))
+        if bad
+    ]
+    status = "breach" if breached else "ok" if o.rpo_status == "ok" else "unknown"
+    if not o.configured:
+        rpo_note = "ro_not_configured"
+    elif o.rpo_measured is not None:
+        rpo_note = None
+    elif o.measured_at is not None:
+        rpo_note = "ro_no_point"
+    elif not o.runs:
+        rpo_note = "ro_no_backup"
+    else:
+        rpo_note = "ro_not_measured"
+    return {
+        "id": o.system,
+        "name": o.name,
+        "status": status,
+        "breached": breached,
+        "rpo_target": human_duration(timedelta(seconds=o.rpo_seconds)),
+        "rpo_now": seconds_text(o.rpo_measured, lang) if o.rpo_measured is not None else None,
+        "rpo_note": rpo_note,
+        "measured_at": local_time(o.measured_at) if o.measured_at else None,
+        "rto_target": human_duration(timedelta(seconds=o.rto_seconds)),
+        "rto_estimate": seconds_text(o.rto_estimate, lang) if o.rto_estimate is not None else None,
+    }
 
 
 def _safe_next(value: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import sqlalchemy as sa
 
@@ -66,3 +68,52 @@ def test_the_first_devops_user_is_created_once(container: Container) -> None:
     assert container.auth.authenticate(token).role == "devops"
     assert container.auth.ensure_first_user(actor=ADMIN) is None
     assert [u.name for u in container.auth.list_users()] == ["admin"]
+
+
+def _revoke_behind_its_back(container: Container) -> None:
+    """What another process (the CLI, a second instance) does: a committed UPDATE."""
+    with container.db.transaction() as session:
+        session.execute(sa.text("UPDATE api_tokens SET revoked_at = CURRENT_TIMESTAMP"))
+
+
+def test_a_resolved_token_is_trusted_for_the_cache_time_only(container: Container) -> None:
+    _user, token = container.auth.add_user(name="anna", role=Role.DEVOPS, actor=ADMIN)
+    container.auth.cache_seconds = 0.3
+    assert container.auth.cached(token) is None  # not resolved yet
+    assert container.auth.authenticate(token).name == "anna"
+    _revoke_behind_its_back(container)
+    # Within the cache time the revocation by another process is not seen yet ...
+    cached = container.auth.cached(token)
+    assert cached is not None and cached.name == "anna"
+    assert container.auth.authenticate(token).name == "anna"
+    # ... after it, the database answers again.
+    time.sleep(0.35)
+    assert container.auth.cached(token) is None
+    with pytest.raises(AuthenticationError):
+        container.auth.authenticate(token)
+
+
+def test_revoking_or_disabling_in_this_process_drops_the_cache_at_once(
+    container: Container,
+) -> None:
+    _user, token = container.auth.add_user(name="anna", role=Role.DEVOPS, actor=ADMIN)
+    container.auth.cache_seconds = 60
+    container.auth.authenticate(token)
+    container.auth.revoke_tokens(name="anna", actor=ADMIN)
+    with pytest.raises(AuthenticationError):
+        container.auth.authenticate(token)
+    second = container.auth.issue_token(name="anna", label="ci", actor=ADMIN)
+    container.auth.authenticate(second)
+    container.auth.disable_user(name="anna", actor=ADMIN)
+    with pytest.raises(AuthenticationError):
+        container.auth.authenticate(second)
+
+
+def test_without_a_cache_every_request_asks_the_database(container: Container) -> None:
+    _user, token = container.auth.add_user(name="anna", role=Role.DEVOPS, actor=ADMIN)
+    container.auth.cache_seconds = 0
+    container.auth.authenticate(token)
+    assert container.auth.cached(token) is None
+    _revoke_behind_its_back(container)
+    with pytest.raises(AuthenticationError):
+        container.auth.authenticate(token)
