@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import sqlalchemy as sa
 
@@ -49,6 +51,20 @@ class ManualClock:
 
     def set(self, when: datetime) -> None:
         self._now = ensure_utc(when)
+
+
+T = TypeVar("T")
+
+
+def wait_for(what: str, check: Callable[[], T | None], timeout: float = 90) -> T:
+    """Poll ``check`` until it returns something truthy; fail naming ``what`` on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.25)
+    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
 
 
 def free_port() -> int:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +22,55 @@ from leitstand.auth.model import Actor
 from leitstand.backups.postgres import Cluster, archive_status, connect
 from leitstand.backups.schemas import RunView
 from leitstand.backups.scratch import ScratchLab, free_local_port
+from leitstand.backups.store import BackupRunRow
 from leitstand.bootstrap import Container, build
 from leitstand.clock import Clock
 from leitstand.policy.continuity import BackupData
 from leitstand.policy.model import Policy, default_policy
 from leitstand.settings import Settings
 
-__all__ = ["ADMIN", "LabSystem", "backup_lab", "make_git_repository", "sha256_file"]
+__all__ = [
+    "ADMIN",
+    "LabSystem",
+    "backup_lab",
+    "make_git_repository",
+    "sha256_file",
+    "store_backup_run",
+]
 
 ADMIN = Actor(name="local:test", role="local")
+
+
+def store_backup_run(
+    container: Container,
+    system: str,
+    row: str,
+    data: str,
+    started: datetime,
+    status: str = "succeeded",
+) -> None:
+    """Store a finished backup run as the engines would have (for monitor and page tests)."""
+    with container.db.transaction() as session:
+        session.add(
+            BackupRunRow(
+                run_key=f"{system}:{row}:{started.isoformat()}:{status}",
+                system=system,
+                row=row,
+                data=data,
+                method="incremental",
+                engine="restic",
+                trigger="schedule",
+                actor="test",
+                status=status,
+                attempts=1,
+                due_at=None,
+                started_at=started,
+                finished_at=started + timedelta(minutes=2),
+                sites='[{"site": "primary", "ok": true}, {"site": "secondary", "ok": true}]',
+                verification="[]",
+                expired="[]",
+            )
+        )
 
 
 def sha256_file(path: Path) -> str:

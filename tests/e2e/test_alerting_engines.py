@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from leitstand.instrument import AppMetrics, WSGIMiddleware
-from leitstand.testing import ServerProcess, free_port
+from leitstand.testing import ServerProcess, free_port, wait_for
 from leitstand.testing_alerting import SmtpSink
 
 pytestmark = [
@@ -106,16 +106,6 @@ alerting:
     return path
 
 
-def _wait(what: str, check: Callable[[], Any], timeout: float = 90) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def _critical(server: ServerProcess, auth: dict[str, str], service: str) -> dict[str, Any] | None:
     alerts = httpx.get(f"{server.url}/api/v1/alerts", headers=auth, timeout=10).json()
     return next(
@@ -143,8 +133,8 @@ def test_critical_5xx_rate_pages_level_2_then_level_3_unless_acknowledged(
         server.wait_ready()
         assert "monitoring stack: Prometheus http://127.0.0.1:" in server.stdout()
         auth = {"Authorization": f"Bearer {server.token()}"}
-        a = _wait("shop-a critical", lambda: _critical(server, auth, "shop-a"))
-        b = _wait("shop-b critical", lambda: _critical(server, auth, "shop-b"))
+        a = wait_for("shop-a critical", lambda: _critical(server, auth, "shop-a"))
+        b = wait_for("shop-b critical", lambda: _critical(server, auth, "shop-b"))
         assert (a["level"], a["source"], a["labels"]["alertname"]) == (
             2,
             "alertmanager",
@@ -153,13 +143,13 @@ def test_critical_5xx_rate_pages_level_2_then_level_3_unless_acknowledged(
         acked = httpx.post(f"{server.url}/api/v1/alerts/{b['id']}/ack", headers=auth, timeout=10)
         assert acked.status_code == 200, acked.text
 
-        _wait(
+        wait_for(
             "level 2 mail",
             lambda: (
                 _mails_to(smtp, "Stufe 2", "shop-a") >= {"anna@example.org", "carla@example.org"}
             ),
         )
-        level3 = _wait(
+        level3 = wait_for(
             "level 3",
             lambda: (x := _critical(server, auth, "shop-a")) and x["level"] == 3 and x,
             timeout=ACK_TIMEOUT_S + 30,
@@ -167,7 +157,7 @@ def test_critical_5xx_rate_pages_level_2_then_level_3_unless_acknowledged(
         incident = level3["escalation"]["incident_id"]
         assert incident and incident.startswith("INC-")
         want = {"anna@example.org", "carla@example.org", "eva@example.org", "mario@example.org"}
-        _wait("level 3 mails", lambda: _mails_to(smtp, "Stufe 3", "shop-a") >= want)
+        wait_for("level 3 mails", lambda: _mails_to(smtp, "Stufe 3", "shop-a") >= want)
 
         time.sleep(3)  # shop-b was acknowledged long before its timeout: it must stay at level 2
         assert _critical(server, auth, "shop-b")["level"] == 2  # type: ignore[index]
@@ -191,7 +181,7 @@ def test_a_restart_mid_escalation_still_gives_exactly_one_level_3(
         first.wait_ready()
         token = first.token()
         auth = {"Authorization": f"Bearer {token}"}
-        alert = _wait("shop-c critical", lambda: _critical(first, auth, "shop-c"))
+        alert = wait_for("shop-c critical", lambda: _critical(first, auth, "shop-c"))
         assert alert["level"] == 2
     finally:
         code = first.stop()
@@ -199,7 +189,7 @@ def test_a_restart_mid_escalation_still_gives_exactly_one_level_3(
     second = ServerProcess(home=home, port=free_port(), env=env, managed_stack=True)
     try:
         second.wait_ready()
-        level3 = _wait(
+        level3 = wait_for(
             "level 3 after restart",
             lambda: (x := _critical(second, auth, "shop-c")) and x["level"] == 3 and x,
             timeout=ACK_TIMEOUT_S + 40,

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -20,7 +18,7 @@ from leitstand.alerting.stack import LocalStack, read_status
 from leitstand.bootstrap import Container, build
 from leitstand.policy.loader import load_policy
 from leitstand.settings import Settings
-from leitstand.testing import free_port
+from leitstand.testing import free_port, wait_for
 
 pytestmark = [
     pytest.mark.slow,
@@ -48,16 +46,6 @@ def _write(path: Path, text: str) -> None:
     before = path.stat().st_mtime if path.exists() else 0.0
     path.write_text(text)
     os.utime(path, (before + 5, before + 5))
-
-
-def _wait(what: str, check: Callable[[], Any], timeout: float = 45) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
@@ -112,19 +100,19 @@ def test_a_policy_change_reloads_prometheus_and_alertmanager(
     local, policy_file, _container = stack
     prometheus = local.components["prometheus"].url
     alertmanager = local.components["alertmanager"].url
-    pools = _wait("the first target", lambda: _scrape_pools(prometheus))
+    pools = wait_for("the first target", lambda: _scrape_pools(prometheus))
     assert any("shop-a" in pool for pool in pools)
     assert not any("shop-b" in pool for pool in pools)
-    assert _wait("alertmanager", lambda: _group_wait(alertmanager)) == "1s"
+    assert wait_for("alertmanager", lambda: _group_wait(alertmanager)) == "1s"
 
     _write(policy_file, _policy({"shop-a": free_port(), "shop-b": free_port()}, group_wait="7s"))
 
-    pools = _wait(
+    pools = wait_for(
         "the new target after the reload",
         lambda: (p := _scrape_pools(prometheus)) and any("shop-b" in x for x in p) and p,
     )
     assert any("shop-a" in pool for pool in pools)
-    assert _wait("alertmanager's new group_wait", lambda: _group_wait(alertmanager) == "7s")
+    assert wait_for("alertmanager's new group_wait", lambda: _group_wait(alertmanager) == "7s")
     assert local.policy.monitoring.stack.group_wait.total_seconds() == 7
     # Still the same processes: a reload, not a restart.
     status = read_status(local.folder.parent)
@@ -138,7 +126,7 @@ def test_a_refused_policy_keeps_the_running_configuration(
 ) -> None:
     local, policy_file, _container = stack
     prometheus = local.components["prometheus"].url
-    _wait("the first target", lambda: _scrape_pools(prometheus))
+    wait_for("the first target", lambda: _scrape_pools(prometheus))
     rules = local.folder / "config" / "prometheus"
     before = {p.name: p.read_bytes() for p in sorted(rules.rglob("*")) if p.is_file()}
 

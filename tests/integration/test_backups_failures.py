@@ -136,12 +136,17 @@ def test_a_missed_scheduled_run_raises_an_alert_once(lab: LabSystem, clock: Manu
     clock.set(job.due_at + timedelta(hours=1, minutes=31))
     lab.container.backup_monitor.measure(actor=ADMIN)
     lab.container.backup_monitor.measure(actor=ADMIN)
-    missed = _alerts(lab, "BackupMissed")
-    assert [a["labels"]["row"] for a in missed] == ["database_incremental"]  # type: ignore[index]
+    # Only the incremental row is asserted: when the test runs late in the evening (Berlin),
+    # the 02:00 full falls into the same window and is rightly reported missed as well.
+    missed = [
+        a
+        for a in _alerts(lab, "BackupMissed")
+        if a["labels"]["row"] == "database_incremental"  # type: ignore[index]
+    ]
+    assert len(missed) == 1
     with lab.container.db.reader() as session:
         entries = lab.container.ledger.entries(session, EntryQuery(action="backups.run.missed"))
-    assert len(entries) == 1
-    assert entries[0].payload["row"] == "database_incremental"
+    assert [e.payload["row"] for e in entries].count("database_incremental") == 1
 
 
 def test_the_hourly_incremental_yields_to_the_daily_full_at_two(

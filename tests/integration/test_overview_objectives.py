@@ -11,12 +11,12 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from leitstand.auth.model import Role
-from leitstand.backups.store import BackupRunRow, BackupStateRow, DrillRow
+from leitstand.backups.store import BackupStateRow, DrillRow
 from leitstand.bootstrap import Container, build
 from leitstand.policy.model import Policy, default_policy
 from leitstand.settings import Settings
 from leitstand.testing import ManualClock
-from leitstand.testing_backups import ADMIN
+from leitstand.testing_backups import ADMIN, store_backup_run
 
 SYSTEM = "batch-processing"  # RPO 4 h, RTO 8 h in the seed
 
@@ -43,27 +43,7 @@ def browser(client: TestClient, tokens: dict[Role, str]) -> TestClient:
 
 
 def _stored_run(container: Container, started: datetime) -> None:
-    with container.db.transaction() as session:
-        session.add(
-            BackupRunRow(
-                run_key=f"{SYSTEM}:files:{started.isoformat()}",
-                system=SYSTEM,
-                row="files",
-                data="files",
-                method="incremental",
-                engine="restic",
-                trigger="schedule",
-                actor="test",
-                status="succeeded",
-                attempts=1,
-                due_at=None,
-                started_at=started,
-                finished_at=started + timedelta(minutes=2),
-                sites='[{"site": "primary", "ok": true}, {"site": "secondary", "ok": true}]',
-                verification="[]",
-                expired="[]",
-            )
-        )
+    store_backup_run(container, SYSTEM, "files", "files", started)
 
 
 def _stored_drill(container: Container, started: datetime, seconds: float) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -86,25 +86,28 @@ class Escalator:
         self, session: Session, starts: Sequence[tuple[AlertRow, str, bool]]
     ) -> list[tuple[EscalationRow, dict[str, Any]]]:
         """``start`` for many alerts (alert, level key, notify) with one flush per table."""
+        if not starts:
+            return []
         now = self.clock.now()
         shift = current_shift(self.policy.alerting.oncall, now)
         oncall = shift.person if shift else None
-        chains: dict[str, list[ChainStep]] = {}
+        chains: dict[str, tuple[list[ChainStep], str]] = {}
         rows: list[EscalationRow] = []
         for alert, level_key, _notify in starts:
-            chain = chains.get(level_key)
-            if chain is None:
-                chain = chains[level_key] = build_chain(
-                    self.policy.alerting, level_key, oncall=oncall
-                )
+            if level_key not in chains:
+                chain = build_chain(self.policy.alerting, level_key, oncall=oncall)
+                chains[level_key] = (chain, json.dumps([step.as_dict() for step in chain]))
+            chain, snapshot = chains[level_key]
             rows.append(
                 EscalationRow(
                     alert_id=alert.id,
                     state=EscalationState.ACTIVE.value,
                     level=chain[0].level,
-                    chain=json.dumps([step.as_dict() for step in chain]),
+                    chain=snapshot,
                     oncall=oncall,
                     started_at=now,
+                    # Known before the insert, so the row goes in complete.
+                    next_at=self._next_due(chain, 0, now),
                 )
             )
         session.add_all(rows)
@@ -113,7 +116,7 @@ class Escalator:
         timers: list[Timer] = []
         summaries: list[dict[str, Any]] = []
         for n, ((alert, level_key, notify), row) in enumerate(zip(starts, rows, strict=True)):
-            chain = chains[level_key]
+            chain = chains[level_key][0]
             summaries.append(
                 {
                     "escalation_id": row.id,
@@ -126,14 +129,44 @@ class Escalator:
             )
             if notify:
                 notices.append((n, self._notice(alert, chain[0], "fired")))
-            timer = self._after_step(session, row, alert, chain, 0)[1]
-            if timer is not None:
-                timers.append(timer)
+            if chain[0].start_incident:
+                self._open_incident(session, row, alert)
+            if row.next_at is not None:
+                timers.append(self._timer(row.id, 1, row.next_at))
         states = self.outbox.enqueue_many(session, [notice for _, notice in notices])
         for (n, _), state in zip(notices, states, strict=True):
             summaries[n]["notifications"] = state
         self.scheduler.schedule_many(session, timers)
         return list(zip(rows, summaries, strict=True))
+
+    def _next_due(self, chain: list[ChainStep], index: int, now: datetime) -> datetime | None:
+        """When the step after ``index`` is due if nobody acknowledges, or None (last step)."""
+        step = chain[index]
+        if step.escalate_after_s is None or index + 1 >= len(chain):
+            return None
+        return now + timedelta(seconds=step.escalate_after_s)
+
+    def _timer(self, escalation_id: int, step: int, due: datetime) -> Timer:
+        return Timer(
+            kind=ESCALATE,
+            key=self.timer_key(escalation_id, step),
+            due_at=due,
+            payload={"escalation_id": escalation_id, "step": step},
+        )
+
+    def _open_incident(self, session: Session, row: EscalationRow, alert: AlertRow) -> str:
+        incident = self.incidents.open_from_escalation(
+            session,
+            escalation_id=row.id,
+            alert_id=alert.id,
+            fingerprint=alert.fingerprint,
+            title=f"{alert.name}: {alert.summary}" if alert.summary else alert.name,
+            actor=_ESCALATION_ACTOR,
+            service=alert.service,
+            tenant=alert.tenant,
+        )
+        row.incident_id = incident.id
+        return incident.id
 
     def _notice(
         self, alert: AlertRow, step: ChainStep, purpose: str, incident_id: str | None = None
@@ -183,31 +216,11 @@ class Escalator:
         index: int,
     ) -> tuple[str | None, Timer | None]:
         """Open the step's incident if it says so; the timer for the next step (to schedule)."""
-        step = chain[index]
-        incident_id = None
-        if step.start_incident:
-            incident = self.incidents.open_from_escalation(
-                session,
-                escalation_id=row.id,
-                alert_id=alert.id,
-                fingerprint=alert.fingerprint,
-                title=f"{alert.name}: {alert.summary}" if alert.summary else alert.name,
-                actor=_ESCALATION_ACTOR,
-                service=alert.service,
-                tenant=alert.tenant,
-            )
-            row.incident_id = incident_id = incident.id
-        row.next_at = None
-        timer = None
-        if step.escalate_after_s is not None and index + 1 < len(chain):
-            due = self.clock.now() + timedelta(seconds=step.escalate_after_s)
-            timer = Timer(
-                kind=ESCALATE,
-                key=self.timer_key(row.id, index + 1),
-                due_at=due,
-                payload={"escalation_id": row.id, "step": index + 1},
-            )
-            row.next_at = due
+        incident_id = (
+            self._open_incident(session, row, alert) if chain[index].start_incident else None
+        )
+        row.next_at = self._next_due(chain, index, self.clock.now())
+        timer = self._timer(row.id, index + 1, row.next_at) if row.next_at else None
         return incident_id, timer
 
     def handle(self, ctx: JobContext) -> None:

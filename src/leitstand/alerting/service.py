@@ -332,6 +332,22 @@ class AlertingService:
             open_rows[facts.fingerprint] = row
             new.append((len(touched), facts, row, level_key, known))
             touched.append((row, True))
+        if new:
+            # Deduplication against the last notification of each fingerprint, decided before
+            # the insert so that the rows go in complete (no UPDATE after it).
+            last_notified: dict[str, datetime | None] = dict(
+                session.execute(
+                    sa.select(AlertRow.fingerprint, sa.func.max(AlertRow.notified_at))
+                    .where(AlertRow.fingerprint.in_(sorted({f.fingerprint for _, f, *_ in new})))
+                    .group_by(AlertRow.fingerprint)
+                ).all()
+            )
+            for _position, facts, row, _key, _known in new:
+                due = notification_due(
+                    last_notified.get(facts.fingerprint), now, self.policy.alerting.dedup_window
+                )
+                row.deduplicated = not due
+                row.notified_at = now if due else None
         if new and not self._insert(session, [row for _, _, row, _, _ in new]):
             # Another delivery stored one of these alerts first (PostgreSQL, rare): alert by
             # alert, each in a savepoint, the loser of a race becomes a repeat.
@@ -343,22 +359,7 @@ class AlertingService:
                 else AlertRef(row.id, row.fingerprint, row.level, row.status, False, False)
                 for facts, (row, _created) in zip(batch, touched, strict=True)
             ]
-        last_notified: dict[str, datetime | None] = dict(
-            session.execute(
-                sa.select(AlertRow.fingerprint, sa.func.max(AlertRow.notified_at))
-                .where(AlertRow.fingerprint.in_(sorted({f.fingerprint for _, f, *_ in new})))
-                .group_by(AlertRow.fingerprint)
-            ).all()
-        )
-        starts: list[tuple[AlertRow, str, bool]] = []
-        for _position, facts, row, level_key, _known in new:
-            due = notification_due(
-                last_notified.get(facts.fingerprint), now, self.policy.alerting.dedup_window
-            )
-            row.deduplicated = not due
-            if due:
-                row.notified_at = now
-            starts.append((row, level_key, due))
+        starts = [(row, level_key, not row.deduplicated) for _, _, row, level_key, _ in new]
         escalations = self.escalator.start_many(session, starts)
         for (_position, facts, row, _key, known), (escalation, summary) in zip(
             new, escalations, strict=True

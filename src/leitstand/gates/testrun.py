@@ -64,7 +64,9 @@ def run_pytest(ctx: GateContext) -> PytestRun:
     settings = ctx.gates.test
     sources = settings.source or [ctx.rel(p) for p in ctx.project.packages]
     run_env = {
-        **os.environ,
+        # A coverage run around leitstand itself (its own self-gate) must not reach into the
+        # project's: coverage's subprocess hooks would start the outer measurement in there.
+        **{k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_")},
         **settings.env,
         "COVERAGE_FILE": str(work / ".coverage"),
         "LEITSTAND_GATE_PROBE": str(probe_file),

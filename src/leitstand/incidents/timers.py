@@ -36,7 +36,7 @@ from leitstand.incidents.store import (
 from leitstand.ledger.service import Ledger
 from leitstand.policy.base import Role
 from leitstand.policy.model import Policy
-from leitstand.scheduler.service import JobContext, Scheduler
+from leitstand.scheduler.service import JobContext, Scheduler, Timer
 
 __all__ = ["DEADLINE", "AlertSink", "IncidentClocks", "clock_state"]
 
@@ -143,6 +143,7 @@ class IncidentClocks:
     def sync(self, session: Session, row: IncidentRow, now: datetime) -> None:
         """Arm timers for open deadlines; resolve the alerts of met ones."""
         session.flush()
+        timers: list[Timer] = []
         for deadline in self.deadlines(session, row):
             if not deadline.open:
                 self._settle(session, row.id, deadline, now)
@@ -155,20 +156,24 @@ class IncidentClocks:
                 "due": deadline.due_at.isoformat(),
             }
             if deadline.warn_before > timedelta(0) and deadline.due_at > now:
-                self.scheduler.schedule(
-                    session,
-                    kind=DEADLINE,
-                    key=f"{base}:near",
-                    due_at=max(now, deadline.due_at - deadline.warn_before),
-                    payload={**payload, "stage": "near"},
+                timers.append(
+                    Timer(
+                        kind=DEADLINE,
+                        key=f"{base}:near",
+                        due_at=max(now, deadline.due_at - deadline.warn_before),
+                        payload={**payload, "stage": "near"},
+                    )
                 )
-            self.scheduler.schedule(
-                session,
-                kind=DEADLINE,
-                key=f"{base}:missed",
-                due_at=deadline.due_at,
-                payload={**payload, "stage": "missed"},
+            timers.append(
+                Timer(
+                    kind=DEADLINE,
+                    key=f"{base}:missed",
+                    due_at=deadline.due_at,
+                    payload={**payload, "stage": "missed"},
+                )
             )
+        # One insert for all of them; a key armed before stays as it is.
+        self.scheduler.schedule_many(session, timers)
 
     def _settle(
         self, session: Session, incident_id: str, deadline: Deadline, now: datetime

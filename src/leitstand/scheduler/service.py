@@ -297,19 +297,30 @@ class Scheduler:
     # -- firing --------------------------------------------------------------------------------
 
     def run_due(self, *, limit: int = 20, kinds: Collection[str] | None = None) -> int:
-        """Fire up to ``limit`` due timers, each in its own transaction; returns how many fired.
+        """Fire up to ``limit`` due timers; returns how many fired.
 
         ``kinds`` restricts the firing to timers of those kinds (a command that waits for its
         own timers must not run other domains' duties on the way).
         """
         fired = 0
-        while fired < limit and self._fire_one(kinds):
-            fired += 1
+        while fired < limit:
+            count = self._fire_batch(limit - fired, kinds)
+            if count == 0:
+                break
+            fired += count
         return fired
 
-    def _fire_one(self, kinds: Collection[str] | None = None) -> bool:
+    def _fire_batch(self, limit: int, kinds: Collection[str] | None = None) -> int:
+        """Claim up to ``limit`` due timers in one transaction and fire them; one commit.
+
+        Each handler runs in its own savepoint, so one failing handler rolls back only its own
+        effects and is recorded as a failure; the firings and their records commit together
+        (a crash before the commit fires them all again, a committed firing never repeats).
+        One commit for many timers is what keeps a burst (a thousand escalations due at once)
+        from queueing behind a thousand commits.
+        """
         now = self.clock.now()
-        long_duty: tuple[LeaseContext, LongHandler, timedelta] | None = None
+        long_duties: list[tuple[LeaseContext, LongHandler, timedelta]] = []
         with self.db.transaction() as session:
             due = sa.and_(JobRow.status == JobStatus.PENDING.value, JobRow.due_at <= now)
             # A running duty whose lease expired belongs to a crashed worker: run it again.
@@ -318,34 +329,35 @@ class Scheduler:
                 sa.select(JobRow)
                 .where(sa.or_(due, orphaned))
                 .order_by(JobRow.due_at, JobRow.id)
-                .limit(1)
+                .limit(limit)
             )
             if kinds is not None:
                 stmt = stmt.where(JobRow.kind.in_(sorted(kinds)))
             if self.db.is_postgres:
                 stmt = stmt.with_for_update(skip_locked=True)
-            job = session.execute(stmt).scalar_one_or_none()
-            if job is None:
-                return False
-            if job.kind in self._long:
-                handler, lease = self._long[job.kind]
-                job.status = JobStatus.RUNNING.value
-                # A claim token per claim: a re-claim after an expired lease, even by this same
-                # instance, makes the earlier run's late result count for nothing.
-                job.claimed_by = f"{self.instance}#{uuid.uuid4().hex[:12]}"
-                job.lease_until = now + lease
-                long_duty = (self._lease_context(job, now), handler, lease)
-            else:
+            jobs = list(session.execute(stmt).scalars())
+            for job in jobs:
+                if job.status not in (JobStatus.PENDING.value, JobStatus.RUNNING.value):
+                    continue  # cancelled or finished by an earlier handler of this batch
+                if job.kind in self._long:
+                    handler, lease = self._long[job.kind]
+                    job.status = JobStatus.RUNNING.value
+                    # A claim token per claim: a re-claim after an expired lease, even by this
+                    # same instance, makes the earlier run's late result count for nothing.
+                    job.claimed_by = f"{self.instance}#{uuid.uuid4().hex[:12]}"
+                    job.lease_until = now + lease
+                    long_duties.append((self._lease_context(job, now), handler, lease))
+                    continue
                 job.status = JobStatus.PENDING.value
                 error = self._run_handler(session, job, now)
                 if error is None:
                     self._record_success(session, job, now)
                 else:
                     self._record_failure(session, job, now, error)
-        if long_duty is not None:
+        for duty in long_duties:
             # Submitted only after the claim committed, so no other instance can take it.
-            self.leases.submit(*long_duty, finish=self._finish_long)
-        return True
+            self.leases.submit(*duty, finish=self._finish_long)
+        return len(jobs)
 
     def _lease_context(self, job: JobRow, now: datetime) -> LeaseContext:
         return LeaseContext(

@@ -12,13 +12,13 @@ from fastapi.testclient import TestClient
 from leitstand.app import create_app
 from leitstand.backups.monitor import BackupMonitor
 from leitstand.backups.objectives import run_timer_key
-from leitstand.backups.store import BackupRunRow, DrillRow
+from leitstand.backups.store import DrillRow
 from leitstand.backups.wiring import RUN_KIND, wire_backups
 from leitstand.bootstrap import Container
 from leitstand.ledger.service import EntryQuery
 from leitstand.policy.model import Policy, default_policy
 from leitstand.testing import ManualClock
-from leitstand.testing_backups import ADMIN
+from leitstand.testing_backups import ADMIN, store_backup_run
 
 
 def _policy(systems: dict[str, Any]) -> Policy:
@@ -38,37 +38,6 @@ def _monitor(container: Container, policy: Policy, tmp_path: Path) -> BackupMoni
         scheduler=container.scheduler,
     )
     return monitor
-
-
-def _run(
-    container: Container,
-    system: str,
-    row: str,
-    data: str,
-    started: datetime,
-    status: str = "succeeded",
-) -> None:
-    with container.db.transaction() as session:
-        session.add(
-            BackupRunRow(
-                run_key=f"{system}:{row}:{started.isoformat()}:{status}",
-                system=system,
-                row=row,
-                data=data,
-                method="incremental",
-                engine="restic",
-                trigger="schedule",
-                actor="test",
-                status=status,
-                attempts=1,
-                due_at=None,
-                started_at=started,
-                finished_at=started + timedelta(minutes=2),
-                sites='[{"site": "primary", "ok": true}, {"site": "secondary", "ok": true}]',
-                verification="[]",
-                expired="[]",
-            )
-        )
 
 
 def _alerts(container: Container, name: str) -> list[dict[str, Any]]:
@@ -102,8 +71,10 @@ def test_the_rpo_of_a_file_system_follows_its_last_good_snapshot(
     container: Container, clock: ManualClock, tmp_path: Path
 ) -> None:
     monitor = _monitor(container, _policy(FILES_ONLY), tmp_path)
-    _run(container, "batch-processing", "files", "files", clock.now() - timedelta(minutes=30))
-    _run(
+    store_backup_run(
+        container, "batch-processing", "files", "files", clock.now() - timedelta(minutes=30)
+    )
+    store_backup_run(
         container,
         "batch-processing",
         "files",
@@ -126,7 +97,7 @@ def test_the_rpo_of_a_file_system_follows_its_last_good_snapshot(
     assert len(breach) == 1 and breach[0]["severity"] == "critical"
     assert breach[0]["labels"]["system"] == "batch-processing"
 
-    _run(container, "batch-processing", "files", "files", clock.now())
+    store_backup_run(container, "batch-processing", "files", "files", clock.now())
     monitor.measure(actor=ADMIN)
     assert _actions(container, "backups.rpo.recovered") == 1
     assert _alerts(container, "RpoBreach")[0]["status"] == "resolved"
@@ -177,7 +148,7 @@ def test_overdue_recovery_drills_are_flagged_until_one_passes(
         }
     }
     monitor = _monitor(container, _policy(systems), tmp_path)
-    _run(
+    store_backup_run(
         container, "enterprise-api", "database_full", "database", clock.now() - timedelta(days=100)
     )
     with container.db.transaction() as session:
