@@ -251,7 +251,7 @@ def test_canary_analysis_asks_prometheus_aborts_a_bad_canary_and_promotes_a_good
         )
         good = drive(c, good.id)
         load.stop()
-        assert good.phase is Phase.COMPLETED
+        assert good.phase is Phase.COMPLETED, c.releases.analyses(good.id)
         verdicts = [(a["weight"], a["verdict"]) for a in c.releases.analyses(good.id)]
         assert verdicts == [(5, "pass"), (50, "pass")]
         assert _weights(c) == {"blue": 0, "green": 100}

@@ -153,6 +153,9 @@ class AlertingService:
                 )
             )
         with self.db.transaction() as session:
+            # The ledger head first: racing deliveries then queue there instead of deadlocking
+            # over alerts they both insert (each would hold one lock the other needs).
+            self.ledger.hold_head(session)
             for ref in self._fire_many(session, firing, actor=actor):
                 counts["new" if ref.created else "duplicates"] += 1
                 ids.append(ref.id)

@@ -18,10 +18,18 @@ from typing import Any
 __all__: list[str] = []
 
 _tests: dict[str, dict[str, Any]] = {}
+_state: dict[str, str | None] = {"worker": None}
+
+
+def pytest_configure(config: Any) -> None:
+    # An xdist worker has ``workerinput``; the environment variable alone would also be seen by
+    # a pytest that a test starts inside a worker (a gate run within the tests).
+    workerinput = getattr(config, "workerinput", None)
+    _state["worker"] = str(workerinput["workerid"]) if workerinput else None
 
 
 def _worker() -> str | None:
-    return os.environ.get("PYTEST_XDIST_WORKER")
+    return _state["worker"]
 
 
 def pytest_collection_finish(session: Any) -> None:

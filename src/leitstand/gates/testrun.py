@@ -66,7 +66,12 @@ def run_pytest(ctx: GateContext) -> PytestRun:
     run_env = {
         # A coverage run around leitstand itself (its own self-gate) must not reach into the
         # project's: coverage's subprocess hooks would start the outer measurement in there.
-        **{k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_")},
+        # Nor may an outer pytest (xdist worker ids, the current test) leak into the project's.
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("COVERAGE_", "PYTEST_XDIST_", "PYTEST_CURRENT_TEST"))
+        },
         **settings.env,
         "COVERAGE_FILE": str(work / ".coverage"),
         "LEITSTAND_GATE_PROBE": str(probe_file),

@@ -134,6 +134,16 @@ class Ledger:
         pending.entries.append(entry)
         return entry
 
+    def hold_head(self, session: Session) -> None:
+        """Take the ledger head for this transaction now rather than at its first entry.
+
+        Every appending transaction queues on the head (``FOR UPDATE`` on PostgreSQL). A
+        transaction that will append after taking other row locks (the alert intake inserting
+        alerts two deliveries may share) takes the head first, so that all of them lock in one
+        order and cannot deadlock.
+        """
+        self._pending(session)
+
     def record(
         self,
         session: Session,
