@@ -337,6 +337,10 @@ def test_an_interrupted_backup_leaves_the_previous_good_state_usable(
     cli.send_signal(signal.SIGTERM)
     _out, err = cli.communicate(timeout=60)
     assert cli.returncode == 130, err
+    # pgBackRest's own worker processes finish their shutdown on their own schedule.
+    stopped = time.monotonic() + 15
+    while _pgbackrest_backup_running(config) and time.monotonic() < stopped:
+        time.sleep(0.1)
     assert not _pgbackrest_backup_running(config)
     with lab.container.db.reader() as session:
         status = session.execute(
