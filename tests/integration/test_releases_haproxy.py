@@ -235,7 +235,10 @@ def test_canary_analysis_asks_prometheus_aborts_a_bad_canary_and_promotes_a_good
             service=SERVICE, version="2.0.0", env="staging", actor=OPS, strategy="canary"
         )
         bad = drive(c, bad.id)
-        assert bad.phase is Phase.ROLLED_BACK and _weights(c) == {"blue": 100, "green": 0}
+        assert bad.phase is Phase.ROLLED_BACK and _weights(c) == {"blue": 100, "green": 0}, (
+            bad,
+            c.releases.analyses(bad.id),
+        )
         (analysis,) = c.releases.analyses(bad.id)
         assert (analysis["step"], analysis["weight"], analysis["verdict"]) == (0, 5, "fail")
         assert 15 <= analysis["canary"]["error_rate"] <= 25
