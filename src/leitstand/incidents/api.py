@@ -11,6 +11,7 @@ from leitstand.auth.api import requires
 from leitstand.auth.model import Actor, Role
 from leitstand.deps import container_of
 from leitstand.incidents.classify import classify_document
+from leitstand.incidents.readmodel import IncidentView
 from leitstand.incidents.reports import report_markdown
 from leitstand.incidents.schemas import (
     ActionIn,
@@ -18,7 +19,6 @@ from leitstand.incidents.schemas import (
     AssessmentIn,
     ClassifyIn,
     IncidentIn,
-    IncidentOut,
     IncidentPatch,
     NoteIn,
     PhaseIn,
@@ -44,28 +44,26 @@ REPORTERS = (Role.COMPLIANCE_OFFICER, Role.DEVOPS)
 Lang = Annotated[str, Query(pattern="^(de|en)$")]
 
 
-@router.get("", response_model=list[IncidentOut])
+@router.get("", response_model=list[IncidentView])
 def list_incidents(
     request: Request,
     _: Annotated[Actor, requires(*READERS)],
     status: str | None = Query(default=None, max_length=16),
     tenant: str | None = Query(default=None, max_length=100),
-) -> list[IncidentOut]:
+) -> list[IncidentView]:
     """Incidents, newest first."""
-    incidents = container_of(request).incidents.list(status=status, tenant=tenant)
-    return [IncidentOut.model_validate(i.as_dict()) for i in incidents]
+    return container_of(request).incidents.list(status=status, tenant=tenant)
 
 
-@router.post("", response_model=IncidentOut, status_code=201)
+@router.post("", response_model=IncidentView, status_code=201)
 def open_incident(
     body: IncidentIn, request: Request, actor: Annotated[Actor, requires(*RESPONDERS)]
-) -> IncidentOut:
+) -> IncidentView:
     """Open an incident by hand."""
     details = body.model_dump(exclude={"title", "severity"}, exclude_none=True)
-    incident = container_of(request).incidents.create(
+    return container_of(request).incidents.create(
         title=body.title, severity=body.severity, actor=actor, details=details
     )
-    return IncidentOut.model_validate(incident.as_dict())
 
 
 @router.post("/classify")
@@ -79,12 +77,12 @@ def classify(
     return classify_document(body, container_of(request).policy.incidents, lang=lang)
 
 
-@router.get("/{incident_id}", response_model=IncidentOut)
+@router.get("/{incident_id}", response_model=IncidentView)
 def get_incident(
     incident_id: str, request: Request, _: Annotated[Actor, requires(*READERS)]
-) -> IncidentOut:
+) -> IncidentView:
     """One incident."""
-    return IncidentOut.model_validate(container_of(request).incidents.get(incident_id).as_dict())
+    return container_of(request).incidents.get(incident_id)
 
 
 @router.get("/{incident_id}/detail")
@@ -103,39 +101,36 @@ def timeline(
     return [e.as_dict() for e in container_of(request).incident_reporting.timeline(incident_id)]
 
 
-@router.patch("/{incident_id}", response_model=IncidentOut)
+@router.patch("/{incident_id}", response_model=IncidentView)
 def update(
     incident_id: str,
     body: IncidentPatch,
     request: Request,
     actor: Annotated[Actor, requires(*RESPONDERS)],
-) -> IncidentOut:
+) -> IncidentView:
     """Change details, roles, systems, tenants or milestones."""
-    incident = container_of(request).incidents.update(incident_id, body.changes(), actor=actor)
-    return IncidentOut.model_validate(incident.as_dict())
+    return container_of(request).incidents.update(incident_id, body.changes(), actor=actor)
 
 
-@router.post("/{incident_id}/acknowledge", response_model=IncidentOut)
+@router.post("/{incident_id}/acknowledge", response_model=IncidentView)
 def acknowledge(
     incident_id: str, request: Request, actor: Annotated[Actor, requires(*RESPONDERS)]
-) -> IncidentOut:
+) -> IncidentView:
     """Take the incident (meets the reaction time)."""
-    incident = container_of(request).incidents.acknowledge(incident_id, actor=actor)
-    return IncidentOut.model_validate(incident.as_dict())
+    return container_of(request).incidents.acknowledge(incident_id, actor=actor)
 
 
-@router.post("/{incident_id}/phase", response_model=IncidentOut)
+@router.post("/{incident_id}/phase", response_model=IncidentView)
 def phase(
     incident_id: str,
     body: PhaseIn,
     request: Request,
     actor: Annotated[Actor, requires(*RESPONDERS)],
-) -> IncidentOut:
+) -> IncidentView:
     """Move to the next phase (409 for any other)."""
-    incident = container_of(request).incidents.set_phase(
+    return container_of(request).incidents.set_phase(
         incident_id, body.phase, actor=actor, at=body.at, note=body.note
     )
-    return IncidentOut.model_validate(incident.as_dict())
 
 
 @router.post("/{incident_id}/notes", status_code=201)
@@ -150,13 +145,12 @@ def note(
     return {"status": "noted"}
 
 
-@router.post("/{incident_id}/close", response_model=IncidentOut)
+@router.post("/{incident_id}/close", response_model=IncidentView)
 def close(
     incident_id: str, request: Request, actor: Annotated[Actor, requires(*RESPONDERS)]
-) -> IncidentOut:
+) -> IncidentView:
     """Close after follow-up and the post-mortem."""
-    incident = container_of(request).incidents.close(incident_id, actor=actor)
-    return IncidentOut.model_validate(incident.as_dict())
+    return container_of(request).incidents.close(incident_id, actor=actor)
 
 
 @router.post("/{incident_id}/actions", status_code=201)

@@ -28,7 +28,6 @@ __all__ = [
     "AssessmentIn",
     "ClassifyIn",
     "IncidentIn",
-    "IncidentOut",
     "IncidentPatch",
     "NoteIn",
     "PhaseIn",
@@ -340,39 +339,3 @@ class ActionPatch(_Strict):
 class SubmitIn(_Strict):
     submitted_at: AwareDatetime | None = None
     reference: Annotated[str, Field(max_length=200)] | None = None
-
-
-class IncidentOut(BaseModel):
-    id: str
-    title: str
-    severity: str
-    status: str
-    phase: str
-    opened_at: datetime
-    opened_by: str
-    service: str | None
-    tenant: str | None
-    source: str
-    alert_id: int | None
-    alert_fingerprint: str | None
-    escalation_id: int | None
-    systems: list[str]
-    tenants: list[str]
-    commander: str | None
-    scribe: str | None
-    communication: str | None
-    description: str | None
-    root_cause: str | None
-    root_cause_key: str | None
-    impact: str | None
-    occurred_at: datetime | None
-    detected_at: datetime | None
-    aware_at: datetime | None
-    acknowledged_at: datetime | None
-    contained_at: datetime | None
-    recovered_at: datetime | None
-    resolved_at: datetime | None
-    closed_at: datetime | None
-    personal_data_affected: bool
-    gdpr_notified_at: datetime | None
-    postmortem_at: datetime | None

@@ -77,6 +77,13 @@ def follow(container: Container, release_id: int, *, timeout: float) -> ReleaseI
     return info
 
 
+def _followed(
+    container: Container, info: ReleaseInfo, *, wait: bool, timeout: float
+) -> ReleaseInfo:
+    """The release after following it (``--wait``), or as it is (``--no-wait``)."""
+    return follow(container, info.id, timeout=timeout) if wait else info
+
+
 def _finish(info: ReleaseInfo, json_out: bool) -> None:
     if json_out:
         emit_json(info.as_dict())
@@ -140,8 +147,7 @@ def start(
         strategy=strategy,
         actor=_actor(container, token),
     )
-    if wait:
-        info = follow(container, info.id, timeout=timeout)
+    info = _followed(container, info, wait=wait, timeout=timeout)
     _finish(info, json_out)
 
 
@@ -170,8 +176,7 @@ def approve(
     info = container.releases.approve(
         release_id=release_id, actor=_actor(container, token), comment=comment
     )
-    if wait:
-        info = follow(container, info.id, timeout=timeout)
+    info = _followed(container, info, wait=wait, timeout=timeout)
     _finish(info, json_out)
 
 
@@ -186,8 +191,7 @@ def promote(
     """Continue a canary paused by an inconclusive analysis."""
     container = open_container()
     info = container.releases.promote(release_id=release_id, actor=_actor(container, token))
-    if wait:
-        info = follow(container, info.id, timeout=timeout)
+    info = _followed(container, info, wait=wait, timeout=timeout)
     _finish(info, json_out)
 
 
@@ -205,8 +209,7 @@ def abort(
     info = container.releases.abort(
         release_id=release_id, actor=_actor(container, token), reason=reason
     )
-    if wait:
-        info = follow(container, info.id, timeout=timeout)
+    info = _followed(container, info, wait=wait, timeout=timeout)
     if json_out:
         emit_json(info.as_dict())
     else:
@@ -228,8 +231,7 @@ def rollback(
     info = container.releases.rollback(
         service=service, env=env, actor=_actor(container, token), reason=reason
     )
-    if wait:
-        info = follow(container, info.id, timeout=timeout)
+    info = _followed(container, info, wait=wait, timeout=timeout)
     if json_out:
         emit_json(info.as_dict())
     else:
