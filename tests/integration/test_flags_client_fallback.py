@@ -118,14 +118,16 @@ def test_client_keeps_the_last_good_snapshot_while_the_server_is_down(
 
     # The server goes away: evaluations go on from the last good snapshot.
     assert server.stop() == 0
-    wait_for(lambda: client.status is ClientStatus.STALE)
+    # A poll during the graceful shutdown may already have failed with a 503; the server is
+    # gone only once a poll found nobody listening.
+    wait_for(lambda: "unreachable" in (client.last_error or ""))
+    assert client.status is ClientStatus.STALE
     assert flags.get_provider_status() is ProviderStatus.STALE
     assert ProviderEvent.PROVIDER_STALE in events
     for _ in range(20):
         details = flags.get_boolean_details("new-billing", False, ctx(WEST))
         assert (details.value, details.error_code) == (True, None)
         assert details.flag_metadata["snapshot"] == "stale"
-    assert "unreachable" in (client.last_error or "")
 
     # An application restarted while leitstand is still down starts from its cached snapshot.
     restarted = FlagClient(

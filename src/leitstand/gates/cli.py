@@ -117,6 +117,16 @@ def _run(container: object, request: GateRequest, *, quiet: bool) -> tuple[RunRe
         return gates.run(request, actor=local_actor(), progress=show)  # type: ignore[no-any-return]
 
 
+def _detail_lines(detail: object, limit: int = 4) -> list[str]:
+    """The telling lines of a finding's detail: pytest's ``E`` lines, else the last line."""
+    if not isinstance(detail, str) or not detail.strip():
+        return []
+    lines = [line.rstrip() for line in detail.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("E ")]
+    chosen = errors[:limit] if errors else lines[-1:]
+    return [line[:300] for line in chosen]
+
+
 def _print(result: RunResult, folder: Path) -> None:
     for stage in result.stages:
         console.print(
@@ -126,6 +136,8 @@ def _print(result: RunResult, folder: Path) -> None:
             console.print(f"   {_MARK[check.status]} {check.id}: {check.summary}", highlight=False)
             for finding in [f for f in check.findings if f.blocking][:10]:
                 console.print(f"       {finding.rule}: {finding.message}", markup=False)
+                for line in _detail_lines(finding.data.get("detail")):
+                    console.print(f"         {line}", markup=False, highlight=False)
     for skipped in result.not_run:
         console.print(f"[yellow]-[/] {skipped.value.upper()}: not run (a previous stage failed)")
     verdict = (

@@ -167,7 +167,7 @@ def _failures(tests: dict[str, dict[str, Any]]) -> list[Finding]:
             message=f"{nodeid} failed in {info.get('phase', 'call')}",
             file=info.get("file"),
             line=info.get("line"),
-            data={"detail": str(info.get("message", ""))[-500:]},
+            data={"detail": str(info.get("message", ""))[-1500:]},
         )
         for nodeid, info in sorted(tests.items())
         if info["outcome"] == "failed"
