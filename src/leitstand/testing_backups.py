@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from leitstand.auth.model import Actor
-from leitstand.backups.postgres import Cluster, archive_status, connect
+from leitstand.backups.postgres import Cluster, connect, switch_and_archive
 from leitstand.backups.schemas import RunView
 from leitstand.backups.scratch import ScratchLab, free_local_port
 from leitstand.backups.store import BackupRunRow
@@ -128,15 +127,8 @@ class LabSystem:
         return self.container.backups.run(system=self.system, row=row, actor=ADMIN)
 
     def archive_now(self, timeout: float = 60) -> None:
-        """Switch WAL and wait until every byte is archived (a stable recovery point)."""
-        self.sql("SELECT pg_switch_wal()")
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            status = archive_status(self.cluster.address())
-            if status.pending_bytes <= 0 and status.pending_segments == 0:
-                return
-            time.sleep(0.05)
-        raise TimeoutError("WAL was not archived in time")
+        """Switch WAL and wait until the closed segment is archived (a stable recovery point)."""
+        switch_and_archive(self.cluster.address(), timeout=timeout)
 
     def engine(self, data: BackupData) -> Any:
         return self.container.backups.engine(self.system, data)

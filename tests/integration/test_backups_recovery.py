@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import stat
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +20,7 @@ from fastapi.testclient import TestClient
 from leitstand.app import create_app
 from leitstand.backups.engines.factory import build_engine
 from leitstand.backups.model import DrillKind, Site
+from leitstand.backups.postgres import archive_status, switch_and_archive
 from leitstand.backups.process import CommandResult, Runner
 from leitstand.clock import SystemClock
 from leitstand.errors import NotFoundError, ValidationError
@@ -152,6 +154,33 @@ def test_an_incremental_backup_builds_on_the_full_one(lab: LabSystem) -> None:
     run = lab.backup("database_incremental")
     assert run.status == "succeeded", run.error
     assert all(s["engine_id"].endswith("I") for s in run.sites)
+
+
+def test_archiving_now_waits_for_the_closed_segment_while_writes_go_on(lab: LabSystem) -> None:
+    # WAL keeps coming (here a writer; on an idle server checkpoints and the running-transaction
+    # record every 15 s), so "nothing pending" may never hold; the closed segment is what counts.
+    stop = threading.Event()
+
+    def write() -> None:
+        while not stop.is_set():
+            lab.sql("INSERT INTO audit_log (what) VALUES ('background write')")
+            stop.wait(0.01)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        stop.wait(0.2)
+        segment = switch_and_archive(lab.cluster.address(), timeout=60)
+        stop.wait(0.2)
+    finally:
+        stop.set()
+        writer.join(10)
+    status = archive_status(lab.cluster.address())
+    assert status.last_archived_wal is not None and status.last_archived_wal[:24] >= segment
+    assert status.pending_bytes > 0  # the writes after the switch are in the next segment
+    # The next switch makes those writes restorable too.
+    lab.archive_now()
+    assert archive_status(lab.cluster.address()).last_archived_wal[:24] > segment  # type: ignore[index]
 
 
 def test_pitr_restores_exactly_the_rows_that_existed_at_the_target_time(lab: LabSystem) -> None:

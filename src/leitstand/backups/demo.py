@@ -17,7 +17,7 @@ from typing import Any
 
 from leitstand.auth.model import Actor
 from leitstand.backups.model import DrillKind
-from leitstand.backups.postgres import archive_status, connect
+from leitstand.backups.postgres import connect, switch_and_archive
 from leitstand.backups.process import EngineError
 from leitstand.backups.scratch import ScratchLab, free_local_port
 from leitstand.policy.continuity import BackupData
@@ -115,7 +115,7 @@ def run_scratch_pitr(
             before, after, target = _write_markers(
                 cluster, markers=markers, gap=gap, progress=progress
             )
-            _wait_archived(engine.address(), timeout=60)  # type: ignore[attr-defined]
+            switch_and_archive(engine.address(), timeout=60)  # type: ignore[attr-defined]
             progress("point-in-time recovery drill")
             view = drills.run(
                 kind=DrillKind.PITR,
@@ -157,15 +157,4 @@ def _write_markers(
             conn.execute("INSERT INTO leitstand_markers (id) VALUES (%s)", (i,))
             after.append(i)
             time.sleep(gap)
-        conn.execute("SELECT pg_switch_wal()")
     return before, after, target
-
-
-def _wait_archived(address: Any, *, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = archive_status(address)
-        if status.pending_bytes <= 0 and status.pending_segments == 0:
-            return
-        time.sleep(0.1)
-    raise EngineError(f"WAL was not archived within {timeout:.0f}s")

@@ -30,6 +30,7 @@ __all__ = [
     "connect",
     "segment_end_lsn",
     "socket_folder",
+    "switch_and_archive",
 ]
 
 
@@ -81,6 +82,31 @@ def socket_folder(preferred: Path) -> Path:
     if len(str(preferred)) <= _SOCKET_ROOM:
         return preferred
     return Path(tempfile.mkdtemp(prefix="lst-pg-", dir=SHORT_TMP))
+
+
+def switch_and_archive(address: PgAddress, *, timeout: float, poll: float = 0.05) -> str:
+    """Close the current WAL segment and wait until it is archived; returns its file name.
+
+    This makes everything committed so far restorable. Waiting instead for "no WAL pending"
+    is not enough: the server writes records of its own (checkpoints, the running-transactions
+    record every 15 s) into the next segment, so the write position can move past the archived
+    end at any moment and stay there until the next switch.
+    """
+    with connect(address) as conn:
+        row = conn.execute("SELECT pg_walfile_name(pg_switch_wal())").fetchone()
+    segment = str(row[0]).upper() if row else ""
+    deadline = time.monotonic() + timeout
+    while True:
+        last = archive_status(address).last_archived_wal
+        # File names order by timeline, then position; ``.history`` files are not segments.
+        if last is not None and segment_end_lsn(last, 1 << 24) and last[:24].upper() >= segment:
+            return segment
+        if time.monotonic() >= deadline:
+            raise EngineError(
+                f"WAL segment {segment} was not archived within {timeout:.0f}s "
+                f"(last archived: {last or 'none'}); check archive_command and the server log"
+            )
+        time.sleep(poll)
 
 
 def segment_end_lsn(segment: str, segment_size: int) -> int | None:
