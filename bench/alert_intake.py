@@ -55,6 +55,7 @@ from leitstand.observability import configure_logging
 from leitstand.policy.model import Policy
 from leitstand.policy.monitoring import AlertingPolicy
 from leitstand.scheduler.store import JobRow, JobRunRow
+from leitstand.server import freeze_startup_heap
 from leitstand.settings import Settings
 from leitstand.testing import POSTGRES_URL, free_port, postgres_available, postgres_schema
 
@@ -123,6 +124,7 @@ def _serve(args: argparse.Namespace) -> int:
     configure_logging(settings.log_level)  # as `leitstand up`: JSON lines to stderr
     container = build(settings, migrate=False)
     app = create_app(container)
+    freeze_startup_heap()  # as `leitstand up` does before it serves
 
     @app.get("/bench/empty")
     def empty(_request: Request, _: Annotated[Actor, requires(Role.DEVOPS, Role.ONCALL)]) -> None:

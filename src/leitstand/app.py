@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,7 +15,13 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from prometheus_client import CollectorRegistry, Gauge, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Gauge,
+    GCCollector,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from leitstand import __version__, migrations
@@ -183,6 +190,15 @@ def _system_router(registry: CollectorRegistry) -> APIRouter:
 
 
 def _register_gauges(registry: CollectorRegistry, container: Container) -> None:
+    # The usual process figures (CPU, memory, open files) and the collector's activity.
+    ProcessCollector(registry=registry)
+    GCCollector(registry=registry)
+    frozen = Gauge(
+        "leitstand_gc_frozen_objects",
+        "Objects of the start-up heap taken out of garbage collection (`leitstand up`).",
+        registry=registry,
+    )
+    frozen.set_function(lambda: float(gc.get_freeze_count()))
     ledger_size = Gauge(
         "leitstand_ledger_entries", "Entries in the evidence ledger.", registry=registry
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import gc
 import signal
 import socket
 
@@ -23,7 +24,7 @@ from leitstand.observability import configure_logging
 from leitstand.releases.wiring import reconcile_routers
 from leitstand.settings import Settings
 
-__all__ = ["bind_socket", "serve"]
+__all__ = ["bind_socket", "freeze_startup_heap", "serve"]
 
 
 def serve(settings: Settings, *, run_scheduler: bool = True) -> None:
@@ -74,6 +75,7 @@ def serve(settings: Settings, *, run_scheduler: bool = True) -> None:
             lines.append(f"[bold]{token}[/bold]")
         console.print(Panel("\n".join(lines), title="leitstand up", expand=False))
         app = create_app(container, run_scheduler=run_scheduler)
+        freeze_startup_heap()
         config = uvicorn.Config(
             app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=10
         )
@@ -95,6 +97,17 @@ def serve(settings: Settings, *, run_scheduler: bool = True) -> None:
     finally:
         sock.close()
         container.close()
+
+
+def freeze_startup_heap() -> None:
+    """Take what start-up allocated (modules, app, policy, ~200k objects) out of the collector.
+
+    A full collection otherwise walks all of it: measured 80-90 ms pauses every few seconds
+    under load, each one stalling every request in flight. Frozen objects are never collected,
+    which is right for what lives as long as the process anyway.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _exit_cleanly(signum: int, _frame: object) -> None:

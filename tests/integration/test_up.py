@@ -24,6 +24,15 @@ def test_up_serves_the_embedded_default_and_prints_a_one_time_token(tmp_path: Pa
         assert me.json() == {"name": "admin", "role": "devops"}
         assert me.headers["x-request-id"] == "journey-5"
         assert httpx.get(f"{server.url}/readyz", timeout=10).json()["status"] == "ready"
+        metrics = httpx.get(f"{server.url}/metrics", timeout=10).text
+        # The start-up heap is out of the collector's way (no full-collection pauses).
+        frozen = next(
+            m for m in metrics.splitlines() if m.startswith("leitstand_gc_frozen_objects")
+        )
+        assert float(frozen.split()[1]) > 10_000, frozen
+        assert (
+            "process_resident_memory_bytes" in metrics and "python_gc_collections_total" in metrics
+        )
         login = httpx.get(f"{server.url}/", timeout=10, follow_redirects=False)
         assert login.status_code == 303
         assert (home / "leitstand.db").is_file()
