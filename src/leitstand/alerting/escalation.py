@@ -23,7 +23,7 @@ from leitstand.alerting.outbox import Notice, Outbox
 from leitstand.alerting.store import AlertRow, EscalationRow
 from leitstand.auth.model import Actor
 from leitstand.clock import Clock
-from leitstand.incidents.service import IncidentService
+from leitstand.incidents.service import EscalationOpening, IncidentService
 from leitstand.ledger.service import Ledger
 from leitstand.policy.labels import human_duration
 from leitstand.policy.model import Policy
@@ -129,10 +129,16 @@ class Escalator:
             )
             if notify:
                 notices.append((n, self._notice(alert, chain[0], "fired")))
-            if chain[0].start_incident:
-                self._open_incident(session, row, alert)
             if row.next_at is not None:
                 timers.append(self._timer(row.id, 1, row.next_at))
+        self._open_incidents(
+            session,
+            [
+                (row, alert)
+                for (alert, level_key, _), row in zip(starts, rows, strict=True)
+                if chains[level_key][0][0].start_incident
+            ],
+        )
         states = self.outbox.enqueue_many(session, [notice for _, notice in notices])
         for (n, _), state in zip(notices, states, strict=True):
             summaries[n]["notifications"] = state
@@ -154,19 +160,27 @@ class Escalator:
             payload={"escalation_id": escalation_id, "step": step},
         )
 
-    def _open_incident(self, session: Session, row: EscalationRow, alert: AlertRow) -> str:
-        incident = self.incidents.open_from_escalation(
-            session,
-            escalation_id=row.id,
-            alert_id=alert.id,
-            fingerprint=alert.fingerprint,
-            title=f"{alert.name}: {alert.summary}" if alert.summary else alert.name,
-            actor=_ESCALATION_ACTOR,
-            service=alert.service,
-            tenant=alert.tenant,
-        )
-        row.incident_id = incident.id
-        return incident.id
+    def _open_incidents(
+        self, session: Session, pairs: Sequence[tuple[EscalationRow, AlertRow]]
+    ) -> dict[int, str]:
+        """Open (or find) the incident of each escalation; escalation id -> incident id."""
+        if not pairs:
+            return {}
+        openings = [
+            EscalationOpening(
+                escalation_id=row.id,
+                alert_id=alert.id,
+                fingerprint=alert.fingerprint,
+                title=f"{alert.name}: {alert.summary}" if alert.summary else alert.name,
+                service=alert.service,
+                tenant=alert.tenant,
+            )
+            for row, alert in pairs
+        ]
+        views = self.incidents.open_from_escalations(session, openings, actor=_ESCALATION_ACTOR)
+        for (row, _), view in zip(pairs, views, strict=True):
+            row.incident_id = view.id
+        return {row.id: view.id for (row, _), view in zip(pairs, views, strict=True)}
 
     def _notice(
         self, alert: AlertRow, step: ChainStep, purpose: str, incident_id: str | None = None
@@ -207,64 +221,100 @@ class Escalator:
         notice = self._notice(alert, step, purpose, incident_id)
         return self.outbox.enqueue_many(session, [notice])[0]
 
-    def _after_step(
-        self,
-        session: Session,
-        row: EscalationRow,
-        alert: AlertRow,
-        chain: list[ChainStep],
-        index: int,
-    ) -> tuple[str | None, Timer | None]:
-        """Open the step's incident if it says so; the timer for the next step (to schedule)."""
-        incident_id = (
-            self._open_incident(session, row, alert) if chain[index].start_incident else None
-        )
-        row.next_at = self._next_due(chain, index, self.clock.now())
-        timer = self._timer(row.id, index + 1, row.next_at) if row.next_at else None
-        return incident_id, timer
-
     def handle(self, ctx: JobContext) -> None:
         """Timer handler: nobody acknowledged in time, so move to the next level."""
-        session = ctx.session
-        stmt = sa.select(EscalationRow).where(EscalationRow.id == int(ctx.payload["escalation_id"]))
+        self.handle_many([ctx])
+
+    def handle_many(self, contexts: Sequence[JobContext]) -> None:
+        """``handle`` for all escalation timers a batch claimed: one query per table.
+
+        The state and level are checked per timer, so a late or repeated firing cannot escalate
+        twice; two steps of one escalation in one batch are taken in order.
+        """
+        if not contexts:
+            return
+        session = contexts[0].session
+        ordered = sorted(
+            contexts, key=lambda c: (int(c.payload["escalation_id"]), int(c.payload["step"]))
+        )
+        stmt = (
+            sa.select(EscalationRow)
+            .where(EscalationRow.id.in_(sorted({int(c.payload["escalation_id"]) for c in ordered})))
+            .order_by(EscalationRow.id)
+        )
         if session.get_bind().dialect.name == "postgresql":
             stmt = stmt.with_for_update()
-        row = session.execute(stmt).scalar_one_or_none()
-        if row is None or row.state != EscalationState.ACTIVE.value:
-            return
-        chain = chain_of(row)
-        index = int(ctx.payload["step"])
-        if index >= len(chain) or row.level >= chain[index].level:
-            return  # already there: never escalate twice
-        alert = session.get(AlertRow, row.alert_id)
-        if alert is None:
-            return
-        previous = row.level
-        step = chain[index]
-        row.level = alert.level = step.level
-        row.escalated_at = ctx.now
-        incident_id, timer = self._after_step(session, row, alert, chain, index)
-        self.scheduler.schedule_many(session, [timer] if timer else [])
-        states = self._notify_step(session, alert, step, "escalated", incident_id)
-        self.ledger.record(
+        rows = {row.id: row for row in session.execute(stmt).scalars()}
+        alerts: dict[int, AlertRow] = {}
+        if rows:
+            alerts = {
+                alert.id: alert
+                for alert in session.execute(
+                    sa.select(AlertRow).where(
+                        AlertRow.id.in_(sorted({r.alert_id for r in rows.values()}))
+                    )
+                ).scalars()
+            }
+        chains: dict[str, list[ChainStep]] = {}
+        moves: list[tuple[EscalationRow, AlertRow, list[ChainStep], int, int]] = []
+        for ctx in ordered:
+            row = rows.get(int(ctx.payload["escalation_id"]))
+            if row is None or row.state != EscalationState.ACTIVE.value:
+                continue
+            if row.chain not in chains:
+                chains[row.chain] = chain_of(row)
+            chain = chains[row.chain]
+            index = int(ctx.payload["step"])
+            if index >= len(chain) or row.level >= chain[index].level:
+                continue  # already there: never escalate twice
+            alert = alerts.get(row.alert_id)
+            if alert is None:
+                continue
+            moves.append((row, alert, chain, index, row.level))
+            row.level = alert.level = chain[index].level
+            row.escalated_at = ctx.now
+        incidents = self._open_incidents(
             session,
-            _ESCALATION_ACTOR,
-            "alert.escalated",
-            f"alert:{alert.id}",
-            tenant=alert.tenant,
-            payload={
-                "alert_id": alert.id,
-                "fingerprint": alert.fingerprint,
-                "escalation_id": row.id,
-                "from_level": previous,
-                "to_level": step.level,
-                "reason": "not acknowledged in time",
-                "recipients": [r.person for r in step.recipients],
-                "unresolved_roles": step.unresolved_roles,
-                "notifications": states,
-                "incident_id": incident_id,
-            },
+            list(
+                {
+                    row.id: (row, alert)
+                    for row, alert, chain, index, _ in moves
+                    if chain[index].start_incident
+                }.values()
+            ),
         )
+        now = self.clock.now()
+        timers: list[Timer] = []
+        notices: list[Notice] = []
+        for row, alert, chain, index, _ in moves:
+            incident_id = incidents.get(row.id) if chain[index].start_incident else None
+            notices.append(self._notice(alert, chain[index], "escalated", incident_id))
+            row.next_at = self._next_due(chain, index, now)
+            if row.next_at is not None:
+                timers.append(self._timer(row.id, index + 1, row.next_at))
+        self.scheduler.schedule_many(session, timers)
+        states = self.outbox.enqueue_many(session, notices)
+        for (row, alert, chain, index, previous), state in zip(moves, states, strict=True):
+            step = chain[index]
+            self.ledger.record(
+                session,
+                _ESCALATION_ACTOR,
+                "alert.escalated",
+                f"alert:{alert.id}",
+                tenant=alert.tenant,
+                payload={
+                    "alert_id": alert.id,
+                    "fingerprint": alert.fingerprint,
+                    "escalation_id": row.id,
+                    "from_level": previous,
+                    "to_level": step.level,
+                    "reason": "not acknowledged in time",
+                    "recipients": [r.person for r in step.recipients],
+                    "unresolved_roles": step.unresolved_roles,
+                    "notifications": state,
+                    "incident_id": incidents.get(row.id) if step.start_incident else None,
+                },
+            )
 
     def stop(self, session: Session, row: EscalationRow, state: EscalationState) -> None:
         """Stop an escalation (acknowledged or resolved): cancel every pending step."""

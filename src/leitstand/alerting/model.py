@@ -18,6 +18,7 @@ __all__ = [
     "ChainStep",
     "EscalationState",
     "Recipient",
+    "RoleMessage",
     "build_chain",
     "fingerprint",
     "level_key_for",
@@ -46,6 +47,17 @@ class Recipient:
     name: str
     email: str | None
     role: str
+
+
+@dataclass(frozen=True, slots=True)
+class RoleMessage:
+    """A plain message to everyone holding ``roles`` (not tied to an alert)."""
+
+    roles: tuple[Role | str, ...]
+    subject: str
+    body: str
+    channels: tuple[str, ...] | None = None
+    tenant: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

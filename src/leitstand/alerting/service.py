@@ -22,6 +22,7 @@ from leitstand.alerting.model import (
     AlertStatus,
     EscalationState,
     Recipient,
+    RoleMessage,
     build_chain,
     level_key_for,
     notification_due,
@@ -30,7 +31,7 @@ from leitstand.alerting.model import (
     fingerprint as make_fingerprint,
 )
 from leitstand.alerting.oncall import Shift, current_shift
-from leitstand.alerting.outbox import Outbox
+from leitstand.alerting.outbox import Notice, Outbox
 from leitstand.alerting.queries import AlertQueries
 from leitstand.alerting.schemas import AmWebhook
 from leitstand.alerting.store import AlertRow, EscalationRow
@@ -248,45 +249,69 @@ class AlertingService:
         actor: Actor,
     ) -> dict[str, str]:
         """Send a plain message to everyone holding ``roles`` (e.g. the compliance officer)."""
-        wanted = [Role(r) for r in roles]
-        people = self.policy.alerting.people
-        shift = current_shift(self.policy.alerting.oncall, self.clock.now())
-        recipients: dict[str, Recipient] = {}
-        for role in wanted:
-            for pid, person in people.items():
-                holds = role in person.roles or (
-                    role is Role.ONCALL and shift is not None and shift.person == pid
-                )
-                if holds:
-                    recipients.setdefault(pid, Recipient(pid, person.name, person.email, role))
-        if channels is None:
-            lowest = min(self.policy.alerting.levels.values(), key=lambda lvl: lvl.level)
-            channels = [c.value for c in lowest.channels]
-        states = self.outbox.enqueue(
-            session,
-            alert_id=None,
-            purpose="message",
-            level=None,
-            channels=channels,
-            roles=[r.value for r in wanted],
-            recipients=list(recipients.values()),
+        message = RoleMessage(
+            roles=tuple(roles),
             subject=subject,
             body=body,
+            channels=tuple(channels) if channels is not None else None,
             tenant=tenant,
         )
-        self.ledger.record(
-            session,
-            actor,
-            "notification.requested",
-            f"roles:{','.join(r.value for r in wanted)}",
-            tenant=tenant,
-            payload={
-                "subject": subject,
-                "roles": [r.value for r in wanted],
-                "recipients": sorted(recipients),
-                "channels": states,
-            },
-        )
+        return self.notify_many(session, [message], actor=actor)[0]
+
+    def notify_many(
+        self, session: Session, messages: Sequence[RoleMessage], *, actor: Actor
+    ) -> list[dict[str, str]]:
+        """``notify`` for many messages: one insert per kind of row; states in order."""
+        people = self.policy.alerting.people
+        shift = current_shift(self.policy.alerting.oncall, self.clock.now())
+        lowest = min(self.policy.alerting.levels.values(), key=lambda lvl: lvl.level)
+        resolved: dict[tuple[Role, ...], dict[str, Recipient]] = {}
+        notices: list[Notice] = []
+        for message in messages:
+            wanted = tuple(Role(r) for r in message.roles)
+            if wanted not in resolved:
+                recipients: dict[str, Recipient] = {}
+                for role in wanted:
+                    for pid, person in people.items():
+                        holds = role in person.roles or (
+                            role is Role.ONCALL and shift is not None and shift.person == pid
+                        )
+                        if holds:
+                            recipients.setdefault(
+                                pid, Recipient(pid, person.name, person.email, role)
+                            )
+                resolved[wanted] = recipients
+            channels = message.channels
+            if channels is None:
+                channels = tuple(c.value for c in lowest.channels)
+            notices.append(
+                Notice(
+                    alert_id=None,
+                    purpose="message",
+                    level=None,
+                    channels=channels,
+                    roles=tuple(r.value for r in wanted),
+                    recipients=tuple(resolved[wanted].values()),
+                    subject=message.subject,
+                    body=message.body,
+                    tenant=message.tenant,
+                )
+            )
+        states = self.outbox.enqueue_many(session, notices)
+        for notice, state in zip(notices, states, strict=True):
+            self.ledger.record(
+                session,
+                actor,
+                "notification.requested",
+                f"roles:{','.join(notice.roles)}",
+                tenant=notice.tenant,
+                payload={
+                    "subject": notice.subject,
+                    "roles": list(notice.roles),
+                    "recipients": sorted(r.person for r in notice.recipients),
+                    "channels": state,
+                },
+            )
         return states
 
     # -- the one mechanism -----------------------------------------------------------------

@@ -50,7 +50,7 @@ def wire_alerting(
     alerting = AlertingService(
         db=db, ledger=ledger, clock=clock, policy=policy, escalator=escalator, outbox=outbox
     )
-    scheduler.register(ESCALATE, escalator.handle)
+    scheduler.register(ESCALATE, escalator.handle, many=escalator.handle_many)
     # Deliveries talk to the network: a long duty, so no transaction is held while sending.
     timeout = policy.alerting.notifications.timeout
     scheduler.register_long(DELIVER, outbox.handle, lease=max(timeout * 3, timedelta(seconds=30)))

@@ -9,8 +9,9 @@ rules that apply. DORA assessments and reports live in ``reporting``, action ite
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -37,7 +38,7 @@ from leitstand.incidents.timers import IncidentClocks
 from leitstand.ledger.service import Ledger
 from leitstand.policy.model import Policy
 
-__all__ = ["EDITABLE", "IncidentService", "IncidentView"]
+__all__ = ["EDITABLE", "EscalationOpening", "IncidentService", "IncidentView"]
 
 #: Fields ``update`` may change (milestones that phases stamp are set by phases, or here).
 EDITABLE = frozenset(
@@ -57,6 +58,32 @@ EDITABLE = frozenset(
         *MILESTONES[:-1],
     }
 )
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationOpening:
+    """An escalation that reached a level which starts the incident response."""
+
+    escalation_id: int
+    alert_id: int
+    fingerprint: str
+    title: str
+    service: str | None = None
+    tenant: str | None = None
+    severity: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Opening:
+    title: str
+    severity: str
+    service: str | None = None
+    tenant: str | None = None
+    source: str = "manual"
+    alert_id: int | None = None
+    fingerprint: str | None = None
+    escalation_id: int | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _label(de: str, en: str) -> dict[str, str]:
@@ -107,40 +134,93 @@ class IncidentService:
 
         An alert leitstand raised for an incident's own deadline leads back to that incident.
         """
-        existing = session.execute(
-            sa.select(IncidentRow).where(IncidentRow.escalation_id == escalation_id)
-        ).scalar_one_or_none()
-        if existing is not None:
-            return view_of(existing)
-        link = session.execute(
-            sa.select(IncidentAlertRow).where(IncidentAlertRow.fingerprint == fingerprint).limit(1)
-        ).scalar_one_or_none()
-        if link is not None:
-            row = self.load_row(session, link.incident_id)
+        opening = EscalationOpening(
+            escalation_id=escalation_id,
+            alert_id=alert_id,
+            fingerprint=fingerprint,
+            title=title,
+            service=service,
+            tenant=tenant,
+            severity=severity,
+        )
+        return self.open_from_escalations(session, [opening], actor=actor)[0]
+
+    def open_from_escalations(
+        self, session: Session, openings: Sequence[EscalationOpening], *, actor: Actor
+    ) -> list[IncidentView]:
+        """``open_from_escalation`` for many escalations (one query per table); views in order.
+
+        A burst of escalations (an outage pages a thousand alerts at once) opens its incidents
+        together: numbers are allocated as one block and the rows go in with one flush.
+        """
+        found: dict[int, IncidentRow] = {}
+        ids = sorted({o.escalation_id for o in openings})
+        if ids:
+            found = {
+                row.escalation_id: row
+                for row in session.execute(
+                    sa.select(IncidentRow).where(IncidentRow.escalation_id.in_(ids))
+                ).scalars()
+                if row.escalation_id is not None
+            }
+        fresh = {o.escalation_id: o for o in openings if o.escalation_id not in found}
+        linked = self._linked_incidents(session, {o.fingerprint for o in fresh.values()})
+        new: list[_Opening] = []
+        for escalation_id, opening in fresh.items():
+            row = linked.get(opening.fingerprint)
+            if row is None:
+                new.append(
+                    _Opening(
+                        title=opening.title,
+                        severity=opening.severity or self.most_severe(),
+                        service=opening.service,
+                        tenant=opening.tenant,
+                        source="alert",
+                        alert_id=opening.alert_id,
+                        fingerprint=opening.fingerprint,
+                        escalation_id=escalation_id,
+                    )
+                )
+                continue
             self.ledger.record(
                 session,
                 actor,
                 "incident.alert_escalated",
                 f"incident:{row.id}",
                 payload={
-                    "alert_id": alert_id,
+                    "alert_id": opening.alert_id,
                     "escalation_id": escalation_id,
-                    **_label(f"Eskalation: {title}", f"Escalation: {title}"),
+                    **_label(f"Eskalation: {opening.title}", f"Escalation: {opening.title}"),
                 },
             )
-            return view_of(row)
-        return self.open(
-            session,
-            title=title,
-            severity=severity or self.most_severe(),
-            actor=actor,
-            service=service,
-            tenant=tenant,
-            source="alert",
-            alert_id=alert_id,
-            fingerprint=fingerprint,
-            escalation_id=escalation_id,
-        )
+            found[escalation_id] = row
+        for spec, row in zip(new, self._open_many(session, new, actor=actor), strict=True):
+            assert spec.escalation_id is not None
+            found[spec.escalation_id] = row
+        return [view_of(found[o.escalation_id]) for o in openings]
+
+    def _linked_incidents(
+        self, session: Session, fingerprints: Collection[str]
+    ) -> dict[str, IncidentRow]:
+        """The incident each fingerprint leads back to (alerts of incident deadlines)."""
+        if not fingerprints:
+            return {}
+        first: dict[str, str] = {}
+        for link in session.execute(
+            sa.select(IncidentAlertRow)
+            .where(IncidentAlertRow.fingerprint.in_(sorted(fingerprints)))
+            .order_by(IncidentAlertRow.id)
+        ).scalars():
+            first.setdefault(link.fingerprint, link.incident_id)
+        if not first:
+            return {}
+        rows = {
+            row.id: row
+            for row in session.execute(
+                sa.select(IncidentRow).where(IncidentRow.id.in_(sorted(set(first.values()))))
+            ).scalars()
+        }
+        return {fp: rows[incident] for fp, incident in first.items() if incident in rows}
 
     def open(
         self,
@@ -158,85 +238,135 @@ class IncidentService:
         details: Mapping[str, Any] | None = None,
     ) -> IncidentView:
         """Open an incident in the caller's transaction and record ``incident.opened``."""
-        self._check_severity(severity)
-        extra = dict(details or {})
-        systems = list(extra.pop("systems", None) or ([service] if service else []))
-        tenants = list(extra.pop("tenants", None) or ([tenant] if tenant else []))
+        spec = _Opening(
+            title=title,
+            severity=severity,
+            service=service,
+            tenant=tenant,
+            source=source,
+            alert_id=alert_id,
+            fingerprint=fingerprint,
+            escalation_id=escalation_id,
+            details=dict(details or {}),
+        )
+        return view_of(self._open_many(session, [spec], actor=actor)[0])
+
+    def _open_many(
+        self, session: Session, specs: Sequence[_Opening], *, actor: Actor
+    ) -> list[IncidentRow]:
+        """Insert incidents with consecutive numbers in one flush; rows in ``specs`` order.
+
+        Losing a race (another instance took a number, or opened one of these escalations'
+        incidents first) retries with fresh numbers; an escalation's incident that appeared
+        meanwhile is returned as it is.
+        """
+        if not specs:
+            return []
+        for spec in specs:
+            self._check_severity(spec.severity)
         now = self.clock.now()
         year = now.astimezone(BERLIN).year
+        done: dict[int, IncidentRow] = {}
+        todo = list(range(len(specs)))
         for _ in range(5):
-            sequence = 1 + (
-                session.execute(
-                    sa.select(sa.func.coalesce(sa.func.max(IncidentRow.sequence), 0)).where(
-                        IncidentRow.year == year
-                    )
-                ).scalar_one()
-            )
-            row = IncidentRow(
-                id=format_incident_id(year, sequence),
-                year=year,
-                sequence=sequence,
-                title=title[:500],
-                severity=severity,
-                status=IncidentStatus.OPEN.value,
-                phase=Phase.DETECTION.value,
-                opened_at=now,
-                opened_by=actor.name,
-                service=service or (systems[0] if systems else None),
-                tenant=tenant or (tenants[0] if len(tenants) == 1 else None),
-                source=source,
-                alert_id=alert_id,
-                alert_fingerprint=fingerprint,
-                escalation_id=escalation_id,
-                systems=json.dumps(systems),
-                tenants=json.dumps(tenants),
-                detected_at=now,
-                aware_at=now,
-                informed="[]",
-                personal_data_affected=False,
-                updated_at=now,
-            )
-            for key, value in extra.items():
-                setattr(row, key, value)
-            check_milestones({m: getattr(row, m) for m in MILESTONES}, now=now)
+            last = session.execute(
+                sa.select(sa.func.coalesce(sa.func.max(IncidentRow.sequence), 0)).where(
+                    IncidentRow.year == year
+                )
+            ).scalar_one()
+            rows = [
+                self._new_row(specs[n], year, last + 1 + k, now, actor) for k, n in enumerate(todo)
+            ]
             try:
-                # A savepoint: losing the race for a number retries with the next one.
+                # A savepoint: losing the race for a number retries with the next ones.
                 with session.begin_nested():
-                    session.add(row)
+                    session.add_all(rows)
                     session.flush()
             except IntegrityError:
-                if escalation_id is not None:
-                    again = session.execute(
-                        sa.select(IncidentRow).where(IncidentRow.escalation_id == escalation_id)
-                    ).scalar_one_or_none()
-                    if again is not None:
-                        return view_of(again)
+                escalations = [e for n in todo if (e := specs[n].escalation_id) is not None]
+                if escalations:
+                    meanwhile = {
+                        row.escalation_id: row
+                        for row in session.execute(
+                            sa.select(IncidentRow).where(IncidentRow.escalation_id.in_(escalations))
+                        ).scalars()
+                    }
+                    for n in list(todo):
+                        if (row := meanwhile.get(specs[n].escalation_id)) is not None:
+                            done[n] = row
+                            todo.remove(n)
+                if not todo:
+                    break
                 continue
-            self.ledger.record(
-                session,
-                actor,
-                "incident.opened",
-                f"incident:{row.id}",
-                tenant=tenant,
-                payload={
-                    "title": row.title,
-                    "severity": severity,
-                    "service": service,
-                    "systems": systems,
-                    "tenants": tenants,
-                    "source": source,
-                    "alert_id": alert_id,
-                    "alert_fingerprint": fingerprint,
-                    "escalation_id": escalation_id,
-                    **_label(
-                        f"Incident eröffnet ({severity}): {row.title}",
-                        f"Incident opened ({severity}): {row.title}",
-                    ),
-                },
-            )
-            self.after_change(session, row, why="opened")
-            return view_of(row)
-        raise ValidationError([Issue("id", "could not allocate an incident number; try again")])
+            for n, row in zip(todo, rows, strict=True):
+                self._record_opened(session, row, specs[n], actor)
+                done[n] = row
+            self.after_changes(session, rows, why="opened")
+            break
+        else:
+            raise ValidationError([Issue("id", "could not allocate an incident number; try again")])
+        return [done[n] for n in range(len(specs))]
+
+    def _new_row(
+        self, spec: _Opening, year: int, sequence: int, now: datetime, actor: Actor
+    ) -> IncidentRow:
+        extra = dict(spec.details)
+        systems = list(extra.pop("systems", None) or ([spec.service] if spec.service else []))
+        tenants = list(extra.pop("tenants", None) or ([spec.tenant] if spec.tenant else []))
+        row = IncidentRow(
+            id=format_incident_id(year, sequence),
+            year=year,
+            sequence=sequence,
+            title=spec.title[:500],
+            severity=spec.severity,
+            status=IncidentStatus.OPEN.value,
+            phase=Phase.DETECTION.value,
+            opened_at=now,
+            opened_by=actor.name,
+            service=spec.service or (systems[0] if systems else None),
+            tenant=spec.tenant or (tenants[0] if len(tenants) == 1 else None),
+            source=spec.source,
+            alert_id=spec.alert_id,
+            alert_fingerprint=spec.fingerprint,
+            escalation_id=spec.escalation_id,
+            systems=json.dumps(systems),
+            tenants=json.dumps(tenants),
+            detected_at=now,
+            aware_at=now,
+            informed="[]",
+            personal_data_affected=False,
+            updated_at=now,
+        )
+        for key, value in extra.items():
+            setattr(row, key, value)
+        check_milestones({m: getattr(row, m) for m in MILESTONES}, now=now)
+        return row
+
+    def _record_opened(
+        self, session: Session, row: IncidentRow, spec: _Opening, actor: Actor
+    ) -> None:
+        self.ledger.record(
+            session,
+            actor,
+            "incident.opened",
+            f"incident:{row.id}",
+            tenant=spec.tenant,
+            payload={
+                "title": row.title,
+                "severity": spec.severity,
+                "service": spec.service,
+                "systems": json.loads(row.systems),
+                "tenants": json.loads(row.tenants),
+                "source": spec.source,
+                "alert_id": spec.alert_id,
+                "alert_fingerprint": spec.fingerprint,
+                "escalation_id": spec.escalation_id,
+                **_label(
+                    f"Incident eröffnet ({spec.severity}): {row.title}",
+                    f"Incident opened ({spec.severity}): {row.title}",
+                ),
+            },
+        )
 
     def create(
         self, *, title: str, severity: str, actor: Actor, details: Mapping[str, Any] | None = None
@@ -454,10 +584,14 @@ class IncidentService:
         return row
 
     def after_change(self, session: Session, row: IncidentRow, *, why: str) -> None:
+        self.after_changes(session, [row], why=why)
+
+    def after_changes(self, session: Session, rows: Sequence[IncidentRow], *, why: str) -> None:
+        """Fire the escalation rules that apply and re-arm the deadline timers of ``rows``."""
         if self._clocks is None:
             return  # wired without alerting (a bare IncidentService): nothing to arm
-        self.clocks.inform(session, row, reportable=False, why=why)
-        self.clocks.sync(session, row, self.clock.now())
+        self.clocks.inform_many(session, rows, reportable=False, why=why)
+        self.clocks.sync_many(session, rows, self.clock.now())
 
     @staticmethod
     def _refuse_closed(row: IncidentRow) -> None:

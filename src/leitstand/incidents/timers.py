@@ -17,6 +17,7 @@ from typing import Protocol
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from leitstand.alerting.model import RoleMessage
 from leitstand.alerting.model import fingerprint as alert_fingerprint
 from leitstand.auth.model import Actor
 from leitstand.incidents.clocks import (
@@ -35,10 +36,11 @@ from leitstand.incidents.store import (
 )
 from leitstand.ledger.service import Ledger
 from leitstand.policy.base import Role
+from leitstand.policy.incidents import EscalationRule
 from leitstand.policy.model import Policy
 from leitstand.scheduler.service import JobContext, Scheduler, Timer
 
-__all__ = ["DEADLINE", "AlertSink", "IncidentClocks", "clock_state"]
+__all__ = ["DEADLINE", "AlertSink", "IncidentClocks", "clock_state", "clock_states"]
 
 DEADLINE = "incidents.deadline"
 ACTOR = Actor(name="leitstand:incidents", role="system")
@@ -77,50 +79,68 @@ class AlertSink(Protocol):
         actor: Actor,
     ) -> dict[str, str]: ...
 
+    def notify_many(
+        self, session: Session, messages: Sequence[RoleMessage], *, actor: Actor
+    ) -> list[dict[str, str]]: ...
+
 
 def clock_state(session: Session, row: IncidentRow) -> ClockState:
     """The incident's state as the deadline rules need it."""
-    dora = session.execute(
-        sa.select(DoraAssessmentRow)
-        .where(DoraAssessmentRow.incident_id == row.id)
-        .order_by(DoraAssessmentRow.tenant)
-    ).scalars()
-    actions = session.execute(
-        sa.select(ActionItemRow)
-        .where(ActionItemRow.incident_id == row.id)
-        .order_by(ActionItemRow.number)
-    ).scalars()
-    return ClockState(
-        incident_id=row.id,
-        severity=row.severity,
-        opened_at=row.opened_at,
-        acknowledged_at=row.acknowledged_at,
-        aware_at=row.aware_at or row.opened_at,
-        resolved_at=row.resolved_at,
-        postmortem_at=row.postmortem_at,
-        personal_data_affected=bool(row.personal_data_affected),
-        gdpr_notified_at=row.gdpr_notified_at,
-        dora=[
-            DoraState(
-                tenant=d.tenant,
-                entity_type=d.entity_type,
-                major=d.major,
-                aware_at=d.aware_at,
-                classified_at=d.classified_at,
-                initial_submitted_at=d.initial_submitted_at,
-                intermediate_submitted_at=d.intermediate_submitted_at,
-                final_submitted_at=d.final_submitted_at,
-            )
-            for d in dora
-        ],
-        actions=[
-            (
-                ActionItem(a.number, a.title, a.owner, a.due_date, ActionStatus(a.status)),
-                a.done_at,
-            )
-            for a in actions
-        ],
-    )
+    return clock_states(session, [row])[0]
+
+
+def clock_states(session: Session, rows: Sequence[IncidentRow]) -> list[ClockState]:
+    """``clock_state`` of many incidents with one query per table."""
+    ids = sorted({row.id for row in rows})
+    dora: dict[str, list[DoraAssessmentRow]] = {i: [] for i in ids}
+    actions: dict[str, list[ActionItemRow]] = {i: [] for i in ids}
+    if ids:
+        for d in session.execute(
+            sa.select(DoraAssessmentRow)
+            .where(DoraAssessmentRow.incident_id.in_(ids))
+            .order_by(DoraAssessmentRow.incident_id, DoraAssessmentRow.tenant)
+        ).scalars():
+            dora[d.incident_id].append(d)
+        for a in session.execute(
+            sa.select(ActionItemRow)
+            .where(ActionItemRow.incident_id.in_(ids))
+            .order_by(ActionItemRow.incident_id, ActionItemRow.number)
+        ).scalars():
+            actions[a.incident_id].append(a)
+    return [
+        ClockState(
+            incident_id=row.id,
+            severity=row.severity,
+            opened_at=row.opened_at,
+            acknowledged_at=row.acknowledged_at,
+            aware_at=row.aware_at or row.opened_at,
+            resolved_at=row.resolved_at,
+            postmortem_at=row.postmortem_at,
+            personal_data_affected=bool(row.personal_data_affected),
+            gdpr_notified_at=row.gdpr_notified_at,
+            dora=[
+                DoraState(
+                    tenant=d.tenant,
+                    entity_type=d.entity_type,
+                    major=d.major,
+                    aware_at=d.aware_at,
+                    classified_at=d.classified_at,
+                    initial_submitted_at=d.initial_submitted_at,
+                    intermediate_submitted_at=d.intermediate_submitted_at,
+                    final_submitted_at=d.final_submitted_at,
+                )
+                for d in dora[row.id]
+            ],
+            actions=[
+                (
+                    ActionItem(a.number, a.title, a.owner, a.due_date, ActionStatus(a.status)),
+                    a.done_at,
+                )
+                for a in actions[row.id]
+            ],
+        )
+        for row in rows
+    ]
 
 
 class IncidentClocks:
@@ -142,36 +162,41 @@ class IncidentClocks:
 
     def sync(self, session: Session, row: IncidentRow, now: datetime) -> None:
         """Arm timers for open deadlines; resolve the alerts of met ones."""
+        self.sync_many(session, [row], now)
+
+    def sync_many(self, session: Session, rows: Sequence[IncidentRow], now: datetime) -> None:
+        """``sync`` for many incidents: one query per table, one insert for all timers."""
         session.flush()
         timers: list[Timer] = []
-        for deadline in self.deadlines(session, row):
-            if not deadline.open:
-                self._settle(session, row.id, deadline, now)
-                continue
-            stamp = int(deadline.due_at.timestamp())
-            base = f"{DEADLINE}:{row.id}:{deadline.key}:{stamp}"
-            payload = {
-                "incident_id": row.id,
-                "key": deadline.key,
-                "due": deadline.due_at.isoformat(),
-            }
-            if deadline.warn_before > timedelta(0) and deadline.due_at > now:
+        for row, state in zip(rows, clock_states(session, rows), strict=True):
+            for deadline in deadlines(state, self.policy.incidents, self.calendar):
+                if not deadline.open:
+                    self._settle(session, row.id, deadline, now)
+                    continue
+                stamp = int(deadline.due_at.timestamp())
+                base = f"{DEADLINE}:{row.id}:{deadline.key}:{stamp}"
+                payload = {
+                    "incident_id": row.id,
+                    "key": deadline.key,
+                    "due": deadline.due_at.isoformat(),
+                }
+                if deadline.warn_before > timedelta(0) and deadline.due_at > now:
+                    timers.append(
+                        Timer(
+                            kind=DEADLINE,
+                            key=f"{base}:near",
+                            due_at=max(now, deadline.due_at - deadline.warn_before),
+                            payload={**payload, "stage": "near"},
+                        )
+                    )
                 timers.append(
                     Timer(
                         kind=DEADLINE,
-                        key=f"{base}:near",
-                        due_at=max(now, deadline.due_at - deadline.warn_before),
-                        payload={**payload, "stage": "near"},
+                        key=f"{base}:missed",
+                        due_at=deadline.due_at,
+                        payload={**payload, "stage": "missed"},
                     )
                 )
-            timers.append(
-                Timer(
-                    kind=DEADLINE,
-                    key=f"{base}:missed",
-                    due_at=deadline.due_at,
-                    payload={**payload, "stage": "missed"},
-                )
-            )
         # One insert for all of them; a key armed before stays as it is.
         self.scheduler.schedule_many(session, timers)
 
@@ -294,24 +319,43 @@ class IncidentClocks:
 
     def inform(self, session: Session, row: IncidentRow, *, reportable: bool, why: str) -> None:
         """Fire the escalation rules that apply (once per incident and rule)."""
-        informed: list[str] = json.loads(row.informed or "[]")
-        for key, rule in self.policy.incidents.escalation_rules.items():
-            applies = rule.severity == row.severity or (reportable and rule.reportable)
-            if not applies or not rule.immediately or key in informed:
-                continue
-            actions = "\n".join(f"- {a.de}" for a in rule.actions)
-            systems = ", ".join(json.loads(row.systems or "[]")) or "-"
-            tenants = ", ".join(json.loads(row.tenants or "[]")) or "-"
-            subject = f"[leitstand] {rule.trigger.de}: {row.id} {row.title}"
-            body = (
-                f"{rule.trigger.de} ({why})\n\n{row.id} · {row.severity} · {row.title}\n"
-                f"Systeme: {systems}\nMandanten: {tenants}\n\nJetzt zu tun:\n{actions}\n\n"
-                f"Details: leitstand incident show {row.id}"
-            )
-            self.alerts.notify(
-                session, roles=list(rule.inform), subject=subject, body=body, actor=ACTOR
-            )
-            informed.append(key)
+        self.inform_many(session, [row], reportable=reportable, why=why)
+
+    def inform_many(
+        self, session: Session, rows: Sequence[IncidentRow], *, reportable: bool, why: str
+    ) -> None:
+        """``inform`` for many incidents: their messages go out with one insert."""
+        fired: list[tuple[IncidentRow, str, EscalationRule]] = []
+        messages: list[RoleMessage] = []
+        for row in rows:
+            informed: list[str] = json.loads(row.informed or "[]")
+            for key, rule in self.policy.incidents.escalation_rules.items():
+                applies = rule.severity == row.severity or (reportable and rule.reportable)
+                if not applies or not rule.immediately or key in informed:
+                    continue
+                actions = "\n".join(f"- {a.de}" for a in rule.actions)
+                systems = ", ".join(json.loads(row.systems or "[]")) or "-"
+                tenants = ", ".join(json.loads(row.tenants or "[]")) or "-"
+                body = (
+                    f"{rule.trigger.de} ({why})\n\n{row.id} · {row.severity} · {row.title}\n"
+                    f"Systeme: {systems}\nMandanten: {tenants}\n\nJetzt zu tun:\n{actions}\n\n"
+                    f"Details: leitstand incident show {row.id}"
+                )
+                messages.append(
+                    RoleMessage(
+                        roles=tuple(rule.inform),
+                        subject=f"[leitstand] {rule.trigger.de}: {row.id} {row.title}",
+                        body=body,
+                    )
+                )
+                fired.append((row, key, rule))
+                informed.append(key)
+            row.informed = json.dumps(informed)
+        if not messages:
+            return
+        self.alerts.notify_many(session, messages, actor=ACTOR)
+        for row, key, rule in fired:
+            roles = ", ".join(r.value for r in rule.inform)
             self.ledger.record(
                 session,
                 ACTOR,
@@ -321,10 +365,7 @@ class IncidentClocks:
                     "rule": key,
                     "roles": [r.value for r in rule.inform],
                     "why": why,
-                    "label_de": f"{rule.trigger.de}: informiert "
-                    + ", ".join(r.value for r in rule.inform),
-                    "label_en": f"{rule.trigger.en}: informed "
-                    + ", ".join(r.value for r in rule.inform),
+                    "label_de": f"{rule.trigger.de}: informiert {roles}",
+                    "label_en": f"{rule.trigger.en}: informed {roles}",
                 },
             )
-        row.informed = json.dumps(informed)

@@ -43,6 +43,7 @@ __all__ = [
     "JobView",
     "LeaseContext",
     "LongHandler",
+    "ManyHandler",
     "Scheduler",
     "Timer",
 ]
@@ -66,6 +67,8 @@ class JobContext:
 
 
 Handler = Callable[[JobContext], None]
+#: The set-wise form of a handler: all due timers of one kind that a batch claimed together.
+ManyHandler = Callable[[Sequence[JobContext]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,21 +135,28 @@ class Scheduler:
         self.retry_base = retry_base
         self.retry_cap = retry_cap
         self._handlers: dict[str, Handler] = {}
+        self._many: dict[str, ManyHandler] = {}
         self._long: dict[str, tuple[LongHandler, timedelta]] = {}
         self.leases = LeaseRunner(db=db, clock=clock, workers=workers)
 
     # -- registration and scheduling -----------------------------------------------------------
 
-    def register(self, kind: str, handler: Handler) -> None:
+    def register(self, kind: str, handler: Handler, *, many: ManyHandler | None = None) -> None:
         """Register the handler that fires timers of ``kind``.
 
         Args:
             kind: a dotted name such as ``alerting.escalate``.
             handler: runs inside the firing transaction; raise to have the firing retried.
+            many: optionally, the same for all timers of ``kind`` that one batch claimed
+                together (a thousand escalations due at once: one query per table instead of
+                one per timer). If it raises, the batch falls back to ``handler`` per timer,
+                so one bad timer still fails alone.
         """
         if kind in self._handlers or kind in self._long:
             raise ConflictError(f"a handler for {kind!r} is already registered")
         self._handlers[kind] = handler
+        if many is not None:
+            self._many[kind] = many
 
     def register_long(
         self, kind: str, handler: LongHandler, *, lease: timedelta = timedelta(minutes=5)
@@ -336,7 +346,11 @@ class Scheduler:
             if self.db.is_postgres:
                 stmt = stmt.with_for_update(skip_locked=True)
             jobs = list(session.execute(stmt).scalars())
+            run: list[JobRow] = []  # consecutive timers of one kind with a set-wise handler
             for job in jobs:
+                if run and job.kind != run[0].kind:
+                    self._fire_many(session, run, now)
+                    run = []
                 if job.status not in (JobStatus.PENDING.value, JobStatus.RUNNING.value):
                     continue  # cancelled or finished by an earlier handler of this batch
                 if job.kind in self._long:
@@ -349,11 +363,12 @@ class Scheduler:
                     long_duties.append((self._lease_context(job, now), handler, lease))
                     continue
                 job.status = JobStatus.PENDING.value
-                error = self._run_handler(session, job, now)
-                if error is None:
-                    self._record_success(session, job, now)
-                else:
-                    self._record_failure(session, job, now, error)
+                if job.kind in self._many:
+                    run.append(job)
+                    continue
+                self._fire_one(session, job, now)
+            if run:
+                self._fire_many(session, run, now)
         for duty in long_duties:
             # Submitted only after the claim committed, so no other instance can take it.
             self.leases.submit(*duty, finish=self._finish_long)
@@ -394,11 +409,40 @@ class Scheduler:
             else:
                 self._record_failure(session, job, now, _scrub(error))
 
-    def _run_handler(self, session: Session, job: JobRow, now: datetime) -> str | None:
-        handler = self._handlers.get(job.kind)
-        if handler is None:
-            return f"no handler registered for kind {job.kind!r}"
-        context = JobContext(
+    def _fire_one(self, session: Session, job: JobRow, now: datetime) -> None:
+        error = self._run_handler(session, job, now)
+        if error is None:
+            self._record_success(session, job, now)
+        else:
+            self._record_failure(session, job, now, error)
+
+    def _fire_many(self, session: Session, jobs: list[JobRow], now: datetime) -> None:
+        """Fire timers of one kind set-wise; per timer when the set-wise handler fails."""
+        jobs = [j for j in jobs if j.status == JobStatus.PENDING.value]
+        if len(jobs) == 1:
+            self._fire_one(session, jobs[0], now)
+            return
+        if not jobs:
+            return
+        try:
+            with session.begin_nested():
+                self._many[jobs[0].kind]([self._context(session, job, now) for job in jobs])
+        except Exception as exc:
+            log.warning(
+                "scheduler_batch_failed",
+                kind=jobs[0].kind,
+                timers=len(jobs),
+                error=_scrub(f"{type(exc).__name__}: {exc}")[:500],
+            )
+            for job in jobs:
+                self._fire_one(session, job, now)
+            return
+        for job in jobs:
+            self._record_success(session, job, now, flush=False)
+        session.flush()
+
+    def _context(self, session: Session, job: JobRow, now: datetime) -> JobContext:
+        return JobContext(
             session=session,
             job_id=job.id,
             kind=job.kind,
@@ -408,6 +452,12 @@ class Scheduler:
             now=now,
             instance=self.instance,
         )
+
+    def _run_handler(self, session: Session, job: JobRow, now: datetime) -> str | None:
+        handler = self._handlers.get(job.kind)
+        if handler is None:
+            return f"no handler registered for kind {job.kind!r}"
+        context = self._context(session, job, now)
         try:
             with session.begin_nested():
                 handler(context)
@@ -417,7 +467,9 @@ class Scheduler:
             return _scrub(f"{type(exc).__name__}: {exc}")
         return None
 
-    def _record_success(self, session: Session, job: JobRow, now: datetime) -> None:
+    def _record_success(
+        self, session: Session, job: JobRow, now: datetime, *, flush: bool = True
+    ) -> None:
         session.add(
             JobRunRow(job_id=job.id, due_at=job.due_at, fired_at=now, instance=self.instance)
         )
@@ -430,7 +482,8 @@ class Scheduler:
             job.due_at = rule.next_due(previous_due=job.due_at, now=now)
         else:
             job.status = JobStatus.DONE.value
-        session.flush()
+        if flush:
+            session.flush()
 
     def _record_failure(self, session: Session, job: JobRow, now: datetime, error: str) -> None:
         job.attempts += 1

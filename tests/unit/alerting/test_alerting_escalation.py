@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -104,6 +104,43 @@ def test_acknowledged_alert_does_not_escalate(
         assert list(timers) == ["cancelled"]
 
 
+def test_a_burst_of_escalations_opens_one_incident_each_in_one_batch(
+    alerts: Container, clock: ManualClock, smtp: SmtpSink
+) -> None:
+    ids = [_raise(alerts, pod=f"web-{n}") for n in range(25)]
+    pump(alerts)
+    alerts.alerting.acknowledge(alert_id=ids[7], actor=OPS, note="on it")
+    clock.advance(timedelta(minutes=16))
+    # All 24 level-3 steps are due at once: one claim, one set-wise firing, one commit.
+    assert alerts.scheduler.run_due(limit=500, kinds=["alerting.escalate"]) == 24
+    data = {i: alerts.alerting.queries.get(i) for i in ids}
+    assert (data[ids[7]]["level"], data[ids[7]]["escalation"]["state"]) == (2, "acknowledged")
+    escalated = [data[i] for i in ids if i != ids[7]]
+    assert all(d["level"] == 3 for d in escalated)
+    incidents = [d["escalation"]["incident_id"] for d in escalated]
+    assert sorted(incidents) == [f"INC-2026-{n:04d}" for n in range(1, 25)]
+    listed = {i.id: i for i in alerts.incidents.list()}
+    assert set(listed) == set(incidents)
+    assert all(listed[i].severity == "SEV-1" for i in incidents)
+    actions = _actions(alerts)
+    assert actions.count("alert.escalated") == 24
+    assert actions.count("incident.opened") == 24
+    assert actions.count("incident.informed") == 24  # SEV-1 informs everyone at once
+    with alerts.db.reader() as session:
+        armed = session.execute(
+            sa.select(sa.func.count(sa.distinct(JobRow.key))).where(
+                JobRow.kind == "incidents.deadline", JobRow.key.like("%:missed")
+            )
+        ).scalar_one()
+    assert armed >= 24  # every incident's reaction-time deadline is on a timer
+    # Firing again (a retry, a second instance) escalates nothing twice.
+    clock.advance(timedelta(minutes=1))
+    alerts.scheduler.run_due(limit=500, kinds=["alerting.escalate"])
+    assert _actions(alerts).count("alert.escalated") == 24
+    assert len(alerts.incidents.list()) == 24
+    assert alerts.audit.verify().ok
+
+
 def test_warning_notifies_devops_only_and_never_escalates(
     alerts: Container, clock: ManualClock, smtp: SmtpSink
 ) -> None:
@@ -187,7 +224,7 @@ def test_a_pending_escalation_survives_a_restart_and_fires_exactly_once(
     alert_id = _raise(first)
     pump(first)
     first.close()
-    clock.advance(__import__("datetime").timedelta(minutes=16))
+    clock.advance(timedelta(minutes=16))
     for _ in range(2):
         again = build(settings, clock=clock, policy=policy)
         try:

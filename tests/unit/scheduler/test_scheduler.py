@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -80,6 +81,75 @@ def test_handler_effects_and_the_fired_mark_commit_together(
     assert job.due_at == clock.now() + timedelta(seconds=30)
     assert container.audit.log(EntryQuery(action="test.effect")) == []
     assert _fired(container, "f1") == 0
+    assert container.audit.verify().ok
+
+
+def test_timers_of_one_kind_due_together_reach_the_set_wise_handler_in_one_call(
+    container: Container, clock: ManualClock
+) -> None:
+    calls: list[list[str]] = []
+    singles: list[str] = []
+
+    def many(contexts: Sequence[JobContext]) -> None:
+        calls.append([c.key for c in contexts])
+        for ctx in contexts:
+            container.ledger.append(
+                ctx.session, actor="t", role="system", action="test.many", subject=ctx.key
+            )
+
+    container.scheduler.register("test.many", lambda ctx: singles.append(ctx.key), many=many)
+    container.scheduler.register("test.other", lambda ctx: singles.append(ctx.key))
+    with container.db.transaction() as session:
+        for n, kind in enumerate(["test.many"] * 3 + ["test.other"] + ["test.many"] * 2):
+            container.scheduler.schedule(
+                session, kind=kind, key=f"k{n}", due_at=clock.now() + timedelta(seconds=n)
+            )
+    clock.advance(timedelta(minutes=1))
+    assert container.scheduler.run_due(limit=10) == 6
+    # Runs of consecutive timers (in due order) keep the order of firing across kinds.
+    assert calls == [["k0", "k1", "k2"], ["k4", "k5"]]
+    assert singles == ["k3"]
+    newest_first = container.audit.log(EntryQuery(action="test.many"))
+    assert [e.subject for e in reversed(newest_first)] == [
+        "k0",
+        "k1",
+        "k2",
+        "k4",
+        "k5",
+    ]
+    assert all(_fired(container, f"k{n}") == 1 for n in range(6))
+    assert container.scheduler.run_due() == 0
+
+
+def test_a_failing_set_wise_handler_falls_back_to_one_timer_at_a_time(
+    container: Container, clock: ManualClock
+) -> None:
+    def many(contexts: Sequence[JobContext]) -> None:
+        for ctx in contexts:
+            container.ledger.append(
+                ctx.session, actor="t", role="system", action="test.effect", subject=ctx.key
+            )
+        raise RuntimeError("one of them is bad")
+
+    def one(ctx: JobContext) -> None:
+        if ctx.key == "bad":
+            raise RuntimeError("bad payload")
+        container.ledger.append(
+            ctx.session, actor="t", role="system", action="test.effect", subject=ctx.key
+        )
+
+    container.scheduler.register("test.batch", one, many=many)
+    with container.db.transaction() as session:
+        for key in ("good1", "bad", "good2"):
+            container.scheduler.schedule(session, kind="test.batch", key=key, due_at=clock.now())
+    assert container.scheduler.run_due() == 3
+    # The set-wise attempt left nothing behind; each good timer fired once, the bad one alone
+    # is a recorded failure waiting for its retry.
+    effects = [e.subject for e in container.audit.log(EntryQuery(action="test.effect"))]
+    assert sorted(effects) == ["good1", "good2"]
+    jobs = {j.key: j for j in container.scheduler.jobs()}
+    assert jobs["good1"].status == jobs["good2"].status == "done"
+    assert jobs["bad"].status == "pending" and jobs["bad"].last_error == "RuntimeError: bad payload"
     assert container.audit.verify().ok
 
 
