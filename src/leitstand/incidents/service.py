@@ -153,16 +153,7 @@ class IncidentService:
         A burst of escalations (an outage pages a thousand alerts at once) opens its incidents
         together: numbers are allocated as one block and the rows go in with one flush.
         """
-        found: dict[int, IncidentRow] = {}
-        ids = sorted({o.escalation_id for o in openings})
-        if ids:
-            found = {
-                row.escalation_id: row
-                for row in session.execute(
-                    sa.select(IncidentRow).where(IncidentRow.escalation_id.in_(ids))
-                ).scalars()
-                if row.escalation_id is not None
-            }
+        found = _by_escalation(session, [o.escalation_id for o in openings])
         fresh = {o.escalation_id: o for o in openings if o.escalation_id not in found}
         linked = self._linked_incidents(session, {o.fingerprint for o in fresh.values()})
         new: list[_Opening] = []
@@ -284,17 +275,12 @@ class IncidentService:
                     session.flush()
             except IntegrityError:
                 escalations = [e for n in todo if (e := specs[n].escalation_id) is not None]
-                if escalations:
-                    meanwhile = {
-                        row.escalation_id: row
-                        for row in session.execute(
-                            sa.select(IncidentRow).where(IncidentRow.escalation_id.in_(escalations))
-                        ).scalars()
-                    }
-                    for n in list(todo):
-                        if (row := meanwhile.get(specs[n].escalation_id)) is not None:
-                            done[n] = row
-                            todo.remove(n)
+                meanwhile = _by_escalation(session, escalations)
+                for n in list(todo):
+                    escalation = specs[n].escalation_id
+                    if escalation is not None and escalation in meanwhile:
+                        done[n] = meanwhile[escalation]
+                        todo.remove(n)
                 if not todo:
                     break
                 continue
@@ -616,6 +602,16 @@ class IncidentService:
         ]
         if issues:
             raise ValidationError(issues)
+
+
+def _by_escalation(session: Session, escalation_ids: Collection[int]) -> dict[int, IncidentRow]:
+    """The incidents already opened for these escalations, by escalation id."""
+    if not escalation_ids:
+        return {}
+    rows = session.execute(
+        sa.select(IncidentRow).where(IncidentRow.escalation_id.in_(sorted(set(escalation_ids))))
+    ).scalars()
+    return {row.escalation_id: row for row in rows if row.escalation_id is not None}
 
 
 def _jsonable(values: Mapping[str, Any]) -> dict[str, Any]:
