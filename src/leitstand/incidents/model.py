@@ -25,6 +25,7 @@ __all__ = [
     "Phase",
     "check_milestones",
     "format_incident_id",
+    "label_pair",
     "next_phase",
     "parse_incident_id",
     "phase_milestones",
@@ -160,3 +161,8 @@ class ActionItem:
     def overdue(self, today: date) -> bool:
         open_ = self.status in (ActionStatus.OPEN, ActionStatus.IN_PROGRESS)
         return open_ and self.due_date < today
+
+
+def label_pair(de: str, en: str) -> dict[str, str]:
+    """A timeline label in German and English, as evidence payloads carry it."""
+    return {"label_de": de, "label_en": en}

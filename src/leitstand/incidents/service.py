@@ -2,25 +2,23 @@
 
 Every change is one transaction with its evidence entry (``incident.*``, each with a German and
 English label for the timeline), re-arms the incident's deadline timers and fires the escalation
-rules that apply. DORA assessments and reports live in ``reporting``, action items in
-``actions``, deadline timers in ``timers``.
+rules that apply. Opening lives in ``opening``, DORA assessments and reports in ``reporting``,
+action items in ``actions``, deadline timers in ``timers``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from leitstand.auth.model import Actor
-from leitstand.clock import BERLIN, Clock
+from leitstand.clock import Clock
 from leitstand.db import Database
 from leitstand.errors import ConfigError, ConflictError, Issue, NotFoundError, ValidationError
 from leitstand.incidents.model import (
@@ -29,11 +27,12 @@ from leitstand.incidents.model import (
     Phase,
     check_milestones,
     check_transition,
-    format_incident_id,
+    label_pair,
     phase_milestones,
 )
+from leitstand.incidents.opening import EscalationOpening, IncidentOpener, Opening
 from leitstand.incidents.readmodel import IncidentView, view_of
-from leitstand.incidents.store import IncidentAlertRow, IncidentRow
+from leitstand.incidents.store import IncidentRow
 from leitstand.incidents.timers import IncidentClocks
 from leitstand.ledger.service import Ledger
 from leitstand.policy.model import Policy
@@ -60,36 +59,6 @@ EDITABLE = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class EscalationOpening:
-    """An escalation that reached a level which starts the incident response."""
-
-    escalation_id: int
-    alert_id: int
-    fingerprint: str
-    title: str
-    service: str | None = None
-    tenant: str | None = None
-    severity: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class _Opening:
-    title: str
-    severity: str
-    service: str | None = None
-    tenant: str | None = None
-    source: str = "manual"
-    alert_id: int | None = None
-    fingerprint: str | None = None
-    escalation_id: int | None = None
-    details: Mapping[str, Any] = field(default_factory=dict)
-
-
-def _label(de: str, en: str) -> dict[str, str]:
-    return {"label_de": de, "label_en": en}
-
-
 class IncidentService:
     """Incidents and their response process."""
 
@@ -99,6 +68,7 @@ class IncidentService:
         self.clock = clock
         self.policy = policy
         self._clocks: IncidentClocks | None = None
+        self.opener = IncidentOpener(self)
 
     def bind(self, clocks: IncidentClocks) -> None:
         """Attach deadline timers and alerting (they need the alerting service built first)."""
@@ -148,70 +118,8 @@ class IncidentService:
     def open_from_escalations(
         self, session: Session, openings: Sequence[EscalationOpening], *, actor: Actor
     ) -> list[IncidentView]:
-        """``open_from_escalation`` for many escalations (one query per table); views in order.
-
-        A burst of escalations (an outage pages a thousand alerts at once) opens its incidents
-        together: numbers are allocated as one block and the rows go in with one flush.
-        """
-        found = _by_escalation(session, [o.escalation_id for o in openings])
-        fresh = {o.escalation_id: o for o in openings if o.escalation_id not in found}
-        linked = self._linked_incidents(session, {o.fingerprint for o in fresh.values()})
-        new: list[_Opening] = []
-        for escalation_id, opening in fresh.items():
-            row = linked.get(opening.fingerprint)
-            if row is None:
-                new.append(
-                    _Opening(
-                        title=opening.title,
-                        severity=opening.severity or self.most_severe(),
-                        service=opening.service,
-                        tenant=opening.tenant,
-                        source="alert",
-                        alert_id=opening.alert_id,
-                        fingerprint=opening.fingerprint,
-                        escalation_id=escalation_id,
-                    )
-                )
-                continue
-            self.ledger.record(
-                session,
-                actor,
-                "incident.alert_escalated",
-                f"incident:{row.id}",
-                payload={
-                    "alert_id": opening.alert_id,
-                    "escalation_id": escalation_id,
-                    **_label(f"Eskalation: {opening.title}", f"Escalation: {opening.title}"),
-                },
-            )
-            found[escalation_id] = row
-        for spec, row in zip(new, self._open_many(session, new, actor=actor), strict=True):
-            assert spec.escalation_id is not None
-            found[spec.escalation_id] = row
-        return [view_of(found[o.escalation_id]) for o in openings]
-
-    def _linked_incidents(
-        self, session: Session, fingerprints: Collection[str]
-    ) -> dict[str, IncidentRow]:
-        """The incident each fingerprint leads back to (alerts of incident deadlines)."""
-        if not fingerprints:
-            return {}
-        first: dict[str, str] = {}
-        for link in session.execute(
-            sa.select(IncidentAlertRow)
-            .where(IncidentAlertRow.fingerprint.in_(sorted(fingerprints)))
-            .order_by(IncidentAlertRow.id)
-        ).scalars():
-            first.setdefault(link.fingerprint, link.incident_id)
-        if not first:
-            return {}
-        rows = {
-            row.id: row
-            for row in session.execute(
-                sa.select(IncidentRow).where(IncidentRow.id.in_(sorted(set(first.values()))))
-            ).scalars()
-        }
-        return {fp: rows[incident] for fp, incident in first.items() if incident in rows}
+        """``open_from_escalation`` for many escalations (one query per table); views in order."""
+        return [view_of(r) for r in self.opener.from_escalations(session, openings, actor=actor)]
 
     def open(
         self,
@@ -229,7 +137,7 @@ class IncidentService:
         details: Mapping[str, Any] | None = None,
     ) -> IncidentView:
         """Open an incident in the caller's transaction and record ``incident.opened``."""
-        spec = _Opening(
+        spec = Opening(
             title=title,
             severity=severity,
             service=service,
@@ -240,119 +148,7 @@ class IncidentService:
             escalation_id=escalation_id,
             details=dict(details or {}),
         )
-        return view_of(self._open_many(session, [spec], actor=actor)[0])
-
-    def _open_many(
-        self, session: Session, specs: Sequence[_Opening], *, actor: Actor
-    ) -> list[IncidentRow]:
-        """Insert incidents with consecutive numbers in one flush; rows in ``specs`` order.
-
-        Losing a race (another instance took a number, or opened one of these escalations'
-        incidents first) retries with fresh numbers; an escalation's incident that appeared
-        meanwhile is returned as it is.
-        """
-        if not specs:
-            return []
-        for spec in specs:
-            self._check_severity(spec.severity)
-        now = self.clock.now()
-        year = now.astimezone(BERLIN).year
-        done: dict[int, IncidentRow] = {}
-        todo = list(range(len(specs)))
-        for _ in range(5):
-            last = session.execute(
-                sa.select(sa.func.coalesce(sa.func.max(IncidentRow.sequence), 0)).where(
-                    IncidentRow.year == year
-                )
-            ).scalar_one()
-            rows = [
-                self._new_row(specs[n], year, last + 1 + k, now, actor) for k, n in enumerate(todo)
-            ]
-            try:
-                # A savepoint: losing the race for a number retries with the next ones.
-                with session.begin_nested():
-                    session.add_all(rows)
-                    session.flush()
-            except IntegrityError:
-                escalations = [e for n in todo if (e := specs[n].escalation_id) is not None]
-                meanwhile = _by_escalation(session, escalations)
-                for n in list(todo):
-                    escalation = specs[n].escalation_id
-                    if escalation is not None and escalation in meanwhile:
-                        done[n] = meanwhile[escalation]
-                        todo.remove(n)
-                if not todo:
-                    break
-                continue
-            for n, row in zip(todo, rows, strict=True):
-                self._record_opened(session, row, specs[n], actor)
-                done[n] = row
-            self.after_changes(session, rows, why="opened")
-            break
-        else:
-            raise ValidationError([Issue("id", "could not allocate an incident number; try again")])
-        return [done[n] for n in range(len(specs))]
-
-    def _new_row(
-        self, spec: _Opening, year: int, sequence: int, now: datetime, actor: Actor
-    ) -> IncidentRow:
-        extra = dict(spec.details)
-        systems = list(extra.pop("systems", None) or ([spec.service] if spec.service else []))
-        tenants = list(extra.pop("tenants", None) or ([spec.tenant] if spec.tenant else []))
-        row = IncidentRow(
-            id=format_incident_id(year, sequence),
-            year=year,
-            sequence=sequence,
-            title=spec.title[:500],
-            severity=spec.severity,
-            status=IncidentStatus.OPEN.value,
-            phase=Phase.DETECTION.value,
-            opened_at=now,
-            opened_by=actor.name,
-            service=spec.service or (systems[0] if systems else None),
-            tenant=spec.tenant or (tenants[0] if len(tenants) == 1 else None),
-            source=spec.source,
-            alert_id=spec.alert_id,
-            alert_fingerprint=spec.fingerprint,
-            escalation_id=spec.escalation_id,
-            systems=json.dumps(systems),
-            tenants=json.dumps(tenants),
-            detected_at=now,
-            aware_at=now,
-            informed="[]",
-            personal_data_affected=False,
-            updated_at=now,
-        )
-        for key, value in extra.items():
-            setattr(row, key, value)
-        check_milestones({m: getattr(row, m) for m in MILESTONES}, now=now)
-        return row
-
-    def _record_opened(
-        self, session: Session, row: IncidentRow, spec: _Opening, actor: Actor
-    ) -> None:
-        self.ledger.record(
-            session,
-            actor,
-            "incident.opened",
-            f"incident:{row.id}",
-            tenant=spec.tenant,
-            payload={
-                "title": row.title,
-                "severity": spec.severity,
-                "service": spec.service,
-                "systems": json.loads(row.systems),
-                "tenants": json.loads(row.tenants),
-                "source": spec.source,
-                "alert_id": spec.alert_id,
-                "alert_fingerprint": spec.fingerprint,
-                "escalation_id": spec.escalation_id,
-                **_label(
-                    f"Incident eröffnet ({spec.severity}): {row.title}",
-                    f"Incident opened ({spec.severity}): {row.title}",
-                ),
-            },
-        )
+        return view_of(self.opener.open_many(session, [spec], actor=actor)[0])
 
     def create(
         self, *, title: str, severity: str, actor: Actor, details: Mapping[str, Any] | None = None
@@ -381,7 +177,7 @@ class IncidentService:
         with self.changing(incident_id) as (session, row):
             self._refuse_closed(row)
             if "severity" in changes:
-                self._check_severity(str(changes["severity"]))
+                self.check_severity(str(changes["severity"]))
             self._check_refs(changes.get("systems") or [], changes.get("tenants") or [])
             before: dict[str, Any] = {}
             after: dict[str, Any] = {}
@@ -406,7 +202,7 @@ class IncidentService:
                 payload={
                     "before": _jsonable(before),
                     "after": _jsonable(after),
-                    **_label(f"Geändert: {shown}", f"Changed: {shown}"),
+                    **label_pair(f"Geändert: {shown}", f"Changed: {shown}"),
                 },
             )
             self.after_change(session, row, why="updated")
@@ -457,7 +253,7 @@ class IncidentService:
                     "at": when.isoformat(),
                     "stamped": stamped,
                     "note": note,
-                    **_label(f"Phase: {de}", f"Phase: {en}"),
+                    **label_pair(f"Phase: {de}", f"Phase: {en}"),
                 },
             )
             self.after_change(session, row, why="phase")
@@ -482,7 +278,7 @@ class IncidentService:
                 payload={
                     "after_seconds": (now - row.opened_at).total_seconds(),
                     "commander": row.commander,
-                    **_label(
+                    **label_pair(
                         f"Übernommen von {actor.name} (Incident Commander {row.commander})",
                         f"Acknowledged by {actor.name} (incident commander {row.commander})",
                     ),
@@ -532,7 +328,7 @@ class IncidentService:
                 f"incident:{row.id}",
                 payload={
                     "closed_at": row.closed_at.isoformat(),
-                    **_label("Incident geschlossen", "Incident closed"),
+                    **label_pair("Incident geschlossen", "Incident closed"),
                 },
             )
             self.after_change(session, row, why="closed")
@@ -584,7 +380,7 @@ class IncidentService:
         if row.status == IncidentStatus.CLOSED.value:
             raise ConflictError(f"incident {row.id} is closed")
 
-    def _check_severity(self, severity: str) -> None:
+    def check_severity(self, severity: str) -> None:
         if severity not in self.policy.incidents.severities:
             known = ", ".join(self.policy.incidents.severities)
             raise ValidationError([Issue("severity", f"one of {known} (got {severity!r})")])
@@ -602,16 +398,6 @@ class IncidentService:
         ]
         if issues:
             raise ValidationError(issues)
-
-
-def _by_escalation(session: Session, escalation_ids: Collection[int]) -> dict[int, IncidentRow]:
-    """The incidents already opened for these escalations, by escalation id."""
-    if not escalation_ids:
-        return {}
-    rows = session.execute(
-        sa.select(IncidentRow).where(IncidentRow.escalation_id.in_(sorted(set(escalation_ids))))
-    ).scalars()
-    return {row.escalation_id: row for row in rows if row.escalation_id is not None}
 
 
 def _jsonable(values: Mapping[str, Any]) -> dict[str, Any]:
