@@ -1,6 +1,6 @@
 """Secret detection with detect-secrets over the project tree, with baseline and allow-list.
 
-The scan runs in a child process (``python -m leitstand.gates.secrets``) that uses
+The scan runs in a child process (``python -m leitstand.gates.secretscan``) that uses
 detect-secrets' library API with one worker per core: forking a worker pool from a process
 whose other threads run the stage's other checks is unsafe, a fresh process is not.
 """
@@ -111,7 +111,7 @@ def _is_text(path: Path) -> bool:
 def scan_tree(root: Path, files: list[str], *, timeout: float) -> list[dict[str, Any]]:
     """Scan ``files`` (relative to ``root``) with detect-secrets in a child process."""
     done = run_tool(
-        [sys.executable, "-m", "leitstand.gates.secrets", str(root)],
+        [sys.executable, "-m", "leitstand.gates.secretscan", str(root)],
         input_text="\n".join(files),
         timeout=timeout,
     )
@@ -197,32 +197,3 @@ def secrets_check(ctx: GateContext) -> CheckResult:
         allowed=outcome.allowed,
         tools=(Tool("detect-secrets", importlib.metadata.version("detect-secrets")),),
     )
-
-
-def _main(root: str) -> None:
-    from detect_secrets.core.secrets_collection import SecretsCollection
-    from detect_secrets.settings import default_settings
-
-    files = [line for line in sys.stdin.read().splitlines() if line]
-    collection = SecretsCollection(root=root)
-    with default_settings():
-        if len(files) > 1:
-            collection.scan_files(*files, num_processors=os.cpu_count() or 1)
-        elif files:
-            collection.scan_file(files[0])
-    out = [
-        {
-            "file": Path(filename).as_posix(),
-            "line": secret.line_number,
-            "type": secret.type,
-            "hashed_secret": secret.secret_hash,
-        }
-        for filename, secret in collection
-    ]
-    out.sort(key=lambda item: (item["file"], item["line"], item["type"]))
-    json.dump(out, sys.stdout)
-
-
-if __name__ == "__main__":
-    _main(sys.argv[1])
-    sys.stdout.flush()

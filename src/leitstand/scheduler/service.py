@@ -325,8 +325,9 @@ class Scheduler:
 
         Each handler runs in its own savepoint, so one failing handler rolls back only its own
         effects and is recorded as a failure (consecutive timers of a kind with a set-wise
-        handler share one savepoint, and fall back to one each if it fails); the firings and their records commit together
-        (a crash before the commit fires them all again, a committed firing never repeats).
+        handler share one savepoint, and fall back to one each if it fails); the firings and
+        their records commit together (a crash before the commit fires them all again, a
+        committed firing never repeats).
         One commit for many timers is what keeps a burst (a thousand escalations due at once)
         from queueing behind a thousand commits.
         """
