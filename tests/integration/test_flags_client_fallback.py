@@ -3,7 +3,6 @@ snapshot when the server is gone (OpenFeature STALE), after an application resta
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -17,20 +16,11 @@ from openfeature.provider import ProviderStatus
 
 from leitstand.flags.client import ClientStatus, FlagClient
 from leitstand.flags.provider import LeitstandProvider
-from leitstand.testing import ServerProcess, free_port
+from leitstand.testing import ServerProcess, free_port, wait_for
 
 pytestmark = pytest.mark.slow
 
 NORD, WEST = "example-makler-nord", "example-vorsorge-west"
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
 
 
 @pytest.fixture
@@ -105,7 +95,7 @@ def test_client_keeps_the_last_good_snapshot_while_the_server_is_down(
     assert flags.get_boolean_value("new-billing", False, ctx(WEST)) is False
 
     # A change reaches the application by polling; unchanged polls are 304s.
-    wait_for(lambda: client.not_modified > 0)
+    wait_for("an unchanged poll (304)", lambda: client.not_modified > 0)
     call(
         server,
         token,
@@ -113,14 +103,17 @@ def test_client_keeps_the_last_good_snapshot_while_the_server_is_down(
         "/api/v1/flags/new-billing/tenants",
         {"environment": "production", "add": [WEST], "reason": "second pilot"},
     )
-    wait_for(lambda: flags.get_boolean_value("new-billing", False, ctx(WEST)) is True)
+    wait_for(
+        "the change to reach the application",
+        lambda: flags.get_boolean_value("new-billing", False, ctx(WEST)) is True,
+    )
     assert ProviderEvent.PROVIDER_CONFIGURATION_CHANGED in events
 
     # The server goes away: evaluations go on from the last good snapshot.
     assert server.stop() == 0
     # A poll during the graceful shutdown may already have failed with a 503; the server is
     # gone only once a poll found nobody listening.
-    wait_for(lambda: "unreachable" in (client.last_error or ""))
+    wait_for("a poll finding nobody listening", lambda: "unreachable" in (client.last_error or ""))
     assert client.status is ClientStatus.STALE
     assert flags.get_provider_status() is ProviderStatus.STALE
     assert ProviderEvent.PROVIDER_STALE in events
@@ -144,7 +137,7 @@ def test_client_keeps_the_last_good_snapshot_while_the_server_is_down(
     again = ServerProcess(home=server.home, port=server.port)
     try:
         again.wait_ready()
-        wait_for(lambda: client.status is ClientStatus.READY)
+        wait_for("the client READY again", lambda: client.status is ClientStatus.READY)
         assert flags.get_provider_status() is ProviderStatus.READY
         assert flags.get_boolean_value("new-billing", False, ctx(NORD)) is True
     finally:
@@ -162,6 +155,6 @@ def test_without_server_and_cache_the_application_gets_its_defaults(tmp_path: Pa
     )
     api.set_provider(LeitstandProvider(client))
     flags = api.get_client()
-    wait_for(lambda: flags.get_provider_status() is ProviderStatus.ERROR)
+    wait_for("the provider in ERROR", lambda: flags.get_provider_status() is ProviderStatus.ERROR)
     details = flags.get_boolean_details("new-billing", True, ctx(NORD))
     assert (details.value, details.error_code) == (True, ErrorCode.PROVIDER_NOT_READY)

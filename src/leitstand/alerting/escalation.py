@@ -76,16 +76,11 @@ class Escalator:
     def timer_key(escalation_id: int, step: int) -> str:
         return f"{ESCALATE}:{escalation_id}:{step}"
 
-    def start(
-        self, session: Session, alert: AlertRow, level_key: str, *, notify: bool
-    ) -> tuple[EscalationRow, dict[str, Any]]:
-        """Snapshot the chain for ``alert`` and run its first step; returns the row, a summary."""
-        return self.start_many(session, [(alert, level_key, notify)])[0]
-
     def start_many(
         self, session: Session, starts: Sequence[tuple[AlertRow, str, bool]]
     ) -> list[tuple[EscalationRow, dict[str, Any]]]:
-        """``start`` for many alerts (alert, level key, notify) with one flush per table."""
+        """Snapshot the chain of each alert (alert, level key, notify) and run its first step,
+        with one flush per table; returns each escalation row with a summary, in order."""
         if not starts:
             return []
         now = self.clock.now()
@@ -177,10 +172,10 @@ class Escalator:
             )
             for row, alert in pairs
         ]
-        views = self.incidents.open_from_escalations(session, openings, actor=_ESCALATION_ACTOR)
-        for (row, _), view in zip(pairs, views, strict=True):
-            row.incident_id = view.id
-        return {row.id: view.id for (row, _), view in zip(pairs, views, strict=True)}
+        opened = self.incidents.opener.from_escalations(session, openings, actor=_ESCALATION_ACTOR)
+        for (row, _), incident in zip(pairs, opened, strict=True):
+            row.incident_id = incident.id
+        return {row.id: incident.id for (row, _), incident in zip(pairs, opened, strict=True)}
 
     def _notice(
         self, alert: AlertRow, step: ChainStep, purpose: str, incident_id: str | None = None

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from leitstand.policy.base import Role
-from leitstand.policy.monitoring import AlertingPolicy, EscalationLevel
+from leitstand.policy.monitoring import AlertingPolicy
+from leitstand.policy.notifications import Person
 
 __all__ = [
     "AlertStatus",
@@ -23,6 +24,7 @@ __all__ = [
     "fingerprint",
     "level_key_for",
     "notification_due",
+    "recipients_for",
 ]
 
 
@@ -103,24 +105,25 @@ def level_key_for(policy: AlertingPolicy, severity: str) -> tuple[str, bool]:
     return lowest, False
 
 
-def _recipients(
-    level: EscalationLevel,
-    people: Mapping[str, tuple[str, str | None, list[Role]]],
-    oncall: str | None,
+def recipients_for(
+    roles: Sequence[Role], people: Mapping[str, Person], oncall: str | None
 ) -> tuple[list[Recipient], list[str]]:
+    """Everyone holding ``roles``, each once (in role order), and the roles nobody holds.
+
+    The on-call role is held by the person on shift (``oncall``) and by anyone the policy
+    gives that role outright.
+    """
     found: dict[str, Recipient] = {}
     unresolved: list[str] = []
-    for role in level.notify:
-        holders: list[str]
-        if role is Role.ONCALL:
-            holders = [oncall] if oncall is not None and oncall in people else []
-        else:
-            holders = [pid for pid, (_, _, roles) in people.items() if role in roles]
+    for role in roles:
+        holders = [pid for pid, person in people.items() if role in person.roles]
+        if role is Role.ONCALL and oncall is not None and oncall in people:
+            holders.insert(0, oncall)
         if not holders:
             unresolved.append(role.value)
         for pid in holders:
-            name, email, _ = people[pid]
-            found.setdefault(pid, Recipient(person=pid, name=name, email=email, role=role.value))
+            person = people[pid]
+            found.setdefault(pid, Recipient(pid, person.name, person.email, role.value))
     return list(found.values()), unresolved
 
 
@@ -128,14 +131,13 @@ def build_chain(
     policy: AlertingPolicy, start_key: str, *, oncall: str | None, lang: str = "de"
 ) -> list[ChainStep]:
     """Snapshot the chain from ``start_key`` upwards: levels, who, where and when to move on."""
-    people = {pid: (p.name, p.email, list(p.roles)) for pid, p in policy.people.items()}
     steps: list[ChainStep] = []
     key: str | None = start_key
     seen: set[str] = set()
     while key is not None and key not in seen:
         seen.add(key)
         level = policy.levels[key]
-        recipients, unresolved = _recipients(level, people, oncall)
+        recipients, unresolved = recipients_for(level.notify, policy.people, oncall)
         nxt = level.escalate_to if level.escalate_when_unacknowledged else None
         steps.append(
             ChainStep(

@@ -79,34 +79,6 @@ class Outbox:
     def environ(self) -> Mapping[str, str]:
         return self._environ if self._environ is not None else os.environ
 
-    def enqueue(
-        self,
-        session: Session,
-        *,
-        alert_id: int | None,
-        purpose: str,
-        level: int | None,
-        channels: Sequence[str],
-        roles: Sequence[str],
-        recipients: Sequence[Recipient],
-        subject: str,
-        body: str,
-        tenant: str | None,
-    ) -> dict[str, str]:
-        """Queue one message per channel; returns each channel's state (queued or skipped: why)."""
-        notice = Notice(
-            alert_id=alert_id,
-            purpose=purpose,
-            level=level,
-            channels=tuple(channels),
-            roles=tuple(roles),
-            recipients=tuple(recipients),
-            subject=subject,
-            body=body,
-            tenant=tenant,
-        )
-        return self.enqueue_many(session, [notice])[0]
-
     def enqueue_many(self, session: Session, notices: Sequence[Notice]) -> list[dict[str, str]]:
         """Queue many messages with one insert per kind of row; states in ``notices`` order.
 

@@ -21,11 +21,11 @@ from leitstand.alerting.escalation import Escalator
 from leitstand.alerting.model import (
     AlertStatus,
     EscalationState,
-    Recipient,
     RoleMessage,
     build_chain,
     level_key_for,
     notification_due,
+    recipients_for,
 )
 from leitstand.alerting.model import (
     fingerprint as make_fingerprint,
@@ -262,25 +262,13 @@ class AlertingService:
         self, session: Session, messages: Sequence[RoleMessage], *, actor: Actor
     ) -> list[dict[str, str]]:
         """``notify`` for many messages: one insert per kind of row; states in order."""
-        people = self.policy.alerting.people
         shift = current_shift(self.policy.alerting.oncall, self.clock.now())
+        oncall = shift.person if shift is not None else None
         lowest = min(self.policy.alerting.levels.values(), key=lambda lvl: lvl.level)
-        resolved: dict[tuple[Role, ...], dict[str, Recipient]] = {}
         notices: list[Notice] = []
         for message in messages:
             wanted = tuple(Role(r) for r in message.roles)
-            if wanted not in resolved:
-                recipients: dict[str, Recipient] = {}
-                for role in wanted:
-                    for pid, person in people.items():
-                        holds = role in person.roles or (
-                            role is Role.ONCALL and shift is not None and shift.person == pid
-                        )
-                        if holds:
-                            recipients.setdefault(
-                                pid, Recipient(pid, person.name, person.email, role)
-                            )
-                resolved[wanted] = recipients
+            recipients, _ = recipients_for(wanted, self.policy.alerting.people, oncall)
             channels = message.channels
             if channels is None:
                 channels = tuple(c.value for c in lowest.channels)
@@ -291,7 +279,7 @@ class AlertingService:
                     level=None,
                     channels=channels,
                     roles=tuple(r.value for r in wanted),
-                    recipients=tuple(resolved[wanted].values()),
+                    recipients=tuple(recipients),
                     subject=message.subject,
                     body=message.body,
                     tenant=message.tenant,
@@ -348,7 +336,7 @@ class AlertingService:
         # Each position's row and whether this call created it; refs are made after the flush
         # (a repeat of an alert that is new in the same batch has no id before it).
         touched: list[tuple[AlertRow, bool]] = []
-        new: list[tuple[int, AlertFacts, AlertRow, str, bool]] = []
+        new: list[tuple[AlertFacts, AlertRow, str, bool]] = []
         for facts in batch:
             existing = open_rows.get(facts.fingerprint)
             if existing is not None:
@@ -358,7 +346,7 @@ class AlertingService:
             level_key, known = level_key_for(self.policy.alerting, facts.severity)
             row = self._new_row(facts, self.policy.alerting.levels[level_key].level, now)
             open_rows[facts.fingerprint] = row
-            new.append((len(touched), facts, row, level_key, known))
+            new.append((facts, row, level_key, known))
             touched.append((row, True))
         if new:
             # Deduplication against the last notification of each fingerprint, decided before
@@ -366,32 +354,30 @@ class AlertingService:
             last_notified: dict[str, datetime | None] = dict(
                 session.execute(
                     sa.select(AlertRow.fingerprint, sa.func.max(AlertRow.notified_at))
-                    .where(AlertRow.fingerprint.in_(sorted({f.fingerprint for _, f, *_ in new})))
+                    .where(AlertRow.fingerprint.in_(sorted({f.fingerprint for f, *_ in new})))
                     .group_by(AlertRow.fingerprint)
                 ).all()
             )
-            for _position, facts, row, _key, _known in new:
+            for facts, row, _key, _known in new:
                 due = notification_due(
                     last_notified.get(facts.fingerprint), now, self.policy.alerting.dedup_window
                 )
                 row.deduplicated = not due
                 row.notified_at = now if due else None
-        if new and not self._insert(session, [row for _, _, row, _, _ in new]):
+        if new and not self._insert(session, [row for _, row, _, _ in new]):
             # Another delivery stored one of these alerts first (PostgreSQL, rare): alert by
             # alert, each in a savepoint, the loser of a race becomes a repeat.
             # Repeats of alerts that were already open stay counted as they are.
-            created_here = {id(row) for _, _, row, _, _ in new}
+            created_here = {id(row) for _, row, _, _ in new}
             return [
                 self._fire_one_raced(session, facts, actor=actor)
                 if id(row) in created_here
                 else AlertRef(row.id, row.fingerprint, row.level, row.status, False, False)
                 for facts, (row, _created) in zip(batch, touched, strict=True)
             ]
-        starts = [(row, level_key, not row.deduplicated) for _, _, row, level_key, _ in new]
+        starts = [(row, level_key, not row.deduplicated) for _, row, level_key, _ in new]
         escalations = self.escalator.start_many(session, starts)
-        for (_position, facts, row, _key, known), (escalation, summary) in zip(
-            new, escalations, strict=True
-        ):
+        for (facts, row, _key, known), (escalation, summary) in zip(new, escalations, strict=True):
             self._record_fired(session, facts, row, known, escalation, summary, actor=actor)
         return [
             AlertRef(

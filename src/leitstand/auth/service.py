@@ -63,9 +63,12 @@ class AuthService:
 
     def cached(self, token: str) -> Actor | None:
         """The actor of a token resolved within the last ``cache_seconds``, else None."""
-        if not token or self.cache_seconds <= 0:
+        return self._cached(hash_token(token)) if token else None
+
+    def _cached(self, token_hash: str) -> Actor | None:
+        if self.cache_seconds <= 0:
             return None
-        hit = self._cache.get(hash_token(token))
+        hit = self._cache.get(token_hash)
         if hit is None or hit[1] < time.monotonic():
             return None
         return hit[0]
@@ -192,10 +195,10 @@ class AuthService:
         """Resolve a presented token to its user; raises AuthenticationError."""
         if not token:
             raise AuthenticationError("missing API token")
-        known = self.cached(token)
+        token_hash = hash_token(token)
+        known = self._cached(token_hash)
         if known is not None:
             return known
-        token_hash = hash_token(token)
         with self.db.reader() as session:
             row = session.execute(
                 sa.select(UserRow.id, UserRow.name, UserRow.role)

@@ -20,7 +20,7 @@ from leitstand.errors import Issue, ValidationError
 from leitstand.incidents.model import ActionItem, ActionStatus
 from leitstand.incidents.postmortem import Reporting, render_postmortem
 from leitstand.incidents.readmodel import view_of
-from leitstand.incidents.service import IncidentService
+from leitstand.incidents.service import IncidentPart
 from leitstand.incidents.store import (
     ActionItemRow,
     DoraAssessmentRow,
@@ -34,15 +34,8 @@ from leitstand.incidents.timeline import Scope, TimelineEntry, assemble, prefixe
 __all__ = ["IncidentHistory"]
 
 
-class IncidentHistory:
+class IncidentHistory(IncidentPart):
     """Timeline and post-mortem of an incident."""
-
-    def __init__(self, incidents: IncidentService) -> None:
-        self.incidents = incidents
-        self.policy = incidents.policy
-        self.ledger = incidents.ledger
-        self.clock = incidents.clock
-        self.db = incidents.db
 
     def entries(self, session: Session, row: IncidentRow) -> list[TimelineEntry]:
         """The timeline of ``row`` within ``session``."""

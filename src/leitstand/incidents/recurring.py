@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from leitstand.incidents.dora import Occurrence, assessment_of, recurring_groups
-from leitstand.incidents.service import IncidentService
+from leitstand.incidents.service import IncidentPart, IncidentService
 from leitstand.incidents.store import DoraAssessmentRow, IncidentRow, RecurringFindingRow
 from leitstand.incidents.timers import ACTOR
 from leitstand.scheduler.service import JobContext
@@ -28,7 +28,7 @@ __all__ = ["RECURRING", "RecurringIncidents"]
 RECURRING = "incidents.recurring"
 
 
-class RecurringIncidents:
+class RecurringIncidents(IncidentPart):
     """Find, record and alert groups of recurring incidents per tenant.
 
     Args:
@@ -37,9 +37,7 @@ class RecurringIncidents:
     """
 
     def __init__(self, incidents: IncidentService, *, entity_type: Callable[[str], str]) -> None:
-        self.incidents = incidents
-        self.policy = incidents.policy
-        self.ledger = incidents.ledger
+        super().__init__(incidents)
         self.entity_type = entity_type
 
     def find(self, session: Session, *, now: datetime, record: bool) -> list[dict[str, Any]]:

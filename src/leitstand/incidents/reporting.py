@@ -26,7 +26,7 @@ from leitstand.incidents.readmodel import view_of
 from leitstand.incidents.recurring import RecurringIncidents
 from leitstand.incidents.reports import ReportContext, build_report
 from leitstand.incidents.schemas import AssessmentIn
-from leitstand.incidents.service import IncidentService
+from leitstand.incidents.service import IncidentPart, IncidentService
 from leitstand.incidents.store import ActionItemRow, DoraAssessmentRow, DoraReportRow, IncidentRow
 from leitstand.incidents.timeline import TimelineEntry
 from leitstand.scheduler.service import JobContext
@@ -42,15 +42,11 @@ def _stage(value: str) -> ReportStage:
         raise ValidationError([Issue("stage", f"one of {known} (got {value!r})")]) from None
 
 
-class IncidentReporting:
+class IncidentReporting(IncidentPart):
     """Assess, draft, submit, notify; the detail view, timeline, post-mortem, recurring check."""
 
     def __init__(self, incidents: IncidentService) -> None:
-        self.incidents = incidents
-        self.policy = incidents.policy
-        self.ledger = incidents.ledger
-        self.clock = incidents.clock
-        self.db = incidents.db
+        super().__init__(incidents)
         self.history = IncidentHistory(incidents)
         self.recurrences = RecurringIncidents(incidents, entity_type=self.entity_type)
 

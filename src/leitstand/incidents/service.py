@@ -37,7 +37,7 @@ from leitstand.incidents.timers import IncidentClocks
 from leitstand.ledger.service import Ledger
 from leitstand.policy.model import Policy
 
-__all__ = ["EDITABLE", "EscalationOpening", "IncidentService", "IncidentView"]
+__all__ = ["EDITABLE", "EscalationOpening", "IncidentPart", "IncidentService", "IncidentView"]
 
 #: Fields ``update`` may change (milestones that phases stamp are set by phases, or here).
 EDITABLE = frozenset(
@@ -113,13 +113,7 @@ class IncidentService:
             tenant=tenant,
             severity=severity,
         )
-        return self.open_from_escalations(session, [opening], actor=actor)[0]
-
-    def open_from_escalations(
-        self, session: Session, openings: Sequence[EscalationOpening], *, actor: Actor
-    ) -> list[IncidentView]:
-        """``open_from_escalation`` for many escalations (one query per table); views in order."""
-        return [view_of(r) for r in self.opener.from_escalations(session, openings, actor=actor)]
+        return view_of(self.opener.from_escalations(session, [opening], actor=actor)[0])
 
     def open(
         self,
@@ -402,3 +396,15 @@ class IncidentService:
 
 def _jsonable(values: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in values.items()}
+
+
+class IncidentPart:
+    """A part of the incident domain that works with an ``IncidentService``'s store, ledger,
+    clock and policy (history, reporting, recurrences, action items)."""
+
+    def __init__(self, incidents: IncidentService) -> None:
+        self.incidents = incidents
+        self.policy = incidents.policy
+        self.ledger = incidents.ledger
+        self.clock = incidents.clock
+        self.db = incidents.db
