@@ -182,6 +182,8 @@ class HaproxyProcess(_Engine):
             "    timeout connect 2s",
             "    timeout client 30s",
             "    timeout server 30s",
+            # Without it a check must finish within `inter`: too tight on a loaded 2-core machine.
+            "    timeout check 2s",
             "    option redispatch",
             "    retries 3",
             "frontend fe",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -254,7 +255,11 @@ def test_canary_analysis_asks_prometheus_aborts_a_bad_canary_and_promotes_a_good
         )
         good = drive(c, good.id)
         load.stop()
-        assert good.phase is Phase.COMPLETED, c.releases.analyses(good.id)
+        assert good.phase is Phase.COMPLETED, json.dumps(
+            [good.outcome, good.reason, c.releases.analyses(good.id)]
+            + [(e.action, e.payload) for e in _entries(c, good.id)],
+            default=str,
+        )
         verdicts = [(a["weight"], a["verdict"]) for a in c.releases.analyses(good.id)]
         assert verdicts == [(5, "pass"), (50, "pass")]
         assert _weights(c) == {"blue": 0, "green": 100}

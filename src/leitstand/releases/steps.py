@@ -120,7 +120,7 @@ class Steps:
                 return
         elif phase in (Phase.ANALYSING, Phase.PAUSED, Phase.OBSERVING):
             row.failures = 0 if result.ok else row.failures + 1
-            router_down = result.ok and not self._router_ready(runtime, row.target_slot)
+            router_down = result.ok and not self._router_serving(runtime, row.target_slot)
             if row.failures == health.failures or router_down:
                 reason = (
                     f"health check {runtime.health_url(row.target_slot)} failed "
@@ -159,6 +159,15 @@ class Steps:
             return runtime.router.ready(slot)
         except RouterError:
             return False
+
+    @staticmethod
+    def _router_serving(runtime: Runtime, slot: str) -> bool:
+        """Whether the router still serves ``slot``; a router that cannot be asked is no
+        evidence against the slot (leitstand's own check still runs)."""
+        try:
+            return runtime.router.serving(slot)
+        except RouterError:
+            return True
 
     def _switch(
         self, session: Session, row: ReleaseRow, target: TargetRow, runtime: Runtime, now: datetime

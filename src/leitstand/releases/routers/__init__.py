@@ -1,8 +1,9 @@
 """Traffic routers: one narrow Protocol, one implementation per engine.
 
 A router knows the two slots of one service in one environment by their names and answers three
-questions: what traffic goes where now (``current``), make it so (``apply``), and does the router
-itself consider a slot able to take traffic (``ready``, e.g. HAProxy's own health check).
+questions: what traffic goes where now (``current``), make it so (``apply``), does the router
+itself consider a slot able to take traffic (``ready``, e.g. HAProxy's own health check passed),
+and has it taken a slot out of service (``serving``, e.g. HAProxy's check reached ``fall``).
 """
 
 from __future__ import annotations
@@ -35,5 +36,13 @@ class TrafficRouter(Protocol):
         ...
 
     def ready(self, slot: str) -> bool:
-        """True when the router itself would send traffic to ``slot`` if weighted."""
+        """True when the router itself has verified ``slot`` and would send it traffic."""
+        ...
+
+    def serving(self, slot: str) -> bool:
+        """False once the router itself has taken ``slot`` out of service.
+
+        Weaker than ``ready``: a slot whose check failed fewer times than the router's own
+        limit still gets traffic and is still serving.
+        """
         ...

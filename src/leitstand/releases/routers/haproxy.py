@@ -68,7 +68,16 @@ class ServerState:
         the check result tells that apart.
         """
         checked = not (self.check_state & _CHECK_CONFIGURED) or self.check_result in _CHECK_PASSED
-        return self.op_state == _RUNNING and not self.maintenance and checked
+        return self.serving and checked
+
+    @property
+    def serving(self) -> bool:
+        """Running and not in maintenance: HAProxy sends it traffic when weighted.
+
+        A failed check alone does not stop that: the server stays RUNNING ("UP, going down")
+        until ``fall`` checks in a row failed, and only then does HAProxy take it out.
+        """
+        return self.op_state == _RUNNING and not self.maintenance
 
 
 class HaproxyRouter:
@@ -139,6 +148,9 @@ class HaproxyRouter:
 
     def ready(self, slot: str) -> bool:
         return self.states()[self.servers[slot]].up
+
+    def serving(self, slot: str) -> bool:
+        return self.states()[self.servers[slot]].serving
 
     def apply(self, routing: Routing) -> None:
         before = self.current()

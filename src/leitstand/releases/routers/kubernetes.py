@@ -135,6 +135,9 @@ class KubernetesRouter:
     def ready(self, slot: str) -> bool:
         return slot in self.slots
 
+    def serving(self, slot: str) -> bool:
+        return self.ready(slot)
+
     def apply(self, routing: Routing) -> None:
         docs = render_routing(
             app=self.app,

@@ -101,6 +101,9 @@ class NginxRouter:
         # Open-source nginx has no active health checks: leitstand's own checks decide.
         return slot in self.addresses
 
+    def serving(self, slot: str) -> bool:
+        return self.ready(slot)
+
     def _nginx(self, *args: str) -> None:
         argv = [
             self.binary,
