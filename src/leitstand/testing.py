@@ -56,15 +56,31 @@ class ManualClock:
 T = TypeVar("T")
 
 
-def wait_for(what: str, check: Callable[[], T | None], timeout: float = 90) -> T:
-    """Poll ``check`` until it returns something truthy; fail naming ``what`` on timeout."""
+def wait_for(
+    what: str,
+    check: Callable[[], T | None],
+    timeout: float = 90,
+    *,
+    interval: float = 0.25,
+    ignore: tuple[type[BaseException], ...] = (),
+) -> T:
+    """Poll ``check`` until it returns something truthy; fail naming ``what`` on timeout.
+
+    Exceptions of the ``ignore`` types count as "not yet" (an engine still starting refuses
+    connections); the last one is chained to the timeout error.
+    """
     deadline = time.monotonic() + timeout
+    last: BaseException | None = None
     while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.25)
-    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        try:
+            result = check()
+        except ignore as exc:
+            last = exc
+        else:
+            if result:
+                return result
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}") from last
 
 
 def free_port() -> int:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from leitstand.testing import free_port
+from leitstand.testing import free_port, wait_for
 from leitstand.testing_releases_app import LoadLoop
 
 if TYPE_CHECKING:
@@ -152,13 +152,8 @@ class _Engine:
 
 
 def _wait(check: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError, httpx.HTTPError):
-            if check():
-                return
-        time.sleep(0.05)
-    raise TimeoutError(f"{what} did not become ready")
+    """Wait for an engine to come up: connection errors while it starts count as "not yet"."""
+    wait_for(what, check, timeout, interval=0.05, ignore=(OSError, httpx.HTTPError))
 
 
 class HaproxyProcess(_Engine):
