@@ -150,6 +150,7 @@ def test_a_scheduled_backup_runs_once_as_a_leased_duty(lab: LabSystem, clock: Ma
 
 
 def test_a_missed_scheduled_run_raises_an_alert_once(lab: LabSystem, clock: ManualClock) -> None:
+    schedule_backup_jobs(lab.container)  # idempotent; the test does not rely on an earlier one
     job = next(
         j
         for j in lab.container.scheduler.jobs(limit=1000)
@@ -175,6 +176,7 @@ def test_a_missed_scheduled_run_raises_an_alert_once(lab: LabSystem, clock: Manu
 def test_the_hourly_incremental_yields_to_the_daily_full_at_two(
     lab: LabSystem, clock: ManualClock
 ) -> None:
+    schedule_backup_jobs(lab.container)  # idempotent; the test does not rely on an earlier one
     full_due = next(
         j.due_at
         for j in lab.container.scheduler.jobs(limit=1000)

@@ -157,10 +157,10 @@ class Escalator:
 
     def _open_incidents(
         self, session: Session, pairs: Sequence[tuple[EscalationRow, AlertRow]]
-    ) -> dict[int, str]:
-        """Open (or find) the incident of each escalation; escalation id -> incident id."""
+    ) -> None:
+        """Open (or find) the incident of each escalation and set the row's ``incident_id``."""
         if not pairs:
-            return {}
+            return
         openings = [
             EscalationOpening(
                 escalation_id=row.id,
@@ -175,7 +175,6 @@ class Escalator:
         opened = self.incidents.opener.from_escalations(session, openings, actor=_ESCALATION_ACTOR)
         for (row, _), incident in zip(pairs, opened, strict=True):
             row.incident_id = incident.id
-        return {row.id: incident.id for (row, _), incident in zip(pairs, opened, strict=True)}
 
     def _notice(
         self, alert: AlertRow, step: ChainStep, purpose: str, incident_id: str | None = None
@@ -268,7 +267,7 @@ class Escalator:
             moves.append((row, alert, chain, index, row.level))
             row.level = alert.level = chain[index].level
             row.escalated_at = ctx.now
-        incidents = self._open_incidents(
+        self._open_incidents(
             session,
             list(
                 {
@@ -281,15 +280,18 @@ class Escalator:
         now = self.clock.now()
         timers: list[Timer] = []
         notices: list[Notice] = []
+        incident_ids: list[str | None] = []  # the incident a step opened (or found), per move
         for row, alert, chain, index, _ in moves:
-            incident_id = incidents.get(row.id) if chain[index].start_incident else None
-            notices.append(self._notice(alert, chain[index], "escalated", incident_id))
+            incident_ids.append(row.incident_id if chain[index].start_incident else None)
+            notices.append(self._notice(alert, chain[index], "escalated", incident_ids[-1]))
             row.next_at = self._next_due(chain, index, now)
             if row.next_at is not None:
                 timers.append(self._timer(row.id, index + 1, row.next_at))
         self.scheduler.schedule_many(session, timers)
         states = self.outbox.enqueue_many(session, notices)
-        for (row, alert, chain, index, previous), state in zip(moves, states, strict=True):
+        for (row, alert, chain, index, previous), state, incident_id in zip(
+            moves, states, incident_ids, strict=True
+        ):
             step = chain[index]
             self.ledger.record(
                 session,
@@ -307,7 +309,7 @@ class Escalator:
                     "recipients": [r.person for r in step.recipients],
                     "unresolved_roles": step.unresolved_roles,
                     "notifications": state,
-                    "incident_id": incidents.get(row.id) if step.start_incident else None,
+                    "incident_id": incident_id,
                 },
             )
 

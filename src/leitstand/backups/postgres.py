@@ -98,8 +98,9 @@ def switch_and_archive(address: PgAddress, *, timeout: float, poll: float = 0.05
     deadline = time.monotonic() + timeout
     while True:
         last = archive_status(address).last_archived_wal
-        # File names order by timeline, then position; ``.history`` files are not segments.
-        if last is not None and segment_end_lsn(last, 1 << 24) and last[:24].upper() >= segment:
+        # Segment names order by timeline, then position; ``.history`` files are not segments.
+        archived = _segment_name(last) if last else None
+        if archived is not None and archived >= segment:
             return segment
         if time.monotonic() >= deadline:
             raise EngineError(
@@ -109,10 +110,19 @@ def switch_and_archive(address: PgAddress, *, timeout: float, poll: float = 0.05
         time.sleep(poll)
 
 
+def _segment_name(file_name: str) -> str | None:
+    """The segment part (``TTTTTTTTXXXXXXXXYYYYYYYY``) of a WAL file name, upper case; None for
+    files that name no segment (``.history``)."""
+    name = file_name[:24].upper()
+    if len(name) != 24 or any(ch not in "0123456789ABCDEF" for ch in name):
+        return None
+    return name
+
+
 def segment_end_lsn(segment: str, segment_size: int) -> int | None:
     """The LSN just after a WAL segment file name (``TTTTTTTTXXXXXXXXYYYYYYYY``)."""
-    name = segment[:24]
-    if len(name) != 24 or any(ch not in "0123456789ABCDEF" for ch in name.upper()):
+    name = _segment_name(segment)
+    if name is None:
         return None
     log_id, seg_id = int(name[8:16], 16), int(name[16:24], 16)
     per_log = 0x100000000 // segment_size
