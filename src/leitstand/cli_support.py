@@ -6,6 +6,7 @@ import json
 import re
 import sys
 from datetime import UTC, datetime, timedelta
+from enum import IntEnum
 from typing import Any
 
 from rich.console import Console
@@ -15,7 +16,25 @@ from leitstand.clock import BERLIN
 from leitstand.errors import Issue, ValidationError
 from leitstand.settings import Settings
 
-__all__ = ["console", "emit_json", "err_console", "open_container", "parse_when"]
+__all__ = [
+    "ExitCode",
+    "console",
+    "emit_json",
+    "err_console",
+    "open_container",
+    "parse_when",
+]
+
+
+class ExitCode(IntEnum):
+    """The CLI's exit codes, the same for every command (documented in docs/security.md)."""
+
+    OK = 0
+    FAILED = 1  # a verification or gate failed: the command worked, the answer is "no"
+    BAD_INPUT = 2  # the input was wrong: what was expected and where is on stderr
+    INCOMPLETE = 3  # a result could not be completed (a witness or engine could not be asked)
+    INTERNAL = 4  # a bug in leitstand: one line on stderr, details with LEITSTAND_DEBUG=1
+
 
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
