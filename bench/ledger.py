@@ -40,6 +40,7 @@ import json
 import random
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -63,12 +64,30 @@ from rich.progress import (
 from leitstand.bootstrap import Container, build
 from leitstand.db import Database
 from leitstand.errors import StoreError
-from leitstand.ledger.checkpoint import open_checkpoint
-from leitstand.ledger.merkle import HASH_SIZE, NodeId, inclusion_proof, verify_inclusion
-from leitstand.ledger.store import LedgerEntryRow
+from leitstand.ledger.checkpoint import (
+    Checkpoint,
+    VerifierKey,
+    load_or_create_signing_key,
+    open_checkpoint,
+    sign_checkpoint,
+)
+from leitstand.ledger.cosign import CosignerKey
+from leitstand.ledger.merkle import (
+    HASH_SIZE,
+    CompactRange,
+    NodeId,
+    consistency_proof,
+    inclusion_proof,
+    leaf_hash,
+    verify_inclusion,
+)
+from leitstand.ledger.store import LedgerEntryRow, WitnessDeliveryRow
+from leitstand.ledger.witness_client import RemoteWitness
+from leitstand.policy.ledger import LedgerPolicy, WitnessPolicy
 from leitstand.policy.loader import default_policy
+from leitstand.policy.model import Policy
 from leitstand.settings import Settings
-from leitstand.testing import POSTGRES_URL, postgres_available, postgres_schema
+from leitstand.testing import POSTGRES_URL, free_port, postgres_available, postgres_schema
 
 PLAIN_TABLE = "bench_plain_entries"
 APPEND_RATIO_TARGET = 0.5
@@ -176,9 +195,9 @@ def fail(message: str) -> None:
 
 
 @contextmanager
-def container_for(settings: Settings) -> Iterator[Container]:
+def container_for(settings: Settings, policy: Policy | None = None) -> Iterator[Container]:
     # The default policy explicitly, so no leitstand.yaml in the working directory changes it.
-    container = build(settings, migrate=True, policy=default_policy())
+    container = build(settings, migrate=True, policy=policy or default_policy())
     try:
         yield container
     finally:
@@ -286,7 +305,14 @@ class AppendResult:
 
 
 def bench_appends(
-    backend: str, settings: Settings, entries: int, batch: int, seed: int
+    backend: str,
+    settings: Settings,
+    entries: int,
+    batch: int,
+    seed: int,
+    *,
+    policy: Policy | None = None,
+    settle: Callable[[Container], None] | None = None,
 ) -> AppendResult:
     """Time ledger batches and plain batches of the same rows, interleaved batch by batch.
 
@@ -298,7 +324,7 @@ def bench_appends(
     warmup = make_inputs(0, batch, rng)
     inputs = make_inputs(batch, entries, rng)
     result = AppendResult(entries=entries, append_times=[], plain_times=[])
-    with container_for(settings) as container:
+    with container_for(settings, policy) as container:
         db = container.db
         metadata = sa.MetaData()
         table = plain_table(metadata)
@@ -318,6 +344,12 @@ def bench_appends(
                     result.append_times.append(append_s)
                     result.plain_times.append(plain_s)
                     progress.update(task, advance=len(chunk), refresh=True)
+        if settle is not None:
+            # Witnesses: the run counts as done once every kept checkpoint is cosigned; the
+            # wait for the last deliveries is charged to the ledger's time.
+            started = time.perf_counter()
+            settle(container)
+            result.append_times[-1] += time.perf_counter() - started
         with db.reader() as session:
             plain_count = session.execute(sa.select(sa.func.count()).select_from(table)).scalar()
         if plain_count != offset:
@@ -366,6 +398,122 @@ def append_figures(backend: str, result: AppendResult | None) -> dict[str, Any]:
             plain_commit_median_ms=round(ms(statistics.median(result.plain_times)), 2),
         )
     return {f"{backend}_{key}": value for key, value in figures.items()}
+
+
+# -- 1b. appends with two witnesses, and cosigning latency ---------------------------------------
+
+
+COSIGN_ORIGIN = "bench.leitstand/cosign"
+COSIGN_TARGET_MS = 20.0
+
+
+@contextmanager
+def witness_processes(work: Path, log_keys: list[str]) -> Iterator[list[tuple[str, str]]]:
+    """Two `leitstand witness serve` processes on loopback; yields (url, witness key) pairs."""
+    procs: list[subprocess.Popen[str]] = []
+    found: list[tuple[str, str]] = []
+    try:
+        for name in ("w1", "w2"):
+            port = free_port()
+            args = [sys.executable, "-m", "leitstand", "witness", "serve"]
+            args += ["--home", str(work / name), "--port", str(port), "--name", f"bench/{name}"]
+            for key in log_keys:
+                args += ["--log-key", key]
+            proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+            procs.append(proc)
+            assert proc.stdout is not None
+            key = proc.stdout.readline().strip()  # printed once it listens
+            if not key:
+                fail(f"witness {name} did not start")
+            found.append((f"http://127.0.0.1:{port}", key))
+        yield found
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(timeout=30)
+            if proc.stdout is not None:
+                proc.stdout.close()
+
+
+def settle_witnesses(container: Container) -> None:
+    witnessing = container.ledger.witness
+    if witnessing is not None and not witnessing.wait_idle(60):
+        fail("the witness sender did not finish within 60 s")
+
+
+def bench_with_witnesses(
+    work: Path, entries: int, batch: int, seed: int, cosigns: int
+) -> tuple[AppendResult, list[float], int]:
+    """Appends with two witness processes configured, and the cosigning latency on loopback."""
+    settings = Settings(home=work / "witnessed", database_url=None)
+    settings.signing_key_path.parent.mkdir(parents=True, exist_ok=True)
+    log_key = VerifierKey.from_public_key(
+        "leitstand", load_or_create_signing_key(settings.signing_key_path).public_key()
+    )
+    cosign_key = load_or_create_signing_key(work / "cosign-log.pem")
+    cosign_log = VerifierKey.from_public_key(COSIGN_ORIGIN, cosign_key.public_key())
+    with witness_processes(work, [log_key.format(), cosign_log.format()]) as found:
+        policy = default_policy().model_copy(
+            update={
+                "ledger": LedgerPolicy(
+                    witnesses=[
+                        WitnessPolicy(name=f"w{i + 1}", url=url, key=key)
+                        for i, (url, key) in enumerate(found)
+                    ]
+                )
+            }
+        )
+        result = bench_appends(
+            "witnessed", settings, entries, batch, seed, policy=policy, settle=settle_witnesses
+        )
+        with container_for(settings, policy) as container, container.db.reader() as session:
+            cosigned = session.execute(
+                sa.select(sa.func.count()).where(WitnessDeliveryRow.cosigned_at.is_not(None))
+            ).scalar_one()
+            queued = session.execute(sa.select(sa.func.count(WitnessDeliveryRow.size))).scalar_one()
+        if cosigned != queued:
+            fail(f"only {cosigned} of {queued} queued checkpoints were cosigned")
+        url, key = found[0]
+        times = timed_cosigns(url, CosignerKey.parse(key), cosign_key, cosigns)
+    return result, times, int(cosigned)
+
+
+def timed_cosigns(url: str, key: CosignerKey, log_key: Any, count: int) -> list[float]:
+    """Submit ``count`` growing checkpoints of a synthetic log; time each add-checkpoint."""
+    remote = RemoteWitness("w1", url, key, timeout=10)
+    leaves: list[bytes] = []
+    store: dict[NodeId, bytes] = {}
+    cr = CompactRange.empty()
+
+    def get_node(level: int, index: int) -> bytes:
+        return store[(level, index)]
+
+    times: list[float] = []
+    old = 0
+    try:
+        for n in range(count + 10):  # 10 untimed warm-up submissions
+            for _ in range(7):  # a few entries between checkpoints
+                leaf = leaf_hash(f"bench {len(leaves)}".encode())
+                idx = len(leaves)
+                leaves.append(leaf)
+                for level, h in enumerate(cr.append(leaf)):
+                    store[(level, idx >> level)] = h
+            size = len(leaves)
+            note = sign_checkpoint(
+                Checkpoint(COSIGN_ORIGIN, size, cr.root()), name=COSIGN_ORIGIN, private_key=log_key
+            )
+            proof = consistency_proof(old, size, get_node) if old else []
+            started = time.perf_counter()
+            answer = remote.add_checkpoint(old, proof, note)
+            elapsed = time.perf_counter() - started
+            if answer.status != 200:
+                fail(f"witness refused checkpoint {size}: {answer.status} {answer.message}")
+            old = size
+            if n >= 10:
+                times.append(elapsed)
+    finally:
+        remote.close()
+    return times
 
 
 # -- 2. and 3. verification and proofs ----------------------------------------------------------
@@ -528,6 +676,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--fill-batch", type=int, default=20_000, help="entries per fill commit")
     parser.add_argument("--proofs", type=int, default=2_000, help="random proof indices (>= 1000)")
     parser.add_argument("--seed", type=int, default=9162)
+    parser.add_argument(
+        "--cosigns", type=int, default=500, help="checkpoints to time at one witness"
+    )
     parser.add_argument("--postgres-url", default=POSTGRES_URL)
     parser.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL figures")
     parser.add_argument(
@@ -537,7 +688,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.verify_entries is None:
         args.verify_entries = 100_000 if args.quick else ONE_MILLION
-    for name in ("entries", "batch", "verify_entries", "fill_batch", "proofs"):
+    for name in ("entries", "batch", "verify_entries", "fill_batch", "proofs", "cosigns"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     return args
@@ -578,6 +729,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         report_appends("sqlite", sqlite, args.batch)
         results.update(append_figures("sqlite", sqlite))
+
+        # 1b. appends with two witness processes (SQLite), and cosigning latency
+        witnessed, cosign_times, cosigned = phase(
+            "appends_witnessed",
+            lambda: bench_with_witnesses(work, args.entries, args.batch, args.seed, args.cosigns),
+        )
+        witness_ratio = witnessed.appends_per_s / witnessed.plain_inserts_per_s
+        cosign_p99 = ms(p99(cosign_times))
+        say(
+            f"witnessed appends       {witnessed.appends_per_s:>10,.0f} /s with 2 witnesses "
+            f"({cosigned} cosignatures), plain inserts {witnessed.plain_inserts_per_s:,.0f} /s: "
+            f"{witness_ratio:.1%}; target >= {APPEND_RATIO_TARGET:.0%}: "
+            f"{target(witness_ratio >= APPEND_RATIO_TARGET)}"
+        )
+        say(
+            f"cosign   median {ms(statistics.median(cosign_times)):.2f} ms, p99 {cosign_p99:.2f} ms"
+            f" over {len(cosign_times)} checkpoints on loopback; target <= "
+            f"{COSIGN_TARGET_MS:.0f} ms: {target(cosign_p99 <= COSIGN_TARGET_MS)}"
+        )
+        results.update(
+            with_witnesses_appends_per_s=round(witnessed.appends_per_s),
+            with_witnesses_plain_inserts_per_s=round(witnessed.plain_inserts_per_s),
+            with_witnesses_ratio=round(witness_ratio, 3),
+            with_witnesses_cosignatures=cosigned,
+            witness_cosign_median_ms=round(ms(statistics.median(cosign_times)), 3),
+            witness_cosign_p99_ms=round(cosign_p99, 3),
+        )
 
         # 1. appends, PostgreSQL
         postgres: AppendResult | None = None
@@ -667,6 +845,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             ),
             "verify_1m_lt_10_s": verify_1m < VERIFY_TARGET_S,
             "proof_median_lt_1_ms": ms(v.proof_median_s) < PROOF_TARGET_MS,
+            "with_witnesses_ratio_ge_0_5": witness_ratio >= APPEND_RATIO_TARGET,
+            "witness_cosign_p99_le_20_ms": cosign_p99 <= COSIGN_TARGET_MS,
         },
     )
     line = json.dumps(results, separators=(",", ":"))

@@ -36,6 +36,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "/tests/integration/" in str(item.path) or "/tests/e2e/" in str(item.path):
             item.add_marker(pytest.mark.integration)
+        if "/tests/journeys/" in str(item.path):
+            item.add_marker(pytest.mark.integration)
+            item.add_marker(pytest.mark.journey)
     if _PG:
         return
     if os.environ.get("LEITSTAND_REQUIRE_POSTGRES"):

@@ -48,7 +48,12 @@ from leitstand.observability import HttpMetrics, RequestContextMiddleware
 from leitstand.releases.api import router as releases_router
 from leitstand.releases.views import router as releases_pages
 from leitstand.scheduler.store import JobRow
+from leitstand.web.docs import install_docs
+from leitstand.web.error_pages import error_page, wants_page
+from leitstand.web.limits import RequestLimitsMiddleware
+from leitstand.web.openapi_errors import document_errors
 from leitstand.web.render import LoginRequired
+from leitstand.web.security import WebSecurityMiddleware
 from leitstand.web.views import router as web_router
 
 __all__ = ["create_app"]
@@ -89,15 +94,18 @@ def create_app(container: Container, *, run_scheduler: bool = False) -> FastAPI:
         description="Operations control plane: policy, evidence ledger, gates, releases, "
         "alerting, incidents and backups. Every route declares the roles it admits.",
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # served by install_docs from leitstand's own copy of Swagger UI
         redoc_url=None,
     )
     app.state.container = container
     registry = CollectorRegistry()
     _register_gauges(registry, container)
     register_backup_metrics(registry, container)
+    app.add_middleware(RequestLimitsMiddleware, limits=container.policy.api.limits)
     app.add_middleware(RequestContextMiddleware, metrics=HttpMetrics(registry))
+    app.add_middleware(WebSecurityMiddleware)
     _add_error_handlers(app)
+    install_docs(app)
     app.include_router(_system_router(registry))
     app.include_router(auth_router)
     app.include_router(ledger_router)
@@ -118,12 +126,13 @@ def create_app(container: Container, *, run_scheduler: bool = False) -> FastAPI:
     app.include_router(incidents_router)
     app.include_router(incidents_pages)
     app.mount("/static", StaticFiles(directory=_STATIC), name="static")
+    document_errors(app)
     return app
 
 
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LeitstandError)
-    async def _leitstand_error(_request: Request, exc: LeitstandError) -> Response:
+    async def _leitstand_error(request: Request, exc: LeitstandError) -> Response:
         body: dict[str, Any] = {"error": exc.message}
         issues = getattr(exc, "issues", None)
         if issues:
@@ -131,6 +140,10 @@ def _add_error_handlers(app: FastAPI) -> None:
                 {"path": i.path, "message": i.message, "line": i.line} for i in issues
             ]
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationError) else None
+        if wants_page(request):  # a browser on a page: an error page in the UI's language
+            return error_page(
+                request, exc.http_status, exc.message, body.get("issues", ()), headers
+            )
         return JSONResponse(body, status_code=exc.http_status, headers=headers)
 
     @app.exception_handler(LoginRequired)
@@ -148,6 +161,8 @@ def _add_error_handlers(app: FastAPI) -> None:
                 message += f" (got {got!r})"
             issues.append({"path": loc, "message": message, "line": None})
         summary = "; ".join(f"{i['path']}: {i['message']}" for i in issues)
+        if wants_page(_request):
+            return error_page(_request, 422, summary, issues)
         return JSONResponse({"error": summary, "issues": issues}, status_code=422)
 
 

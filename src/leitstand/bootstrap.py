@@ -37,13 +37,14 @@ from leitstand.ledger.checkpoint import (
 from leitstand.ledger.keys import LedgerSigner
 from leitstand.ledger.service import Ledger, install_session_hooks
 from leitstand.ledger.store import LedgerStateRow
-from leitstand.ledger.witness import Witness
+from leitstand.ledger.witness import CheckpointCopy
+from leitstand.ledger.witnessing import build_witnessing
 from leitstand.policy.loader import find_policy_file, load_policy
 from leitstand.policy.model import Policy
 from leitstand.releases.service import ReleaseService
 from leitstand.releases.wiring import wire_releases
 from leitstand.scheduler.service import Scheduler
-from leitstand.settings import Settings
+from leitstand.settings import Settings, tighten_permissions
 
 __all__ = ["Container", "build", "local_actor"]
 
@@ -76,6 +77,7 @@ class Container:
     releases: ReleaseService
 
     def close(self) -> None:
+        self.ledger.close()
         self.db.dispose()
 
 
@@ -112,6 +114,9 @@ def build(
     try:
         db.check()
         _migrate(db, settings, migrate)
+        # On every start: the home folder 0700, the SQLite file and its journals 0600.
+        for problem in tighten_permissions(settings):
+            log.warning("permissions_not_tightened", problem=problem)
         signer = _signer(db, settings, policy)
     except LeitstandError:
         db.dispose()
@@ -126,9 +131,18 @@ def build(
         clock=clock,
         keep_every_entries=evidence.checkpoint_copy_every_entries,
         keep_interval=evidence.checkpoint_copy_interval,
-        witness=Witness(witness_dir, verifier_key=signer.verifier.format()),
+        witness=build_witnessing(
+            policy, CheckpointCopy(witness_dir, verifier_key=signer.verifier.format())
+        ),
     )
-    auth = AuthService(db=db, ledger=ledger, clock=clock, cache_seconds=settings.auth_cache_seconds)
+    ledger.witness.bind(db, ledger)  # type: ignore[union-attr]  # built just above
+    auth = AuthService(
+        db=db,
+        ledger=ledger,
+        clock=clock,
+        cache_seconds=settings.auth_cache_seconds,
+        policy=policy.auth,
+    )
     scheduler = Scheduler(
         db=db,
         clock=clock,
@@ -154,6 +168,7 @@ def build(
         policy=policy,
         approvals=changes.state_for,
         flags=flags.list_flags,
+        alerting=alerting,
     )
     backups, drills, backup_monitor = wire_backups(
         db=db,
@@ -173,7 +188,10 @@ def build(
         home=settings.home,
         alerting=alerting,
         changes=changes,
+        backups=backups,
     )
+    # A fix for a SEV-1/2 incident needs the compliance officer's approval before admission.
+    releases.admission.incident_fixes = incident_reporting.fixes.check_release
     container = Container(
         settings=settings,
         clock=clock,

@@ -1,6 +1,8 @@
 """The `leitstand` command line. Entry points are thin: parse, call one service, map errors.
 
-Every user error is one line on stderr and exit code 2; no traceback reaches a user.
+Every user error is one line on stderr and exit code 2; no traceback reaches a user. The exit
+codes are ``leitstand.cli_support.ExitCode`` (0 ok, 1 a verification or gate said no, 2 bad input,
+3 incomplete, 4 internal error, 5 forbidden; 130 interrupted), documented in docs/operations.md.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from pathlib import Path
 from typing import Annotated
 
 import click
@@ -18,13 +21,22 @@ from leitstand.alerting.cli import alerting_app, alerts_app, oncall_app, stack_a
 from leitstand.auth.cli import app as user_app
 from leitstand.backups.cli import backup_app, drill_app
 from leitstand.changes.cli import app as change_app
-from leitstand.cli_support import console, emit_json, err_console
+from leitstand.cli_support import (
+    ExitCode,
+    TokenOpt,
+    console,
+    emit_json,
+    err_console,
+    open_container,
+    resolve_actor,
+)
 from leitstand.db import Database
 from leitstand.errors import LeitstandError
 from leitstand.flags.cli import app as flags_app
 from leitstand.gates.cli import app as gate_app
 from leitstand.incidents.cli import app as incident_app
 from leitstand.ledger.cli import app as audit_app
+from leitstand.ledger.witness_cli import app as witness_app
 from leitstand.observability import configure_logging
 from leitstand.policy.cli import app as policy_app
 from leitstand.policy.cli import init_command
@@ -44,6 +56,7 @@ app = typer.Typer(
 )
 app.add_typer(policy_app, name="policy", help="Show and validate the operations policy.")
 app.add_typer(audit_app, name="audit")
+app.add_typer(witness_app, name="witness")
 app.add_typer(user_app, name="user")
 app.add_typer(scheduler_app, name="scheduler")
 app.add_typer(backup_app, name="backup")
@@ -90,6 +103,10 @@ def up(
     host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(min=0, max=65535, help="Port (default 8080)")] = None,
     scheduler: Annotated[bool, typer.Option(help="Run the timer loop in this process")] = True,
+    tls_cert: Annotated[
+        Path | None, typer.Option(help="PEM certificate: serve HTTPS (with --tls-key)")
+    ] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="PEM private key of --tls-cert")] = None,
 ) -> None:
     """Start the control plane: migrate, load the policy, serve the API and the web UI."""
     from leitstand.server import serve
@@ -99,13 +116,20 @@ def up(
         overrides["host"] = host
     if port is not None:
         overrides["port"] = port
+    if tls_cert is not None:
+        overrides["tls_cert"] = tls_cert
+    if tls_key is not None:
+        overrides["tls_key"] = tls_key
     settings = Settings(**overrides)  # type: ignore[arg-type]
     serve(settings, run_scheduler=scheduler)
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: Annotated[str, typer.Argument()] = "heads") -> None:
+def db_upgrade(
+    revision: Annotated[str, typer.Argument()] = "heads", token: TokenOpt = None
+) -> None:
     """Migrate the database schema up (default: every domain to its newest revision)."""
+    _may_change_schema("db.upgrade", token)
     db = _database()
     migrations.upgrade(db, revision)
     console.print(f"database at {_revisions(migrations.current_heads(db))}")
@@ -114,8 +138,10 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "heads") -> None:
 @db_app.command("downgrade")
 def db_downgrade(
     revision: Annotated[str, typer.Argument(help="Target, e.g. base, flags@-1 or 0001")],
+    token: TokenOpt = None,
 ) -> None:
     """Migrate the database schema down (every revision has a rollback)."""
+    _may_change_schema("db.downgrade", token)
     db = _database()
     migrations.downgrade(db, revision)
     console.print(f"database at {_revisions(migrations.current_heads(db))}")
@@ -134,6 +160,22 @@ def db_current(json_out: Annotated[bool, typer.Option("--json")] = False) -> Non
 
 def _revisions(revisions: frozenset[str]) -> str:
     return ", ".join(sorted(revisions)) or "base (empty)"
+
+
+def _may_change_schema(action: str, token: str | None) -> None:
+    """Schema changes are the local administrator's if the policy lists them in
+    ``auth.local_admin_actions`` (the seed does); otherwise they need a devops user's token."""
+    from leitstand.auth.model import Role
+    from leitstand.policy.loader import find_policy_file, load_policy
+
+    policy = load_policy(Settings().policy or find_policy_file(Path.cwd()))
+    if action in policy.auth.local_admin_actions:
+        return
+    container = open_container(migrate=False)
+    try:
+        resolve_actor(container, token, action=action, roles=(Role.DEVOPS,))
+    finally:
+        container.close()
 
 
 def _database() -> Database:
@@ -171,11 +213,11 @@ def main(argv: list[str] | None = None) -> None:
         ctx = getattr(exc, "ctx", None)
         if type(exc).__name__ == "NoArgsIsHelpError":
             print(ctx.get_help() if ctx else "")
-            sys.exit(0)
+            sys.exit(ExitCode.OK)
         hint = f" (see '{ctx.command_path} --help')" if ctx else ""
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
         err_console.print(f"error: {message}{hint}", markup=False)
-        sys.exit(2)
+        sys.exit(ExitCode.BAD_INPUT)
     except (click.exceptions.Exit, typer.Exit) as exc:
         sys.exit(exc.exit_code)
     except (click.Abort, typer.Abort):
@@ -188,7 +230,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except OSError as exc:
         err_console.print(f"error: {_os_error(exc)}", markup=False)
-        sys.exit(2)
+        sys.exit(ExitCode.BAD_INPUT)
     except Exception as exc:
         # The last line of defence: one line for the user, the traceback only on request.
         if os.environ.get("LEITSTAND_DEBUG"):
@@ -198,7 +240,7 @@ def main(argv: list[str] | None = None) -> None:
             "set LEITSTAND_DEBUG=1 for details",
             markup=False,
         )
-        sys.exit(1)
+        sys.exit(ExitCode.INTERNAL)
     # Without standalone mode, click returns the code of a `typer.Exit` instead of exiting.
     if isinstance(result, int) and result:
         sys.exit(result)

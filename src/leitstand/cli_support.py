@@ -2,38 +2,50 @@
 
 from __future__ import annotations
 
+import getpass
 import json
+import os
 import re
 import sys
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from enum import IntEnum
-from typing import Any
+from typing import Annotated, Any
 
+import typer
 from rich.console import Console
 
+from leitstand.auth.model import Actor, Role
 from leitstand.bootstrap import Container, build
 from leitstand.clock import BERLIN
-from leitstand.errors import Issue, ValidationError
+from leitstand.errors import ExitCode, ForbiddenError, Issue, ValidationError
+from leitstand.policy.auth import CLI_ACTIONS, LOCAL_ADMIN_ROLE
 from leitstand.settings import Settings
 
 __all__ = [
+    "TOKEN_ENV",
     "ExitCode",
+    "TokenOpt",
     "console",
     "emit_json",
     "err_console",
+    "local_admin_actor",
     "open_container",
     "parse_when",
+    "resolve_actor",
 ]
 
+#: The environment variable a token is taken from when ``--token`` is not given.
+TOKEN_ENV = "LEITSTAND_TOKEN"  # noqa: S105 - the variable's name, not a secret
 
-class ExitCode(IntEnum):
-    """The CLI's exit codes, the same for every command (documented in docs/security.md)."""
-
-    OK = 0
-    FAILED = 1  # a verification or gate failed: the command worked, the answer is "no"
-    BAD_INPUT = 2  # the input was wrong: what was expected and where is on stderr
-    INCOMPLETE = 3  # a result could not be completed (a witness or engine could not be asked)
-    INTERNAL = 4  # a bug in leitstand: one line on stderr, details with LEITSTAND_DEBUG=1
+#: ``--token``: the option every state-changing command takes (``actor_option``).
+TokenOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--token",
+        help=f"Act as this API token's user (default: ${TOKEN_ENV})",
+        show_default=False,
+    ),
+]
 
 
 console = Console(highlight=False, soft_wrap=True)
@@ -79,3 +91,43 @@ def parse_when(value: str | None, *, field: str, now: datetime) -> datetime | No
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=BERLIN)
     return parsed.astimezone(UTC)
+
+
+def local_admin_actor() -> Actor:
+    """The local operator acting without a token: ``local:<os user>``, role ``local-admin``."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return Actor(name=f"local:{user}", role=LOCAL_ADMIN_ROLE)
+
+
+def resolve_actor(
+    container: Container, token: str | None, *, action: str, roles: Iterable[Role]
+) -> Actor:
+    """Who does ``action``: the user of ``token`` (or ``$LEITSTAND_TOKEN``), if their role is one
+    of ``roles`` (the same roles the API admits for it).
+
+    Without a token, only the actions the policy lists in ``auth.local_admin_actions`` may be done,
+    by the local operator labelled ``local-admin``; everything else is refused
+    (:class:`ForbiddenError`, exit code 5), as is a token whose role is not admitted.
+    """
+    if action not in CLI_ACTIONS:
+        raise ValueError(f"unknown CLI action {action!r}: add it to policy.auth.CLI_ACTIONS")
+    admitted = frozenset(roles)
+    names = ", ".join(sorted(r.value for r in admitted))
+    token = token or os.environ.get(TOKEN_ENV) or None
+    if token is None:
+        if action in container.policy.auth.local_admin_actions:
+            return local_admin_actor()
+        raise ForbiddenError(
+            f"{action} needs a named user: pass --token or set {TOKEN_ENV} "
+            f"(admitted roles: {names}; without a token only the policy's "
+            "auth.local_admin_actions)"
+        )
+    actor = container.auth.authenticate(token)
+    if actor.role not in admitted:
+        raise ForbiddenError(
+            f"role {actor.role!r} of user {actor.name!r} may not do {action} (admitted: {names})"
+        )
+    return actor

@@ -3,17 +3,20 @@
 Messages say what was expected and where, e.g.
 ``monitoring.metrics.cpu.critical: must be greater than warning (70) (got 60)``.
 Entry points (CLI, API) translate these into exit code 2 / HTTP 4xx; no traceback reaches a user.
+The CLI's exit codes are :class:`ExitCode` (documented in docs/operations.md and docs/security.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import IntEnum
 
 __all__ = [
     "AuthenticationError",
     "ConfigError",
     "ConflictError",
+    "ExitCode",
     "ForbiddenError",
     "Issue",
     "LeitstandError",
@@ -21,6 +24,17 @@ __all__ = [
     "StoreError",
     "ValidationError",
 ]
+
+
+class ExitCode(IntEnum):
+    """The CLI's exit codes, the same for every command (documented in docs/security.md)."""
+
+    OK = 0
+    FAILED = 1  # a verification or gate failed: the command worked, the answer is "no"
+    BAD_INPUT = 2  # the input was wrong: what was expected and where is on stderr
+    INCOMPLETE = 3  # a result could not be completed (a witness or engine could not be asked)
+    INTERNAL = 4  # a bug in leitstand: one line on stderr, details with LEITSTAND_DEBUG=1
+    FORBIDDEN = 5  # the acting user's role (or the tokenless local operator) may not do this
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +68,7 @@ class Issue:
 class LeitstandError(Exception):
     """Root of every error leitstand reports to a user."""
 
-    exit_code: int = 2
+    exit_code: int = ExitCode.BAD_INPUT
     http_status: int = 400
 
     def __init__(self, message: str) -> None:
@@ -107,4 +121,5 @@ class AuthenticationError(LeitstandError):
 class ForbiddenError(LeitstandError):
     """The caller's role is not admitted for this action."""
 
+    exit_code = ExitCode.FORBIDDEN
     http_status = 403

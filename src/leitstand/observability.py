@@ -18,7 +18,7 @@ import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from leitstand.ledger.canonical import redact
+from leitstand.redaction import redact
 
 __all__ = ["HttpMetrics", "RequestContextMiddleware", "configure_logging", "correlation_id"]
 

@@ -6,6 +6,8 @@ import errno
 import gc
 import signal
 import socket
+import ssl
+from typing import Any
 
 import uvicorn
 from rich.panel import Panel
@@ -21,15 +23,17 @@ from leitstand.errors import ConfigError
 from leitstand.incidents.wiring import schedule_incident_jobs
 from leitstand.ledger.jobs import schedule_ledger_jobs
 from leitstand.observability import configure_logging
+from leitstand.policy_reload import install_sighup, remove_pid_file, write_pid_file
 from leitstand.releases.wiring import reconcile_routers
 from leitstand.settings import Settings
 
-__all__ = ["bind_socket", "freeze_startup_heap", "serve"]
+__all__ = ["bind_socket", "freeze_startup_heap", "serve", "tls_options"]
 
 
 def serve(settings: Settings, *, run_scheduler: bool = True) -> None:
     """Migrate, load policy and key, create the first user if needed, then serve until stopped."""
     configure_logging(settings.log_level)
+    tls = tls_options(settings)
     # Bind first: a taken port must fail before anything is created or migrated.
     sock = bind_socket(settings.host, settings.port)
     try:
@@ -47,7 +51,7 @@ def serve(settings: Settings, *, run_scheduler: bool = True) -> None:
             )
             reconcile_routers(container)
         report = container.audit.verify(actor=SYSTEM_ACTOR)
-        container.audit.record(
+        container.audit.record_system(
             actor=SYSTEM_ACTOR,
             action="control_plane.started",
             subject=f"instance:{settings.instance_id}",
@@ -60,7 +64,8 @@ def serve(settings: Settings, *, run_scheduler: bool = True) -> None:
             },
         )
         host, port = sock.getsockname()[:2]
-        url = f"http://{host if ':' not in host else f'[{host}]'}:{port}/"
+        scheme = "https" if tls else "http"
+        url = f"{scheme}://{host if ':' not in host else f'[{host}]'}:{port}/"
         lines = [f"leitstand {__version__} serving on [bold]{url}[/bold]"]
         lines.append(f"home: {settings.home}  database: {container.db.dialect}")
         lines.append(
@@ -77,18 +82,27 @@ def serve(settings: Settings, *, run_scheduler: bool = True) -> None:
         app = create_app(container, run_scheduler=run_scheduler)
         freeze_startup_heap()
         config = uvicorn.Config(
-            app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=10
+            app,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=10,
+            **tls,
         )
         # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal to the
         # handler that was installed before it: ours turns that into a clean exit 0.
         signal.signal(signal.SIGTERM, _exit_cleanly)
         signal.signal(signal.SIGINT, _exit_cleanly)
+        # `leitstand policy reload` (or kill -HUP) applies an edited policy without a restart.
+        install_sighup(container, stack)
+        write_pid_file(settings.home)
         try:
             uvicorn.Server(config).run(sockets=[sock])
         finally:
+            remove_pid_file(settings.home)
             if stack is not None:
                 stack.stop()
-            container.audit.record(
+            container.audit.record_system(
                 actor=SYSTEM_ACTOR,
                 action="control_plane.stopped",
                 subject=f"instance:{settings.instance_id}",
@@ -97,6 +111,27 @@ def serve(settings: Settings, *, run_scheduler: bool = True) -> None:
     finally:
         sock.close()
         container.close()
+
+
+def tls_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's TLS options from ``--tls-cert``/``--tls-key``; checked before anything starts."""
+    cert, key = settings.tls_cert, settings.tls_key
+    if cert is None and key is None:
+        return {}
+    if cert is None or key is None:
+        raise ConfigError("TLS needs both --tls-cert and --tls-key (LEITSTAND_TLS_CERT/_KEY)")
+    cert, key = cert.expanduser().resolve(), key.expanduser().resolve()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(certfile=cert, keyfile=key)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"TLS file not found: {exc.filename}") from exc
+    except (ssl.SSLError, OSError) as exc:
+        raise ConfigError(
+            f"cannot use {cert} with {key} for TLS ({exc}): expected a PEM certificate "
+            "and its matching unencrypted PEM private key"
+        ) from exc
+    return {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
 
 
 def freeze_startup_heap() -> None:

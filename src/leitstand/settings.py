@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 import socket
+import stat
 from pathlib import Path
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "tighten_permissions"]
 
 
 class Settings(BaseSettings):
@@ -33,6 +34,10 @@ class Settings(BaseSettings):
         default=None, description="Ed25519 key for checkpoints; default <home>/keys/ledger.pem"
     )
     host: str = "127.0.0.1"
+    tls_cert: Path | None = Field(
+        default=None, description="PEM certificate (chain) to serve HTTPS; needs tls_key"
+    )
+    tls_key: Path | None = Field(default=None, description="PEM private key of tls_cert")
     port: int = Field(default=8080, ge=0, le=65535)
     log_level: str = "info"
     auth_cache_seconds: float = Field(
@@ -74,3 +79,37 @@ class Settings(BaseSettings):
     def is_embedded(self) -> bool:
         """True when running on the embedded SQLite default."""
         return self.effective_database_url.startswith("sqlite")
+
+    @property
+    def database_files(self) -> list[Path]:
+        """The embedded SQLite file and its journals (none on PostgreSQL)."""
+        if not self.is_embedded:
+            return []
+        url = self.effective_database_url
+        path = Path(url.split(":///", 1)[1]) if ":///" in url else None
+        if path is None or str(path) in ("", ":memory:"):
+            return []
+        return [path.with_name(path.name + suffix) for suffix in ("", "-wal", "-shm", "-journal")]
+
+
+def tighten_permissions(settings: Settings) -> list[str]:
+    """Owner-only access to the home folder (0700) and the database files (0600).
+
+    Run on every start: a folder or file loosened since (a restore, a copy, a umask) is
+    tightened again. Returns what could not be tightened (not ours), for a warning.
+    """
+    problems: list[str] = []
+    targets: list[tuple[Path, int]] = [(settings.home, 0o700)]
+    targets += [(path, 0o600) for path in settings.database_files]
+    for path, mode in targets:
+        try:
+            current = stat.S_IMODE(path.stat().st_mode)
+        except FileNotFoundError:
+            continue
+        if current == mode:
+            continue
+        try:
+            path.chmod(mode)
+        except PermissionError:
+            problems.append(f"{path}: mode {current:o}, cannot change it to {mode:o}")
+    return problems

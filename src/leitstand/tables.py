@@ -10,8 +10,10 @@ import leitstand.auth.store
 import leitstand.backups.store
 import leitstand.changes.store
 import leitstand.flags.store
+import leitstand.gates.store
 import leitstand.incidents.store
 import leitstand.ledger.store
+import leitstand.ledger.verifications
 import leitstand.releases.store
 import leitstand.scheduler.store  # noqa: F401
 

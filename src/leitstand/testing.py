@@ -141,15 +141,18 @@ class ServerProcess:
         port: int,
         env: dict[str, str] | None = None,
         managed_stack: bool = False,
+        args: tuple[str, ...] = (),
     ) -> None:
         """``managed_stack``: let `leitstand up` start Prometheus and Alertmanager too (only the
-        tests of that stack need them; everyone else saves their start-up and config checks)."""
+        tests of that stack need them; everyone else saves their start-up and config checks).
+        ``args``: more options for `leitstand up` (with ``--tls-cert`` the URL is https)."""
         import subprocess
         import sys
 
         self.home = home
         self.port = port
-        self.url = f"http://127.0.0.1:{port}"
+        scheme = "https" if "--tls-cert" in args else "http"
+        self.url = f"{scheme}://127.0.0.1:{port}"
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("LEITSTAND_")}
         full_env.update({"LEITSTAND_HOME": str(home), "COLUMNS": "200"})
         if not managed_stack:
@@ -160,7 +163,7 @@ class ServerProcess:
         self._stdout = self.stdout_path.open("w")
         self._stderr = self.stderr_path.open("w")
         self.process = subprocess.Popen(  # noqa: S603 - fixed argument list
-            [sys.executable, "-m", "leitstand", "up", "--port", str(port)],
+            [sys.executable, "-m", "leitstand", "up", "--port", str(port), *args],
             env=full_env,
             stdout=self._stdout,
             stderr=self._stderr,
@@ -180,7 +183,9 @@ class ServerProcess:
                     f"leitstand up exited with {self.process.returncode}: {self.stderr()}"
                 )
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=1.0).status_code == 200:
+                # A test's self-signed certificate: readiness only, no trust decision here.
+                answer = httpx.get(f"{self.url}/healthz", timeout=1.0, verify=False)  # noqa: S501
+                if answer.status_code == 200:
                     return
             except httpx.HTTPError:
                 pass

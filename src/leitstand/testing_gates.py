@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import importlib.metadata as md
+import os
 import shutil
 import sys
 import textwrap
@@ -23,18 +24,29 @@ import yaml
 
 __all__ = [
     "BACKEND",
+    "PYPA_SNAPSHOT",
     "V3_CRITICAL",
     "V4_CRITICAL",
     "clean_project",
+    "flit_project",
     "osv_folder",
+    "poetry_project",
     "repack_closure",
     "repack_installed",
+    "setuppy_project",
     "variant",
     "wheelhouse",
     "write_osv",
     "write_project",
     "write_wheel",
 ]
+
+
+#: The offline PyPA advisory database snapshot in the shared folder beside the clone.
+PYPA_SNAPSHOT = Path(
+    os.environ.get("LEITSTAND_PYPA_SNAPSHOT")
+    or Path(__file__).resolve().parents[2].parent / "shared/data/pypa-advisory-database/vulns"
+)
 
 
 def _record_line(name: str, data: bytes) -> str:
@@ -302,6 +314,8 @@ def wheelhouse(folder: Path) -> Path:
     """Test tools (pytest, coverage) and the fixture dependencies as local wheels."""
     repack_closure(["pytest", "coverage"], folder)
     write_wheel(folder, "goodlib", "1.0", metadata=["License-Expression: MIT"])
+    for version in ("3.0.0", "3.0.1"):  # a real name: the PyPA snapshot has PYSEC-2023-221
+        write_wheel(folder, "werkzeug", version, metadata=["License-Expression: BSD-3-Clause"])
     write_wheel(folder, "vulnlib", "1.0", metadata=["License-Expression: MIT"])
     write_wheel(folder, "v4lib", "2.0", metadata=["License-Expression: Apache-2.0"])
     write_wheel(folder, "agpllib", "1.0", metadata=["License-Expression: AGPL-3.0-or-later"])
@@ -396,3 +410,85 @@ def variant(clean: Path, target: Path) -> Path:
     """A copy of the clean project to break one thing in."""
     shutil.copytree(clean, target, ignore=shutil.ignore_patterns("gate-report", "__pycache__"))
     return target
+
+
+# -- projects of other build backends (built with the gate's build isolation) ---------------
+
+
+def poetry_project(root: Path, *, name: str = "poetry-demo", version: str = "2.3.4") -> Path:
+    """A Poetry project: no [project] table, name and version in [tool.poetry]."""
+    package = name.replace("-", "_")
+    _write_files(
+        root,
+        {
+            "pyproject.toml": f"""\
+                [build-system]
+                requires = ["poetry-core>=1.0.0"]
+                build-backend = "poetry.core.masonry.api"
+
+                [tool.poetry]
+                name = "{name}"
+                version = "{version}"
+                description = "A Poetry fixture"
+                authors = ["Demo <demo@example.invalid>"]
+                license = "MIT"
+                packages = [{{include = "{package}"}}]
+
+                [tool.poetry.dependencies]
+                python = ">=3.8"
+                """,
+            f"{package}/__init__.py": '"""Poetry fixture."""\n',
+        },
+    )
+    return root
+
+
+def flit_project(root: Path, *, name: str = "flit-demo", version: str = "0.7.1") -> Path:
+    """A flit project whose version lives in the module (dynamic, known after the build)."""
+    package = name.replace("-", "_")
+    _write_files(
+        root,
+        {
+            "pyproject.toml": f"""\
+                [build-system]
+                requires = ["flit_core>=3.4,<4"]
+                build-backend = "flit_core.buildapi"
+
+                [project]
+                name = "{name}"
+                license = {{text = "MIT"}}
+                dynamic = ["version", "description"]
+                """,
+            f"{package}/__init__.py": f'"""Flit fixture."""\n\n__version__ = "{version}"\n',
+        },
+    )
+    return root
+
+
+def setuppy_project(root: Path, *, name: str = "legacy-demo") -> Path:
+    """A project with only a setup.py; its version is computed when it runs (1.5)."""
+    package = name.replace("-", "_")
+    _write_files(
+        root,
+        {
+            "setup.py": f"""\
+                from setuptools import setup
+
+                setup(
+                    name="{name}",
+                    version=".".join(["1", "5"]),
+                    license="MIT",
+                    packages=["{package}"],
+                )
+                """,
+            f"{package}/__init__.py": '"""setup.py fixture."""\n',
+        },
+    )
+    return root
+
+
+def _write_files(root: Path, files: Mapping[str, str]) -> None:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), encoding="utf-8")

@@ -27,6 +27,7 @@ from leitstand.testing import free_port, wait_for
 from leitstand.testing_releases_app import LoadLoop
 
 if TYPE_CHECKING:
+    from leitstand.alerting.stack import LocalStack
     from leitstand.bootstrap import Container
     from leitstand.releases.model import ReleaseInfo
 
@@ -38,8 +39,10 @@ __all__ = [
     "ReleaseLab",
     "Versions",
     "drive",
+    "managed_stack",
     "short_dir",
     "stop_instances",
+    "wait_scraped",
 ]
 
 
@@ -428,3 +431,45 @@ class ReleaseLab:
             if engine is not None:
                 engine.stop()
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def managed_stack(container: Container, *, scraping: int = 0) -> LocalStack:
+    """The monitoring stack `leitstand up` manages (Prometheus, Alertmanager, node_exporter
+    from the Debian packages), started for ``container``'s home and policy; waits until
+    Prometheus is ready and scrapes ``scraping`` targets of the released instances."""
+    from leitstand.alerting.stack import LocalStack
+
+    stack = LocalStack(
+        home=container.settings.home,
+        policy=container.policy,
+        policy_file=None,
+        leitstand_url=f"http://127.0.0.1:{free_port()}",
+        auth=container.auth,
+    )
+    try:
+        stack.start()
+        url = stack.components["prometheus"].url
+        _wait(lambda: httpx.get(f"{url}/-/ready", timeout=1).status_code == 200, "prometheus", 60)
+    except BaseException:
+        stack.stop()
+        raise
+    if scraping:
+        wait_scraped(url, scraping)
+    return stack
+
+
+def wait_scraped(
+    url: str, count: int, job: str = "leitstand-releases", *, labels: str = ""
+) -> None:
+    """Wait until Prometheus at ``url`` has scraped ``count`` targets of ``job`` (up == 1),
+    optionally only those matching ``labels`` (e.g. ``env="production"``). New file_sd targets
+    reach the scrapers within about 5 s (Prometheus's discovery update interval)."""
+    matchers = f'job="{job}"' + (f",{labels}" if labels else "")
+
+    def scraped() -> bool:
+        answer = httpx.get(
+            f"{url}/api/v1/query", params={"query": f"up{{{matchers}}} == 1"}, timeout=2
+        )
+        return len(answer.json()["data"]["result"]) >= count
+
+    _wait(scraped, f"{count} scraped targets of {matchers}", timeout=60)

@@ -137,3 +137,47 @@ def test_a_refused_policy_keeps_the_running_configuration(
     assert after == before
     assert any("shop-a" in pool for pool in _scrape_pools(prometheus))
     assert all(c["running"] and c["ready"] for c in read_status(local.folder.parent)["components"])
+
+
+def test_engines_keep_their_ports_across_restarts_and_follow_a_policy_reload(
+    tmp_path: Path,
+) -> None:
+    from leitstand.policy_reload import reload_policy
+
+    policy_file = tmp_path / "leitstand.yaml"
+    _write(policy_file, _policy({"shop-a": free_port()}))
+    container = build(
+        Settings(home=tmp_path / "home"), migrate=True, policy=load_policy(policy_file)
+    )
+    container.policy_file = policy_file
+
+    def started() -> LocalStack:
+        local = LocalStack(
+            home=container.settings.home,
+            policy=container.policy,
+            policy_file=None,  # no watcher: only the reload below may change the engines
+            leitstand_url="http://127.0.0.1:9",
+            auth=container.auth,
+        )
+        local.start()
+        return local
+
+    first = started()
+    try:
+        ports = {name: c.port for name, c in first.components.items()}
+        wait_for("prometheus", lambda: _scrape_pools(first.components["prometheus"].url))
+    finally:
+        first.stop()
+    again = started()
+    try:
+        assert {name: c.port for name, c in again.components.items()} == ports
+        alertmanager = again.components["alertmanager"].url
+        assert wait_for("alertmanager", lambda: _group_wait(alertmanager)) == "1s"
+        _write(policy_file, _policy({"shop-a": free_port()}, group_wait="7s"))
+        assert reload_policy(container, again) is True
+        assert wait_for("the reloaded group_wait", lambda: _group_wait(alertmanager) == "7s")
+        assert container.policy.monitoring.stack.group_wait.total_seconds() == 7
+        assert again.policy is container.policy
+    finally:
+        again.stop()
+        container.close()

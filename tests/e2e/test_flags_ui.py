@@ -100,14 +100,16 @@ def test_flags_page_toggles_per_environment_and_production_needs_a_reason(
     page.click("a[href='/flags/new-billing']")
     page.wait_for_url(f"{server.url}/flags/new-billing")
     row = page.locator(f"[data-testid=tenants-production] tr[data-tenant={NORD}]")
-    assert row.locator(".tenant-state").inner_text() == "off"
+    state = row.locator(".tenant-state")
+    assert (state.inner_text(), state.get_attribute("data-state")) == ("aus", "off")
     row.locator("input[name=reason]").fill("Pilot Makler Nord")
     row.locator("button").click()
     page.wait_for_url(f"{server.url}/flags/new-billing")
     row = page.locator(f"[data-testid=tenants-production] tr[data-tenant={NORD}]")
-    assert row.locator(".tenant-state").inner_text() == "on"
+    state = row.locator(".tenant-state")
+    assert (state.inner_text(), state.get_attribute("data-state")) == ("an", "on")
     west = page.locator(f"[data-testid=tenants-production] tr[data-tenant={WEST}]")
-    assert west.locator(".tenant-state").inner_text() == "off"
+    assert west.locator(".tenant-state").inner_text() == "aus"
 
     history = page.locator("[data-testid=history] tbody tr")
     first = history.first.locator("td").all_inner_texts()

@@ -110,7 +110,8 @@ def test_bad_payloads_answer_4xx_naming_the_field_and_store_nothing(
         URL, content=b"{not json", headers={**auth, "Content-Type": "application/json"}
     )
     assert not_json.status_code == 422
-    huge = json.dumps(_payload(*[_alert(f"x{i}", pad="p" * 1000) for i in range(2100)]))
+    # Over api.limits.body_bytes.alert_intake (10 MiB by default).
+    huge = json.dumps(_payload(*[_alert(f"x{i}", pad="p" * 5000) for i in range(2100)]))
     too_big = client.post(
         URL, content=huge.encode(), headers={**auth, "Content-Type": "application/json"}
     )

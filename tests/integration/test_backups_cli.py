@@ -15,12 +15,16 @@ from pathlib import Path
 
 import pytest
 
+from leitstand.testing_cli import cli_token
+
 pytestmark = pytest.mark.integration
 
 
-def _env(home: Path, tmp: Path) -> dict[str, str]:
+def _env(home: Path, tmp: Path, *, acting: bool = True) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEITSTAND_")}
     env.update({"LEITSTAND_HOME": str(home), "COLUMNS": "200", "TMPDIR": str(tmp)})
+    if acting:
+        env["LEITSTAND_TOKEN"] = cli_token(home)  # a devops user acts
     return env
 
 
@@ -29,7 +33,8 @@ def _run(
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "leitstand", *args],
-        env=_env(home, tmp),
+        # The scratch demonstration keeps its own store: no user (and no home) is created for it.
+        env=_env(home, tmp, acting="--scratch" not in args),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -110,7 +115,7 @@ def test_ctrl_c_during_the_scratch_demo_still_removes_everything(tmp_path: Path,
     home = tmp_path / "home"
     demo = subprocess.Popen(
         [sys.executable, "-m", "leitstand", "drill", "run", "pitr", "--scratch"],
-        env=_env(home, tmp),
+        env=_env(home, tmp, acting=False),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
+from leitstand.auth.model import SYSTEM_ACTOR, Role
 from leitstand.backups.alertbook import AlertBook
 from leitstand.backups.alerts import LedgerSink
 from leitstand.backups.model import DrillKind, Site
@@ -349,6 +350,9 @@ def test_an_interrupted_backup_leaves_the_previous_good_state_usable(
     policy_file.write_text(render_policy(lab.policy, "yaml"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEITSTAND_")}
     env.update(LEITSTAND_HOME=str(lab.container.settings.home), LEITSTAND_POLICY=str(policy_file))
+    _user, env["LEITSTAND_TOKEN"] = lab.container.auth.add_user(
+        name="olaf", role=Role.DEVOPS, actor=SYSTEM_ACTOR
+    )  # the backup is run by a named devops user
     cli = subprocess.Popen(
         [sys.executable, "-m", "leitstand", "backup", "run", lab.system, "--row", "database_full"],
         env=env,

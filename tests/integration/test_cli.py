@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from leitstand.testing import free_port
+from leitstand.testing_cli import cli_token
 
 
 def run(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -78,7 +79,10 @@ def test_a_bad_policy_file_is_refused_before_anything_starts(home: Path, tmp_pat
 
 
 def test_a_missing_or_unreadable_signing_key_is_a_one_line_error(home: Path) -> None:
-    assert run(home, "audit", "record", "--action", "a.b", "--subject", "s").returncode == 0
+    token = cli_token(home)
+    assert (
+        run(home, "audit", "record", "--action", "a.b", "--subject", "s", LEITSTAND_TOKEN=token)
+    ).returncode == 0
     key = home / "keys" / "ledger-ed25519.pem"
     key.chmod(0o644)
     assert "chmod 600" in one_line_error(run(home, "audit", "log"))
@@ -99,13 +103,16 @@ def test_a_port_in_use_is_a_one_line_error_and_writes_nothing(home: Path) -> Non
 
 
 def test_audit_commands_record_verify_prove_and_export(home: Path, tmp_path: Path) -> None:
-    added = run(home, "user", "add", "anna", "--role", "auditor", "--json")
+    # The store's first user is created by the local administrator (auth.local_admin_actions).
+    added = run(home, "user", "add", "anna", "--role", "devops", "--json")
     assert added.returncode == 0, added.stderr
-    assert json.loads(added.stdout)["token"].startswith("lst_")
+    token = json.loads(added.stdout)["token"]
+    assert token.startswith("lst_")
     recorded = run(
         home,
         "audit", "record", "--action", "manual.maintenance", "--subject", "service:portal",
         "--tenant", "makler-nord", "--payload", '{"window": "02:00"}', "--json",
+        LEITSTAND_TOKEN=token,
     )  # fmt: skip
     assert recorded.returncode == 0, recorded.stderr
     assert json.loads(recorded.stdout)["index"] == 1
@@ -119,8 +126,8 @@ def test_audit_commands_record_verify_prove_and_export(home: Path, tmp_path: Pat
     exported = run(home, "audit", "export", str(tmp_path / "quarter"))
     assert exported.returncode == 0, exported.stderr
     assert sorted(p.name for p in (tmp_path / "quarter").iterdir()) == [
-        "README.txt", "checkpoint.note", "entries.jsonl", "key.vkey", "manifest.json",
-        "proof.json",
+        "README.txt", "checkpoint.note", "consistency.json", "cosignatures.json",
+        "entries.jsonl", "key.vkey", "leaf_hashes.bin", "manifest.json", "proof.json",
     ]  # fmt: skip
     offline = run(tmp_path / "elsewhere", "audit", "verify", "--export", str(tmp_path / "quarter"))
     assert offline.returncode == 0, offline.stderr
@@ -128,8 +135,18 @@ def test_audit_commands_record_verify_prove_and_export(home: Path, tmp_path: Pat
 
 
 def test_audit_verify_exits_1_naming_the_first_bad_index(home: Path) -> None:
+    token = cli_token(home)
     for i in range(5):
-        run(home, "audit", "record", "--action", "manual.x", "--subject", f"s{i}")
+        run(
+            home,
+            "audit",
+            "record",
+            "--action",
+            "manual.x",
+            "--subject",
+            f"s{i}",
+            LEITSTAND_TOKEN=token,
+        )
     import sqlite3
 
     with sqlite3.connect(home / "leitstand.db") as conn:

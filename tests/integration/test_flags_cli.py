@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -11,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from leitstand.testing_cli import cli_env
+
 NORD = "example-makler-nord"
 
 
 def run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEITSTAND_")}
-    env.update({"LEITSTAND_HOME": str(home), "COLUMNS": "200"})
+    env = cli_env(home, COLUMNS="200")  # acting as a devops user (LEITSTAND_TOKEN)
     return subprocess.run(
         [sys.executable, "-m", "leitstand", "flags", *args],
         env=env,

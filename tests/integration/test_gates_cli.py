@@ -10,6 +10,7 @@ from pathlib import Path
 
 import yaml
 
+from leitstand.testing_cli import cli_token
 from leitstand.testing_gates import write_project
 
 
@@ -21,7 +22,9 @@ def gate(
     **env: str,
 ) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("LEITSTAND_")}
-    full_env.update({"LEITSTAND_HOME": str(tmp_path / "home"), "COLUMNS": "200"}, **env)
+    full_env.update({"LEITSTAND_HOME": str(tmp_path / "home"), "COLUMNS": "200"})
+    full_env["LEITSTAND_TOKEN"] = cli_token(tmp_path / "home")  # a devops user acts
+    full_env.update(env)
     if path is not None:
         full_env["PATH"] = path
     return subprocess.run(
@@ -120,7 +123,19 @@ def test_gate_ci_writes_gitlab_and_github_pipelines_with_a_manual_production_ste
     jobs = github["jobs"]
     assert jobs["gate-test"]["needs"] == "gate-build"
     assert jobs["deploy-production"]["environment"] == {"name": "production"}
-    assert jobs["deploy-production"]["needs"] == "deploy-staging"
+    assert jobs["deploy-production"]["needs"] == ["deploy-staging", "gate-build"]
+    # The artifact digest the build job recorded reaches the release jobs (Fail = Stop).
+    assert jobs["gate-build"]["outputs"]["artifact_digest"].startswith("${{ steps.digest")
+    assert "--dist gate-report/build/dist" in str(jobs["gate-test"]["steps"])
+    for env in ("staging", "production"):
+        deploy = jobs[f"deploy-{env}"]
+        assert "needs.gate-build.outputs.artifact_digest" in deploy["env"]["ARTIFACT_DIGEST"]
+        assert '--artifact-digest "$ARTIFACT_DIGEST"' in deploy["steps"][-1]["run"]
+    assert gitlab["gate:build"]["artifacts"]["reports"]["dotenv"] == (
+        "gate-report/build/artifact.env"
+    )
+    assert "--dist gate-report/build/dist" in gitlab["gate:security"]["script"][0]
+    assert '--artifact-digest "$ARTIFACT_DIGEST"' in gitlab["deploy:production"]["script"][0]
     assert "exactly one of" in error_of(gate(tmp_path, "gate", "ci"))
 
 
@@ -130,7 +145,7 @@ def test_change_cli_opens_and_refuses_a_local_approval(tmp_path: Path) -> None:
         "change",
         "open",
         "--service",
-        "portal",
+        "smart-bav-portal",
         "--version",
         "1.0",
         "--category",
@@ -148,9 +163,20 @@ def test_change_cli_opens_and_refuses_a_local_approval(tmp_path: Path) -> None:
     assert opened.returncode == 0, opened.stderr
     change = json_of(opened)
     assert isinstance(change, dict)
-    assert change["status"] == "pending" and change["requester"].startswith("local:")
-    message = error_of(gate(tmp_path, "change", "approve", str(change["id"])))
-    assert "four-eyes rule: local:" in message  # the requester cannot approve their own change
+    assert change["status"] == "pending" and change["requester"] == "devops-user"
+    own = gate(tmp_path, "change", "approve", str(change["id"]))
+    assert own.returncode == 5 and "Traceback" not in own.stderr  # ForbiddenError
+    assert "four-eyes rule: devops-user" in own.stderr  # the requester cannot approve their own
+    local = gate(tmp_path, "change", "approve", str(change["id"]), LEITSTAND_TOKEN="")
+    assert local.returncode == 5 and "change.approve needs a named user" in local.stderr
     listed = json_of(gate(tmp_path, "change", "list", "--json"))
     assert isinstance(listed, list)
     assert [c["id"] for c in listed] == [change["id"]]
+
+
+def test_an_osv_db_that_is_not_a_folder_is_exit_2(tmp_path: Path) -> None:
+    write_project(tmp_path / "proj")
+    message = error_of(
+        gate(tmp_path, "gate", "run", "proj", "--stage", "security", "--osv-db", "nowhere")
+    )
+    assert "--osv-db" in message and "not a folder" in message

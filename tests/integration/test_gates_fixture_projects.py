@@ -4,6 +4,8 @@ cyclonedx-py, detect-secrets, hadolint, axe-core in Debian's chromium)."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import shutil
 from collections.abc import Iterator
@@ -20,9 +22,11 @@ from leitstand.bootstrap import Container, build
 from leitstand.gates.environment import PipOptions
 from leitstand.gates.model import STAGES, RunResult, Stage, Status
 from leitstand.gates.service import GateRequest, GateService
+from leitstand.policy.model import Policy
 from leitstand.settings import Settings
 from leitstand.testing import ManualClock
 from leitstand.testing_gates import (
+    PYPA_SNAPSHOT,
     RUNBOOK,
     clean_project,
     osv_folder,
@@ -49,7 +53,13 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def gate_container(shared: dict[str, Path]) -> Iterator[Container]:
-    c = build(Settings(home=shared["base"] / "home"), clock=ManualClock(), migrate=True)
+    # Change records name a service of the policy: the fixture project is one.
+    policy = Policy()
+    demo = policy.services["internal-tools"].model_copy(update={"name": "Demo-App"})
+    policy = policy.model_copy(update={"services": {**policy.services, "demo-app": demo}})
+    c = build(
+        Settings(home=shared["base"] / "home"), clock=ManualClock(), migrate=True, policy=policy
+    )
     try:
         yield c
     finally:
@@ -137,6 +147,18 @@ def test_clean_project_passes_every_gate_and_writes_every_report(
     run = next(e for e in entries if e.action == "gate.run")
     assert run.payload["status"] == "pass" and run.payload["change_id"] is not None
     assert run.payload["stages"] == {s.value: "pass" for s in STAGES}
+    # The gate's own run record (what release admission reads), bound to the built artifacts.
+    built = sorted((out / "dist").iterdir())
+    digests = sorted(f"sha256:{hashlib.sha256(p.read_bytes()).hexdigest()}" for p in built)
+    (record,) = [
+        r for r in gate_container.gates.recorded(version="1.0.0") if r.ledger_index == run.index
+    ]
+    assert record.status == "pass" and record.change_id == run.payload["change_id"]
+    assert record.stages == {s.value: "pass" for s in STAGES}
+    assert record.artifact_digests == digests and len(digests) == 2  # wheel and sdist
+    wheel = next(p for p in built if p.suffix == ".whl")
+    wheel_digest = f"sha256:{hashlib.sha256(wheel.read_bytes()).hexdigest()}"
+    assert (out / "artifact.env").read_text() == f"ARTIFACT_DIGEST={wheel_digest}\n"
 
 
 def test_coverage_of_50_percent_fails_only_the_coverage_gate(
@@ -223,17 +245,49 @@ def test_an_aws_key_and_a_private_key_fail_the_secret_gate(
     shared: dict[str, Path], gate_container: Container, clean_python: Path
 ) -> None:
     project = variant(shared["clean"], shared["base"] / "secrets")
-    aws = "AKIA" + "IOSFODNN7EXAMPLE"
-    key = "-----BEGIN " + "RSA PRIVATE KEY-----\nMIIEow\n-----END " + "RSA PRIVATE KEY-----\n"
+    aws = "AKIA" + "Q3ZT7WJ2M4XK9PLD"
+    body = base64.b64encode(hashlib.sha512(b"not a real key").digest() * 4).decode()
+    key = "-----BEGIN " + f"RSA PRIVATE KEY-----\n{body}\n-----END " + "RSA PRIVATE KEY-----\n"
     (project / "src" / "demo_app" / "settings.py").write_text(f'AWS_ACCESS_KEY_ID = "{aws}"\n')
     (project / "deploy.pem").write_text(key)
+    (project / "tests" / "test_keys.py").write_text(f'KEY = "{aws}"\n')
+    (project / "README.md").write_text("Call https://user:s3cret@api.example.com/v1 as shown.\n")
     result = _run(gate_container, shared, project, (Stage.SECURITY,), python=clean_python)
     assert set(_failed(result)) == {"security.secrets"}
     findings = next(c for c in result.checks if c.id == "security.secrets").findings
-    located = {(f.rule, f.file, f.line) for f in findings}
-    assert ("AWS Access Key", "src/demo_app/settings.py", 1) in located
-    assert ("Private Key", "deploy.pem", 1) in located
-    assert aws not in (project / "gate-report" / "report.json").read_text()
+    located = {(f.rule, f.file, f.line, f.blocking) for f in findings}
+    assert ("AWS Access Key", "src/demo_app/settings.py", 1, True) in located
+    assert ("Private Key", "deploy.pem", 1, True) in located
+    assert ("AWS Access Key", "tests/test_keys.py", 1, False) in located  # for review
+    assert not any(f.file == "README.md" for f in findings)  # a documentation host
+    out = project / "gate-report"
+    assert aws not in (out / "report.json").read_text()
+    assert "zur Prüfung" in (out / "summary.md").read_text()
+    levels = {
+        (r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], r["level"])
+        for r in json.loads((out / "findings.sarif").read_text())["runs"][0]["results"]
+        if r["ruleId"].startswith("security.secrets/")
+    }
+    assert {("src/demo_app/settings.py", "error"), ("tests/test_keys.py", "warning")} <= levels
+
+
+@pytest.mark.parametrize(("version", "blocked"), [("3.0.0", True), ("3.0.1", False)])
+def test_a_dependency_with_a_high_advisory_in_the_pypa_snapshot_fails_and_its_fix_passes(
+    shared: dict[str, Path], gate_container: Container, version: str, blocked: bool
+) -> None:
+    project = shared["base"] / f"werkzeug-{version}"
+    clean_project(project, osv=PYPA_SNAPSHOT, dependencies=("goodlib==1.0", f"werkzeug=={version}"))
+    result = _run(gate_container, shared, project, (Stage.SECURITY,))
+    deps = next(c for c in result.checks if c.id == "security.dependencies")
+    if blocked:
+        assert _failed(result) == {"security.dependencies": ["PYSEC-2023-221"]}
+        [finding] = deps.findings
+        for part in ("CVE-2023-46136", "CVSS 3.1 7.5", "/AV:N/AC:L/", "fixed in 3.0.1"):
+            assert part in finding.message
+        assert finding.package == f"werkzeug=={version}"
+    else:
+        assert _failed(result) == {} and deps.findings == ()
+    assert "pypa-advisory-database" in deps.summary and "3 distributions" in deps.summary
 
 
 def test_a_latest_root_dockerfile_with_a_password_fails_the_container_gate(

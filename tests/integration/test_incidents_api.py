@@ -137,7 +137,8 @@ def test_night_incident_from_alert_to_post_mortem(
         headers=co,
     )
     assert draft.status_code == 200 and "# DORA Erstmeldung" in draft.text
-    assert "| 2.3 | Zeitpunkt der Klassifizierung |" in draft.text
+    assert "| 2.3 | Datum und Uhrzeit der Einstufung des IKT-bezogenen Vorfalls als" in draft.text
+    assert "Durchführungsverordnung (EU) 2025/302" in draft.text
     submitted = client.post(
         f"/api/v1/incidents/{iid}/dora/{TENANTS[0]}/reports/initial/submit",
         json={"reference": "BaFin-4711"},
@@ -166,12 +167,23 @@ def test_night_incident_from_alert_to_post_mortem(
     assert pm["complete"] is True
     assert text.startswith(f"## Post-Mortem – {iid}")
     assert "- **Severity:** SEV-1" in text and "- **Betroffene Mandanten:** 3" in text
-    assert "Alarm HighErrorRate (critical): 5xx rate over 5%" in text
+    assert "Alarm HighErrorRate (kritisch): 5xx rate over 5%" in text
     assert "Notiz: Flag new-portal aus" in text
-    assert "| 1 | Alert-Schwelle für 5xx prüfen | devops | 2026-12-04 | ⬜ |" in text
+    assert "| 1 | Alert-Schwelle für 5xx prüfen | devops | 04.12.2026 | ⬜ |" in text
     assert "**DORA-meldepflichtig:** Ja (example-makler-nord, example-makler-sued)" in text
     assert "**DSGVO-meldepflichtig (Art. 33):** Ja" in text
-    assert "Blameless" in text
+    assert "Ohne Schuldzuweisung" in text
+    pdf = client.post(
+        f"/api/v1/incidents/{iid}/postmortem", params={"format": "pdf"}, headers=oncall
+    )
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    assert pdf.headers["content-type"] == "application/pdf"
+    page = client.post(
+        f"/api/v1/incidents/{iid}/postmortem", params={"format": "html"}, headers=oncall
+    )
+    assert (
+        page.headers["content-type"].startswith("text/html") and "<h3>Maßnahmen</h3>" in page.text
+    )
     english = client.post(
         f"/api/v1/incidents/{iid}/postmortem", params={"lang": "en"}, headers=oncall
     )
@@ -266,3 +278,94 @@ def test_incident_list_filters_by_tenant(client: TestClient, headers: H) -> None
         "/api/v1/incidents", params={"tenant": TENANTS[0]}, headers=headers[Role.DEVOPS]
     ).json()
     assert [i["tenants"] for i in listed] == [[TENANTS[0]]]
+
+
+def test_the_commander_corrects_detection_and_awareness_with_a_reason(
+    client: TestClient, headers: H, clock: ManualClock
+) -> None:
+    opened = client.post(
+        "/api/v1/incidents",
+        json={"title": "5xx", "severity": "SEV-1"},
+        headers=headers[Role.DEVOPS],
+    ).json()
+    iid = opened["id"]
+    assert client.post(
+        f"/api/v1/incidents/{iid}/acknowledge", headers=headers[Role.DEVOPS]
+    ).is_success
+    # The API answers in UTC with "Z".
+    detected = (clock.now() - timedelta(minutes=20)).isoformat().replace("+00:00", "Z")
+    aware = (clock.now() - timedelta(minutes=12)).isoformat().replace("+00:00", "Z")
+    body = {"detected_at": detected, "aware_at": aware, "reason": "Kunde meldete 5xx"}
+    patched = client.patch(
+        f"/api/v1/incidents/{iid}", json={"aware_at": aware}, headers=headers[Role.DEVOPS]
+    )
+    assert patched.status_code == 422 and patched.json()["issues"][0]["path"] == "aware_at"
+    other = client.post(f"/api/v1/incidents/{iid}/times", json=body, headers=headers[Role.ONCALL])
+    assert other.status_code == 409 and "incident commander" in other.json()["error"]
+    no_reason = client.post(
+        f"/api/v1/incidents/{iid}/times",
+        json={"aware_at": aware},
+        headers=headers[Role.DEVOPS],
+    )
+    assert no_reason.status_code == 422 and no_reason.json()["issues"][0]["path"] == "reason"
+    backwards = client.post(
+        f"/api/v1/incidents/{iid}/times",
+        json={"detected_at": aware, "aware_at": detected, "reason": "x"},
+        headers=headers[Role.DEVOPS],
+    )
+    assert backwards.status_code == 422
+    assert (
+        client.post(
+            f"/api/v1/incidents/{iid}/times", json=body, headers=headers[Role.AUDITOR]
+        ).status_code
+        == 403
+    )
+    fixed = client.post(f"/api/v1/incidents/{iid}/times", json=body, headers=headers[Role.DEVOPS])
+    assert fixed.status_code == 200, fixed.text
+    assert (fixed.json()["detected_at"], fixed.json()["aware_at"]) == (detected, aware)
+    timeline = client.get(f"/api/v1/incidents/{iid}/timeline", headers=headers[Role.AUDITOR])
+    [entry] = [e for e in timeline.json() if e["action"] == "incident.times_corrected"]
+    assert "Kunde meldete 5xx" in str(entry)
+
+
+def test_a_duplicate_is_merged_into_the_surviving_incident(
+    client: TestClient, headers: H, container: Container, clock: ManualClock
+) -> None:
+    devops = headers[Role.DEVOPS]
+    ids = [
+        client.post(
+            "/api/v1/incidents",
+            json={"title": "Portal 5xx", "severity": "SEV-1", "tenants": [tenant]},
+            headers=devops,
+        ).json()["id"]
+        for tenant in TENANTS[:2]
+    ]
+    survivor, duplicate = ids
+    body = {"into": survivor, "reason": "eine Alertmanager-Gruppe"}
+    url = f"/api/v1/incidents/{duplicate}/merge"
+    assert client.post(url, json=body, headers=headers[Role.AUDITOR]).status_code == 403
+    itself = client.post(f"/api/v1/incidents/{survivor}/merge", json=body, headers=devops)
+    assert itself.status_code == 409 and "itself" in itself.json()["error"]
+    no_reason = client.post(url, json={"into": survivor}, headers=devops)
+    assert no_reason.status_code == 422 and no_reason.json()["issues"][0]["path"] == "reason"
+    bad_id = client.post(url, json={"into": "nope", "reason": "x"}, headers=devops)
+    assert bad_id.status_code == 422 and bad_id.json()["issues"][0]["path"] == "into"
+    merged = client.post(url, json=body, headers=devops)
+    assert merged.status_code == 200, merged.text
+    assert (merged.json()["status"], merged.json()["merged_into"]) == ("closed", survivor)
+    again = client.post(url, json=body, headers=devops)
+    assert again.status_code == 409 and "already merged" in again.json()["error"]
+    alive = client.get(f"/api/v1/incidents/{survivor}", headers=devops).json()
+    assert alive["tenants"] == TENANTS[:2]
+    timeline = client.get(f"/api/v1/incidents/{survivor}/timeline", headers=devops).json()
+    assert {"incident.opened", "incident.merged"} <= {
+        e["action"] for e in timeline if e["subject"] == f"incident:{duplicate}"
+    }
+    # The duplicate's SEV-1 reaction time no longer pages.
+    _pump(container, clock, hours=1)
+    paged = [
+        a
+        for a in container.alerting.queries.alerts(status=None)
+        if a["labels"].get("incident") == duplicate
+    ]
+    assert paged == []

@@ -4,13 +4,17 @@ and the response commands from open to post-mortem."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from leitstand.auth.model import SYSTEM_ACTOR, Role
+from leitstand.bootstrap import build
+from leitstand.settings import Settings
+from leitstand.testing_cli import cli_env
 
 FACTS: dict[str, Any] = {
     "critical_services_affected": True,
@@ -38,8 +42,8 @@ TIMES = {"aware_at": "2026-11-27T22:00:00+01:00", "classified_at": "2026-11-28T0
 
 
 def run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEITSTAND_")}
-    env.update({"LEITSTAND_HOME": str(home), "COLUMNS": "200"})
+    # Acting as a devops user (LEITSTAND_TOKEN); classifying stores nothing and needs no user.
+    env = cli_env(home, role=None if args[:1] == ("classify",) else Role.DEVOPS, COLUMNS="200")
     return subprocess.run(
         [sys.executable, "-m", "leitstand", "incident", *args],
         env=env,
@@ -174,9 +178,80 @@ def test_response_commands_from_open_to_postmortem(tmp_path: Path) -> None:
     assert written.returncode == 0, written.stderr
     text = out.read_text(encoding="utf-8")
     assert text.startswith(f"## Post-Mortem – {iid}") and "Notiz: Rollback auf 2.4.0" in text
+    pdf = tmp_path / "pm.pdf"
+    printed = run(home, "postmortem", iid, "--format", "pdf", "--out", str(pdf))
+    assert printed.returncode == 0, printed.stderr
+    assert pdf.read_bytes().startswith(b"%PDF")
+    refused = run(home, "postmortem", iid, "--format", "pdf")
+    assert refused.returncode == 2 and "--out" in refused.stderr
     assert run(home, "close", iid).returncode == 0
     shown = json.loads(run(home, "show", iid, "--json").stdout)
     assert shown["incident"]["status"] == "closed"
     assert [a["title"] for a in shown["actions"]] == ["Canary-Analyse schärfen"]
     listed = run(home, "list")
     assert iid in listed.stdout
+
+
+def test_times_correct_detection_and_awareness_with_a_reason(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    c = build(Settings(home=home))
+    try:
+        _user, token = c.auth.add_user(name="olaf", role=Role.DEVOPS, actor=SYSTEM_ACTOR)
+    finally:
+        c.close()
+    opened = run(home, "open", "Portal 5xx", "--severity", "SEV-1", "--json", "--token", token)
+    assert opened.returncode == 0, opened.stderr
+    iid = json.loads(opened.stdout)["id"]
+    bad = run(home, "times", iid, "--reason", " ", "--aware-at", "20m", "--token", token)
+    assert bad.returncode == 2 and "reason" in bad.stderr
+    backwards = run(
+        home, "times", iid, "--reason", "x", "--detected-at", "1m", "--aware-at", "2m",
+        "--token", token,
+    )  # fmt: skip
+    assert backwards.returncode == 2 and "aware_at" in backwards.stderr
+    fixed = run(
+        home,
+        "times",
+        iid,
+        "--detected-at",
+        "2026-11-27T08:40:00Z",
+        "--aware-at",
+        "2026-11-27T08:45:00Z",
+        "--reason",
+        "Kunde meldete 5xx um 09:45",
+        "--token",
+        token,
+    )
+    assert fixed.returncode == 0, fixed.stderr
+    assert "aware 27.11.2026 09:45:00" in fixed.stdout
+    shown = json.loads(run(home, "show", iid, "--json").stdout)["incident"]
+    assert (shown["detected_at"], shown["aware_at"]) == (
+        "2026-11-27T08:40:00+00:00",
+        "2026-11-27T08:45:00+00:00",
+    )
+
+
+def test_merge_closes_a_duplicate_with_a_reason(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    c = build(Settings(home=home))
+    try:
+        _user, token = c.auth.add_user(name="olaf", role=Role.DEVOPS, actor=SYSTEM_ACTOR)
+    finally:
+        c.close()
+    ids = []
+    for _ in range(2):
+        opened = run(home, "open", "Portal 5xx", "--severity", "SEV-1", "--json", "--token", token)
+        assert opened.returncode == 0, opened.stderr
+        ids.append(json.loads(opened.stdout)["id"])
+    survivor, duplicate = ids
+    itself = run(home, "merge", duplicate, "--into", duplicate, "--reason", "x", "--token", token)
+    assert itself.returncode == 2 and "itself" in itself.stderr
+    empty = run(home, "merge", duplicate, "--into", survivor, "--reason", " ", "--token", token)
+    assert empty.returncode == 2 and "reason" in empty.stderr
+    merged = run(
+        home, "merge", duplicate, "--into", survivor, "--reason", "eine Gruppe", "--token", token
+    )
+    assert merged.returncode == 0, merged.stderr
+    assert f"{duplicate}: closed as duplicate of {survivor}" in merged.stdout
+    shown = json.loads(run(home, "show", duplicate, "--json").stdout)["incident"]
+    assert (shown["status"], shown["merged_into"]) == ("closed", survivor)

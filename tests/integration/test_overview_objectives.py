@@ -17,6 +17,7 @@ from leitstand.policy.model import Policy, default_policy
 from leitstand.settings import Settings
 from leitstand.testing import ManualClock
 from leitstand.testing_backups import ADMIN, store_backup_run
+from leitstand.testing_web import sign_in
 
 SYSTEM = "batch-processing"  # RPO 4 h, RTO 8 h in the seed
 
@@ -38,7 +39,7 @@ def container(settings: Settings, clock: ManualClock) -> Iterator[Container]:
 
 @pytest.fixture
 def browser(client: TestClient, tokens: dict[Role, str]) -> TestClient:
-    client.cookies.set("leitstand_token", tokens[Role.AUDITOR])
+    sign_in(client, tokens[Role.AUDITOR])
     return client
 
 
@@ -198,11 +199,12 @@ def test_a_backup_older_than_the_rpo_is_a_breach(
 
 
 def test_the_rpo_ages_with_the_clock_between_measurements(
-    container: Container, clock: ManualClock, browser: TestClient
+    container: Container, clock: ManualClock, browser: TestClient, tokens: dict[Role, str]
 ) -> None:
     _stored_run(container, clock.now() - timedelta(minutes=30))
     container.backup_monitor.measure(actor=ADMIN)
     clock.advance(timedelta(hours=4))  # 4 h 30 min since the newest restorable point
+    sign_in(browser, tokens[Role.AUDITOR])  # 4 h idle ended the web session
     row = _overview(browser, "de")[0][SYSTEM]
     assert row["rpo-now"].startswith("4 h 30 min ")
     assert (row["status"], row["data-status"]) == ("verletzt: RPO", "breach")

@@ -15,6 +15,8 @@ from leitstand.bootstrap import Container, build
 from leitstand.policy.loader import load_policy_text
 from leitstand.settings import Settings
 from leitstand.testing import ManualClock
+from leitstand.testing_gate_runs import record_gate_run
+from leitstand.testing_web import sign_in
 
 CHANGE = {
     "service": "enterprise-api",
@@ -51,7 +53,7 @@ def container(settings: Settings, clock: ManualClock, tmp_path: Path) -> Iterato
 
 
 def test_a_production_release_over_http_needs_the_change_and_another_persons_approval(
-    client: TestClient, headers: dict[Role, dict[str, str]]
+    client: TestClient, headers: dict[Role, dict[str, str]], container: Container
 ) -> None:
     release = {"service": "enterprise-api", "version": "2.4.0", "env": "production"}
     refused = client.post("/api/v1/releases", json=release, headers=headers[Role.DEVOPS])
@@ -60,8 +62,11 @@ def test_a_production_release_over_http_needs_the_change_and_another_persons_app
     client.post(
         f"/api/v1/changes/{change['id']}/approve", json={}, headers=headers[Role.COMPLIANCE_OFFICER]
     )
+    digest = record_gate_run(container, service="enterprise-api", version="2.4.0")
     started = client.post(
-        "/api/v1/releases", json={**release, "strategy": "canary"}, headers=headers[Role.DEVOPS]
+        "/api/v1/releases",
+        json={**release, "strategy": "canary", "artifact_digest": digest},
+        headers=headers[Role.DEVOPS],
     )
     assert started.status_code == 201, started.text
     body = started.json()
@@ -94,7 +99,7 @@ def test_bad_release_requests_name_the_field(
         json={"service": "billing", "version": "1", "env": "staging"},
         headers=headers[Role.DEVOPS],
     )
-    assert unknown.status_code == 404 and "unknown service 'billing'" in unknown.json()["error"]
+    assert unknown.status_code == 422 and "unknown service 'billing'" in unknown.json()["error"]
     missing = client.post(
         "/api/v1/releases", json={"service": "enterprise-api"}, headers=headers[Role.DEVOPS]
     )
@@ -130,15 +135,24 @@ def test_the_change_log_is_exported_as_markdown_and_csv(
 
 
 def test_the_release_and_change_pages_show_versions_weights_and_the_log(
-    client: TestClient, tokens: dict[Role, str], headers: dict[Role, dict[str, str]]
+    client: TestClient,
+    tokens: dict[Role, str],
+    headers: dict[Role, dict[str, str]],
+    container: Container,
 ) -> None:
     change = client.post("/api/v1/changes", json=CHANGE, headers=headers[Role.DEVELOPER]).json()
+    digest = record_gate_run(container, service="enterprise-api", version="2.4.0")
     client.post(
         "/api/v1/releases",
-        json={"service": "enterprise-api", "version": "2.4.0", "env": "staging"},
+        json={
+            "service": "enterprise-api",
+            "version": "2.4.0",
+            "env": "staging",
+            "artifact_digest": digest,
+        },
         headers=headers[Role.DEVOPS],
     )
-    client.cookies.set("leitstand_token", tokens[Role.COMPLIANCE_OFFICER])
+    sign_in(client, tokens[Role.COMPLIANCE_OFFICER])
     page = client.get("/releases")
     assert page.status_code == 200
     assert 'data-service="enterprise-api" data-env="staging"' in page.text
@@ -146,32 +160,89 @@ def test_the_release_and_change_pages_show_versions_weights_and_the_log(
     changes = client.get("/changes")
     assert changes.status_code == 200 and f'data-change="{change["id"]}"' in changes.text
     assert 'data-action="change.opened"' in changes.text
+    pending = client.get(f"/changes/{change['id']}")
+    assert 'data-testid="reject"' in pending.text  # reject next to approve
     approved = client.post(
         f"/changes/{change['id']}/decide", data={"approve": "true"}, follow_redirects=False
     )
     assert approved.status_code == 303
     detail = client.get(f"/changes/{change['id']}")
-    assert 'data-testid="status">approved' in detail.text
+    assert 'data-testid="status" data-status="approved">genehmigt<' in detail.text
     export = client.get("/changes/log.csv")
     assert export.status_code == 200 and "change.approved" in export.text
 
 
 def test_a_production_release_is_approved_on_the_release_page(
-    client: TestClient, tokens: dict[Role, str], headers: dict[Role, dict[str, str]]
+    client: TestClient,
+    tokens: dict[Role, str],
+    headers: dict[Role, dict[str, str]],
+    container: Container,
 ) -> None:
     change = client.post("/api/v1/changes", json=CHANGE, headers=headers[Role.DEVELOPER]).json()
     client.post(
         f"/api/v1/changes/{change['id']}/approve", json={}, headers=headers[Role.COMPLIANCE_OFFICER]
     )
+    digest = record_gate_run(container, service="enterprise-api", version="2.4.0")
     started = client.post(
         "/api/v1/releases",
-        json={"service": "enterprise-api", "version": "2.4.0", "env": "production"},
+        json={
+            "service": "enterprise-api",
+            "version": "2.4.0",
+            "env": "production",
+            "artifact_digest": digest,
+        },
         headers=headers[Role.DEVOPS],
     ).json()
-    client.cookies.set("leitstand_token", tokens[Role.COMPLIANCE_OFFICER])
+    sign_in(client, tokens[Role.COMPLIANCE_OFFICER])
     page = client.get("/releases")
     assert f'data-testid="approve-{started["id"]}"' in page.text
     answer = client.post(f"/releases/{started['id']}/approve", follow_redirects=False)
     assert answer.status_code == 303
     shown = client.get(f"/api/v1/releases/{started['id']}", headers=headers[Role.AUDITOR]).json()
     assert shown["phase"] == "starting" and shown["approved_by"] == "u-compliance_officer"
+
+
+def test_a_forged_gate_run_does_not_admit_a_production_release_over_http(
+    client: TestClient, headers: dict[Role, dict[str, str]], container: Container
+) -> None:
+    change = client.post(
+        "/api/v1/changes", json={**CHANGE, "category": "standard"}, headers=headers[Role.DEVELOPER]
+    ).json()
+    digest = "sha256:" + "1" * 64
+    release = {"service": "enterprise-api", "version": "2.4.0", "env": "production"}
+    undigested = client.post("/api/v1/releases", json=release, headers=headers[Role.DEVOPS])
+    assert undigested.status_code == 422
+    assert "--artifact-digest" in undigested.json()["error"]
+    release["artifact_digest"] = digest
+    refused = client.post("/api/v1/releases", json=release, headers=headers[Role.DEVOPS])
+    assert refused.status_code == 409
+    assert "not run: build, test, security, compliance" in refused.json()["error"]
+    for role in (Role.ONCALL, Role.SECURITY, Role.COMPLIANCE_OFFICER):
+        forged = client.post(
+            "/api/v1/audit/entries",
+            json={
+                "action": "gate.run",
+                "subject": "project:enterprise-api@2.4.0",
+                "payload": {"change_id": change["id"], "status": "pass", "digest": digest},
+            },
+            headers=headers[role],
+        )
+        assert forged.status_code == 422 and "'gate.*' is a reserved" in forged.json()["error"]
+    again = client.post("/api/v1/releases", json=release, headers=headers[Role.DEVOPS])
+    assert again.status_code == 409
+    # A compliance-only run recorded by the gate itself does not admit production either.
+    record_gate_run(
+        container, service="enterprise-api", version="2.4.0", stages=["compliance"], digest=digest
+    )
+    partial = client.post("/api/v1/releases", json=release, headers=headers[Role.DEVOPS])
+    assert partial.status_code == 409
+    assert "not run: build, test, security (" in partial.json()["error"]
+    record_gate_run(container, service="enterprise-api", version="2.4.0", digest=digest)
+    other = client.post(
+        "/api/v1/releases",
+        json={**release, "artifact_digest": "sha256:" + "2" * 64},
+        headers=headers[Role.DEVOPS],
+    )
+    assert other.status_code == 409
+    admitted = client.post("/api/v1/releases", json=release, headers=headers[Role.DEVOPS])
+    assert admitted.status_code == 201, admitted.text

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from leitstand.testing_cli import cli_token
+from leitstand.testing_gate_runs import record_gate_run_at
 from leitstand.testing_releases import ReleaseLab, short_dir
 
 
@@ -32,7 +34,9 @@ def lab(tmp_path: Path) -> Iterator[ReleaseLab]:
 
 def run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     full = {k: v for k, v in os.environ.items() if not k.startswith("LEITSTAND_")}
-    full.update({"LEITSTAND_HOME": str(tmp_path / "home"), "COLUMNS": "200", **env})
+    full.update({"LEITSTAND_HOME": str(tmp_path / "home"), "COLUMNS": "200"})
+    full["LEITSTAND_TOKEN"] = cli_token(tmp_path / "home")  # a devops user acts
+    full.update(env)
     done = subprocess.run(
         [sys.executable, "-m", "leitstand", *args],
         env=full, capture_output=True, text=True, timeout=180, check=False, cwd=tmp_path,
@@ -42,9 +46,13 @@ def run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[s
 
 
 def _json(done: subprocess.CompletedProcess[str]) -> object:
+    """The JSON document on stdout; a followed release streams JSON lines: the last line."""
     lines = done.stdout.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith(("{", "[")))
-    return json.loads("\n".join(lines[start:]))
+    try:
+        return json.loads("\n".join(lines[start:]))
+    except json.JSONDecodeError:
+        return json.loads(lines[-1])
 
 
 def test_the_pipelines_deploy_command_releases_and_reports_by_exit_code(
@@ -53,20 +61,34 @@ def test_the_pipelines_deploy_command_releases_and_reports_by_exit_code(
     pipeline = run(tmp_path, "gate", "ci", "--gitlab", "--stdout").stdout
     command = next(line for line in pipeline.splitlines() if "leitstand release start" in line)
     argv = shlex.split(command.split("- ", 1)[1].strip().strip("'"))
-    env = {"SERVICE": "enterprise-api", "VERSION": "1.0.0"}
+    home, policy = tmp_path / "home", tmp_path / "leitstand.yaml"
+    digests = {
+        v: record_gate_run_at(home, policy, service="enterprise-api", version=v)
+        for v in ("1.0.0", "1.1.0", "1.3.0")
+    }
+    env = {"SERVICE": "enterprise-api", "VERSION": "1.0.0", "ARTIFACT_DIGEST": digests["1.0.0"]}
     argv = [env.get(a.strip("$"), a) for a in argv[1:]]
-    assert argv == ["release", "start", "enterprise-api", "1.0.0", "--env", "staging"]
+    assert argv == [
+        "release", "start", "enterprise-api", "1.0.0", "--env", "staging",
+        "--artifact-digest", digests["1.0.0"],
+    ]  # fmt: skip
+    ungated = run(tmp_path, *argv[:-1], "sha256:" + "0" * 64)
+    assert ungated.returncode == 1
+    assert "not run: build, test, security" in ungated.stderr
+    undigested = run(tmp_path, *argv[:-2])
+    assert undigested.returncode == 2 and "--artifact-digest" in undigested.stderr
     first = run(tmp_path, *argv)
     assert first.returncode == 0, first.stderr
     assert "release #1 enterprise-api 1.0.0 (staging, blue-green, deploy): completed" in (
         first.stdout
     )
     second = run(tmp_path, "release", "start", "enterprise-api", "1.1.0", "--env", "staging",
-                 "--json")  # fmt: skip
+                 "--json", ARTIFACT_DIGEST=digests["1.1.0"])  # fmt: skip
     assert second.returncode == 0 and _json(second)["phase"] == "completed"  # type: ignore[index]
     status = _json(run(tmp_path, "release", "status", "--json"))
     assert isinstance(status, list) and status[0]["active_version"] == "1.1.0"
-    broken = run(tmp_path, "release", "start", "enterprise-api", "1.3.0", "--env", "staging")
+    broken = run(tmp_path, "release", "start", "enterprise-api", "1.3.0", "--env", "staging",
+                 "--artifact-digest", digests["1.3.0"])  # fmt: skip
     assert broken.returncode == 1
     assert "release #3 enterprise-api 1.3.0 failed: 1.3.0 did not become healthy" in broken.stderr
     history = _json(run(tmp_path, "release", "history", "--json"))

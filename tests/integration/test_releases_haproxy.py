@@ -16,6 +16,7 @@ from leitstand.ledger.service import EntryQuery
 from leitstand.policy.loader import load_policy_text
 from leitstand.releases.model import Phase
 from leitstand.settings import Settings
+from leitstand.testing_gate_runs import gated_start
 from leitstand.testing_releases import LoadLoop, ReleaseLab, drive, short_dir
 
 OPS = Actor(name="olaf", role="devops")
@@ -41,7 +42,7 @@ def _container(lab: ReleaseLab, tmp_path: Path, **deployment: Any) -> Container:
 
 
 def _release(c: Container, version: str, **kwargs: Any) -> Any:
-    info = c.releases.start(service=SERVICE, version=version, env="staging", actor=OPS, **kwargs)
+    info = gated_start(c, service=SERVICE, version=version, env="staging", actor=OPS, **kwargs)
     return drive(c, info.id, timeout=60)
 
 
@@ -66,7 +67,7 @@ def test_blue_green_and_both_rollbacks_under_load_lose_no_request(
         load = LoadLoop(lab.url, threads=4).start()
         load.wait_for(500)
         # Blue-green to 1.1.0; while the old colour is still warm, roll back at once.
-        info = c.releases.start(service=SERVICE, version="1.1.0", env="staging", actor=OPS)
+        info = gated_start(c, service=SERVICE, version="1.1.0", env="staging", actor=OPS)
         drive(c, info.id, until=lambda i: i.phase is Phase.OBSERVING)
         assert _weights(c) == {"blue": 0, "green": 100}
         seen = len(load.results)
@@ -74,13 +75,21 @@ def test_blue_green_and_both_rollbacks_under_load_lose_no_request(
         c.releases.rollback(service=SERVICE, env="staging", actor=OPS, reason="orders fail")
         rolled = drive(c, info.id)
         assert rolled.phase is Phase.ROLLED_BACK and _weights(c) == {"blue": 100, "green": 0}
+        assert rolled.rollback_seconds is not None and rolled.rollback_seconds < 1  # instant
         # After the window the old colour is gone: a rollback redeploys the previous version.
+        # Its duration is measured against max_rollback_time (here 1 ms: too slow, alerted).
         c.close()
-        c = _container(lab, tmp_path, blue_green={"rollback_window": "1s"})
+        c = _container(
+            lab, tmp_path, blue_green={"rollback_window": "1s", "max_rollback_time": "1ms"}
+        )
         assert _release(c, "1.1.0").phase is Phase.COMPLETED
         again = c.releases.rollback(service=SERVICE, env="staging", actor=OPS, reason="slow")
         assert again.version == "1.0.0" and again.kind == "rollback"
-        assert drive(c, again.id).phase is Phase.COMPLETED
+        redeployed = drive(c, again.id)
+        assert redeployed.phase is Phase.COMPLETED
+        assert redeployed.rollback_seconds is not None and redeployed.rollback_seconds > 0.001
+        (slow,) = [a for a in c.alerting.queries.alerts() if a["name"] == "ReleaseRollbackSlow"]
+        assert "the policy allows 0.001 s" in slow["summary"]
         (target,) = c.releases.targets()
         assert target.active_version == "1.0.0" and target.routing.retired == {"green"}
         load.wait_for(len(load.results) + 500)
@@ -150,8 +159,8 @@ def test_a_canary_at_5_percent_receives_5_percent_of_10000_requests(
     c = _container(lab, tmp_path, canary={"analysis_window": "5m"})
     try:
         _release(c, "1.0.0")
-        info = c.releases.start(
-            service=SERVICE, version="1.1.0", env="staging", actor=OPS, strategy="canary"
+        info = gated_start(
+            c, service=SERVICE, version="1.1.0", env="staging", actor=OPS, strategy="canary"
         )
         drive(c, info.id, until=lambda i: i.phase is Phase.ANALYSING)
         assert _weights(c) == {"blue": 95, "green": 5}
@@ -171,8 +180,8 @@ def test_the_routing_survives_an_haproxy_reload(lab: ReleaseLab, tmp_path: Path)
     c = _container(lab, tmp_path, canary={"analysis_window": "5m"})
     try:
         _release(c, "1.0.0")
-        info = c.releases.start(
-            service=SERVICE, version="1.1.0", env="staging", actor=OPS, strategy="canary"
+        info = gated_start(
+            c, service=SERVICE, version="1.1.0", env="staging", actor=OPS, strategy="canary"
         )
         drive(c, info.id, until=lambda i: i.phase is Phase.ANALYSING)
         assert lab.haproxy is not None
@@ -232,8 +241,8 @@ def test_canary_analysis_asks_prometheus_aborts_a_bad_canary_and_promotes_a_good
         _release(c, "1.0.0")
         load = LoadLoop(prom_lab.url, threads=3).start()
         load.wait_for(300)
-        bad = c.releases.start(
-            service=SERVICE, version="2.0.0", env="staging", actor=OPS, strategy="canary"
+        bad = gated_start(
+            c, service=SERVICE, version="2.0.0", env="staging", actor=OPS, strategy="canary"
         )
         bad = drive(c, bad.id)
         assert bad.phase is Phase.ROLLED_BACK and _weights(c) == {"blue": 100, "green": 0}, (
@@ -250,8 +259,8 @@ def test_canary_analysis_asks_prometheus_aborts_a_bad_canary_and_promotes_a_good
             "release.rollback_decided",
             "release.traffic_restored",
         ]
-        good = c.releases.start(
-            service=SERVICE, version="2.1.0", env="staging", actor=OPS, strategy="canary"
+        good = gated_start(
+            c, service=SERVICE, version="2.1.0", env="staging", actor=OPS, strategy="canary"
         )
         good = drive(c, good.id)
         load.stop()

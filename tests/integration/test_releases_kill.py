@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from leitstand.testing import ServerProcess, free_port
+from leitstand.testing_gate_runs import record_gate_run_at
 from leitstand.testing_releases import LoadLoop, ReleaseLab, short_dir
 
 
@@ -62,9 +63,12 @@ def _wait(server: ServerProcess, token: str, release_id: int, phases: set[str]) 
 
 
 def _start(server: ServerProcess, token: str, version: str, **extra: str) -> int:
+    # Fail = Stop: the gate service records a passing run for the artifact first.
+    digest = record_gate_run_at(server.home, service="enterprise-api", version=version)
+    body = {"service": "enterprise-api", "version": version, "env": "staging", **extra}
     answer = httpx.post(
         f"{server.url}/api/v1/releases",
-        json={"service": "enterprise-api", "version": version, "env": "staging", **extra},
+        json={**body, "artifact_digest": digest},
         headers={"Authorization": f"Bearer {token}"},
         timeout=10,
     )

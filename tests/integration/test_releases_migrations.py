@@ -3,12 +3,14 @@ upgrade -> downgrade -> upgrade on a scratch database as a pipeline step."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -22,6 +24,8 @@ from leitstand.policy.loader import load_policy_text
 from leitstand.releases.model import Phase
 from leitstand.settings import Settings
 from leitstand.testing import POSTGRES_URL, ManualClock
+from leitstand.testing_cli import cli_token
+from leitstand.testing_gate_runs import gated_start
 
 OPS = Actor(name="olaf", role="devops")
 
@@ -58,6 +62,7 @@ def downgrade():
 REV_2 = """
 from alembic import op
 import sqlalchemy as sa
+from leitstand.testing_cli import cli_token
 
 revision = "b2"
 down_revision = "a1"
@@ -93,6 +98,7 @@ def project(root: Path, downgrade: str = GOOD) -> Path:
 def cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEITSTAND_")}
     env.update({"LEITSTAND_HOME": str(tmp_path / "home"), "COLUMNS": "200"})
+    env["LEITSTAND_TOKEN"] = cli_token(tmp_path / "home")  # a devops user acts
     return subprocess.run(
         [sys.executable, "-m", "leitstand", *args],
         env=env, capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path,
@@ -163,6 +169,15 @@ def app_database() -> Iterator[str]:
 def _release_with_migrations(
     tmp_path: Path, ini: Path, url: str, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[Phase, str | None, list[str], Path]:
+    phase, reason, actions, home, _snapshot = _release_with_snapshot(
+        tmp_path, ini, url, monkeypatch
+    )
+    return phase, reason, actions, home
+
+
+def _release_with_snapshot(
+    tmp_path: Path, ini: Path, url: str, monkeypatch: pytest.MonkeyPatch, method: str = "dump"
+) -> tuple[Phase, str | None, list[str], Path, Any]:
     monkeypatch.setenv("APP_DB_URL", url)
     target = {
         "start": {"kind": "kubernetes", "image": "r/{service}", "output_dir": str(tmp_path / "k")},
@@ -179,14 +194,24 @@ def _release_with_migrations(
             }
         },
     }
+    # The release engine is under test; admission (Fail = Stop) has its own tests.
+    gates = {"deployment": {"required_gates": {"staging": []}}}
     policy = load_policy_text(
-        yaml.safe_dump({"deployment": {"releases": {"enterprise-api": target}}})
+        yaml.safe_dump(
+            {
+                "deployment": {
+                    "releases": {"enterprise-api": target},
+                    "database_rollback": {"snapshot_method": method},
+                },
+                "pipeline": gates,
+            }
+        )
     )
     clock = ManualClock()
     home = tmp_path / "home"
     c = build(Settings(home=home), clock=clock, migrate=True, policy=policy)
     try:
-        info = c.releases.start(service="enterprise-api", version="2.0", env="staging", actor=OPS)
+        info = gated_start(c, service="enterprise-api", version="2.0", env="staging", actor=OPS)
         for _ in range(10):
             c.scheduler.run_due()
             c.scheduler.leases.drain(timeout=120)
@@ -200,7 +225,7 @@ def _release_with_migrations(
                     session, EntryQuery(subject=f"release:{info.id}", newest_first=False)
                 )
             ]
-        return info.phase, info.reason, actions, home
+        return info.phase, info.reason, actions, home, info.snapshot
     finally:
         c.close()
 
@@ -210,11 +235,15 @@ def test_a_release_snapshots_the_database_with_pg_dump_before_it_migrates(
     tmp_path: Path, app_database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ini = project(tmp_path / "app")
-    phase, _reason, actions, home = _release_with_migrations(
+    phase, _reason, actions, home, snapshot = _release_with_snapshot(
         tmp_path, ini, app_database, monkeypatch
     )
-    assert phase is Phase.STARTING and actions[:2] == ["release.started", "release.migrated"]
+    assert phase is Phase.STARTING
+    assert actions[:3] == ["release.started", "release.snapshot_taken", "release.migrated"]
     (dump,) = (home / "releases" / "snapshots").glob("enterprise-api-staging-*.dump")
+    # Recorded on the release: method, file and checksum (also in the ledger entry).
+    assert snapshot["method"] == "dump" and snapshot["file"] == str(dump)
+    assert snapshot["sha256"] == hashlib.sha256(dump.read_bytes()).hexdigest()
     listing = subprocess.run(
         ["pg_restore", "--list", str(dump)], capture_output=True, text=True, timeout=60,
         check=True,
@@ -227,6 +256,36 @@ def test_a_release_snapshots_the_database_with_pg_dump_before_it_migrates(
     finally:
         engine.dispose()
     assert columns == {"id", "broker"}
+
+
+@pytest.mark.postgres
+def test_a_failed_snapshot_stops_the_release_before_anything_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ini = project(tmp_path / "app")
+    missing = sa.make_url(POSTGRES_URL).set(database=f"gone_{uuid.uuid4().hex[:8]}")
+    phase, reason, actions, _home, snapshot = _release_with_snapshot(
+        tmp_path, ini, missing.render_as_string(hide_password=False), monkeypatch
+    )
+    assert phase is Phase.FAILED and snapshot is None
+    assert reason is not None and "database snapshot failed, the release does not start" in reason
+    assert "pg_dump failed" in reason
+    assert "release.migrated" not in actions and "release.instance_started" not in actions
+
+
+def test_a_backup_snapshot_that_cannot_be_taken_stops_the_release(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # snapshot_method backup: the backups domain runs it; enterprise-api has no backup set up.
+    ini = project(tmp_path / "app")
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    phase, reason, actions, _home, snapshot = _release_with_snapshot(
+        tmp_path, ini, url, monkeypatch, method="backup"
+    )
+    assert phase is Phase.FAILED and snapshot is None
+    assert reason is not None and "database snapshot failed, the release does not start" in reason
+    assert "has no backup configuration" in reason
+    assert "release.migrated" not in actions and not (tmp_path / "app.db").exists()
 
 
 @pytest.mark.postgres

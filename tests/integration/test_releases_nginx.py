@@ -14,6 +14,7 @@ from leitstand.releases.model import Phase, Routing
 from leitstand.releases.routers import RouterError
 from leitstand.releases.routers.nginx import NginxRouter
 from leitstand.settings import Settings
+from leitstand.testing_gate_runs import gated_start
 from leitstand.testing_releases import LoadLoop, ReleaseLab, drive, short_dir
 
 OPS = Actor(name="olaf", role="devops")
@@ -38,13 +39,11 @@ def test_blue_green_and_rollback_behind_nginx_lose_no_request(
     policy = load_policy_text(lab.policy_yaml(blue_green={"rollback_window": "60s"}))
     c = build(Settings(home=home), migrate=True, policy=policy)
     try:
-        first = c.releases.start(
-            service="enterprise-api", version="1.0.0", env="staging", actor=OPS
-        )
+        first = gated_start(c, service="enterprise-api", version="1.0.0", env="staging", actor=OPS)
         assert drive(c, first.id).phase is Phase.COMPLETED
         load = LoadLoop(lab.url, threads=4).start()
         load.wait_for(500)
-        info = c.releases.start(service="enterprise-api", version="1.1.0", env="staging", actor=OPS)
+        info = gated_start(c, service="enterprise-api", version="1.1.0", env="staging", actor=OPS)
         drive(c, info.id, until=lambda i: i.phase is Phase.OBSERVING)
         load.wait_for(len(load.results) + 1000)
         c.releases.rollback(service="enterprise-api", env="staging", actor=OPS, reason="latency")

@@ -9,8 +9,16 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from leitstand.bootstrap import local_actor
-from leitstand.cli_support import console, emit_json, err_console, open_container, parse_when
+from leitstand.alerting.api import ACKERS
+from leitstand.cli_support import (
+    TokenOpt,
+    console,
+    emit_json,
+    err_console,
+    open_container,
+    parse_when,
+    resolve_actor,
+)
 from leitstand.policy.labels import human_duration
 from leitstand.web.render import local_time
 
@@ -103,11 +111,13 @@ def show(
 def ack(
     alert_id: Annotated[int, typer.Argument(help="Alert id")],
     note: Annotated[str | None, typer.Option(help="What you are doing about it")] = None,
+    token: TokenOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Acknowledge a firing alert: its escalation stops."""
     container = open_container()
-    row = container.alerting.acknowledge(alert_id=alert_id, actor=local_actor(), note=note)
+    actor = resolve_actor(container, token, action="alert.ack", roles=ACKERS)
+    row = container.alerting.acknowledge(alert_id=alert_id, actor=actor, note=note)
     if json_out:
         emit_json(_jsonable(container.alerting.queries.get(row.id)))
         return

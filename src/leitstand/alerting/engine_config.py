@@ -43,6 +43,8 @@ class Endpoints:
     alertmanager: str = "127.0.0.1:9093"
     node_exporter: str | None = "127.0.0.1:9100"
     prometheus_url: str = "http://127.0.0.1:9090"
+    # file_sd glob of released instances (leitstand.releases.scrape); None: no such job.
+    release_targets: str | None = None
 
 
 def prometheus_config(policy: Policy, endpoints: Endpoints) -> dict[str, Any]:
@@ -68,6 +70,15 @@ def prometheus_config(policy: Policy, endpoints: Endpoints) -> dict[str, Any]:
                 # The app's own service/tenant labels (leitstand.instrument) win over the target's.
                 "honor_labels": True,
                 "static_configs": [static],
+            }
+        )
+    if endpoints.release_targets:
+        # Both slots of every released service; the app's own labels win (leitstand.instrument).
+        scrape.append(
+            {
+                "job_name": "leitstand-releases",
+                "honor_labels": True,
+                "file_sd_configs": [{"files": [endpoints.release_targets]}],
             }
         )
     return {
@@ -125,7 +136,7 @@ def alertmanager_config(policy: Policy, endpoints: Endpoints) -> dict[str, Any]:
         "global": {"resolve_timeout": "5m"},
         "route": {
             "receiver": "leitstand",
-            "group_by": ["alertname", "severity", *TARGET_LABELS[1:]],
+            "group_by": list(stack.group_by),
             "group_wait": _dur(stack.group_wait),
             # The seed's deduplication window: an unchanged group is not re-sent sooner.
             "group_interval": _dur(policy.alerting.dedup_window),

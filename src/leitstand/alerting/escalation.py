@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from leitstand.alerting.messages import AlertText, alert_message
-from leitstand.alerting.model import ChainStep, EscalationState, build_chain
+from leitstand.alerting.model import ChainStep, EscalationState, build_chain, level_key_for
 from leitstand.alerting.oncall import current_shift
 from leitstand.alerting.outbox import Notice, Outbox
 from leitstand.alerting.store import AlertRow, EscalationRow
@@ -107,6 +107,10 @@ class Escalator:
             )
         session.add_all(rows)
         session.flush()
+        # A new alert of a group whose incident is still open joins that incident at once.
+        self._join_groups(
+            session, [(row, alert) for (alert, _, _), row in zip(starts, rows, strict=True)]
+        )
         notices: list[tuple[int, Notice]] = []
         timers: list[Timer] = []
         summaries: list[dict[str, Any]] = []
@@ -123,7 +127,7 @@ class Escalator:
                 }
             )
             if notify:
-                notices.append((n, self._notice(alert, chain[0], "fired")))
+                notices.append((n, self._notice(alert, chain[0], "fired", row.incident_id)))
             if row.next_at is not None:
                 timers.append(self._timer(row.id, 1, row.next_at))
         self._open_incidents(
@@ -155,23 +159,79 @@ class Escalator:
             payload={"escalation_id": escalation_id, "step": step},
         )
 
+    def _opening(
+        self, row: EscalationRow, alert: AlertRow, groups: dict[str, tuple[str, ...]]
+    ) -> EscalationOpening:
+        """What the incident of an escalation is opened (or joined) with.
+
+        Detection is the alert's start (its receipt if it claims to start later); awareness is
+        detection for the levels of ``alerting.aware_at_detection``, otherwise now (the moment
+        the escalation reached the incident level).
+        """
+        detected = min(alert.starts_at, alert.received_at)
+        key, _ = level_key_for(self.policy.alerting, alert.severity)
+        aware = detected if key in self.policy.alerting.aware_at_detection else self.clock.now()
+        return EscalationOpening(
+            escalation_id=row.id,
+            alert_id=alert.id,
+            fingerprint=alert.fingerprint,
+            title=f"{alert.name}: {alert.summary}" if alert.summary else alert.name,
+            service=alert.service,
+            tenant=alert.tenant,
+            group_key=alert.group_key,
+            group_incidents=groups.get(alert.group_key, ()) if alert.group_key else (),
+            detected_at=detected,
+            aware_at=max(aware, detected),
+        )
+
+    def _group_incidents(self, session: Session, keys: set[str]) -> dict[str, tuple[str, ...]]:
+        """The incidents each alert group already has, newest first.
+
+        The ledger head is taken first: a concurrent transaction opening this group's incident
+        (it appends to the ledger too) has committed before the lookup, so it is seen.
+        """
+        if not keys:
+            return {}
+        self.ledger.hold_head(session)
+        found: dict[str, list[str]] = {}
+        for key, incident in session.execute(
+            sa.select(AlertRow.group_key, EscalationRow.incident_id)
+            .join(EscalationRow, EscalationRow.alert_id == AlertRow.id)
+            .where(AlertRow.group_key.in_(sorted(keys)), EscalationRow.incident_id.is_not(None))
+            .order_by(EscalationRow.id.desc())
+        ).all():
+            if key is not None and incident is not None and incident not in found.get(key, []):
+                found.setdefault(key, []).append(incident)
+        return {key: tuple(ids) for key, ids in found.items()}
+
+    def _join_groups(
+        self, session: Session, pairs: Sequence[tuple[EscalationRow, AlertRow]]
+    ) -> None:
+        """Join new alerts to the open incident of their group, where it has one."""
+        pairs = [(row, alert) for row, alert in pairs if alert.group_key and not row.incident_id]
+        groups = self._group_incidents(session, {a.group_key for _, a in pairs if a.group_key})
+        pairs = [(row, alert) for row, alert in pairs if alert.group_key in groups]
+        if not pairs:
+            return
+        openings = [self._opening(row, alert, groups) for row, alert in pairs]
+        joined = self.incidents.opener.join_groups(session, openings, actor=_ESCALATION_ACTOR)
+        for (row, _), incident in zip(pairs, joined, strict=True):
+            if incident is not None:
+                row.incident_id = incident.id
+
     def _open_incidents(
         self, session: Session, pairs: Sequence[tuple[EscalationRow, AlertRow]]
     ) -> None:
-        """Open (or find) the incident of each escalation and set the row's ``incident_id``."""
+        """Open (or find) the incident of each escalation and set the row's ``incident_id``.
+
+        Escalations of one alert group share one incident; one that joined its group's incident
+        already keeps it.
+        """
+        pairs = [(row, alert) for row, alert in pairs if row.incident_id is None]
         if not pairs:
             return
-        openings = [
-            EscalationOpening(
-                escalation_id=row.id,
-                alert_id=alert.id,
-                fingerprint=alert.fingerprint,
-                title=f"{alert.name}: {alert.summary}" if alert.summary else alert.name,
-                service=alert.service,
-                tenant=alert.tenant,
-            )
-            for row, alert in pairs
-        ]
+        groups = self._group_incidents(session, {a.group_key for _, a in pairs if a.group_key})
+        openings = [self._opening(row, alert, groups) for row, alert in pairs]
         opened = self.incidents.opener.from_escalations(session, openings, actor=_ESCALATION_ACTOR)
         for (row, _), incident in zip(pairs, opened, strict=True):
             row.incident_id = incident.id
@@ -191,6 +251,7 @@ class Escalator:
             level_name=step.name,
             ack_within=ack,
             incident_id=incident_id,
+            base_url=self.policy.alerting.notifications.base_url,
         )
         return Notice(
             alert_id=alert.id,

@@ -35,8 +35,10 @@ def alert_message(
     level_name: str,
     ack_within: str | None = None,
     incident_id: str | None = None,
+    base_url: str | None = None,
 ) -> tuple[str, str]:
-    """Subject and body of a notification about ``alert``."""
+    """Subject and body of a notification about ``alert``: paragraphs split by blank lines,
+    links on lines of their own (the e-mail's HTML part makes them paragraphs and links)."""
     where = ", ".join(x for x in (alert.service, alert.tenant) if x)
     headline = _HEADLINE.get(purpose, purpose)
     subject = f"[leitstand] {headline} Stufe {level} ({level_name}): {alert.name}"
@@ -61,4 +63,10 @@ def alert_message(
         if ack_within:
             ack += f" (innerhalb von {ack_within}, sonst Eskalation)"
         lines += ["", ack]
+    if base_url:
+        root = base_url.rstrip("/")
+        lines.append("")
+        if incident_id:
+            lines.append(f"Incident {incident_id}: {root}/incidents/{incident_id}")
+        lines.append(f"Alarme: {root}/alerts")
     return subject, "\n".join(lines)

@@ -6,8 +6,10 @@ password, the URL is built just before sending, and error texts are scrubbed of 
 
 from __future__ import annotations
 
+import html
 import logging
 import os
+import re
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -25,6 +27,7 @@ __all__ = [
     "Message",
     "NotConfigured",
     "apprise_url",
+    "html_body",
 ]
 
 with warnings.catch_warnings():
@@ -59,6 +62,32 @@ class Delivery(Protocol):
     """Sends one message over one channel; raises DeliveryError or NotConfigured."""
 
     def send(self, channel: ChannelSettings, message: Message, *, timeout_s: float) -> None: ...
+
+
+_URL = re.compile(r"https?://[^\s<>\"]+")
+
+
+def _linked(line: str) -> str:
+    """One line of text as HTML: escaped, every http(s) URL a link."""
+    out: list[str] = []
+    last = 0
+    for match in _URL.finditer(line):
+        url = match.group(0).rstrip(".,;:)")
+        out.append(html.escape(line[last : match.start()]))
+        out.append(f'<a href="{html.escape(url)}">{html.escape(url)}</a>')
+        last = match.start() + len(url)
+    out.append(html.escape(line[last:]))
+    return "".join(out)
+
+
+def html_body(text: str) -> str:
+    """The HTML part of an e-mail: a paragraph per block of lines (blank lines between them),
+    line breaks within a block, links where the text has URLs."""
+    blocks = [b for b in re.split(r"\n\s*\n", text.replace("\r\n", "\n").strip()) if b.strip()]
+    return "\n".join(
+        "<p>" + "<br/>".join(_linked(line) for line in block.split("\n")) + "</p>"
+        for block in blocks
+    )
 
 
 def _env(name: str | None, environ: Mapping[str, str]) -> str | None:
@@ -129,7 +158,19 @@ class AppriseDelivery:
             server.socket_connect_timeout = timeout_s
             server.socket_read_timeout = timeout_s
             client.add(server)
-            ok = client.notify(title=message.subject, body=message.body)
+            if channel.kind is ChannelKind.EMAIL:
+                # HTML with paragraphs and links; apprise derives the text/plain part from it.
+                ok = client.notify(
+                    title=message.subject,
+                    body=html_body(message.body),
+                    body_format=apprise.NotifyFormat.HTML,
+                )
+            else:
+                ok = client.notify(
+                    title=message.subject,
+                    body=message.body,
+                    body_format=apprise.NotifyFormat.TEXT,
+                )
             log = captured.getvalue()
         if not ok:
             detail = _scrub(log.strip().splitlines()[-1] if log.strip() else "", secrets)

@@ -2,10 +2,13 @@
 
 One rule file per metric: a recording rule for the metric's value in its threshold unit, then a
 warning and a critical alert on that series, in one group so the alerts see the value recorded
-at the same evaluation. ``for:`` is the seed's interval; rate windows are twice the interval and
-at least four scrapes. Each rule file has a test file with, for every rule, a series just on the
-good side of the threshold (never fires) and one just on the bad side (fires exactly when the
-condition has held for ``for:``).
+at the same evaluation. Rules are evaluated every ``monitoring.evaluation_interval``; ``for:`` is
+apart from it: the metric's ``pending``, else the seed's interval up to ``monitoring.max_pending``,
+else 0 (the seed's "1 day" for certificates is how often to look, not a day's delay). Rate windows
+are twice the interval and at least four scrapes. Each rule file has a test file with, for every
+rule, a series just on the good side of the threshold (never fires) and one just on the bad side
+(fires exactly when the condition has held for ``for:``; certificates cross the threshold at a
+known minute, and the test checks the minute before and the minute it fires).
 """
 
 from __future__ import annotations
@@ -95,6 +98,13 @@ class _Context:
 
     def window(self, interval: int) -> int:
         return max(2 * interval, 4 * self.scrape)
+
+    def pending(self, metric: ThresholdMetric | BatchJobMetric) -> int:
+        """The alerts' ``for:`` in seconds (see the module docstring)."""
+        if metric.pending is not None:
+            return _seconds(metric.pending)
+        interval = _seconds(metric.interval)
+        return interval if interval <= _seconds(self.policy.monitoring.max_pending) else 0
 
 
 def _rule(
@@ -290,9 +300,11 @@ def _threshold_metric(
             labels_text,
         ),
     ]
-    group = _group(spec, spec.expr(_dur(window)), rules, interval)
-    step = 3600 if interval >= 3600 else (60 if spec.shape == "drop" else ctx.evaluation)
-    for_s = interval
+    pending = ctx.pending(metric)
+    group = _group(spec, spec.expr(_dur(window)), rules, pending)
+    # Minutes for certificates: the test shows the minute the critical alert fires.
+    step = 3600 if pending >= 3600 else (60 if spec.shape in ("drop", "time") else ctx.evaluation)
+    for_s = pending
     if for_s % step:
         for_s = math.ceil(for_s / step) * step
     tests = []
@@ -306,8 +318,8 @@ def _sides(spec: MetricSpec, rule: _Rule) -> tuple[float, float]:
     t = rule.threshold
     if spec.shape == "count":
         return (t, t + 1) if rule.op == ">" else (t, t - 1)
-    if spec.shape == "time":  # days left, counted down while the test runs
-        return t + 2, t - 0.5
+    if spec.shape == "time":  # days left, counted down: the bad one crosses t after 45 minutes
+        return t + 2, t + 1 / 32
     delta = 0.04 * t
     return (t - delta, t + delta) if rule.op == ">" else (t + delta, t - delta)
 
@@ -379,7 +391,7 @@ def _overdue(expected_interval: float) -> Callable[[int], float | None]:
 def _batch(
     ctx: _Context, metric: BatchJobMetric
 ) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
-    interval = _seconds(metric.interval)
+    pending = ctx.pending(metric)
     step = ctx.evaluation
     category = metric.category.value
     out = []
@@ -397,7 +409,7 @@ def _batch(
     )
     # The bad job normally takes 60s; the good one is scaled to stay just under the factor.
     bad_start = next(t for t in range(0, 10**6, step) if (t - 1) / 60 > factor)
-    horizon = bad_start + interval + 2 * step
+    horizon = bad_start + pending + 2 * step
     good_normal = (horizon - 1) / (factor * 0.98)
     cases = [
         _Case("good-batch-runtime", good_normal, [], _runtime(good_normal), {}),
@@ -417,7 +429,7 @@ def _batch(
             _labels_text(BATCH_START.by),
         )
         bad_start = next(t for t in range(0, 10**6, step) if t - 1 - 60 > 0)
-        horizon = bad_start + interval + 2 * step
+        horizon = bad_start + pending + 2 * step
         cases = [
             _Case("good-batch-start", 10.0 * horizon, [], _overdue(10.0 * horizon), {}),
             _Case("bad-batch-start", 60.0, [], _overdue(60.0), {}),
@@ -436,12 +448,12 @@ def _batch(
             built,
             [rule],
             step=step,
-            for_s=interval,
+            for_s=pending,
             bad_key=built[1].key,
             target=rule,
             horizon=hor,
         )
-        group = _group(spec, spec.expr("1m"), [rule], interval)
+        group = _group(spec, spec.expr("1m"), [rule], pending)
         files.append(
             (f"batch_jobs_{spec.unit}", group, {"evaluation_interval": _dur(step), "tests": [test]})
         )

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic import ValidationError as PydanticError
 
 from leitstand.errors import Issue, LeitstandError, ValidationError
+from leitstand.policy.api import BodyLimits
 
 __all__ = [
     "MAX_ALERTS_PER_REQUEST",
@@ -24,7 +25,8 @@ __all__ = [
 ]
 
 #: Alertmanager sends at most ``max_alerts`` per request (we configure 500); 2 MiB is ample.
-MAX_BODY_BYTES = 2 * 1024 * 1024
+#: The default of the policy's api.limits.body_bytes.alert_intake.
+MAX_BODY_BYTES = BodyLimits().alert_intake
 MAX_ALERTS_PER_REQUEST = 1000
 
 _Label = Annotated[str, StringConstraints(max_length=1024)]
@@ -86,12 +88,12 @@ def _issues(exc: PydanticError) -> list[Issue]:
     return issues
 
 
-def parse_webhook(body: bytes) -> AmWebhook:
+def parse_webhook(body: bytes, *, max_bytes: int = MAX_BODY_BYTES) -> AmWebhook:
     """Parse and check an Alertmanager webhook body; every problem names its field."""
-    if len(body) > MAX_BODY_BYTES:
+    if len(body) > max_bytes:
         raise PayloadTooLarge(
             f"request body is {len(body)} bytes; the alert intake accepts at most "
-            f"{MAX_BODY_BYTES} (lower max_alerts in the Alertmanager webhook config)"
+            f"{max_bytes} (lower max_alerts in the Alertmanager webhook config)"
         )
     try:
         data: Any = orjson.loads(body)

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from leitstand.alerting.escalation import Escalator
+from leitstand.alerting.facts import AlertFacts, AlertRef, IntakeResult, group_id
 from leitstand.alerting.model import (
     AlertStatus,
     EscalationState,
@@ -33,6 +33,7 @@ from leitstand.alerting.model import (
 from leitstand.alerting.oncall import Shift, current_shift
 from leitstand.alerting.outbox import Notice, Outbox
 from leitstand.alerting.queries import AlertQueries
+from leitstand.alerting.rule_notices import rule_notices
 from leitstand.alerting.schemas import AmWebhook
 from leitstand.alerting.store import AlertRow, EscalationRow
 from leitstand.auth.model import Actor
@@ -43,46 +44,9 @@ from leitstand.ledger.service import Ledger
 from leitstand.policy.base import Role
 from leitstand.policy.model import Policy
 
-__all__ = ["AlertFacts", "AlertRef", "AlertingService", "IntakeResult"]
+__all__ = ["AlertFacts", "AlertRef", "AlertingService", "IntakeResult", "group_id"]
 
-
-@dataclass(frozen=True, slots=True)
-class AlertFacts:
-    """What an alert says, whichever entry point it came through."""
-
-    fingerprint: str
-    name: str
-    severity: str
-    summary: str
-    labels: Mapping[str, str]
-    annotations: Mapping[str, str]
-    service: str | None
-    tenant: str | None
-    source: str
-    starts_at: datetime
-    generator_url: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class AlertRef:
-    """The stored alert an entry point touched."""
-
-    id: int
-    fingerprint: str
-    level: int
-    status: str
-    created: bool
-    notified: bool
-
-
-@dataclass(frozen=True, slots=True)
-class IntakeResult:
-    received: int
-    new: int
-    duplicates: int
-    resolved: int
-    ignored: int
-    alerts: list[int]
+_RULES_ACTOR = Actor(name="leitstand:escalation", role="system")
 
 
 class AlertingService:
@@ -127,6 +91,7 @@ class AlertingService:
         ids: list[int] = []
         firing: list[AlertFacts] = []
         resolving: list[str] = []
+        group = group_id(payload.group_key)
         for position, alert in enumerate(payload.alerts):
             labels = dict(alert.labels)
             name = labels.get("alertname", "")
@@ -149,8 +114,11 @@ class AlertingService:
                     service=labels.get("service"),
                     tenant=labels.get("tenant"),
                     source="alertmanager",
-                    starts_at=alert.starts_at,
+                    starts_at=alert.starts_at
+                    if alert.starts_at.tzinfo is not None
+                    else alert.starts_at.replace(tzinfo=UTC),
                     generator_url=alert.generator_url or None,
+                    group_key=group,
                 )
             )
         with self.db.transaction() as session:
@@ -379,6 +347,7 @@ class AlertingService:
         escalations = self.escalator.start_many(session, starts)
         for (facts, row, _key, known), (escalation, summary) in zip(new, escalations, strict=True):
             self._record_fired(session, facts, row, known, escalation, summary, actor=actor)
+        self._fire_rules(session, [(f, r) for f, r, _, _ in new if not r.deduplicated])
         return [
             AlertRef(
                 row.id,
@@ -390,6 +359,41 @@ class AlertingService:
             )
             for row, created in touched
         ]
+
+    def _fire_rules(self, session: Session, fired: Sequence[tuple[AlertFacts, AlertRow]]) -> None:
+        """Tell whom the seed's escalation rules name about new critical alerts (rule_notices)."""
+        found = [
+            (row, notice)
+            for facts, row in fired
+            for notice in rule_notices(
+                self.policy,
+                alert_id=row.id,
+                name=facts.name,
+                severity=facts.severity,
+                summary=facts.summary,
+                labels=facts.labels,
+                tenant=facts.tenant,
+            )
+        ]
+        if not found:
+            return
+        states = self.notify_many(session, [n.message for _, n in found], actor=_RULES_ACTOR)
+        for (row, notice), state in zip(found, states, strict=True):
+            self.ledger.record(
+                session,
+                _RULES_ACTOR,
+                "alert.escalation_rule",
+                f"alert:{row.id}",
+                tenant=row.tenant,
+                payload={
+                    "alert_id": row.id,
+                    "fingerprint": row.fingerprint,
+                    "rule": notice.rule,
+                    "roles": [str(r) for r in notice.message.roles],
+                    "subject": notice.message.subject,
+                    "notifications": state,
+                },
+            )
 
     @staticmethod
     def _new_row(facts: AlertFacts, level: int, now: datetime) -> AlertRow:
@@ -408,6 +412,7 @@ class AlertingService:
             source=facts.source,
             generator_url=facts.generator_url,
             starts_at=facts.starts_at,
+            group_key=facts.group_key,
             received_at=now,
             last_seen_at=now,
             occurrences=1,

@@ -3,8 +3,14 @@
 Prometheus, Alertmanager and node_exporter run as child processes on 127.0.0.1 with the
 configuration generated from the policy (checked by promtool/amtool before it is written). The
 children get SIGTERM if leitstand dies (``PR_SET_PDEATHSIG``), a watcher re-renders and reloads
-them when the policy file changes, and ``stop()`` ends them by PID. ``state.json`` in the stack
-folder lets `leitstand stack status` find them from another process.
+them when the policy file changes (and on `leitstand policy reload` or SIGHUP to `leitstand up`),
+and ``stop()`` ends them by PID. ``state.json`` in the stack folder lets `leitstand stack status`
+find them from another process.
+
+Ports are stable across restarts: a port the policy fixes (``monitoring.stack.*_port``) is used as
+it is; otherwise the first start picks a free one and ``ports.json`` keeps it for every later
+start (a new one only if another process took it meanwhile). So node_exporter's instance label,
+and with it every alert about the host, stays the same.
 """
 
 from __future__ import annotations
@@ -58,6 +64,18 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _is_free(port: int) -> bool:
+    """Whether nothing listens on 127.0.0.1:``port`` now (a kept port may have been taken)."""
+    if not 0 < port < 65536:
+        return False
+    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 @dataclass(slots=True)
 class Component:
     """One managed process."""
@@ -101,8 +119,33 @@ class LocalStack:
     def available(self) -> bool:
         return self.engines.complete
 
-    def _port(self, configured: int) -> int:
-        return configured or _free_port()
+    def _assign_ports(self) -> dict[str, int]:
+        """Each engine's port: fixed by the policy, else kept from the last start, else free."""
+        stack = self.policy.monitoring.stack
+        wanted = {
+            "prometheus": stack.prometheus_port,
+            "alertmanager": stack.alertmanager_port,
+        }
+        if self.engines.node_exporter:
+            wanted["node_exporter"] = stack.node_exporter_port
+        path = self.folder / "ports.json"
+        stored: dict[str, Any] = {}
+        with contextlib.suppress(OSError, ValueError):
+            loaded = json.loads(path.read_text())
+            stored = loaded if isinstance(loaded, dict) else {}
+        ports: dict[str, int] = {}
+        for name, configured in wanted.items():
+            kept = stored.get(name)
+            if configured:
+                ports[name] = configured
+            elif isinstance(kept, int) and kept not in ports.values() and _is_free(kept):
+                ports[name] = kept
+            else:
+                ports[name] = _free_port()
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({**stored, **ports}, indent=2, sort_keys=True))
+        tmp.replace(path)
+        return ports
 
     def _endpoints(self) -> Endpoints:
         node = self.components.get("node_exporter")
@@ -112,6 +155,8 @@ class LocalStack:
             alertmanager=f"127.0.0.1:{self.components['alertmanager'].port}",
             node_exporter=f"127.0.0.1:{node.port}" if node else None,
             prometheus_url=self.components["prometheus"].url,
+            # Written by leitstand.releases.scrape when instances start.
+            release_targets=str(self.folder / "release-targets" / "*.json"),
         )
 
     def _token(self) -> None:
@@ -149,15 +194,17 @@ class LocalStack:
 
     def start(self) -> None:
         """Render the configuration and start the engines (from the main thread)."""
-        stack = self.policy.monitoring.stack
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # Prometheus watches this folder for released instances (it must exist at start-up).
+        (self.folder / "release-targets").mkdir(exist_ok=True)
+        ports = self._assign_ports()
         self.components = {
-            "prometheus": Component("prometheus", self._port(stack.prometheus_port)),
-            "alertmanager": Component("alertmanager", self._port(stack.alertmanager_port)),
+            "prometheus": Component("prometheus", ports["prometheus"]),
+            "alertmanager": Component("alertmanager", ports["alertmanager"]),
         }
         if self.engines.node_exporter:
             self.components["node_exporter"] = Component(
-                "node_exporter", self._port(stack.node_exporter_port), ready_path="/metrics"
+                "node_exporter", ports["node_exporter"], ready_path="/metrics"
             )
         self._token()
         self.render(self.policy)

@@ -43,6 +43,8 @@ class AlertRow(Base):
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     acknowledged_by: Mapped[str | None] = mapped_column(sa.String(200))
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # SHA-256 of Alertmanager's groupKey (alerting_0002): one incident per alert group.
+    group_key: Mapped[str | None] = mapped_column(sa.String(64), index=True)
 
 
 class EscalationRow(Base):
@@ -64,7 +66,7 @@ class EscalationRow(Base):
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     acknowledged_by: Mapped[str | None] = mapped_column(sa.String(200))
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    incident_id: Mapped[str | None] = mapped_column(sa.String(32))
+    incident_id: Mapped[str | None] = mapped_column(sa.String(32), index=True)
 
 
 class NotificationRow(Base):

@@ -8,10 +8,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from leitstand.alerting.api import ACKERS, READERS
+from leitstand.api_types import PathId
 from leitstand.auth.model import Actor, Role
 from leitstand.deps import container_of
 from leitstand.web.i18n import register_nav, register_texts
-from leitstand.web.render import local_time, page, render, request_lang
+from leitstand.web.render import page, render, request_lang
 
 __all__ = ["router"]
 
@@ -57,7 +58,7 @@ def alerts_page(request: Request, actor: Annotated[Actor, page(*READERS)]) -> Re
     oncall = None
     if shift is not None:
         person = container.policy.alerting.people.get(shift.person)
-        oncall = {"name": person.name if person else shift.person, "until": local_time(shift.end)}
+        oncall = {"name": person.name if person else shift.person, "until": shift.end}
     alerts = [
         {
             "id": r["id"],
@@ -68,12 +69,10 @@ def alerts_page(request: Request, actor: Annotated[Actor, page(*READERS)]) -> Re
             "service": r["service"] or "",
             "tenant": r["tenant"] or "",
             "age": _age((now - r["received_at"]).total_seconds(), lang),
-            "since": local_time(r["received_at"]),
+            "since": r["received_at"],
             "acked_by": r["acknowledged_by"],
-            "acked_at": local_time(r["acknowledged_at"]) if r["acknowledged_at"] else None,
-            "next_at": local_time(r["escalation"]["next_at"])
-            if r.get("escalation") and r["escalation"]["next_at"]
-            else None,
+            "acked_at": r["acknowledged_at"],
+            "next_at": r["escalation"]["next_at"] if r.get("escalation") else None,
             "incident": r["escalation"]["incident_id"] if r.get("escalation") else None,
         }
         for r in rows
@@ -92,7 +91,7 @@ def alerts_page(request: Request, actor: Annotated[Actor, page(*READERS)]) -> Re
 
 @router.post("/ui/alerts/{alert_id}/ack")
 def acknowledge(
-    alert_id: int, request: Request, actor: Annotated[Actor, page(*ACKERS)]
+    alert_id: PathId, request: Request, actor: Annotated[Actor, page(*ACKERS)]
 ) -> Response:
     container_of(request).alerting.acknowledge(alert_id=alert_id, actor=actor)
     return RedirectResponse("/alerts", status_code=303)

@@ -2,24 +2,58 @@
 
 Every route declares who may call it: ``requires(...)`` with the admitted roles, or ``public()``.
 A test walks the whole route table and checks 401 without a token and 403 with a wrong role.
+
+A caller authenticates with ``Authorization: Bearer <API token>`` (scripts, CI, the CLI) or
+with the web UI's session cookie. A request authenticated by the cookie that changes anything
+(POST, PUT, PATCH, DELETE) must also carry the session's CSRF token (form field
+``csrf_token`` or header ``X-CSRF-Token``); bearer calls need none, since a browser never adds
+that header on its own.
 """
 
 from __future__ import annotations
 
+import hmac
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from leitstand.auth.model import ALL_ROLES, Actor, Role
 from leitstand.deps import container_of
-from leitstand.errors import AuthenticationError, ForbiddenError
+from leitstand.errors import AuthenticationError, ForbiddenError, Issue, ValidationError
+from leitstand.policy.durations import parse_duration
 
-__all__ = ["COOKIE_NAME", "PublicMarker", "RoleGuard", "public", "requires", "router"]
+__all__ = [
+    "BEARER",
+    "COOKIE_NAME",
+    "CSRF_FIELD",
+    "CSRF_HEADER",
+    "SAFE_METHODS",
+    "PublicMarker",
+    "RoleGuard",
+    "check_csrf",
+    "public",
+    "requires",
+    "router",
+    "session_cookie_secure",
+]
 
-COOKIE_NAME = "leitstand_token"
+#: The web session cookie: a random session id, never an API token.
+COOKIE_NAME = "leitstand_session"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+#: Declares the bearer scheme in the OpenAPI document ("Authorize" in /docs); the guard itself
+#: reads the header (and the session cookie), so this never answers on its own.
+BEARER = HTTPBearer(
+    scheme_name="bearer",
+    description="An API token from `leitstand user add` or `leitstand user token`.",
+    auto_error=False,
+)
 
 
 class RoleGuard:
@@ -30,16 +64,12 @@ class RoleGuard:
             raise ValueError("a route must admit at least one role")
         self.roles = roles
 
-    async def __call__(self, request: Request) -> Actor:
-        token = _presented_token(request)
-        if not token:
-            raise AuthenticationError("missing API token (Authorization: Bearer <token>)")
-        auth = container_of(request).auth
-        # A token seen recently resolves here, on the event loop; only a lookup in the
-        # database goes to a worker thread.
-        actor = auth.cached(token)
-        if actor is None:
-            actor = await run_in_threadpool(auth.authenticate, token)
+    async def __call__(
+        self,
+        request: Request,
+        _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)] = None,
+    ) -> Actor:
+        actor = await _authenticate(request)
         if Role(actor.role) not in self.roles:
             admitted = ", ".join(sorted(r.value for r in self.roles))
             raise ForbiddenError(f"role {actor.role!r} may not do this (admitted: {admitted})")
@@ -64,12 +94,55 @@ def public() -> Any:
     return Depends(PublicMarker())
 
 
-def _presented_token(request: Request) -> str:
+async def _authenticate(request: Request) -> Actor:
+    auth = container_of(request).auth
+    token = _bearer_token(request)
+    if token:
+        # A token seen recently resolves here, on the event loop; only a lookup in the
+        # database goes to a worker thread.
+        actor = auth.cached(token)
+        if actor is None:
+            actor = await run_in_threadpool(auth.authenticate, token)
+        return actor
+    session_id = request.cookies.get(COOKIE_NAME, "")
+    if not session_id:
+        raise AuthenticationError("missing API token (Authorization: Bearer <token>)")
+    web = auth.sessions.cached(session_id)
+    if web is None:
+        web = await run_in_threadpool(auth.sessions.resolve, session_id)
+    request.state.csrf_token = web.csrf_token
+    if request.method not in SAFE_METHODS:
+        await check_csrf(request, web.csrf_token)
+    return web.actor
+
+
+async def check_csrf(request: Request, expected: str) -> None:
+    """Refuse (403) an unsafe request by the session cookie without the session's CSRF token."""
+    presented = request.headers.get(CSRF_HEADER, "")
+    content_type = request.headers.get("content-type", "")
+    if not presented and content_type.startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        value = (await request.form()).get(CSRF_FIELD)
+        presented = value if isinstance(value, str) else ""
+    if not presented or not hmac.compare_digest(presented.encode(), expected.encode()):
+        raise ForbiddenError(
+            "missing or wrong CSRF token: reload the page and try again "
+            f"(form field {CSRF_FIELD!r} or header {CSRF_HEADER})"
+        )
+
+
+def _bearer_token(request: Request) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
-    return request.cookies.get(COOKIE_NAME, "")
+    return ""
+
+
+def session_cookie_secure(request: Request) -> bool:
+    """The session cookie is ``Secure`` whenever leitstand is reached over TLS."""
+    return request.url.scheme == "https"
 
 
 # -- user and token API ----------------------------------------------------------------------
@@ -88,6 +161,9 @@ class UserOut(BaseModel):
     created_at: datetime
     disabled: bool
     active_tokens: int
+    last_used_at: datetime | None = Field(
+        description="Last use of any of the user's tokens (noted at most once a minute)"
+    )
 
 
 class UserIn(BaseModel):
@@ -101,11 +177,18 @@ class TokenIn(BaseModel):
     model_config = {"extra": "forbid"}
 
     label: str = Field(default="api", min_length=1, max_length=100)
+    expires: str | None = Field(
+        default=None,
+        max_length=32,
+        description="Valid for this long (e.g. 30d, 12h); null: until revoked",
+        examples=["30d"],
+    )
 
 
 class TokenOut(BaseModel):
     name: str
     token: str = Field(description="Shown once; leitstand stores only its hash")
+    expires_at: datetime | None = None
 
 
 class RevokedOut(BaseModel):
@@ -130,6 +213,7 @@ def list_users(request: Request, _: Annotated[Actor, requires(Role.DEVOPS)]) -> 
             created_at=u.created_at,
             disabled=u.disabled,
             active_tokens=u.active_tokens,
+            last_used_at=u.last_used_at,
         )
         for u in users
     ]
@@ -148,9 +232,17 @@ def add_user(
 def issue_token(
     name: str, body: TokenIn, request: Request, actor: Annotated[Actor, requires(Role.DEVOPS)]
 ) -> TokenOut:
-    """Issue another token for a user."""
-    token = container_of(request).auth.issue_token(name=name, label=body.label, actor=actor)
-    return TokenOut(name=name, token=token)
+    """Issue another token for a user, optionally expiring after ``expires``."""
+    expires = None
+    if body.expires is not None:
+        try:
+            expires = parse_duration(body.expires)
+        except ValueError as exc:
+            raise ValidationError([Issue("expires", str(exc))]) from None
+    token, expires_at = container_of(request).auth.issue_expiring_token(
+        name=name, label=body.label, actor=actor, expires=expires
+    )
+    return TokenOut(name=name, token=token, expires_at=expires_at)
 
 
 @router.delete("/users/{name}/tokens", response_model=RevokedOut)

@@ -13,11 +13,13 @@ __all__ = [
     "ALL_ROLES",
     "READ_ROLES",
     "SYSTEM_ACTOR",
+    "SYSTEM_ACTOR_NAMES",
     "TOKEN_PREFIX",
     "Actor",
     "Role",
     "hash_token",
     "new_token",
+    "reserved_user_name",
     "valid_user_name",
 ]
 
@@ -61,6 +63,24 @@ def hash_token(token: str) -> str:
     and lets a request be authenticated with one indexed lookup.
     """
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+#: Names the control plane acts under (``leitstand``, ``leitstand:incidents``, ``pipeline``,
+#: ``scheduler:<instance>``, ``local:<os user>``, role ``system``): never a user's name.
+SYSTEM_ACTOR_NAMES: frozenset[str] = frozenset(
+    {"leitstand", "pipeline", "scheduler", "system", "local"}
+)
+_RESERVED_PREFIX = re.compile(r"^(leitstand|pipeline|scheduler|system|local)[._@:-]")
+
+
+def reserved_user_name(name: str) -> bool:
+    """Whether ``name`` is (or reads like) a system actor's name and so cannot be a user's."""
+    lowered = name.strip().lower()
+    return (
+        lowered in SYSTEM_ACTOR_NAMES
+        or ":" in lowered
+        or _RESERVED_PREFIX.match(lowered) is not None
+    )
 
 
 def valid_user_name(name: str) -> bool:

@@ -5,12 +5,20 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from leitstand.auth.model import Actor, Role, hash_token, new_token, valid_user_name
+from leitstand.auth.model import (
+    Actor,
+    Role,
+    hash_token,
+    new_token,
+    reserved_user_name,
+    valid_user_name,
+)
+from leitstand.auth.sessions import SessionStore
 from leitstand.auth.store import ApiTokenRow, UserRow
 from leitstand.clock import Clock
 from leitstand.db import Database
@@ -22,10 +30,15 @@ from leitstand.errors import (
     ValidationError,
 )
 from leitstand.ledger.service import Ledger
+from leitstand.policy.auth import AuthPolicy
 
 __all__ = ["AuthService", "UserView"]
 
 FIRST_USER = "admin"
+#: A token's last_used_at is written at most this often (a hint for operators, not evidence).
+LAST_USED_EVERY = timedelta(minutes=1)
+#: Bound of an explicit token lifetime (a sanity bound on input, not policy).
+MAX_TOKEN_LIFETIME = timedelta(days=3650)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +51,17 @@ class UserView:
     created_at: datetime
     disabled: bool
     active_tokens: int
+    last_used_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _TokenHit:
+    """A resolved token: whose it is, until when it is valid, when it was last noted as used."""
+
+    actor: Actor
+    token_id: int
+    expires_at: datetime | None
+    last_used_at: datetime | None
 
 
 class AuthService:
@@ -47,25 +71,61 @@ class AuthService:
     CACHE_LIMIT = 10_000
 
     def __init__(
-        self, *, db: Database, ledger: Ledger, clock: Clock, cache_seconds: float = 5.0
+        self,
+        *,
+        db: Database,
+        ledger: Ledger,
+        clock: Clock,
+        cache_seconds: float = 5.0,
+        policy: AuthPolicy | None = None,
     ) -> None:
-        """``cache_seconds``: how long a resolved token is trusted without asking the database.
+        """``cache_seconds``: how long a resolved token or session is trusted without asking
+        the database.
 
         Revoking or disabling through this process takes effect at once; through another
         process (the CLI, a second instance) within ``cache_seconds``. 0 turns the cache off.
+        An expired token is refused at once, cached or not.
         """
         self.db = db
         self.ledger = ledger
         self.clock = clock
-        self.cache_seconds = cache_seconds
-        self._cache: dict[str, tuple[Actor, float]] = {}
+        self._cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[_TokenHit, float]] = {}
         self._cache_lock = threading.Lock()
+        self.sessions = SessionStore(
+            db=db,
+            ledger=ledger,
+            clock=clock,
+            policy=policy or AuthPolicy(),
+            cache_seconds=cache_seconds,
+        )
+
+    @property
+    def cache_seconds(self) -> float:
+        return self._cache_seconds
+
+    @cache_seconds.setter
+    def cache_seconds(self, value: float) -> None:
+        self._cache_seconds = value
+        self.sessions.cache_seconds = value
 
     def cached(self, token: str) -> Actor | None:
-        """The actor of a token resolved within the last ``cache_seconds``, else None."""
-        return self._cached(hash_token(token)) if token else None
+        """The actor of a token resolved within the last ``cache_seconds``, else None.
 
-    def _cached(self, token_hash: str) -> Actor | None:
+        None also when the token has expired or its last use is due to be written: the
+        caller then calls ``authenticate``, which decides and writes.
+        """
+        hit = self._cached(hash_token(token)) if token else None
+        if hit is None:
+            return None
+        now = self.clock.now()
+        if hit.expires_at is not None and now >= hit.expires_at:
+            return None
+        if hit.last_used_at is None or now - hit.last_used_at >= LAST_USED_EVERY:
+            return None
+        return hit.actor
+
+    def _cached(self, token_hash: str) -> _TokenHit | None:
         if self.cache_seconds <= 0:
             return None
         hit = self._cache.get(token_hash)
@@ -73,17 +133,18 @@ class AuthService:
             return None
         return hit[0]
 
-    def _remember(self, token_hash: str, actor: Actor) -> None:
+    def _remember(self, token_hash: str, hit: _TokenHit) -> None:
         if self.cache_seconds <= 0:
             return
         with self._cache_lock:
             if len(self._cache) >= self.CACHE_LIMIT:
                 self._cache.clear()
-            self._cache[token_hash] = (actor, time.monotonic() + self.cache_seconds)
+            self._cache[token_hash] = (hit, time.monotonic() + self.cache_seconds)
 
     def _forget_all(self) -> None:
         with self._cache_lock:
             self._cache.clear()
+        self.sessions.forget_all()
 
     def add_user(self, *, name: str, role: Role | str, actor: Actor) -> tuple[UserView, str]:
         """Create a user with one API token; returns the token (shown once, stored hashed)."""
@@ -91,6 +152,10 @@ class AuthService:
         if not valid_user_name(name):
             raise ValidationError(
                 [Issue("name", f"expected lower-case letters, digits and ._@- (got {name!r})")]
+            )
+        if reserved_user_name(name):
+            raise ValidationError(
+                [Issue("name", f"{name!r} is reserved: leitstand's own actors use that name")]
             )
         token = new_token()
         now = self.clock.now()
@@ -112,22 +177,40 @@ class AuthService:
             raise ConflictError(f"user {name!r} already exists") from exc
         return view, token
 
-    def issue_token(self, *, name: str, label: str, actor: Actor) -> str:
-        """Issue an additional token for an existing, enabled user."""
+    def issue_token(
+        self, *, name: str, label: str, actor: Actor, expires: timedelta | None = None
+    ) -> str:
+        """Issue an additional token for an existing, enabled user; ``expires``: valid for
+        that long (None: until revoked)."""
+        return self.issue_expiring_token(name=name, label=label, actor=actor, expires=expires)[0]
+
+    def issue_expiring_token(
+        self, *, name: str, label: str, actor: Actor, expires: timedelta | None
+    ) -> tuple[str, datetime | None]:
+        """Like ``issue_token``; also returns when the token expires (None: never)."""
+        if expires is not None and not timedelta(0) < expires <= MAX_TOKEN_LIFETIME:
+            raise ValidationError(
+                [Issue("expires", "a duration longer than 0s and at most 10y (or none)")]
+            )
         token = new_token()
+        expires_at = self.clock.now() + expires if expires is not None else None
         with self.db.transaction() as session:
             user = self._user(session, name)
             if user.disabled_at is not None:
                 raise ConflictError(f"user {name!r} is disabled")
-            token_id = self._add_token(session, user.id, token, label)
+            token_id = self._add_token(session, user.id, token, label, expires_at)
             self.ledger.record(
                 session,
                 actor,
                 "auth.token.issued",
                 f"user:{name}",
-                payload={"token_id": token_id, "label": label},
+                payload={
+                    "token_id": token_id,
+                    "label": label,
+                    "expires_at": expires_at.isoformat() if expires_at else None,
+                },
             )
-        return token
+        return token, expires_at
 
     def revoke_tokens(self, *, name: str, actor: Actor) -> int:
         """Revoke every active token of a user; returns how many."""
@@ -167,15 +250,27 @@ class AuthService:
         self._forget_all()
 
     def list_users(self) -> list[UserView]:
-        """Every user with their count of active tokens."""
+        """Every user with their count of active (unrevoked, unexpired) tokens and last use."""
+        now = self.clock.now()
         active = (
             sa.select(sa.func.count(ApiTokenRow.id))
-            .where(ApiTokenRow.user_id == UserRow.id, ApiTokenRow.revoked_at.is_(None))
+            .where(
+                ApiTokenRow.user_id == UserRow.id,
+                ApiTokenRow.revoked_at.is_(None),
+                sa.or_(ApiTokenRow.expires_at.is_(None), ApiTokenRow.expires_at > now),
+            )
+            .scalar_subquery()
+        )
+        last_used = (
+            sa.select(sa.func.max(ApiTokenRow.last_used_at))
+            .where(ApiTokenRow.user_id == UserRow.id)
             .scalar_subquery()
         )
         with self.db.reader() as session:
-            rows = session.execute(sa.select(UserRow, active).order_by(UserRow.name)).all()
-            return [_view(user, int(count)) for user, count in rows]
+            rows = session.execute(
+                sa.select(UserRow, active, last_used).order_by(UserRow.name)
+            ).all()
+            return [_view(user, int(count), used) for user, count, used in rows]
 
     def has_users(self) -> bool:
         with self.db.reader() as session:
@@ -193,15 +288,39 @@ class AuthService:
 
     def authenticate(self, token: str) -> Actor:
         """Resolve a presented token to its user; raises AuthenticationError."""
+        return self._resolve(token).actor
+
+    def start_session(self, token: str) -> tuple[str, Actor]:
+        """Sign in to the web UI with a token: returns the new session's id and the user."""
+        hit = self._resolve(token)
+        session_id = self.sessions.start(
+            hit.actor, token_id=hit.token_id, token_expires_at=hit.expires_at
+        )
+        return session_id, hit.actor
+
+    def _resolve(self, token: str) -> _TokenHit:
         if not token:
             raise AuthenticationError("missing API token")
         token_hash = hash_token(token)
+        now = self.clock.now()
         known = self._cached(token_hash)
-        if known is not None:
+        if (
+            known is not None
+            and (known.expires_at is None or now < known.expires_at)
+            and known.last_used_at is not None
+            and now - known.last_used_at < LAST_USED_EVERY
+        ):
             return known
         with self.db.reader() as session:
             row = session.execute(
-                sa.select(UserRow.id, UserRow.name, UserRow.role)
+                sa.select(
+                    UserRow.id,
+                    UserRow.name,
+                    UserRow.role,
+                    ApiTokenRow.id.label("token_id"),
+                    ApiTokenRow.expires_at,
+                    ApiTokenRow.last_used_at,
+                )
                 .join(ApiTokenRow, ApiTokenRow.user_id == UserRow.id)
                 .where(
                     ApiTokenRow.token_hash == token_hash,
@@ -211,16 +330,47 @@ class AuthService:
             ).one_or_none()
         if row is None:
             raise AuthenticationError("invalid or revoked API token")
-        actor = Actor(name=row.name, role=row.role, user_id=row.id)
-        self._remember(token_hash, actor)
-        return actor
+        if row.expires_at is not None and now >= row.expires_at:
+            raise AuthenticationError("API token expired: ask for a new one")
+        last_used = row.last_used_at
+        if last_used is None or now - last_used >= LAST_USED_EVERY:
+            # At most one write a minute per token, whatever the request rate.
+            with self.db.transaction() as session:
+                session.execute(
+                    sa.update(ApiTokenRow)
+                    .where(
+                        ApiTokenRow.id == row.token_id,
+                        sa.or_(
+                            ApiTokenRow.last_used_at.is_(None),
+                            ApiTokenRow.last_used_at <= now - LAST_USED_EVERY,
+                        ),
+                    )
+                    .values(last_used_at=now)
+                )
+            last_used = now
+        hit = _TokenHit(
+            actor=Actor(name=row.name, role=row.role, user_id=row.id),
+            token_id=row.token_id,
+            expires_at=row.expires_at,
+            last_used_at=last_used,
+        )
+        self._remember(token_hash, hit)
+        return hit
 
-    def _add_token(self, session: sa.orm.Session, user_id: int, token: str, label: str) -> int:
+    def _add_token(
+        self,
+        session: sa.orm.Session,
+        user_id: int,
+        token: str,
+        label: str,
+        expires_at: datetime | None = None,
+    ) -> int:
         row = ApiTokenRow(
             user_id=user_id,
             token_hash=hash_token(token),
             label=label[:100],
             created_at=self.clock.now(),
+            expires_at=expires_at,
         )
         session.add(row)
         session.flush()
@@ -244,7 +394,7 @@ def _role(value: Role | str) -> Role:
         ) from None
 
 
-def _view(user: UserRow, tokens: int) -> UserView:
+def _view(user: UserRow, tokens: int, last_used_at: datetime | None = None) -> UserView:
     return UserView(
         id=user.id,
         name=user.name,
@@ -252,4 +402,5 @@ def _view(user: UserRow, tokens: int) -> UserView:
         created_at=user.created_at,
         disabled=user.disabled_at is not None,
         active_tokens=tokens,
+        last_used_at=last_used_at,
     )

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 
+from leitstand.api_types import PathId
 from leitstand.auth.api import requires
 from leitstand.auth.model import ALL_ROLES, READ_ROLES, Actor, Role
 from leitstand.backups.schemas import DrillIn, RunIn
@@ -39,7 +40,7 @@ def runs(
 
 @router.get("/runs/{run_id}")
 def run(
-    request: Request, run_id: int, _: Annotated[Actor, requires(*READ_ROLES)]
+    request: Request, run_id: PathId, _: Annotated[Actor, requires(*READ_ROLES)]
 ) -> dict[str, Any]:
     """One backup run."""
     return container_of(request).backups.get_run(run_id).as_dict()
@@ -68,7 +69,7 @@ def drills(
 @router.get("/drills/{drill_id}", response_model=None)
 def drill(
     request: Request,
-    drill_id: int,
+    drill_id: PathId,
     _: Annotated[Actor, requires(*READ_ROLES)],
     format: str = Query(default="json", pattern="^(json|md)$"),
     lang: str = Query(default="de", pattern="^(de|en)$"),

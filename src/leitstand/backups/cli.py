@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -12,10 +13,21 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from leitstand.auth.model import Role
 from leitstand.backups.model import DrillKind, RunStatus
 from leitstand.backups.report import render_markdown, seconds_text
 from leitstand.bootstrap import local_actor
-from leitstand.cli_support import console, emit_json, err_console, open_container, parse_when
+from leitstand.cli_support import (
+    TOKEN_ENV,
+    ExitCode,
+    TokenOpt,
+    console,
+    emit_json,
+    err_console,
+    open_container,
+    parse_when,
+    resolve_actor,
+)
 from leitstand.clock import SystemClock
 from leitstand.errors import Issue, ValidationError
 from leitstand.observability import configure_logging
@@ -31,6 +43,10 @@ drill_app = typer.Typer(
 )
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
 LangOpt = Annotated[str, typer.Option("--lang", help="Language of the Testprotokoll: de or en.")]
+#: Who may run backups and drills (as the API: POST /api/backups/runs, /drills).
+OPERATORS = (Role.DEVOPS,)
+#: Who may take (and so record) an RPO measurement: the operators and the on-call person.
+MEASURERS = (Role.DEVOPS, Role.ONCALL)
 
 
 @backup_app.callback()
@@ -83,11 +99,12 @@ def _lang(value: str) -> str:
 
 
 @backup_app.command("setup")
-def setup(system: str, json_out: JsonOpt = False) -> None:
+def setup(system: str, token: TokenOpt = None, json_out: JsonOpt = False) -> None:
     """Create keys, both sites' repositories and engine configuration for SYSTEM (idempotent)."""
     container = open_container()
+    actor = resolve_actor(container, token, action="backup.setup", roles=OPERATORS)
     with _progress(not json_out) as step:
-        report = container.backups.setup(system=system, actor=local_actor(), progress=step)
+        report = container.backups.setup(system=system, actor=actor, progress=step)
     if json_out:
         emit_json(report)
         return
@@ -104,12 +121,14 @@ def setup(system: str, json_out: JsonOpt = False) -> None:
 def run(
     system: str,
     row: Annotated[str, typer.Option(help="Schedule row, e.g. database_full, files")],
+    token: TokenOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Back up one schedule row of SYSTEM now (both sites, verified); exit 1 if it failed."""
     container = open_container()
+    actor = resolve_actor(container, token, action="backup.run", roles=OPERATORS)
     with _terminate_as_interrupt(), _progress(not json_out) as step:
-        view = container.backups.run(system=system, row=row, actor=local_actor(), progress=step)
+        view = container.backups.run(system=system, row=row, actor=actor, progress=step)
     if json_out:
         emit_json(view.as_dict())
     else:
@@ -121,7 +140,7 @@ def run(
         if view.error:
             err_console.print(f"{view.error}", markup=False)
     if view.status != RunStatus.SUCCEEDED.value:
-        raise typer.Exit(code=1)
+        raise typer.Exit(code=ExitCode.FAILED)
 
 
 @backup_app.command("list")
@@ -151,9 +170,11 @@ def list_runs(
 
 
 @backup_app.command("expire")
-def expire(system: str, json_out: JsonOpt = False) -> None:
+def expire(system: str, token: TokenOpt = None, json_out: JsonOpt = False) -> None:
     """Apply the policy's retention to SYSTEM's repositories now."""
-    removed = open_container().backups.expire(system=system, actor=local_actor())
+    container = open_container()
+    actor = resolve_actor(container, token, action="backup.expire", roles=OPERATORS)
+    removed = container.backups.expire(system=system, actor=actor)
     if json_out:
         emit_json(removed)
         return
@@ -163,13 +184,27 @@ def expire(system: str, json_out: JsonOpt = False) -> None:
 
 @backup_app.command("status")
 def status(
-    measure: Annotated[bool, typer.Option(help="Measure the RPO now (connects)")] = True,
+    measure: Annotated[
+        bool | None,
+        typer.Option(
+            help="Measure the RPO now (connects; records the readings, so it needs a token). "
+            "Default: measure when a token is given, else show the last readings",
+            show_default=False,
+        ),
+    ] = None,
+    token: TokenOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """RPO and RTO per system: objective, measured, status."""
     container = open_container()
     monitor = container.backup_monitor
-    objectives = monitor.measure(actor=local_actor()) if measure else monitor.objectives()
+    if measure is None:
+        measure = bool(token or os.environ.get(TOKEN_ENV))
+    if measure:
+        actor = resolve_actor(container, token, action="backup.measure", roles=MEASURERS)
+        objectives = monitor.measure(actor=actor)
+    else:
+        objectives = monitor.objectives()
     if json_out:
         emit_json([o.as_dict() for o in objectives])
         return
@@ -208,6 +243,7 @@ def drill_run(
         bool, typer.Option(help="pitr only: a self-contained demonstration on this machine")
     ] = False,
     lang: LangOpt = "de",
+    token: TokenOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Run a recovery drill into a segregated scratch copy and print its Testprotokoll."""
@@ -219,13 +255,14 @@ def drill_run(
         raise ValidationError([Issue("--system", "required (or --scratch for the demonstration)")])
     when = parse_when(target, field="--target", now=SystemClock().now())
     container = open_container()
+    actor = resolve_actor(container, token, action="drill.run", roles=OPERATORS)
     with _terminate_as_interrupt(), _progress(not json_out) as step:
         view = container.drills.run(
-            kind=kind, system=system, actor=local_actor(), target=when, progress=step
+            kind=kind, system=system, actor=actor, target=when, progress=step
         )
     _print_drill(view.as_dict(), view.protocol or {}, lang, json_out)
     if view.status != "passed":
-        raise typer.Exit(code=1)
+        raise typer.Exit(code=ExitCode.FAILED)
 
 
 def _scratch(
@@ -243,6 +280,8 @@ def _scratch(
         raise ValidationError([Issue("--scratch", "creates its own system and target time")])
     with _terminate_as_interrupt(), _progress(not json_out) as step:
         base = load_policy(Settings().policy or find_policy_file(Path.cwd()))
+        # A self-contained demonstration in its own temporary store: no evidence of this
+        # installation is written, so the local operator runs it.
         result = run_scratch_pitr(base=base, actor=local_actor(), progress=step)
     info = {
         "status": result.status,
@@ -254,7 +293,7 @@ def _scratch(
     }
     _print_drill(info, result.protocol, lang, json_out)
     if result.status != "passed":
-        raise typer.Exit(code=1)
+        raise typer.Exit(code=ExitCode.FAILED)
 
 
 def _print_drill(info: dict[str, Any], protocol: dict[str, Any], lang: str, json_out: bool) -> None:

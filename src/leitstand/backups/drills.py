@@ -158,10 +158,11 @@ class DrillService:
     def request(
         self, *, kind: DrillKind, system: str, actor: Actor, target: datetime | None = None
     ) -> dict[str, Any]:
-        """Queue a drill for the scheduler's workers after checking it can run."""
-        setup = self._setup(kind, system, _quiet, self.clock.now())
-        if kind is DrillKind.PITR and target is not None:
-            self.check_target(system, target, site=setup.site)
+        """Queue a drill for the scheduler's workers after checking it can run (422 if not)."""
+        try:
+            self._check_runnable(kind, system, target)
+        except (NotFoundError, EngineError) as exc:
+            raise ValidationError([Issue("system", exc.message)]) from None
         scheduler = self.backups.scheduler
         if scheduler is None:  # pragma: no cover - always wired in a container
             raise ValidationError([Issue("kind", "no scheduler in this process")])
@@ -203,13 +204,18 @@ class DrillService:
     ) -> DrillView:
         """Run a drill of ``kind`` for ``system`` and file its Testprotokoll."""
         started_at = self.clock.now()
-        setup = self._setup(kind, system, progress, started_at)
-        if kind is DrillKind.PITR:
-            if target is None:
-                target = started_at - self.policy.backups.drills.pitr_target_age
-            self.check_target(system, target, site=setup.site)
-        elif kind in (DrillKind.APPLICATION_RESTORE, DrillKind.DISASTER_RECOVERY):
-            setup.restorable_until = self.recovery_window(system, site=setup.site)[1]
+        try:
+            setup = self._setup(kind, system, progress, started_at)
+            if kind is DrillKind.PITR:
+                if target is None:
+                    target = started_at - self.policy.backups.drills.pitr_target_age
+                self.check_target(system, target, site=setup.site)
+            elif kind in (DrillKind.APPLICATION_RESTORE, DrillKind.DISASTER_RECOVERY):
+                setup.restorable_until = self.recovery_window(system, site=setup.site)[1]
+        except LeitstandError as exc:
+            if trigger != "manual":  # nobody watches a scheduled or queued drill: alert
+                self._could_not_start(kind, system, actor, trigger, exc.message)
+            raise
         drill_key = key or f"manual:{kind.value}:{system}:{uuid.uuid4().hex[:12]}"
         claimed = self._claim(drill_key, kind, system, actor, trigger, started_at)
         if claimed.status in _FINAL:
@@ -228,6 +234,39 @@ class DrillService:
         run.close()
         log.info("drill_finished", kind=kind.value, system=system, seconds=time.monotonic() - began)
         return self._finish(claimed.id, run, actor, target, error=error)
+
+    def _check_runnable(self, kind: DrillKind, system: str, target: datetime | None) -> None:
+        """What ``run`` would refuse, checked before a drill is queued."""
+        setup = self._setup(kind, system, _quiet, self.clock.now())
+        if kind is DrillKind.PITR:
+            wanted = target or self.clock.now() - self.policy.backups.drills.pitr_target_age
+            self.check_target(system, wanted, site=setup.site)
+        elif BackupData.DATABASE in self.backups.data_kinds(system):
+            self.recovery_window(system, site=setup.site)  # a backup to restore must exist
+
+    def _could_not_start(
+        self, kind: DrillKind, system: str, actor: Actor, trigger: str, error: str
+    ) -> None:
+        """A queued or scheduled drill that cannot run is a failed drill: evidence and alert."""
+        with self.db.transaction() as session:
+            self.ledger.record(
+                session,
+                actor,
+                "backups.drill.refused",
+                f"system:{system}",
+                payload={"kind": kind.value, "system": system, "trigger": trigger, "error": error},
+            )
+            self.alerts.open(
+                session,
+                name="RecoveryDrillFailed",
+                severity="critical",
+                summary=f"Recovery drill {kind.value} of {system} could not start: {error}",
+                labels={"system": system, "kind": kind.value},
+                service=system,
+                actor=actor,
+                now=self.clock.now(),
+                again=True,
+            )
 
     def _claim(
         self, key: str, kind: DrillKind, system: str, actor: Actor, trigger: str, now: datetime

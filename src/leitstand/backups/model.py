@@ -372,10 +372,9 @@ def add_months(when: datetime, months: int) -> datetime:
 def drill_due(
     frequency: Frequency, *, last_passed: datetime | None, configured_since: datetime
 ) -> datetime:
-    """When the next drill is due: one period after the last passed one (or since set-up)."""
-    if last_passed is None:
-        return configured_since
-    return add_months(last_passed, _MONTHS[frequency])
+    """When the next drill is due: one period after the last passed one, or, before the first,
+    one period after set-up (the first backup): the schedule's first period, not at once."""
+    return add_months(last_passed or configured_since, _MONTHS[frequency])
 
 
 def rto_estimate(latest_passed: Iterable[float]) -> float | None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from leitstand.api_types import Timestamp
 from leitstand.backups.model import DrillKind
 from leitstand.backups.store import BackupRunRow, DrillRow, load
 
@@ -182,4 +183,4 @@ class DrillIn(BaseModel):
 
     kind: DrillKind
     system: str = Field(min_length=1, examples=["enterprise-api"])
-    target: datetime | None = Field(default=None, description="pitr: the point to restore to")
+    target: Timestamp | None = Field(default=None, description="pitr: the point to restore to")

@@ -7,12 +7,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from leitstand.api_types import PathId
 from leitstand.auth.model import ALL_ROLES, READ_ROLES, Actor
 from leitstand.backups.objectives import Objective
 from leitstand.backups.report import render_markdown, seconds_text
 from leitstand.deps import container_of
 from leitstand.web.i18n import register_nav, register_texts
-from leitstand.web.render import local_time, page, render, request_lang
+from leitstand.web.render import page, render, request_lang
 
 __all__ = ["router"]
 
@@ -52,13 +53,6 @@ register_texts(
         "bk_after_backup": {"de": "nach der ersten Sicherung", "en": "after the first backup"},
         "bk_protocol": {"de": "Testprotokoll", "en": "Test record"},
         "bk_measured_at": {"de": "gemessen", "en": "measured"},
-        "bk_st_succeeded": {"de": "erfolgreich", "en": "succeeded"},
-        "bk_st_failed": {"de": "fehlgeschlagen", "en": "failed"},
-        "bk_st_partial": {"de": "nur ein Standort", "en": "one site only"},
-        "bk_st_skipped": {"de": "übersprungen", "en": "skipped"},
-        "bk_st_running": {"de": "läuft", "en": "running"},
-        "bk_st_interrupted": {"de": "abgebrochen", "en": "interrupted"},
-        "bk_st_passed": {"de": "bestanden", "en": "passed"},
         "bk_fr_monthly": {"de": "monatlich", "en": "monthly"},
         "bk_fr_quarterly": {"de": "quartalsweise", "en": "quarterly"},
         "bk_fr_semi_annual": {"de": "halbjährlich", "en": "semi-annually"},
@@ -76,7 +70,7 @@ def _objective_row(o: Objective, lang: str) -> dict[str, Any]:
         "rpo_now": seconds_text(o.rpo_measured, lang) if o.rpo_measured is not None else "–",
         "rpo_status": o.rpo_status,
         "rpo_reason": o.rpo_reason,
-        "measured_at": local_time(o.measured_at) if o.measured_at else "",
+        "measured_at": o.measured_at,
         "rto_target": seconds_text(o.rto_seconds, lang),
         "rto_estimate": seconds_text(o.rto_estimate, lang) if o.rto_estimate is not None else "",
         "rto_status": o.rto_status,
@@ -95,8 +89,8 @@ def backups_page(request: Request, actor: Annotated[Actor, page(*ALL_ROLES)]) ->
             "system": o.system,
             "kind": d.kind,
             "frequency": d.frequency,
-            "last_passed": local_time(d.last_passed) if d.last_passed else None,
-            "due": local_time(d.due) if d.due else None,
+            "last_passed": d.last_passed,
+            "due": d.due,
             "overdue": d.overdue,
         }
         for o in objectives
@@ -115,7 +109,7 @@ def backups_page(request: Request, actor: Annotated[Actor, page(*ALL_ROLES)]) ->
                     "system": r.system,
                     "row": r.row,
                     "status": r.status,
-                    "started": local_time(r.started_at),
+                    "started": r.started_at,
                     "duration": seconds_text(r.seconds, lang),
                     "sites": r.sites,
                     "error": r.error or "",
@@ -128,7 +122,7 @@ def backups_page(request: Request, actor: Annotated[Actor, page(*ALL_ROLES)]) ->
                     "system": d.system,
                     "kind": d.kind,
                     "status": d.status,
-                    "started": local_time(d.started_at),
+                    "started": d.started_at,
                     "total": seconds_text(d.total_seconds, lang),
                 }
                 for d in drills
@@ -140,7 +134,7 @@ def backups_page(request: Request, actor: Annotated[Actor, page(*ALL_ROLES)]) ->
 
 @router.get("/backups/drills/{drill_id}", response_class=HTMLResponse)
 def drill_page(
-    request: Request, drill_id: int, actor: Annotated[Actor, page(*READ_ROLES)]
+    request: Request, drill_id: PathId, actor: Annotated[Actor, page(*READ_ROLES)]
 ) -> Response:
     view = container_of(request).drills.get(drill_id)
     markdown = render_markdown(view.protocol or {}, request_lang(request)) if view.protocol else ""

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 
+from leitstand.api_types import PathId, QueryId, QueryTimestamp
 from leitstand.auth.api import requires
 from leitstand.auth.model import READ_ROLES, Actor, Role
 from leitstand.changes.schemas import ChangeIn, DecisionIn
@@ -56,9 +56,9 @@ def change_log(
     request: Request,
     _: Annotated[Actor, requires(*_READ)],
     service: str | None = None,
-    change: int | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    change: QueryId | None = None,
+    since: QueryTimestamp | None = None,
+    until: QueryTimestamp | None = None,
     format: str = "json",
     lang: str = "de",
 ) -> list[dict[str, Any]] | Response:
@@ -81,7 +81,7 @@ def change_log(
 
 @router.get("/{change_id}")
 def show_change(
-    change_id: int, request: Request, _: Annotated[Actor, requires(*_READ)]
+    change_id: PathId, request: Request, _: Annotated[Actor, requires(*_READ)]
 ) -> dict[str, Any]:
     """One change record with its approvals."""
     return change_dict(container_of(request).changes.get(change_id))
@@ -89,7 +89,10 @@ def show_change(
 
 @router.post("/{change_id}/approve")
 def approve_change(
-    change_id: int, body: DecisionIn, request: Request, actor: Annotated[Actor, requires(*_DECIDE)]
+    change_id: PathId,
+    body: DecisionIn,
+    request: Request,
+    actor: Annotated[Actor, requires(*_DECIDE)],
 ) -> dict[str, Any]:
     """Approve: the category's role, never the requester (four eyes)."""
     change = container_of(request).changes.decide(
@@ -100,7 +103,10 @@ def approve_change(
 
 @router.post("/{change_id}/reject")
 def reject_change(
-    change_id: int, body: DecisionIn, request: Request, actor: Annotated[Actor, requires(*_DECIDE)]
+    change_id: PathId,
+    body: DecisionIn,
+    request: Request,
+    actor: Annotated[Actor, requires(*_DECIDE)],
 ) -> dict[str, Any]:
     """Reject a change waiting for approval."""
     change = container_of(request).changes.decide(

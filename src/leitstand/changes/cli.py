@@ -1,38 +1,35 @@
 """`leitstand change`: open, approve, show and list change records.
 
-Who acts: the user of ``--token`` (or ``LEITSTAND_TOKEN``); without one, the local operator,
-who may open changes but cannot approve them (approval needs a user with an allowed role).
+Who acts: the user of ``--token`` (or ``LEITSTAND_TOKEN``), with a role the API admits for the
+action; without a token the command is refused (see ``auth.local_admin_actions``).
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from leitstand.auth.model import Actor
-from leitstand.bootstrap import Container, local_actor
+from leitstand.changes.api import _DECIDE as DECIDERS
+from leitstand.changes.api import _OPEN as OPENERS
 from leitstand.changes.model import Change
 from leitstand.changes.service import change_dict
-from leitstand.cli_support import console, emit_json, open_container, parse_when
+from leitstand.cli_support import (
+    TokenOpt,
+    console,
+    emit_json,
+    open_container,
+    parse_when,
+    resolve_actor,
+)
 from leitstand.errors import Issue, ValidationError
 
 __all__ = ["app"]
 
 app = typer.Typer(help="Change records and their approval (four eyes).", no_args_is_help=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
-TokenOpt = Annotated[
-    str | None,
-    typer.Option("--token", help="Act as this API token's user (default: $LEITSTAND_TOKEN)"),
-]
-
-
-def _actor(container: Container, token: str | None) -> Actor:
-    token = token or os.environ.get("LEITSTAND_TOKEN")
-    return container.auth.authenticate(token) if token else local_actor()
 
 
 def _print(change: Change) -> None:
@@ -75,7 +72,7 @@ def open_change(
         version=version,
         category=category,
         fields={"what": what, "why": why, "rollback": rollback, "tests": tests},
-        actor=_actor(container, token),
+        actor=resolve_actor(container, token, action="change.open", roles=OPENERS),
     )
     if json_out:
         emit_json(change_dict(change))
@@ -94,7 +91,10 @@ def approve(
     """Approve (or reject) a change as the token's user."""
     container = open_container()
     change = container.changes.decide(
-        change_id=change_id, actor=_actor(container, token), approve=not reject, comment=comment
+        change_id=change_id,
+        actor=resolve_actor(container, token, action="change.approve", roles=DECIDERS),
+        approve=not reject,
+        comment=comment,
     )
     if json_out:
         emit_json(change_dict(change))

@@ -1,16 +1,16 @@
 """The Änderungsprotokoll (change log): a view of the evidence ledger, exported as Markdown or CSV.
 
 Nothing here is stored separately: every row is a ledger entry (change records, their approvals,
-quality-gate runs tied to a change, releases, deployments, rollbacks), and each row names its
-ledger index, so an auditor can verify any line against the signed ledger. The per-change summary
+quality-gate runs tied to a change, releases with their steps, deployments, rollbacks, the switches
+of feature flags made for the change (``flags ... --change N``, one row per tenant) and the results
+of the handover checklist), and each row names its ledger index, so an auditor can verify any line
+against the signed ledger. The per-change summary
 (what, why, who approved, when deployed, how to roll back, which tests) is derived from the same
 entries.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from leitstand.clock import BERLIN
+from leitstand.csvexport import to_csv as write_csv
 from leitstand.ledger.canonical import Entry
 from leitstand.ledger.service import EntryQuery, Ledger
 
@@ -69,10 +70,22 @@ _EVENTS: dict[str, tuple[str, str]] = {
     "release.rolled_back": ("Release zurückgerollt", "release rolled back"),
     "release.cancelled": ("Release abgebrochen", "release cancelled"),
     "release.abandoned": ("neue Version verworfen", "new version abandoned"),
-    "release.task_opened": ("Root-Cause-Analyse angelegt", "root-cause task opened"),
-    "release.task_done": ("Root-Cause-Analyse erledigt", "root-cause task done"),
-    "release.task_overdue": ("Root-Cause-Analyse überfällig", "root-cause task overdue"),
+    "release.task_opened": ("Folgeaufgabe angelegt", "follow-up task opened"),
+    "release.task_done": ("Folgeaufgabe erledigt", "follow-up task done"),
+    "release.task_overdue": ("Folgeaufgabe überfällig", "follow-up task overdue"),
+    "release.snapshot_taken": ("Datenbank-Snapshot vor der Migration", "database snapshot"),
+    "release.handover_checked": ("Übergabe-Checkliste geprüft", "handover checklist checked"),
+    "flag.created": ("Feature-Flag angelegt", "feature flag created"),
+    "flag.enabled": ("Feature-Flag eingeschaltet", "feature flag switched on"),
+    "flag.disabled": ("Feature-Flag ausgeschaltet", "feature flag switched off"),
+    "flag.killed": ("Kill-Switch gezogen", "kill switch pulled"),
+    "flag.kill_released": ("Kill-Switch gelöst", "kill switch released"),
+    "flag.tenants_changed": ("Feature-Flag für Mandanten geschaltet", "flag switched for tenants"),
+    "flag.rollout_changed": ("Flag-Rollout geändert", "flag rollout changed"),
+    "flag.targeting_changed": ("Flag-Targeting geändert", "flag targeting changed"),
 }
+#: Any other ``release.handover*`` entry (the handover checklist after a release) reads as this.
+_HANDOVER = ("Übergabe-Checkliste", "handover checklist")
 # Steps of a release that are evidence but not part of the story a reader of the log wants.
 _QUIET = frozenset(
     {"release.instance_started", "release.router_error", "release.health_failed",
@@ -149,10 +162,26 @@ def _local(time: str) -> str:
     )
 
 
+def _flag_detail(entry: Entry, de: bool) -> str:
+    p = entry.payload
+    where = [", ".join(str(e) for e in p.get("environments") or [])]
+    if entry.tenant:
+        where.append(f"{'Mandant' if de else 'tenant'} {entry.tenant}")
+    elif p.get("scope") == "all_tenants":
+        where.append("alle Mandanten" if de else "all tenants")
+    key = p.get("key") or entry.subject.removeprefix("flag:")
+    text = f"{key} ({'; '.join(w for w in where if w)})"
+    if p.get("reason"):
+        text += f"; {'Grund' if de else 'reason'}: {p['reason']}"
+    return text
+
+
 def _detail(entry: Entry, lang: str) -> str:
     p = entry.payload
     de = lang != "en"
     action = entry.action
+    if action.startswith("flag."):
+        return _flag_detail(entry, de)
     if action == "change.opened":
         labels = (
             ("Was", "Warum", "Rollback", "Tests") if de else ("What", "Why", "Rollback", "Tests")
@@ -181,6 +210,19 @@ def _detail(entry: Entry, lang: str) -> str:
     if action == "release.migrated":
         snap = p.get("snapshot") or {}
         return f"Snapshot {snap.get('file', '')} (sha256 {str(snap.get('sha256', ''))[:12]})"
+    if action == "release.snapshot_taken":
+        snap = p.get("snapshot") or {}
+        where = snap.get("file") or f"backup #{snap.get('backup_run', '')}"
+        return f"{snap.get('method', '')}: {where}"
+    if action == "release.handover_checked":
+        failed = p.get("failed") or []
+        if not failed:
+            return "alle Punkte erfüllt" if de else "all items passed"
+        return ("offen: " if de else "failing: ") + ", ".join(failed)
+    if action in ("release.traffic_restored", "release.switched") and (
+        p.get("rollback_seconds") is not None
+    ):
+        return f"Rollback {p['rollback_seconds']:.3f} s (max {p.get('max_rollback_seconds')} s)"
     if action == "release.verified":
         failures = p.get("smoke_failures") or []
         return f"health {p.get('health')}; smoke {'ok' if not failures else ', '.join(failures)}"
@@ -195,7 +237,8 @@ def _detail(entry: Entry, lang: str) -> str:
 
 
 def _wanted(entry: Entry) -> bool:
-    if entry.action == "gate.run":
+    if entry.action == "gate.run" or entry.action.startswith("flag."):
+        # Only gate runs and flag switches made for a change belong to the change log.
         return _change_id(entry) is not None
     return entry.action not in _QUIET
 
@@ -212,31 +255,42 @@ def change_log(
 ) -> list[LogRow]:
     """The change log, oldest first."""
     entries: list[Entry] = []
-    for action in ("change.*", "release.*", "gate.run"):
+    for action in ("change.*", "release.*", "gate.run", "flag.*"):
         entries += ledger.entries(
             session,
             EntryQuery(action=action, since=since, until=until, limit=None, newest_first=False),
         )
     rows: list[LogRow] = []
+    # Service and version of each change, for entries that only name the change (flag switches).
+    opened = {
+        cid: (str(e.payload.get("service") or ""), str(e.payload.get("version") or ""))
+        for e in entries
+        if e.action == "change.opened" and (cid := _change_id(e)) is not None
+    }
     for entry in sorted(entries, key=lambda e: e.index):
         if not _wanted(entry):
             continue
         p = entry.payload
         cid = _change_id(entry)
-        entry_service = str(p.get("service") or p.get("project") or "")
+        of_change = opened.get(cid, ("", "")) if cid is not None else ("", "")
+        entry_service = str(p.get("service") or p.get("project") or of_change[0])
         if service and entry_service != service:
             continue
         if change_id is not None and cid != change_id:
             continue
-        de, en = _EVENTS.get(entry.action, (entry.action, entry.action))
+        default = _HANDOVER if entry.action.startswith("release.handover") else None
+        de, en = _EVENTS.get(entry.action) or default or (entry.action, entry.action)
+        flag = entry.action.startswith("flag.")
+        version = of_change[1] if flag else p.get("version")
+        env = ", ".join(p.get("environments") or []) if flag else p.get("env")
         rows.append(
             LogRow(
                 index=entry.index,
                 time=entry.time,
                 change_id=cid,
                 service=entry_service,
-                version=str(p.get("version") or ""),
-                env=str(p.get("env") or ""),
+                version=str(version or ""),
+                env=str(env or ""),
                 action=entry.action,
                 event=en if lang == "en" else de,
                 actor=entry.actor,
@@ -383,12 +437,11 @@ def to_markdown(
 
 def to_csv(rows: list[LogRow]) -> str:
     """The change log as CSV (stable English column names, times in UTC)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for r in rows:
-        writer.writerow(
+    return write_csv(
+        CSV_COLUMNS,
+        (
             [r.index, r.time, r.change_id if r.change_id is not None else "", r.service,
              r.version, r.env, r.action, r.actor, r.role, r.detail]
-        )  # fmt: skip
-    return out.getvalue()
+            for r in rows
+        ),
+    )  # fmt: skip

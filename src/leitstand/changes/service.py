@@ -27,6 +27,7 @@ from leitstand.ledger.service import Ledger
 from leitstand.policy.delivery import ApprovalMode
 from leitstand.policy.model import Policy
 from leitstand.scheduler.service import JobContext, Scheduler
+from leitstand.validators import service_issue, version_issue
 
 if TYPE_CHECKING:
     from leitstand.alerting.service import AlertingService
@@ -72,9 +73,12 @@ class ChangeService(ChangeQueries):
         if category not in policy.categories:
             choices = ", ".join(policy.categories)
             issues.append(Issue("category", f"one of {choices} (got {category!r})"))
-        for name, value in (("service", service), ("version", version)):
-            if not value.strip():
-                issues.append(Issue(name, "a non-empty value (got '')"))
+        for issue in (
+            service_issue(service, self.policy.services),
+            version_issue(version),
+        ):
+            if issue is not None:
+                issues.append(issue)
         for name in fields_required_at_open(list(policy.required_fields)):
             if not str(fields.get(name, "")).strip():
                 issues.append(Issue(name, "required by changes.required_fields (got nothing)"))

@@ -7,12 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
+from leitstand.api_types import PathId
 from leitstand.auth.model import READ_ROLES, Actor, Role
 from leitstand.changes.service import change_dict
 from leitstand.deps import container_of
 from leitstand.errors import LeitstandError
 from leitstand.web.i18n import register_nav, register_texts
-from leitstand.web.render import local_time, page, render, request_lang
+from leitstand.web.render import page, render, request_lang
 
 __all__ = ["router"]
 
@@ -68,7 +69,7 @@ def _index(
         {
             "actor": actor,
             "changes": [change_dict(c) for c in changes.list()],
-            "log": [{**r.as_dict(), "time": local_time(r.time)} for r in reversed(rows)],
+            "log": [r.as_dict() for r in reversed(rows)],
             "may_decide": _may_decide(actor),
             "error": error,
         },
@@ -99,7 +100,7 @@ def export(fmt: str, request: Request, _: Annotated[Actor, page(*_READ)]) -> Res
 
 @router.get("/changes/{change_id}", response_class=HTMLResponse)
 def change_page(
-    change_id: int, request: Request, actor: Annotated[Actor, page(*_READ)]
+    change_id: PathId, request: Request, actor: Annotated[Actor, page(*_READ)]
 ) -> Response:
     changes = container_of(request).changes
     lang = request_lang(request)
@@ -110,11 +111,8 @@ def change_page(
         {
             "actor": actor,
             "change": change,
-            "deployed": local_time(change["deployed_at"]) if change["deployed_at"] else None,
-            "log": [
-                {**r.as_dict(), "time": local_time(r.time)}
-                for r in changes.log(change_id=change_id, lang=lang)
-            ],
+            "deployed": change["deployed_at"],
+            "log": [r.as_dict() for r in changes.log(change_id=change_id, lang=lang)],
             "may_decide": _may_decide(actor),
         },
     )
@@ -122,7 +120,7 @@ def change_page(
 
 @router.post("/changes/{change_id}/decide")
 def decide(
-    change_id: int,
+    change_id: PathId,
     request: Request,
     actor: Annotated[Actor, page(*_DECIDE)],
     approve: Annotated[bool, Form()] = True,

@@ -44,6 +44,13 @@ def _service(request: Request) -> FlagService:
     return container_of(request).flags
 
 
+def _change(request: Request, change_id: int | None) -> int | None:
+    """The change record a switch is made for (404 if there is none with that number)."""
+    if change_id is not None:
+        container_of(request).changes.get(change_id)
+    return change_id
+
+
 def flag_out(service: FlagService, flag: FlagRecord) -> FlagOut:
     """A flag for the API, with each tenant's state per environment."""
     return FlagOut(
@@ -197,6 +204,7 @@ def set_targeting(
         actor=actor,
         reason=body.reason,
         expected_version=body.expected_version,
+        change_id=_change(request, body.change_id),
     )
     return flag_out(service, flag)
 
@@ -208,7 +216,12 @@ def toggle(
     """Switch targeting on or off in one environment (production needs a reason)."""
     service = _service(request)
     flag = service.toggle(
-        key, body.environment, enabled=body.enabled, actor=actor, reason=body.reason
+        key,
+        body.environment,
+        enabled=body.enabled,
+        actor=actor,
+        reason=body.reason,
+        change_id=_change(request, body.change_id),
     )
     return flag_out(service, flag)
 
@@ -219,7 +232,14 @@ def kill(
 ) -> FlagOut:
     """Pull (``killed: true``) or release the kill switch in one environment."""
     service = _service(request)
-    flag = service.kill(key, body.environment, killed=body.killed, actor=actor, reason=body.reason)
+    flag = service.kill(
+        key,
+        body.environment,
+        killed=body.killed,
+        actor=actor,
+        reason=body.reason,
+        change_id=_change(request, body.change_id),
+    )
     return flag_out(service, flag)
 
 
@@ -239,6 +259,7 @@ def tenants(
         include=body.include,
         variant=body.variant,
         reason=body.reason,
+        change_id=_change(request, body.change_id),
     )
     return flag_out(service, flag)
 
@@ -257,6 +278,7 @@ def rollout(
         stickiness=body.stickiness,
         actor=actor,
         reason=body.reason,
+        change_id=_change(request, body.change_id),
     )
     return flag_out(service, flag)
 

@@ -10,10 +10,19 @@ import typer
 import yaml
 from rich.table import Table
 
-from leitstand.bootstrap import local_actor
-from leitstand.cli_support import console, emit_json, err_console, open_container
+from leitstand.auth.model import Actor
+from leitstand.bootstrap import Container
+from leitstand.cli_support import (
+    ExitCode,
+    TokenOpt,
+    console,
+    emit_json,
+    err_console,
+    open_container,
+    resolve_actor,
+)
 from leitstand.errors import Issue, ValidationError
-from leitstand.flags.api import flag_out
+from leitstand.flags.api import WRITERS, flag_out
 from leitstand.flags.evaluation import tenant_state
 from leitstand.flags.model import FlagRecord, ValueType
 from leitstand.flags.schemas import EvaluationOut, TargetingSchema
@@ -31,6 +40,20 @@ ReasonOpt = Annotated[
     str | None, typer.Option("--reason", "-r", help="Why (required in production)")
 ]
 KeyArg = Annotated[str, typer.Argument(help="Flag key")]
+ChangeOpt = Annotated[
+    int | None,
+    typer.Option("--change", help="The change record this switch belongs to (its change log)"),
+]
+
+
+def _actor(container: Container, token: str | None, action: str) -> Actor:
+    return resolve_actor(container, token, action=action, roles=WRITERS)
+
+
+def _change(container: Container, change_id: int | None) -> int | None:
+    if change_id is not None:
+        container.changes.get(change_id)  # an unknown change number is refused here
+    return change_id
 
 
 def _print_flag(flag: FlagRecord, environments: list[str], tenants: list[str]) -> None:
@@ -112,14 +135,16 @@ def create(
         str | None, typer.Option(help='Variants as JSON, e.g. {"a": "blue", "b": "green"}')
     ] = None,
     off_variant: Annotated[str | None, typer.Option(help="Variant served when off")] = None,
+    token: TokenOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Create a flag; it starts off in every environment."""
-    service = open_container().flags
+    container = open_container()
+    service = container.flags
     flag = service.create(
         key=key,
         kind=kind,
-        actor=local_actor(),
+        actor=_actor(container, token, "flag.create"),
         value_type=value_type,
         variants=_variants(variants),
         off_variant=off_variant,
@@ -131,21 +156,47 @@ def create(
 
 @app.command("on")
 def switch_on(
-    key: KeyArg, env: EnvOpt, reason: ReasonOpt = None, json_out: JsonOpt = False
+    key: KeyArg,
+    env: EnvOpt,
+    reason: ReasonOpt = None,
+    change: ChangeOpt = None,
+    token: TokenOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Switch a flag's targeting on in one environment."""
-    service = open_container().flags
-    flag = service.toggle(key, env, enabled=True, actor=local_actor(), reason=reason)
+    container = open_container()
+    service = container.flags
+    flag = service.toggle(
+        key,
+        env,
+        enabled=True,
+        actor=_actor(container, token, "flag.on"),
+        reason=reason,
+        change_id=_change(container, change),
+    )
     _done(service, flag, json_out)
 
 
 @app.command("off")
 def switch_off(
-    key: KeyArg, env: EnvOpt, reason: ReasonOpt = None, json_out: JsonOpt = False
+    key: KeyArg,
+    env: EnvOpt,
+    reason: ReasonOpt = None,
+    change: ChangeOpt = None,
+    token: TokenOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Switch a flag's targeting off in one environment (the off variant for everyone)."""
-    service = open_container().flags
-    flag = service.toggle(key, env, enabled=False, actor=local_actor(), reason=reason)
+    container = open_container()
+    service = container.flags
+    flag = service.toggle(
+        key,
+        env,
+        enabled=False,
+        actor=_actor(container, token, "flag.off"),
+        reason=reason,
+        change_id=_change(container, change),
+    )
     _done(service, flag, json_out)
 
 
@@ -155,11 +206,21 @@ def kill(
     env: EnvOpt,
     reason: ReasonOpt = None,
     release: Annotated[bool, typer.Option("--release", help="Release the kill switch")] = False,
+    change: ChangeOpt = None,
+    token: TokenOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Pull the kill switch: the off variant for everyone, over every rule."""
-    service = open_container().flags
-    flag = service.kill(key, env, killed=not release, actor=local_actor(), reason=reason)
+    container = open_container()
+    service = container.flags
+    flag = service.kill(
+        key,
+        env,
+        killed=not release,
+        actor=_actor(container, token, "flag.kill"),
+        reason=reason,
+        change_id=_change(container, change),
+    )
     _done(service, flag, json_out)
 
 
@@ -177,14 +238,18 @@ def tenants(
     ] = None,
     variant: Annotated[str | None, typer.Option(help="Variant for the listed tenants")] = None,
     reason: ReasonOpt = None,
+    change: ChangeOpt = None,
+    token: TokenOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Switch a flag on for tenants (this also switches the environment on) or exclude them."""
-    service = open_container().flags
+    container = open_container()
+    service = container.flags
     flag = service.set_tenants(
         key,
         env,
-        actor=local_actor(),
+        actor=_actor(container, token, "flag.tenants"),
+        change_id=_change(container, change),
         add=add or [],
         remove=remove or [],
         exclude=exclude or [],
@@ -205,18 +270,22 @@ def rollout(
         str | None, typer.Option(help="Context attribute to hash (default targetingKey)")
     ] = None,
     reason: ReasonOpt = None,
+    change: ChangeOpt = None,
+    token: TokenOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Roll a variant out to a sticky percentage; raising it only adds subjects."""
-    service = open_container().flags
+    container = open_container()
+    service = container.flags
     flag = service.rollout(
         key,
         env,
         percentage=percent,
         variant=variant,
         stickiness=stickiness,
-        actor=local_actor(),
+        actor=_actor(container, token, "flag.rollout"),
         reason=reason,
+        change_id=_change(container, change),
     )
     _done(service, flag, json_out)
 
@@ -227,6 +296,8 @@ def target(
     env: EnvOpt,
     file: Annotated[Path, typer.Option("--file", "-f", help="Targeting as YAML or JSON")],
     reason: ReasonOpt = None,
+    change: ChangeOpt = None,
+    token: TokenOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Replace one environment's targeting from a file (rules, exclusions, fallthrough)."""
@@ -245,23 +316,37 @@ def target(
                 for e in exc.errors()
             ]
         ) from None
-    service = open_container().flags
-    flag = service.set_targeting(key, env, schema.to_model(), actor=local_actor(), reason=reason)
+    container = open_container()
+    service = container.flags
+    flag = service.set_targeting(
+        key,
+        env,
+        schema.to_model(),
+        actor=_actor(container, token, "flag.target"),
+        reason=reason,
+        change_id=_change(container, change),
+    )
     _done(service, flag, json_out)
 
 
 @app.command("archive")
-def archive(key: KeyArg, reason: ReasonOpt = None, json_out: JsonOpt = False) -> None:
+def archive(
+    key: KeyArg, reason: ReasonOpt = None, token: TokenOpt = None, json_out: JsonOpt = False
+) -> None:
     """Archive a flag removed from the code (evaluations return the caller's default)."""
-    service = open_container().flags
-    _done(service, service.archive(key, actor=local_actor(), reason=reason), json_out)
+    container = open_container()
+    actor = _actor(container, token, "flag.archive")
+    _done(container.flags, container.flags.archive(key, actor=actor, reason=reason), json_out)
 
 
 @app.command("restore")
-def restore(key: KeyArg, reason: ReasonOpt = None, json_out: JsonOpt = False) -> None:
+def restore(
+    key: KeyArg, reason: ReasonOpt = None, token: TokenOpt = None, json_out: JsonOpt = False
+) -> None:
     """Bring an archived flag back."""
-    service = open_container().flags
-    _done(service, service.restore(key, actor=local_actor(), reason=reason), json_out)
+    container = open_container()
+    actor = _actor(container, token, "flag.restore")
+    _done(container.flags, container.flags.restore(key, actor=actor, reason=reason), json_out)
 
 
 @app.command("evaluate")
@@ -321,7 +406,7 @@ def stale(json_out: JsonOpt = False) -> None:
             console.print(f"{s.key}: {s.message}{owner}", markup=False)
         console.print(f"{len(found)} stale flag(s); policy stale_gate: {gate}")
     if fails:
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.FAILED)
 
 
 @app.command("refs")
@@ -348,7 +433,7 @@ def refs(
             for r in items:
                 err_console.print(f"{r.path}:{r.line}: {label} {r.key!r}", markup=False)
     if check and report.problems:
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.FAILED)
 
 
 @app.command("history")

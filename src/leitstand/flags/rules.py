@@ -17,7 +17,7 @@ from leitstand.policy.model import Policy
 
 __all__ = ["FlagRules"]
 
-_AUTHORITIES = ("local", "system")  # the CLI operator and leitstand itself act on the store
+_AUTHORITIES = ("local", "local-admin", "system")  # the local operator and leitstand itself
 
 
 class FlagRules:

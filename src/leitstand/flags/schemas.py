@@ -49,6 +49,10 @@ __all__ = [
 
 Reason = Annotated[str | None, Field(default=None, max_length=2000)]
 EnvName = Annotated[str, Field(min_length=1, max_length=64)]
+#: The change record a switch is made for: it then appears in that change's Änderungsprotokoll.
+ChangeId = Annotated[
+    int | None, Field(default=None, ge=1, le=2**31 - 1, description="Change record number")
+]
 
 
 class _In(BaseModel):
@@ -236,18 +240,21 @@ class TargetingIn(_In):
     targeting: TargetingSchema
     expected_version: int | None = None
     reason: Reason
+    change_id: ChangeId
 
 
 class ToggleIn(_In):
     environment: EnvName
     enabled: StrictBool
     reason: Reason
+    change_id: ChangeId
 
 
 class KillIn(_In):
     environment: EnvName
     killed: StrictBool = True
     reason: Reason
+    change_id: ChangeId
 
 
 class TenantsIn(_In):
@@ -258,6 +265,7 @@ class TenantsIn(_In):
     include: list[str] = Field(default_factory=list)  # undo an exclusion
     variant: str | None = Field(default=None, max_length=64)
     reason: Reason
+    change_id: ChangeId
 
 
 class RolloutIn(_In):
@@ -266,6 +274,7 @@ class RolloutIn(_In):
     variant: str | None = Field(default=None, max_length=64)
     stickiness: str = Field(default=TARGETING_KEY, min_length=1, max_length=100)
     reason: Reason
+    change_id: ChangeId
 
 
 class ArchiveIn(_In):
@@ -283,7 +292,7 @@ class EvaluateIn(_In):
     context: dict[str, Any] = Field(
         default_factory=dict, examples=[{"tenantId": "example-makler-nord", "targetingKey": "u1"}]
     )
-    flags: list[str | FlagRequest] | None = Field(
+    flags: list[Annotated[str, Field(min_length=1, max_length=200)] | FlagRequest] | None = Field(
         default=None, description="Keys (or key, type, default); none: every flag"
     )
 

@@ -282,6 +282,7 @@ class FlagService:
         actor: Actor,
         reason: str | None = None,
         expected_version: int | None = None,
+        change_id: int | None = None,
     ) -> FlagRecord:
         """Replace the whole targeting of one environment."""
         return self._change_targeting(
@@ -292,10 +293,18 @@ class FlagService:
             action="flag.targeting_changed",
             reason=reason,
             expected_version=expected_version,
+            change_id=change_id,
         )
 
     def toggle(
-        self, key: str, environment: str, *, enabled: bool, actor: Actor, reason: str | None = None
+        self,
+        key: str,
+        environment: str,
+        *,
+        enabled: bool,
+        actor: Actor,
+        reason: str | None = None,
+        change_id: int | None = None,
     ) -> FlagRecord:
         """Switch a flag's targeting on or off in one environment."""
         return self._change_targeting(
@@ -305,10 +314,18 @@ class FlagService:
             actor=actor,
             action="flag.enabled" if enabled else "flag.disabled",
             reason=reason,
+            change_id=change_id,
         )
 
     def kill(
-        self, key: str, environment: str, *, killed: bool, actor: Actor, reason: str | None = None
+        self,
+        key: str,
+        environment: str,
+        *,
+        killed: bool,
+        actor: Actor,
+        reason: str | None = None,
+        change_id: int | None = None,
     ) -> FlagRecord:
         """Pull (or release) the kill switch: the off variant for everyone, over every rule."""
         return self._change_targeting(
@@ -318,6 +335,7 @@ class FlagService:
             actor=actor,
             action="flag.killed" if killed else "flag.kill_released",
             reason=reason,
+            change_id=change_id,
         )
 
     def set_tenants(
@@ -332,6 +350,7 @@ class FlagService:
         include: Sequence[str] = (),
         variant: str | None = None,
         reason: str | None = None,
+        change_id: int | None = None,
     ) -> FlagRecord:
         """Switch a flag on for tenants (the ``tenants`` rule) or exclude them.
 
@@ -371,6 +390,7 @@ class FlagService:
             actor=actor,
             action="flag.tenants_changed",
             reason=reason,
+            change_id=change_id,
         )
 
     def rollout(
@@ -383,6 +403,7 @@ class FlagService:
         variant: str | None = None,
         stickiness: str | None = None,
         reason: str | None = None,
+        change_id: int | None = None,
     ) -> FlagRecord:
         """Serve a variant to a sticky percentage of everyone the rules do not match.
 
@@ -405,6 +426,7 @@ class FlagService:
             actor=actor,
             action="flag.rollout_changed",
             reason=reason,
+            change_id=change_id,
         )
 
     def archive(self, key: str, *, actor: Actor, reason: str | None = None) -> FlagRecord:
@@ -450,6 +472,7 @@ class FlagService:
         action: str,
         reason: str | None,
         expected_version: int | None = None,
+        change_id: int | None = None,
     ) -> FlagRecord:
         self.rules.check_environment(environment)
 
@@ -467,6 +490,7 @@ class FlagService:
             environments=[environment],
             reason=reason,
             expected_version=expected_version,
+            change_id=change_id,
         )
 
     def _change(
@@ -480,6 +504,7 @@ class FlagService:
         reason: str | None,
         expected_version: int | None = None,
         allow_archived: bool = False,
+        change_id: int | None = None,
     ) -> FlagRecord:
         now = self.clock.now()
         with self.db.transaction() as session:
@@ -521,6 +546,8 @@ class FlagService:
                 definition=definition,
                 reason=reason,
                 rules=self.rules,
+                # The change record this switch belongs to: the change log shows it there.
+                extra={"change_id": change_id} if change_id is not None else None,
             )
         return after
 

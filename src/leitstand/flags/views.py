@@ -15,7 +15,7 @@ from leitstand.flags.evaluation import tenant_state
 from leitstand.flags.model import FlagRecord
 from leitstand.flags.service import FlagService
 from leitstand.web.i18n import register_nav, register_texts
-from leitstand.web.render import local_time, page, render
+from leitstand.web.render import page, render
 
 __all__ = ["router"]
 
@@ -140,7 +140,7 @@ def _detail(
     stale = {s.key: s for s in service.stale()}
     history = [
         {
-            "time": local_time(e.time),
+            "time": e.time,
             "actor": e.actor,
             "action": e.action,
             "tenant": e.tenant or "",

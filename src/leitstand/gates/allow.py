@@ -30,12 +30,17 @@ def apply_allowances(
     matches: Callable[[Finding, E], bool],
     today: date,
     describe: Callable[[E], str],
+    review_too: bool = False,
 ) -> Allowance[E]:
-    """Allow blocking findings an unexpired entry matches; report expired and unused entries."""
+    """Allow blocking findings an unexpired entry matches; report expired and unused entries.
+
+    With ``review_too``, findings listed for review are matched as well (triaged ones move to
+    the allowed list); an expired entry never makes a review finding block.
+    """
     result: Allowance[E] = Allowance()
     used: set[int] = set()
     for finding in findings:
-        if not finding.blocking:
+        if not finding.blocking and not review_too:
             result.open.append(finding)
             continue
         valid = [e for e in entries if matches(finding, e) and not expired(e.expires, today)]

@@ -27,11 +27,28 @@ def _version(dist: str) -> str:
         return "unknown"
 
 
+# Backends that need a toolchain beyond Python: (backend prefix, executable, what it is).
+_TOOLCHAINS = (
+    ("maturin", "cargo", "a Rust toolchain (cargo)"),
+    ("setuptools_rust", "cargo", "a Rust toolchain (cargo)"),
+    ("scikit_build_core", "cmake", "CMake"),
+    ("mesonpy", "meson", "Meson"),
+)
+
+
 def _build_artifacts(ctx: GateContext) -> list[Path]:
+    """sdist and wheel from the source tree with the project's declared backend (isolated)."""
     dist = ctx.out / "dist"
     if dist.exists():
         shutil.rmtree(dist)
     dist.mkdir(parents=True)
+    backend = ctx.project.backend or ""
+    for prefix, tool, what in _TOOLCHAINS:
+        if backend.startswith(prefix) and shutil.which(tool) is None:
+            raise ToolFailure(
+                f"the build backend {backend} needs {what}, and {tool} is not on PATH: "
+                "install it on the machine that runs the gate"
+            )
     env = {**os.environ, **ctx.pip_options.env(), "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
     done = run_tool(
         [sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", str(dist), "."],
@@ -40,19 +57,41 @@ def _build_artifacts(ctx: GateContext) -> list[Path]:
         timeout=ctx.build_timeout,
     )
     if done.returncode != 0:
-        raise ToolFailure(f"the build failed:\n{tail(done.stdout + done.stderr, 20)}")
+        raise ToolFailure(
+            f"the build with {backend} failed ({_reason(done.stdout + done.stderr)}):\n"
+            f"{tail(done.stdout + done.stderr, 20)}"
+        )
     return sorted(dist.iterdir())
+
+
+def _reason(output: str) -> str:
+    """The likeliest cause in a failed build's output, in one phrase."""
+    text = output.lower()
+    if "could not find a version that satisfies the requirement" in text or (
+        "no matching distribution found" in text
+    ):
+        return "a build requirement could not be installed (offline? add --find-links)"
+    if "backendunavailable" in text or ("cannot import" in text and "backend" in text):
+        return "the build backend could not be imported"
+    if ("error: command" in text and "gcc" in text) or "python.h" in text:
+        return "a C extension did not compile (compiler or Python headers missing)"
+    if ("setuptools-scm" in text or "setuptools_scm" in text) and "version" in text:
+        return "the version could not be determined from version control"
+    return "see the backend's last lines"
 
 
 def compile_check(ctx: GateContext) -> CheckResult:
     """The project builds as sdist and wheel in an isolated build environment."""
     tools = (Tool("build", _version("build")),)
-    if not ctx.project.pyproject:
-        return CheckResult.skipped("build.compile", "no pyproject.toml: nothing to build")
+    if not ctx.project.buildable:
+        return CheckResult.skipped(
+            "build.compile", "a requirements-only project: no build backend, nothing to build"
+        )
     try:
         artifacts = ctx.once("build.artifacts", lambda: _build_artifacts(ctx))
     except ToolFailure as exc:
-        finding = Finding(rule="build-failed", message=str(exc), file="pyproject.toml")
+        where = "pyproject.toml" if ctx.project.pyproject else "setup.py"
+        finding = Finding(rule="build-failed", message=str(exc), file=where)
         return CheckResult.judge(
             "build.compile", [finding], summary="the project does not build", tools=tools
         )
@@ -66,10 +105,12 @@ def compile_check(ctx: GateContext) -> CheckResult:
         for k, ok in kinds.items()
         if not ok
     ]
+    meta = ctx.metadata()
     return CheckResult.judge(
         "build.compile",
         missing,
-        summary=f"built {', '.join(names)}",
+        summary=f"built {', '.join(names)} with {ctx.project.backend} "
+        f"({meta.name} {meta.version or '?'} from the built metadata)",
         measured=", ".join(names),
         threshold="sdist + wheel",
         tools=tools,

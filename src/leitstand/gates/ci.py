@@ -21,12 +21,22 @@ _INSTALL = "pip install leitstand"
 _REPORT = "gate-report"
 
 
+_DIST = f"{_REPORT}/build/dist"
+_DOTENV = f"{_REPORT}/build/artifact.env"
+
+
 def _gate(stage: str) -> str:
-    return f"leitstand gate run . --stage {stage} --out {_REPORT}/{stage}"
+    # The build job builds the artifact; every later gate job checks that same artifact (its
+    # digests are recorded with each run), so the release can name the digest it deploys.
+    command = f"leitstand gate run . --stage {stage} --out {_REPORT}/{stage}"
+    return command if stage == "build" else f"{command} --dist {_DIST}"
 
 
 def _deploy(env: str) -> str:
-    return f'leitstand release start "$SERVICE" "$VERSION" --env {env}'
+    return (
+        f'leitstand release start "$SERVICE" "$VERSION" --env {env} '
+        '--artifact-digest "$ARTIFACT_DIGEST"'
+    )
 
 
 def gitlab_pipeline(policy: Policy) -> str:
@@ -49,6 +59,8 @@ def gitlab_pipeline(policy: Policy) -> str:
         reports = job["artifacts"]["reports"]
         if stage.value == "build":
             reports["cyclonedx"] = f"{_REPORT}/build/sbom.cdx.json"
+            # ARTIFACT_DIGEST reaches the deploy jobs as a dotenv variable.
+            reports["dotenv"] = _DOTENV
         if stage.value == "security":
             reports["secret_detection"] = f"{_REPORT}/security/gl-secret-detection-report.json"
             reports["dependency_scanning"] = (
@@ -89,11 +101,16 @@ def github_workflow(policy: Policy) -> str:
     ]
     jobs: dict[str, Any] = {}
     previous: str | None = None
+    fetch_build = {
+        "uses": "actions/download-artifact@v4",
+        "with": {"name": "gate-build", "path": f"{_REPORT}/build"},
+    }
     for stage in STAGES:
         job: dict[str, Any] = {
             "runs-on": "ubuntu-latest",
             "steps": [
                 *steps_head,
+                *([] if stage.value == "build" else [fetch_build]),
                 {"run": _gate(stage.value)},
                 {
                     "if": "always()",
@@ -111,6 +128,12 @@ def github_workflow(policy: Policy) -> str:
                     "with": {"sarif_file": f"{_REPORT}/security/findings.sarif"},
                 }
             )
+        if stage.value == "build":
+            job["outputs"] = {"artifact_digest": "${{ steps.digest.outputs.ARTIFACT_DIGEST }}"}
+            job["steps"].insert(
+                len(steps_head) + 1,
+                {"id": "digest", "run": f'cat {_DOTENV} >> "$GITHUB_OUTPUT"'},
+            )
         if previous:
             job["needs"] = previous
         jobs[f"gate-{stage.value}"] = job
@@ -118,9 +141,10 @@ def github_workflow(policy: Policy) -> str:
     for env, mode in (("staging", deployment.staging), ("production", deployment.production)):
         jobs[f"deploy-{env}"] = {
             "runs-on": "ubuntu-latest",
-            "needs": previous,
+            "needs": [previous, "gate-build"],
             # Manual approval: the environment's required reviewers must approve the job.
             "environment": env,
+            "env": {"ARTIFACT_DIGEST": "${{ needs.gate-build.outputs.artifact_digest }}"},
             "steps": [*steps_head, {"run": _deploy(env)}],
         }
         if mode is DeployMode.MANUAL_APPROVAL:

@@ -8,19 +8,29 @@ from typing import Annotated
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from leitstand.bootstrap import local_actor
-from leitstand.cli_support import console, emit_json, err_console, open_container
+from leitstand.auth.model import Actor, Role
+from leitstand.cli_support import (
+    TokenOpt,
+    console,
+    emit_json,
+    err_console,
+    open_container,
+    resolve_actor,
+)
 from leitstand.errors import Issue, ValidationError
 from leitstand.gates.ci import github_workflow, gitlab_pipeline
 from leitstand.gates.environment import PipOptions
 from leitstand.gates.model import RunResult, Status, exit_code, parse_stages
 from leitstand.gates.service import GateRequest
+from leitstand.validators import check_version
 
 __all__ = ["app"]
 
 app = typer.Typer(
     help="Quality gates: build, test, security, compliance; CI pipelines.", no_args_is_help=True
 )
+#: Who may run the gates (the run is evidence recorded under their name): CI's user and people.
+GATE_RUNNERS = (Role.DEVOPS, Role.DEVELOPER, Role.QA, Role.SECURITY)
 _MARK = {Status.PASS: "[green]✓[/]", Status.FAIL: "[red]✗[/]", Status.SKIP: "[yellow]-[/]"}
 
 
@@ -52,6 +62,23 @@ def run(
         str | None, typer.Option(help="Commit (default: CI variables or .git)")
     ] = None,
     lang: Annotated[str, typer.Option(help="Language of summary.md: de or en")] = "de",
+    change: Annotated[
+        int | None,
+        typer.Option(
+            "--change", min=1, help="Change record the run is for (default: by service+version)"
+        ),
+    ] = None,
+    dist: Annotated[
+        Path | None,
+        typer.Option(
+            "--dist", help="Built artifacts this run checks when it does not build (their digests)"
+        ),
+    ] = None,
+    osv_db: Annotated[
+        Path | None,
+        typer.Option("--osv-db", help="OSV database folder (JSON/YAML files, nested allowed)"),
+    ] = None,
+    token: TokenOpt = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print report.json")] = False,
 ) -> None:
     """Run the gates; exit 0 when all passed, 1 when one failed, 2 for bad input."""
@@ -59,8 +86,14 @@ def run(
         stages = parse_stages(stage)
     except ValueError as exc:
         raise ValidationError([Issue("--stage", str(exc))]) from None
+    if osv_db is not None and not osv_db.is_dir():
+        raise ValidationError(
+            [Issue("--osv-db", f"a folder of OSV records (got {osv_db}: not a folder)")]
+        )
     if lang not in ("de", "en"):
         raise ValidationError([Issue("--lang", f"expected de or en (got {lang!r})")])
+    if version is not None:
+        check_version(version, "--version")
     if python is not None and not python.is_file():
         raise ValidationError(
             [Issue("--python", f"a Python executable (got {python}: not a file)")]
@@ -77,10 +110,14 @@ def run(
         lang=lang,
         commit=commit,
         version=version,
+        change=change,
+        dist=dist,
+        osv_db=osv_db,
     )
     container = open_container()
     try:
-        result, folder = _run(container, request, quiet=json_out)
+        actor = resolve_actor(container, token, action="gate.run", roles=GATE_RUNNERS)
+        result, folder = _run(container, request, actor, quiet=json_out)
     finally:
         container.close()
     if json_out:
@@ -90,7 +127,9 @@ def run(
     raise typer.Exit(exit_code(result))
 
 
-def _run(container: object, request: GateRequest, *, quiet: bool) -> tuple[RunResult, Path]:
+def _run(
+    container: object, request: GateRequest, actor: Actor, *, quiet: bool
+) -> tuple[RunResult, Path]:
     gates = container.gates  # type: ignore[attr-defined]
     if quiet or not err_console.is_terminal:
 
@@ -98,7 +137,7 @@ def _run(container: object, request: GateRequest, *, quiet: bool) -> tuple[RunRe
             if not quiet and event in ("stage", "done"):
                 err_console.print(f"{event}: {text}", markup=False)
 
-        return gates.run(request, actor=local_actor(), progress=log)  # type: ignore[no-any-return]
+        return gates.run(request, actor=actor, progress=log)  # type: ignore[no-any-return]
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     with Progress(*columns, console=err_console, transient=False) as bar:
         tasks: dict[str, object] = {}
@@ -114,7 +153,7 @@ def _run(container: object, request: GateRequest, *, quiet: bool) -> tuple[RunRe
                 if task is not None:
                     bar.update(task, description=f"{name.upper()}: {status}", total=1, completed=1)  # type: ignore[arg-type]
 
-        return gates.run(request, actor=local_actor(), progress=show)  # type: ignore[no-any-return]
+        return gates.run(request, actor=actor, progress=show)  # type: ignore[no-any-return]
 
 
 def _detail_lines(detail: object, limit: int = 4) -> list[str]:

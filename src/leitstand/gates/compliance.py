@@ -21,7 +21,7 @@ __all__ = ["COMPLIANCE_CHECKS", "runbook_sections", "service_of", "stale_flags_c
 
 def service_of(ctx: GateContext) -> str:
     """The system this project deploys: ``gates.service`` or the distribution name."""
-    return ctx.gates.service or ctx.project.name
+    return ctx.gates.service or ctx.name()
 
 
 def approval_check(ctx: GateContext) -> CheckResult:

@@ -16,7 +16,7 @@ from typing import Any, Protocol, TypeVar, cast
 
 from leitstand.flags.model import FlagRecord
 from leitstand.gates.environment import Environment, PipOptions, create_environment
-from leitstand.gates.project import Project
+from leitstand.gates.project import Project, WheelMetadata, read_wheel_metadata
 from leitstand.gates.tools import ToolFailure
 from leitstand.policy.gates import GatesPolicy
 from leitstand.policy.model import Policy
@@ -66,6 +66,7 @@ class GateContext:
     version_override: str | None = None
     approvals: ApprovalLookup | None = None
     flags: FlagLookup | None = None  # None: no flag store for this run (the check is skipped)
+    osv_db: Path | None = None  # --osv-db: an OSV folder instead of gates.osv.path
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _memo: dict[str, Any] = field(default_factory=dict, repr=False)
     _locks: dict[str, threading.Lock] = field(default_factory=dict, repr=False)
@@ -114,10 +115,10 @@ class GateContext:
         env = create_environment(
             self.out / "venv", pip_options=self.pip_options, timeout=self.build_timeout
         )
-        wheel = self.built_wheel() if self.project.pyproject else None
+        wheel = self.built_wheel() if self.project.buildable else None
         if wheel is not None:
             env.install([str(wheel)])
-        elif self.project.pyproject:
+        elif self.project.buildable:
             env.install([str(self.project.root)])
         else:
             args: list[str] = []
@@ -135,7 +136,8 @@ class GateContext:
         env = self.runtime_environment()
         if env.given:
             return env
-        extras = [e for e in self.gates.test.extras if e in self.project.extras]
+        declared = self.metadata().extras if self.built_wheel() else self.project.extras
+        extras = [e for e in self.gates.test.extras if e in declared]
         if extras:
             target = self.built_wheel() or self.project.root
             env.install([f"{target}[{','.join(extras)}]"])
@@ -153,15 +155,26 @@ class GateContext:
         wheels = [p for p in artifacts if p.suffix == ".whl"]
         return wheels[0] if wheels else None
 
+    def metadata(self) -> WheelMetadata:
+        """Name, version and extras from the built wheel's METADATA (the project's if none)."""
+        wheel = self.built_wheel()
+        if wheel is None:
+            return WheelMetadata(self.project.name, self.project.version, self.project.extras)
+        return self.once(f"metadata:{wheel}", lambda: read_wheel_metadata(wheel))
+
+    def name(self) -> str:
+        """The distribution name: from the built metadata once built, else the project's."""
+        return self.metadata().name
+
     def version(self) -> str:
-        """The project version: given, static in pyproject, or read from the built wheel."""
+        """The project version: given, read from the built wheel, static, or installed."""
         if self.version_override:
             return self.version_override
+        built = self.metadata().version if self.built_wheel() else None
+        if built:
+            return built
         if self.project.version:
             return self.project.version
-        wheel = self.built_wheel()
-        if wheel is not None:
-            return wheel.name.split("-")[1]
         return self.once("version.installed", self._installed_version)
 
     def _installed_version(self) -> str:

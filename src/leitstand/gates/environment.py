@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from packaging.requirements import InvalidRequirement, Requirement
+
 from leitstand.errors import ConfigError
 from leitstand.gates.project import normalise
 from leitstand.gates.tools import ToolFailure, run_tool, tail
@@ -22,7 +24,7 @@ from leitstand.gates.tools import ToolFailure, run_tool, tail
 __all__ = ["Distribution", "Environment", "PipOptions", "create_environment"]
 
 _LIST_SCRIPT = """
-import importlib.metadata as m, json, sys
+import importlib.metadata as m, json, os, platform, sys
 out = []
 for d in m.distributions():
     md = d.metadata
@@ -32,8 +34,21 @@ for d in m.distributions():
         "name": md["Name"], "version": d.version,
         "license_expression": md.get("License-Expression"), "license": md.get("License"),
         "classifiers": [c for c in (md.get_all("Classifier") or []) if c.startswith("License ::")],
+        "requires": md.get_all("Requires-Dist") or [],
     })
-json.dump(out, sys.stdout)
+i = sys.implementation.version
+impl = f"{i.major}.{i.minor}.{i.micro}"
+if i.releaselevel != "final":
+    impl += i.releaselevel[0] + str(i.serial)
+markers = {
+    "implementation_name": sys.implementation.name, "implementation_version": impl,
+    "os_name": os.name, "platform_machine": platform.machine(),
+    "platform_release": platform.release(), "platform_system": platform.system(),
+    "platform_version": platform.version(), "python_full_version": platform.python_version(),
+    "platform_python_implementation": platform.python_implementation(),
+    "python_version": ".".join(platform.python_version_tuple()[:2]), "sys_platform": sys.platform,
+}
+json.dump({"dists": out, "markers": markers}, sys.stdout)
 """
 
 
@@ -46,6 +61,7 @@ class Distribution:
     license_expression: str | None = None
     license: str | None = None
     classifiers: tuple[str, ...] = ()
+    requires: tuple[str, ...] = ()  # Requires-Dist, markers included
 
     @property
     def key(self) -> str:
@@ -91,6 +107,7 @@ class Environment:
     timeout: float
     given: bool = False  # passed with --python: used as it is, never changed
     _dists: list[Distribution] | None = field(default=None, repr=False)
+    _markers: dict[str, str] = field(default_factory=dict, repr=False)
 
     def pip(self, *args: str, timeout: float | None = None) -> str:
         """Run pip on this environment; raise ToolFailure with pip's last lines on failure."""
@@ -119,17 +136,55 @@ class Environment:
             if done.returncode != 0:
                 raise ToolFailure(f"cannot list the environment:\n{tail(done.stderr)}")
             seen: dict[str, Distribution] = {}
-            for item in json.loads(done.stdout):
+            listed = json.loads(done.stdout)
+            for item in listed["dists"]:
                 dist = Distribution(
                     name=item["name"],
                     version=item["version"],
                     license_expression=item.get("license_expression"),
                     license=item.get("license"),
                     classifiers=tuple(item.get("classifiers") or ()),
+                    requires=tuple(item.get("requires") or ()),
                 )
                 seen.setdefault(dist.key, dist)
+            self._markers = {str(k): str(v) for k, v in listed["markers"].items()}
             self._dists = sorted(seen.values(), key=lambda d: d.key)
         return list(self._dists)
+
+    def dependencies(self, root: str, extras: Sequence[str] = ()) -> list[Distribution] | None:
+        """``root`` and what it requires here, the way pip resolves it (markers, extras).
+
+        None when ``root`` is not installed in this environment (then every distribution
+        counts). Markers are evaluated for this environment's interpreter and platform.
+        """
+        dists = {d.key: d for d in self.distributions()}
+        start = normalise(root)
+        if start not in dists:
+            return None
+        wanted: list[tuple[str, str]] = [(start, "")] + [(start, normalise(e)) for e in extras]
+        done: set[tuple[str, str]] = set()
+        found: set[str] = set()
+        while wanted:
+            key, extra = wanted.pop()
+            if (key, extra) in done or key not in dists:
+                continue
+            done.add((key, extra))
+            found.add(key)
+            for raw in dists[key].requires:
+                try:
+                    req = Requirement(raw)
+                except InvalidRequirement:
+                    continue
+                if req.marker is not None and not req.marker.evaluate(
+                    {**self._markers, "extra": extra}
+                ):
+                    continue
+                if req.marker is None and extra:
+                    continue  # an unconditional requirement was followed with extra ""
+                name = normalise(req.name)
+                wanted.append((name, ""))
+                wanted.extend((name, normalise(e)) for e in req.extras)
+        return [dists[k] for k in sorted(found)]
 
     def has_module(self, module: str) -> bool:
         done = run_tool(

@@ -8,7 +8,11 @@ Scores are computed from the CVSS vectors (``cvss``): v3.x and v4 base scores; t
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
+import os
+import re
+import threading
 import zipfile
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -17,14 +21,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 from packaging.version import InvalidVersion, Version
 
 from leitstand.errors import ConfigError
 from leitstand.gates.project import normalise
 
-__all__ = ["OsvDatabase", "Score", "Vulnerability", "affected", "score"]
+__all__ = ["OsvDatabase", "Score", "Vulnerability", "affected", "folder_index", "score"]
 
 ECOSYSTEM = "PyPI"
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +120,8 @@ def affected(record: dict[str, Any], name: str, version: str) -> dict[str, Any] 
         package = entry.get("package", {})
         if package.get("ecosystem") != ECOSYSTEM or normalise(package.get("name", "")) != name:
             continue
-        if version in entry.get("versions", []):
+        listed = [str(v) for v in entry.get("versions", []) or []]
+        if version in listed or (parsed is not None and any(_version(v) == parsed for v in listed)):
             return dict(entry)
         if parsed is None:
             continue
@@ -135,13 +142,20 @@ def _scores(record: dict[str, Any], entry: dict[str, Any]) -> tuple[Score, ...]:
     return tuple(found)
 
 
-def _fixed(entry: dict[str, Any]) -> tuple[str, ...]:
-    return tuple(
+def _fixed(entry: dict[str, Any], version: str) -> tuple[str, ...]:
+    """The fixed versions of ``entry``; those above ``version`` when there are any."""
+    every = [
         str(event["fixed"])
         for rng in entry.get("ranges", [])
+        if rng.get("type") in ("ECOSYSTEM", "SEMVER")
         for event in rng.get("events", [])
         if "fixed" in event
-    )
+    ]
+    current = _version(version)
+    later = [
+        f for f in every if current is not None and (v := _version(f)) is not None and v > current
+    ]
+    return tuple(dict.fromkeys(later or every))
 
 
 def to_vulnerability(record: dict[str, Any], name: str, version: str) -> Vulnerability | None:
@@ -158,30 +172,35 @@ def to_vulnerability(record: dict[str, Any], name: str, version: str) -> Vulnera
         version=version,
         summary=str(record.get("summary") or record.get("details", "")[:200] or record["id"]),
         scores=_scores(record, entry),
-        fixed=_fixed(entry),
+        fixed=_fixed(entry, version),
     )
 
 
 class OsvDatabase:
-    """OSV records for PyPI, indexed by normalised package name."""
+    """OSV records for PyPI, looked up by normalised package name.
+
+    A folder (OSV JSON or YAML files, nested folders allowed, such as the PyPA advisory
+    database's ``vulns/<package>/<id>.yaml``) is indexed once: a cheap text scan maps package
+    names to the files that may mention them, and only those files are parsed when a package is
+    looked up. The index is cached under ``~/.cache/leitstand/osv-index`` keyed by the folder's
+    file list, sizes and modification times.
+    """
 
     def __init__(self, records: Iterable[dict[str, Any]], *, source: str) -> None:
         self.source = source
         self.count = 0
         self._by_package: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self._files: dict[str, list[str]] = {}
+        self._parsed: dict[str, dict[str, Any] | None] = {}
+        self._lock = threading.Lock()
         for record in records:
             self.count += 1
-            names = {
-                normalise(a.get("package", {}).get("name", ""))
-                for a in record.get("affected", [])
-                if a.get("package", {}).get("ecosystem") == ECOSYSTEM
-            }
-            for name in names:
+            for name in _names(record):
                 self._by_package[name].append(record)
 
     @classmethod
     def load(cls, path: Path) -> OsvDatabase:
-        """Read a folder of OSV JSON files, an ``all.zip``, or a folder holding ``PyPI/all.zip``."""
+        """Read a folder of OSV JSON/YAML files, an ``all.zip``, or a folder with one."""
         if not path.exists():
             raise ConfigError(f"gates.osv.path: {path} does not exist")
         if path.is_file():
@@ -192,12 +211,34 @@ class OsvDatabase:
         ):
             if candidate.is_file():
                 return cls(_from_zip(candidate), source=str(candidate))
-        return cls(_from_folder(path), source=str(path))
+        database = cls((), source=str(path))
+        database._files = folder_index(path)
+        database.count = len({f for files in database._files.values() for f in files})
+        return database
+
+    def _records(self, key: str) -> list[dict[str, Any]]:
+        records = list(self._by_package.get(key, []))
+        for file in self._files.get(key, []):
+            with self._lock:
+                if file not in self._parsed:
+                    self._parsed[file] = _read_record(Path(file))
+                record = self._parsed[file]
+            if record is not None and key in _names(record):
+                records.append(record)
+        return records
 
     def find(self, name: str, version: str) -> list[Vulnerability]:
         key = normalise(name)
-        found = (to_vulnerability(r, key, version) for r in self._by_package.get(key, []))
+        found = (to_vulnerability(r, key, version) for r in self._records(key))
         return [v for v in found if v is not None]
+
+
+def _names(record: dict[str, Any]) -> set[str]:
+    return {
+        normalise(a.get("package", {}).get("name", ""))
+        for a in record.get("affected", []) or []
+        if isinstance(a, dict) and a.get("package", {}).get("ecosystem") == ECOSYSTEM
+    }
 
 
 def _from_zip(path: Path) -> Iterator[dict[str, Any]]:
@@ -210,12 +251,81 @@ def _from_zip(path: Path) -> Iterator[dict[str, Any]]:
         raise ConfigError(f"gates.osv.path: {path} is not an OSV all.zip ({exc})") from exc
 
 
-def _from_folder(path: Path) -> Iterator[dict[str, Any]]:
-    for file in sorted(path.rglob("*.json")):
+_SUFFIXES = (".json", ".yaml", ".yml")
+# Every ``name`` value in a file: a superset of its affected package names (YAML or JSON).
+_NAME_RE = re.compile(r"""(?m)(?:^[ \t-]*name:[ \t]*["']?([^"'\s#]+)|"name"\s*:\s*"([^"]+)")""")
+_INDEX_VERSION = 1
+
+
+def _read_record(file: Path) -> dict[str, Any] | None:
+    try:
+        text = file.read_text(encoding="utf-8")
+        data = json.loads(text) if file.suffix == ".json" else yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"gates.osv.path: {file} is not an OSV record ({exc})") from None
+    return data if isinstance(data, dict) else None
+
+
+def _scan(folder: Path) -> list[tuple[str, int, int]]:
+    out: list[tuple[str, int, int]] = []
+    stack = [folder]
+    while stack:
+        with os.scandir(stack.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False) and not entry.name.startswith("."):
+                    stack.append(Path(entry.path))
+                elif entry.name.endswith(_SUFFIXES) and entry.is_file():
+                    stat = entry.stat()
+                    out.append((entry.path, stat.st_size, stat.st_mtime_ns))
+    out.sort()
+    return out
+
+
+def _cache_file(folder: Path) -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    digest = hashlib.sha256(str(folder).encode()).hexdigest()[:24]
+    return Path(base) / "leitstand" / "osv-index" / f"{digest}.json"
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_index(folder: str, signature: str) -> dict[str, list[str]]:
+    cache = _cache_file(Path(folder))
+    try:
+        data = json.loads(cache.read_text(encoding="utf-8"))
+        if data.get("signature") == signature and data.get("version") == _INDEX_VERSION:
+            return {str(k): [str(f) for f in v] for k, v in data["index"].items()}
+    except (OSError, ValueError, KeyError, AttributeError):
+        pass
+    index: dict[str, list[str]] = defaultdict(list)
+    for file, _size, _mtime in _scan(Path(folder)):
         try:
-            yield json.loads(file.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"gates.osv.path: {file} is not OSV JSON ({exc})") from exc
+            text = Path(file).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        for match in _NAME_RE.finditer(text):
+            name = normalise(match.group(1) or match.group(2))
+            if not index[name] or index[name][-1] != file:
+                index[name].append(file)
+    result = dict(index)
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
+        payload = {"version": _INDEX_VERSION, "signature": signature, "index": result}
+        tmp.write_text(json.dumps(payload), encoding="utf-8")
+        tmp.replace(cache)
+    except OSError:
+        pass  # a read-only home: the index is rebuilt next time
+    return result
+
+
+def folder_index(folder: Path) -> dict[str, list[str]]:
+    """Package name -> files that may hold records for it (cached; rebuilt when files change)."""
+    resolved = folder.resolve()
+    files = _scan(resolved)
+    signature = hashlib.sha256(
+        "\n".join(f"{name}|{size}|{mtime}" for name, size, mtime in files).encode()
+    ).hexdigest()
+    return _cached_index(str(resolved), signature)
 
 
 def query_api(url: str, packages: list[tuple[str, str]], *, timeout: float) -> list[Vulnerability]:

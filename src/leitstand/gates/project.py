@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import configparser
+import email.parser
 import os
 import re
 import tomllib
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from leitstand.errors import Issue, ValidationError
 
-__all__ = ["Project", "load_project", "normalise"]
+__all__ = [
+    "LEGACY_BACKEND",
+    "Project",
+    "WheelMetadata",
+    "commit_of",
+    "git_root",
+    "load_project",
+    "normalise",
+    "read_wheel_metadata",
+]
 
 _NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
 _SKIP_DIRS = {"tests", "test", "docs", "build", "dist", "bench", "scripts", "examples"}
@@ -33,6 +45,12 @@ class Project:
     requirements: tuple[Path, ...]
     extras: tuple[str, ...]
     packages: tuple[Path, ...]  # import packages in the tree (coverage source)
+    # The PEP 517 backend that builds it (None: a requirements-only project, nothing to build).
+    backend: str | None = None
+
+    @property
+    def buildable(self) -> bool:
+        return self.backend is not None
 
     @property
     def import_root(self) -> Path:
@@ -49,9 +67,28 @@ def load_project(path: Path) -> Project:
         raise ValidationError([Issue("PATH", f"a project folder (got {path}: not a folder)")])
     pyproject = root / "pyproject.toml"
     requirements = tuple(sorted(root.glob("requirements*.txt")))
+    legacy = (root / "setup.py").is_file() or (root / "setup.cfg").is_file()
     if pyproject.is_file():
         data = _read_pyproject(pyproject)
-        return _from_pyproject(root, data, requirements)
+        if isinstance(data.get("project"), dict):
+            return _from_pyproject(root, data, requirements)
+        backend = _backend(data, legacy)
+        if backend is not None:
+            return _from_backend(root, data, requirements, backend)
+        if not requirements:
+            raise ValidationError(
+                [
+                    Issue(
+                        "build-system",
+                        "a [build-system] table with build-backend (PEP 517), a [project] table "
+                        "(PEP 621) or a setup.py (got none of them: nothing says how to build it)",
+                        source=str(pyproject),
+                    )
+                ],
+                summary=f"{pyproject}: not a buildable Python project",
+            )
+    elif legacy:
+        return _from_backend(root, {}, requirements, LEGACY_BACKEND)
     if requirements:
         name = root.name
         return Project(
@@ -93,7 +130,7 @@ def _from_pyproject(root: Path, data: dict[str, Any], requirements: tuple[Path, 
     table = data.get("project")
     if not isinstance(table, dict):
         raise ValidationError(
-            [Issue("project", "a [project] table with name and version (PEP 621)", source=source)],
+            [Issue("project", "a [project] table (PEP 621)", source=source)],
             summary=f"{source}: not a buildable Python project",
         )
     name = table.get("name")
@@ -122,6 +159,7 @@ def _from_pyproject(root: Path, data: dict[str, Any], requirements: tuple[Path, 
         )
     extras_table = table.get("optional-dependencies", {})
     extras = tuple(sorted(extras_table)) if isinstance(extras_table, dict) else ()
+    legacy = (root / "setup.py").is_file() or (root / "setup.cfg").is_file()
     return Project(
         root=root,
         name=name,
@@ -130,7 +168,78 @@ def _from_pyproject(root: Path, data: dict[str, Any], requirements: tuple[Path, 
         requirements=requirements,
         extras=extras,
         packages=_packages(root, name),
+        backend=_backend(data, legacy) or LEGACY_BACKEND,
     )
+
+
+LEGACY_BACKEND = "setuptools.build_meta:__legacy__"  # PEP 517's fallback for setup.py projects
+
+
+def _backend(data: dict[str, Any], legacy: bool) -> str | None:
+    system = data.get("build-system")
+    if isinstance(system, dict) and isinstance(system.get("build-backend"), str):
+        return str(system["build-backend"])
+    if legacy or isinstance(system, dict):
+        return LEGACY_BACKEND
+    return None
+
+
+def _from_backend(
+    root: Path, data: dict[str, Any], requirements: tuple[Path, ...], backend: str
+) -> Project:
+    """A project without a [project] table (Poetry, setup.py, setup.cfg): name and version are
+    read from the built metadata; until then the tool's own table or setup.cfg gives a guess."""
+    name, version, extras = _guess(root, data)
+    return Project(
+        root=root,
+        name=name,
+        version=version,
+        pyproject=bool(data),
+        requirements=requirements,
+        extras=extras,
+        packages=_packages(root, name),
+        backend=backend,
+    )
+
+
+def _guess(root: Path, data: dict[str, Any]) -> tuple[str, str | None, tuple[str, ...]]:
+    tool = data.get("tool", {}) if isinstance(data.get("tool"), dict) else {}
+    poetry = tool.get("poetry")
+    if isinstance(poetry, dict) and isinstance(poetry.get("name"), str):
+        version = poetry.get("version")
+        extras = poetry.get("extras", {})
+        return (
+            str(poetry["name"]),
+            version if isinstance(version, str) and version not in ("0", "0.0.0") else None,
+            tuple(sorted(extras)) if isinstance(extras, dict) else (),
+        )
+    setup_cfg = root / "setup.cfg"
+    if setup_cfg.is_file():
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            parser.read(setup_cfg, encoding="utf-8")
+        except (configparser.Error, UnicodeDecodeError):
+            parser.clear()
+        name = parser.get("metadata", "name", fallback="").strip()
+        version = parser.get("metadata", "version", fallback="").strip()
+        extras = (
+            parser.options("options.extras_require")
+            if parser.has_section("options.extras_require")
+            else []
+        )
+        if name and _NAME.match(name):
+            static = version if version and not version.startswith(("attr:", "file:")) else None
+            return name, static, tuple(sorted(extras))
+    setup_py = root / "setup.py"
+    if setup_py.is_file():
+        try:
+            text = setup_py.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            text = ""
+        match = re.search(r"""\bname\s*=\s*["']([A-Za-z0-9._-]+)["']""", text)
+        if match:
+            return match.group(1), None, ()
+    return root.name, None, ()
 
 
 def _packages(root: Path, name: str) -> tuple[Path, ...]:
@@ -158,7 +267,14 @@ def commit_of(root: Path) -> str | None:
         value = os.environ.get(var, "").strip()
         if value:
             return value
-    git = root / ".git"
+    top = git_root(root)
+    if top is None:
+        return None
+    git = top / ".git"
+    if git.is_file():  # a worktree or submodule: "gitdir: <path>"
+        text = git.read_text(encoding="utf-8", errors="replace").strip()
+        if text.startswith("gitdir:"):
+            git = (top / text.split(":", 1)[1].strip()).resolve()
     head = git / "HEAD"
     try:
         text = head.read_text(encoding="utf-8").strip()
@@ -179,3 +295,39 @@ def commit_of(root: Path) -> str | None:
     except OSError:
         return None
     return None
+
+
+def git_root(path: Path) -> Path | None:
+    """The work tree holding ``path`` (itself or a parent with ``.git``), or None."""
+    for folder in (path, *path.parents):
+        if (folder / ".git").exists():
+            return folder
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class WheelMetadata:
+    """What a built distribution says about itself (core metadata)."""
+
+    name: str
+    version: str | None
+    extras: tuple[str, ...] = ()
+
+
+def read_wheel_metadata(wheel: Path) -> WheelMetadata:
+    """Name, version and extras from ``*.dist-info/METADATA`` of ``wheel``."""
+    parts = wheel.name.split("-")
+    try:
+        with zipfile.ZipFile(wheel) as zf:
+            member = next(
+                n for n in zf.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")
+            )
+            text = zf.read(member).decode("utf-8", errors="replace")
+    except (OSError, zipfile.BadZipFile, StopIteration):
+        return WheelMetadata(parts[0], parts[1] if len(parts) > 1 else None)
+    message = email.parser.HeaderParser().parsestr(text)
+    return WheelMetadata(
+        name=str(message.get("Name", "")).strip() or parts[0],
+        version=str(message.get("Version", "")).strip() or None,
+        extras=tuple(sorted({normalise(e) for e in message.get_all("Provides-Extra") or []})),
+    )

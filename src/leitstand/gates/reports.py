@@ -49,6 +49,7 @@ _WORDS = {
         "measured": "Gemessen",
         "threshold": "Schwelle",
         "findings": "Befunde",
+        "review": "zur Prüfung (nicht blockierend)",
         "allowed": "Erlaubt (Allow-List)",
         "until": "bis",
         "not_run": "Nicht ausgeführt (Fail = Stop)",
@@ -72,6 +73,7 @@ _WORDS = {
         "measured": "Measured",
         "threshold": "Threshold",
         "findings": "Findings",
+        "review": "for review (not blocking)",
         "allowed": "Allowed (allow-list)",
         "until": "until",
         "not_run": "Not run (fail = stop)",
@@ -136,14 +138,20 @@ def summary_markdown(result: RunResult, *, lang: str = "de", titles: dict[str, s
             )
         lines.append("")
         for check in stage.checks:
-            if check.findings:
-                lines.append(f"### {titles.get(check.id, check.id)}: {w['findings']}")
+            blocking = [f for f in check.findings if f.blocking]
+            review = [f for f in check.findings if not f.blocking]
+            for heading, group, mark in (
+                (w["findings"], blocking, "✗"),
+                (w["review"], review, "·"),
+            ):
+                if not group:
+                    continue
+                lines.append(f"### {titles.get(check.id, check.id)}: {heading}")
                 lines.append("")
-                for f in check.findings[:50]:
-                    mark = "✗" if f.blocking else "·"
+                for f in group[:50]:
                     lines.append(f"- {mark} `{f.rule}` ({f.severity.value}): {_cell(f.message)}")
-                if len(check.findings) > 50:
-                    lines.append(f"- … {len(check.findings) - 50} more (report.json)")
+                if len(group) > 50:
+                    lines.append(f"- … {len(group) - 50} more (report.json)")
                 lines.append("")
             if check.allowed:
                 lines.append(f"### {titles.get(check.id, check.id)}: {w['allowed']}")
@@ -223,6 +231,11 @@ def sarif(result: RunResult) -> dict[str, Any]:
                 "message": {"text": finding.message},
                 "properties": {"severity": finding.severity.value, "check": check.id},
             }
+            if finding.data.get("fingerprint"):
+                item["partialFingerprints"] = {"leitstand/v1": finding.data["fingerprint"]}
+                item["properties"].update(
+                    {k: finding.data[k] for k in ("kind", "provider", "location", "verdict")}
+                )
             if finding.file:
                 region = {"startLine": finding.line} if finding.line else None
                 location: dict[str, Any] = {"artifactLocation": {"uri": finding.file}}

@@ -30,8 +30,12 @@ def _version(dist: str) -> str:
 
 
 def _environment(ctx: GateContext, check_id: str) -> list[Distribution] | CheckResult:
+    """The project's runtime dependency closure in its environment (pip's view: markers and
+    extras evaluated there); every distribution when the project itself is not installed."""
     try:
-        return ctx.runtime_environment().distributions()
+        env = ctx.runtime_environment()
+        closure = env.dependencies(ctx.name())
+        return closure if closure is not None else env.distributions()
     except ToolFailure as exc:
         return CheckResult.judge(
             check_id,
@@ -40,11 +44,14 @@ def _environment(ctx: GateContext, check_id: str) -> list[Distribution] | CheckR
         )
 
 
-def _load_database(ctx: GateContext) -> OsvDatabase:
-    path = Path(ctx.gates.osv.path or "")
-    if not path.is_absolute():
-        path = ctx.project.root / path
-    return OsvDatabase.load(path)
+def _database_path(ctx: GateContext) -> Path | None:
+    """``--osv-db`` first, then ``gates.osv.path`` (relative paths from the project root)."""
+    if ctx.osv_db is not None:
+        return ctx.osv_db
+    if not ctx.gates.osv.path:
+        return None
+    path = Path(ctx.gates.osv.path).expanduser()
+    return path if path.is_absolute() else (ctx.project.root / path).resolve()
 
 
 def _severity(base: float | None) -> Severity:
@@ -59,18 +66,27 @@ def _severity(base: float | None) -> Severity:
     return Severity.LOW
 
 
-def _finding(vuln: Vulnerability, threshold: float) -> Finding:
+def _finding(vuln: Vulnerability, threshold: float, *, unscored_blocks: bool) -> Finding:
     best = vuln.best
-    scored = "no CVSS vector" if best is None else f"CVSS {best.version} {best.base:.1f}"
+    aliases = f" ({', '.join(vuln.aliases)})" if vuln.aliases else ""
+    if best is None:
+        scored = "severity unknown: no CVSS vector"
+    else:
+        scored = f"CVSS {best.version} {best.base:.1f} {best.vector}"
     fixed = f"; fixed in {', '.join(vuln.fixed)}" if vuln.fixed else "; no fix released"
     return Finding(
         rule=vuln.id,
-        message=f"{vuln.package} {vuln.version}: {vuln.id} ({scored}) {vuln.summary}{fixed}",
+        message=f"{vuln.package} {vuln.version}: {vuln.id}{aliases}, {scored}: "
+        f"{vuln.summary}{fixed}",
         severity=_severity(best.base if best else None),
-        blocking=best is not None and best.base >= threshold,
+        blocking=best.base >= threshold if best is not None else unscored_blocks,
         package=f"{vuln.package}=={vuln.version}",
         data={
             "aliases": list(vuln.aliases),
+            "severity": "unknown" if best is None else _severity(best.base).value,
+            "cvss": None
+            if best is None
+            else {"version": best.version, "base": best.base, "vector": best.vector},
             "scores": [
                 {"version": s.version, "base": s.base, "vector": s.vector} for s in vuln.scores
             ],
@@ -87,8 +103,9 @@ def vulnerability_check(ctx: GateContext) -> CheckResult:
         return dists
     packages = [(d.key, d.version) for d in dists]
     osv = ctx.gates.osv
-    if osv.path:
-        database = _load_database(ctx)
+    path = _database_path(ctx)
+    if path is not None:
+        database = OsvDatabase.load(path)
         vulns = [v for name, version in packages for v in database.find(name, version)]
         source = f"local OSV data {ctx.rel(Path(database.source))} ({database.count} records)"
         if database.count == 0:
@@ -103,7 +120,8 @@ def vulnerability_check(ctx: GateContext) -> CheckResult:
                 summary="the OSV API could not be asked",
             )
         source = f"OSV API {osv.url}"
-    findings = [_finding(v, threshold) for v in vulns]
+    unscored_blocks = osv.unscored == "block"
+    findings = [_finding(v, threshold, unscored_blocks=unscored_blocks) for v in vulns]
 
     def matches(finding: Finding, entry: AcceptedVulnerability) -> bool:
         ids = {finding.rule, *finding.data.get("aliases", [])}
@@ -120,15 +138,18 @@ def vulnerability_check(ctx: GateContext) -> CheckResult:
     blocking = sum(1 for f in outcome.open if f.blocking)
     scored = [f.data["scores"] for f in findings if f.data.get("scores")]
     worst = max((s["base"] for group in scored for s in group), default=0.0)
+    unknown = sum(1 for f in findings if f.data.get("severity") == "unknown")
     return CheckResult.judge(
         "security.dependencies",
         outcome.open,
         summary=f"{len(packages)} distributions checked against {source}: "
-        f"{len(findings)} known vulnerabilities, {blocking} at CVSS >= {threshold:g}",
+        f"{len(findings)} known vulnerabilities ({unknown} of unknown severity), "
+        f"{blocking} blocking (CVSS >= {threshold:g}"
+        f"{', or unscored' if unscored_blocks else ''}), {len(outcome.allowed)} allowed",
         measured=worst,
         threshold=threshold,
         allowed=outcome.allowed,
-        tools=(Tool("osv", "local" if osv.path else "api"), Tool("cvss", _version("cvss"))),
+        tools=(Tool("osv", "local" if path else "api"), Tool("cvss", _version("cvss"))),
     )
 
 
@@ -138,7 +159,7 @@ def licence_check(ctx: GateContext) -> CheckResult:
     dists = _environment(ctx, "security.licences")
     if isinstance(dists, CheckResult):
         return dists
-    own = normalise(ctx.project.name)
+    own = normalise(ctx.name())
     findings: list[Finding] = []
     counts = dict.fromkeys(Verdict, 0)
     for dist in dists:

@@ -3,28 +3,38 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from leitstand.auth.model import Actor
 from leitstand.clock import BERLIN, Clock
 from leitstand.db import Database
+from leitstand.errors import Issue, ValidationError
 from leitstand.gates.context import ApprovalLookup, FlagLookup, GateContext
 from leitstand.gates.environment import PipOptions
 from leitstand.gates.model import RunResult, Stage
 from leitstand.gates.project import commit_of, load_project
 from leitstand.gates.reports import write_reports
 from leitstand.gates.runner import Progress, run_stages, stage_checks
+from leitstand.gates.security_alert import security_gate_alert
+from leitstand.gates.store import GateRunRecord, GateRunRow, runs_for
 from leitstand.ledger.service import EntryQuery, Ledger
 from leitstand.policy.loader import load_policy
 from leitstand.policy.model import Policy
 
-__all__ = ["RUN_ACTION", "GateRequest", "GateService"]
+if TYPE_CHECKING:
+    from leitstand.alerting.service import AlertingService
+
+__all__ = ["DIGEST", "RUN_ACTION", "GateRequest", "GateService", "artifact_digests"]
 
 RUN_ACTION = "gate.run"
+#: An artifact digest as runs record it and releases name it.
+DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +51,9 @@ class GateRequest:
     lang: str = "de"
     commit: str | None = None
     version: str | None = None
+    change: int | None = None  # the change record the run is for (default: by service+version)
+    osv_db: Path | None = None  # --osv-db: an OSV folder instead of gates.osv.path
+    dist: Path | None = None  # artifacts built elsewhere that this run checks (no build stage)
 
 
 class GateService:
@@ -55,6 +68,7 @@ class GateService:
         policy: Policy,
         approvals: ApprovalLookup | None = None,
         flags: FlagLookup | None = None,
+        alerting: AlertingService | None = None,
     ) -> None:
         self.db = db
         self.ledger = ledger
@@ -62,6 +76,7 @@ class GateService:
         self.policy = policy
         self.approvals = approvals
         self.flags = flags
+        self.alerting = alerting  # SecurityGateFailing (leitstand.gates.security_alert)
 
     def policy_for(self, root: Path, config: Path | None) -> Policy:
         """The project's policy: ``config``, else its own leitstand.yaml, else leitstand's."""
@@ -90,17 +105,23 @@ class GateService:
             version_override=request.version,
             approvals=self.approvals,
             flags=self.flags,
+            osv_db=request.osv_db.expanduser().resolve() if request.osv_db else None,
+        )
+        service = ctx.gates.service or project.name
+        # A given --change is checked before any stage runs (fail fast); otherwise the change
+        # is looked up afterwards, when the version can be read from the built wheel instead of
+        # installing the project once more just to learn a dynamic version.
+        change = (
+            self._change_of(request, service, ctx.version()) if request.change is not None else None
         )
         started = time.monotonic()
         stages, not_run = run_stages(
             ctx, request.stages, keep_going=request.keep_going, progress=progress
         )
-        change = None
-        if self.approvals is not None and any(s.stage is Stage.COMPLIANCE for s in stages):
-            state = self.approvals(service=ctx.gates.service or project.name, version=ctx.version())
-            change = state.id if state else None
+        if request.change is None:
+            change = self._change_of(request, service, ctx.version())
         result = RunResult(
-            project=project.name,
+            project=ctx.name(),
             version=ctx.version(),
             commit=request.commit or commit_of(project.root),
             path=str(project.root),
@@ -110,18 +131,107 @@ class GateService:
             not_run=tuple(not_run),
             change_id=change,
         )
+        built = any(s.stage is Stage.BUILD for s in stages)
+        dist = out / "dist" if built else request.dist
+        digests = artifact_digests(dist)
         titles = {c.id: c.label(request.lang) for s in request.stages for c in stage_checks(s)}
         write_reports(result, out, lang=request.lang, titles=titles)
+        _write_artifacts(out, dist, digests)
         digest = hashlib.sha256((out / "report.json").read_bytes()).hexdigest()
+        self.record(
+            result, actor=actor, service=service, artifact_digests=digests, report_sha256=digest
+        )
+        return result, out
+
+    def _change_of(self, request: GateRequest, service: str, version: str) -> int | None:
+        state = self.approvals(service=service, version=version) if self.approvals else None
+        if request.change is None:
+            return state.id if state else None
+        if state is None or state.id != request.change:
+            newest = f"#{state.id}" if state else "none"
+            raise ValidationError(
+                [
+                    Issue(
+                        "--change",
+                        f"change #{request.change} is not the change record of {service} "
+                        f"{version} (its newest change record: {newest})",
+                    )
+                ]
+            )
+        return request.change
+
+    def record(
+        self,
+        result: RunResult,
+        *,
+        actor: Actor,
+        service: str,
+        artifact_digests: Sequence[str] = (),
+        report_sha256: str | None = None,
+    ) -> GateRunRecord:
+        """Record a finished run: its ``gate.run`` evidence entry and the gate's own run row.
+
+        The only writer of ``gate_runs``; release admission reads those rows.
+        """
+        digests = sorted(dict.fromkeys(artifact_digests))
+        for value in digests:
+            if not DIGEST.match(value):
+                raise ValidationError(
+                    [Issue("artifact_digests", f"expected sha256:<64 hex> (got {value!r})")]
+                )
         with self.db.transaction() as session:
-            self.ledger.record(
+            entry = self.ledger.record(
                 session,
                 actor,
                 RUN_ACTION,
                 f"project:{result.project}@{result.version}",
-                payload=_evidence(result, digest),
+                payload={
+                    **_evidence(result, report_sha256 or ""),
+                    "service": service,
+                    "artifact_digests": digests,
+                },
             )
-        return result, out
+            row = GateRunRow(
+                recorded_at=self.clock.now(),
+                actor=actor.name,
+                role=actor.role,
+                service=service,
+                project=result.project,
+                version=result.version,
+                commit=result.commit,
+                change_id=result.change_id,
+                status=result.status.value,
+                stages=json.dumps({s.stage.value: s.status.value for s in result.stages}),
+                not_run=json.dumps([s.value for s in result.not_run]),
+                artifact_digests=json.dumps(digests),
+                report_sha256=report_sha256,
+                ledger_index=entry.index,
+            )
+            session.add(row)
+            session.flush()
+            if self.alerting is not None:
+                security_gate_alert(
+                    session,
+                    alerting=self.alerting,
+                    policy=self.policy,
+                    service=service,
+                    actor=actor,
+                )
+            return GateRunRecord.of(row)
+
+    def recorded(
+        self,
+        *,
+        service: str | None = None,
+        version: str | None = None,
+        change_id: int | None = None,
+        limit: int | None = 50,
+    ) -> list[GateRunRecord]:
+        """The gate's own run records, newest first."""
+        with self.db.reader() as session:
+            return runs_for(
+                session, service=service, version=version, change_id=change_id, limit=limit
+            )
 
     def runs(self, *, project: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
         """Recorded gate runs, newest first (from the ledger, the record of truth)."""
@@ -159,6 +269,33 @@ def _evidence(result: RunResult, digest: str) -> dict[str, Any]:
         "duration_s": result.duration_s,
         "report_sha256": digest,
     }
+
+
+def _write_artifacts(out: Path, dist: Path | None, digests: list[str]) -> None:
+    # The release job of a generated pipeline reads ARTIFACT_DIGEST from artifact.env (a GitLab
+    # dotenv report; GitHub: appended to $GITHUB_ENV); artifacts.json lists every file.
+    files = sorted(p for p in dist.iterdir() if p.is_file()) if dist and dist.is_dir() else []
+    named = dict(zip((p.name for p in files), digests, strict=False))
+    main = next((d for n, d in named.items() if n.endswith(".whl")), digests[0] if digests else "")
+    (out / "artifacts.json").write_text(json.dumps({"artifacts": named, "digest": main}, indent=2))
+    (out / "artifact.env").write_text(f"ARTIFACT_DIGEST={main}\n")
+
+
+def artifact_digests(folder: Path | None) -> list[str]:
+    """``sha256:<hex>`` of every file in ``folder`` (the wheel and sdist a build produced)."""
+    if folder is None:
+        return []
+    folder = folder.expanduser()
+    if not folder.is_dir():
+        raise ValidationError([Issue("--dist", f"a folder with built artifacts (got {folder})")])
+    out = []
+    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+        sha = hashlib.sha256()
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                sha.update(block)
+        out.append(f"sha256:{sha.hexdigest()}")
+    return out
 
 
 def stages_of(names: Sequence[str]) -> tuple[Stage, ...]:

@@ -303,6 +303,12 @@ def _accessibility() -> Check:
     return ACCESSIBILITY_CHECK
 
 
+def _migrations() -> Check:
+    from leitstand.gates.migrations_check import MIGRATIONS_CHECK
+
+    return MIGRATIONS_CHECK
+
+
 TEST_CHECKS: tuple[Check, ...] = (
     Check("test.unit", ("Unit-Tests", "Unit tests"), unit_check, _flag("unit_tests", "")),
     Check(
@@ -324,4 +330,5 @@ TEST_CHECKS: tuple[Check, ...] = (
         _flag("tenant_isolation_tests", ""),
     ),
     _accessibility(),
+    _migrations(),
 )

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request
-from fastapi.responses import PlainTextResponse, Response
+from fastapi.responses import JSONResponse, Response
 
+from leitstand.api_types import PathId
 from leitstand.auth.api import requires
 from leitstand.auth.model import Actor, Role
 from leitstand.deps import container_of
 from leitstand.incidents.classify import classify_document
+from leitstand.incidents.documents import MEDIA_TYPES, render_document
 from leitstand.incidents.readmodel import IncidentView
 from leitstand.incidents.reports import report_markdown
 from leitstand.incidents.schemas import (
@@ -18,11 +20,14 @@ from leitstand.incidents.schemas import (
     ActionPatch,
     AssessmentIn,
     ClassifyIn,
+    FixDecisionIn,
     IncidentIn,
     IncidentPatch,
+    MergeIn,
     NoteIn,
     PhaseIn,
     SubmitIn,
+    TimesIn,
 )
 
 __all__ = ["READERS", "REPORTERS", "RESPONDERS", "router"]
@@ -112,6 +117,23 @@ def update(
     return container_of(request).incidents.update(incident_id, body.changes(), actor=actor)
 
 
+@router.post("/{incident_id}/times", response_model=IncidentView)
+def correct_times(
+    incident_id: str,
+    body: TimesIn,
+    request: Request,
+    actor: Annotated[Actor, requires(*RESPONDERS)],
+) -> IncidentView:
+    """The commander corrects detection and awareness, with a reason (the clocks follow)."""
+    return container_of(request).incidents.correct_times(
+        incident_id,
+        detected_at=body.detected_at,
+        aware_at=body.aware_at,
+        reason=body.reason,
+        actor=actor,
+    )
+
+
 @router.post("/{incident_id}/acknowledge", response_model=IncidentView)
 def acknowledge(
     incident_id: str, request: Request, actor: Annotated[Actor, requires(*RESPONDERS)]
@@ -153,6 +175,20 @@ def close(
     return container_of(request).incidents.close(incident_id, actor=actor)
 
 
+@router.post("/{incident_id}/merge", response_model=IncidentView)
+def merge(
+    incident_id: str,
+    body: MergeIn,
+    request: Request,
+    actor: Annotated[Actor, requires(*RESPONDERS)],
+) -> IncidentView:
+    """Merge this duplicate into ``into`` (close it as a duplicate); 409 if either is closed
+    or merged, or ``into`` is this incident."""
+    return container_of(request).incidents.merge(
+        incident_id, into=body.into, reason=body.reason, actor=actor
+    )
+
+
 @router.post("/{incident_id}/actions", status_code=201)
 def add_action(
     incident_id: str,
@@ -169,7 +205,7 @@ def add_action(
 @router.patch("/{incident_id}/actions/{number}")
 def change_action(
     incident_id: str,
-    number: int,
+    number: PathId,
     body: ActionPatch,
     request: Request,
     actor: Annotated[Actor, requires(*RESPONDERS, Role.COMPLIANCE_OFFICER)],
@@ -212,16 +248,26 @@ def draft(
     stage: str,
     request: Request,
     _: Annotated[Actor, requires(*READERS)],
-    format: Annotated[str, Query(pattern="^(json|markdown)$")] = "json",
+    format: Annotated[str, Query(pattern="^(json|markdown|html|pdf)$")] = "json",
     lang: Lang = "de",
 ) -> Response:
-    """A tenant's report draft as JSON or Markdown (German by default)."""
+    """A tenant's report draft as JSON, Markdown, HTML or PDF (German by default)."""
     report = container_of(request).incident_reporting.draft(incident_id, tenant, stage)
-    if format == "markdown":
-        return PlainTextResponse(report_markdown(report, lang), media_type="text/markdown")
-    from fastapi.responses import JSONResponse
+    if format == "json":
+        return JSONResponse(report)
+    name = f"{incident_id}-{tenant}-{report['stage']}-{lang}"
+    return _document(report_markdown(report, lang), format, name, lang)
 
-    return JSONResponse(report)
+
+def _document(markdown: str, fmt: str, name: str, lang: str) -> Response:
+    body = render_document(markdown, fmt, title=name, lang=lang)
+    ext = {"markdown": "md", "html": "html", "pdf": "pdf"}[fmt]
+    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in name)
+    return Response(
+        body,
+        media_type=MEDIA_TYPES[fmt],
+        headers={"Content-Disposition": f'inline; filename="{safe}.{ext}"'},
+    )
 
 
 @router.post("/{incident_id}/dora/{tenant}/reports/{stage}/submit", status_code=201)
@@ -245,6 +291,71 @@ def submit(
     )
 
 
+@router.post("/{incident_id}/fixes", status_code=201)
+def decide_fix(
+    incident_id: str,
+    body: FixDecisionIn,
+    request: Request,
+    actor: Annotated[Actor, requires(Role.COMPLIANCE_OFFICER, Role.MANAGEMENT, Role.DEVOPS)],
+) -> dict[str, Any]:
+    """Approve or reject a fix (service, version) for a SEV-1/2 incident before its release.
+
+    Who may decide is the policy's ``remediation_deploy_approvers`` of the incident's severity
+    (seed: the compliance officer); other admitted roles get 403."""
+    return container_of(request).incident_reporting.fixes.decide(
+        incident_id,
+        service=body.service,
+        version=body.version,
+        approve=body.approve,
+        actor=actor,
+        note=body.note,
+    )
+
+
+@router.get("/{incident_id}/fixes")
+def fixes(
+    incident_id: str, request: Request, _: Annotated[Actor, requires(*READERS)]
+) -> list[dict[str, Any]]:
+    """The incident's fix approvals and rejections, oldest first."""
+    return container_of(request).incident_reporting.fixes.list(incident_id)
+
+
+@router.get("/{incident_id}/notices")
+def notices(
+    incident_id: str, request: Request, _: Annotated[Actor, requires(*READERS)]
+) -> list[dict[str, Any]]:
+    """The German notice drafts to the affected broker houses (SEV-1/2), and which went out."""
+    return container_of(request).incident_reporting.notices.drafts(incident_id)
+
+
+@router.post("/{incident_id}/notices/{tenant}/release")
+def release_notice(
+    incident_id: str,
+    tenant: str,
+    request: Request,
+    actor: Annotated[Actor, requires(Role.COMPLIANCE_OFFICER, Role.DEVOPS, Role.MANAGEMENT)],
+) -> dict[str, Any]:
+    """Release a broker house's notice: queued for sending (e-mail) and recorded.
+
+    Who may release is the policy's ``incidents.response.tenant_notice_releasers``."""
+    return container_of(request).incident_reporting.notices.release(
+        incident_id, tenant, actor=actor
+    )
+
+
+@router.get("/{incident_id}/gdpr/draft")
+def gdpr_draft(
+    incident_id: str,
+    request: Request,
+    _: Annotated[Actor, requires(*READERS)],
+    format: Annotated[str, Query(pattern="^(markdown|html|pdf)$")] = "markdown",
+    lang: Lang = "de",
+) -> Response:
+    """The GDPR Art. 33 notification draft as Markdown, HTML or PDF (German by default)."""
+    text = container_of(request).incident_reporting.gdpr_draft(incident_id, lang)
+    return _document(text, format, f"{incident_id}-dsgvo-{lang}", lang)
+
+
 @router.post("/{incident_id}/gdpr/notified")
 def gdpr_notified(
     incident_id: str,
@@ -263,6 +374,13 @@ def postmortem(
     request: Request,
     actor: Annotated[Actor, requires(*RESPONDERS, Role.COMPLIANCE_OFFICER)],
     lang: Lang = "de",
-) -> dict[str, Any]:
-    """Generate the post-mortem Markdown from the incident (German by default)."""
-    return container_of(request).incident_reporting.postmortem(incident_id, actor=actor, lang=lang)
+    format: Annotated[str, Query(pattern="^(json|markdown|html|pdf)$")] = "json",
+) -> Response:
+    """Generate the post-mortem from the incident (German by default): JSON with the Markdown,
+    or the document itself as Markdown, HTML or PDF."""
+    result = container_of(request).incident_reporting.postmortem(
+        incident_id, actor=actor, lang=lang
+    )
+    if format == "json":
+        return JSONResponse(result)
+    return _document(result["markdown"], format, f"{incident_id}-post-mortem-{lang}", lang)

@@ -12,10 +12,20 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from leitstand.bootstrap import local_actor
-from leitstand.cli_support import console, emit_json, open_container, parse_when
+from leitstand.auth.model import Actor, Role
+from leitstand.bootstrap import Container
+from leitstand.cli_support import (
+    TokenOpt,
+    console,
+    emit_json,
+    open_container,
+    parse_when,
+    resolve_actor,
+)
 from leitstand.errors import Issue, ValidationError
+from leitstand.incidents.api import REPORTERS, RESPONDERS
 from leitstand.incidents.classify import classify_text
+from leitstand.incidents.documents import render_document
 from leitstand.incidents.reports import report_markdown
 from leitstand.incidents.schemas import AssessmentIn, parse_model
 from leitstand.policy.loader import find_policy_file, load_policy
@@ -34,6 +44,16 @@ Id = Annotated[str, typer.Argument(help="Incident id, e.g. INC-2026-0001")]
 Lang = Annotated[str, typer.Option("--lang", help="de (default) or en")]
 
 
+#: Who may write notes, post-mortems and action items besides the responders (as in the API).
+_NOTERS = (*RESPONDERS, Role.COMPLIANCE_OFFICER, Role.MANAGEMENT)
+_FOLLOW_UP = (*RESPONDERS, Role.COMPLIANCE_OFFICER)
+
+
+def _acting(token: str | None, action: str, roles: tuple[Role, ...]) -> tuple[Container, Actor]:
+    container = open_container()
+    return container, resolve_actor(container, token, action=action, roles=roles)
+
+
 def _lang(value: str) -> str:
     if value not in ("de", "en"):
         raise ValidationError([Issue("--lang", f"de or en (got {value!r})")])
@@ -47,6 +67,27 @@ def _write(path: Path, text: str) -> None:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
     Path(tmp).replace(path)
+
+
+FormatOpt = Annotated[
+    str, typer.Option("--format", help="markdown (default), html or pdf (pdf needs --out)")
+]
+
+
+def _emit(markdown: str, fmt: str, out: Path | None, title: str, lang: str) -> None:
+    """A document to a file (temp file + rename) or, as text, to the terminal."""
+    body = render_document(markdown, fmt, title=title, lang=_lang(lang))
+    if out is None:
+        if fmt == "pdf":
+            raise ValidationError([Issue("--out", "a PDF needs a file to write to")])
+        console.print(body.decode(), markup=False, end="" if fmt == "html" else "\n")
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(body)
+    Path(tmp).replace(out)
+    console.print(f"wrote {out}")
 
 
 def _read_json(path: Path, field: str) -> Any:
@@ -98,13 +139,15 @@ def open_cmd(
     system: Annotated[list[str] | None, typer.Option(help="Affected system (repeat)")] = None,
     tenant: Annotated[list[str] | None, typer.Option(help="Affected tenant (repeat)")] = None,
     personal_data: Annotated[bool, typer.Option(help="Personal data affected (GDPR)")] = False,
+    token: TokenOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Open an incident by hand."""
-    incident = open_container().incidents.create(
+    c, actor = _acting(token, "incident.open", RESPONDERS)
+    incident = c.incidents.create(
         title=title,
         severity=severity,
-        actor=local_actor(),
+        actor=actor,
         details={
             "systems": system or [],
             "tenants": tenant or [],
@@ -117,10 +160,11 @@ def open_cmd(
 @app.command("list")
 def list_incidents(
     status: Annotated[str | None, typer.Option(help="open, resolved or closed")] = None,
+    tenant: Annotated[str | None, typer.Option(help="Only incidents affecting this tenant")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """List incidents, newest first."""
-    incidents = open_container().incidents.list(status=status)
+    incidents = open_container().incidents.list(status=status, tenant=tenant)
     if json_out:
         emit_json([i.as_dict() for i in incidents])
         return
@@ -167,25 +211,59 @@ def phase(
     to: Annotated[str, typer.Argument(help="containment, analysis, remediation, follow_up")],
     at: Annotated[str | None, typer.Option(help="When it happened (default now)")] = None,
     note: Annotated[str | None, typer.Option(help="A note for the timeline")] = None,
+    token: TokenOpt = None,
 ) -> None:
     """Move an incident to its next phase."""
-    c = open_container()
+    c, actor = _acting(token, "incident.phase", RESPONDERS)
     when = parse_when(at, field="--at", now=c.clock.now())
-    incident = c.incidents.set_phase(incident_id, to, actor=local_actor(), at=when, note=note)
+    incident = c.incidents.set_phase(incident_id, to, actor=actor, at=when, note=note)
     console.print(f"{incident.id}: {incident.phase}")
 
 
+@app.command("times")
+def times(
+    incident_id: Id,
+    reason: Annotated[str, typer.Option(help="Why the times are corrected (recorded)")],
+    detected_at: Annotated[
+        str | None, typer.Option("--detected-at", help="When it was detected")
+    ] = None,
+    aware_at: Annotated[
+        str | None, typer.Option("--aware-at", help="When the provider became aware")
+    ] = None,
+    token: TokenOpt = None,
+) -> None:
+    """Correct detection and awareness (the commander, with a reason); the clocks follow."""
+    c, actor = _acting(token, "incident.times", RESPONDERS)
+    now = c.clock.now()
+    incident = c.incidents.correct_times(
+        incident_id,
+        detected_at=parse_when(detected_at, field="--detected-at", now=now),
+        aware_at=parse_when(aware_at, field="--aware-at", now=now),
+        reason=reason,
+        actor=actor,
+    )
+    console.print(
+        f"{incident.id}: detected {local_time(incident.detected_at or incident.opened_at)}, "
+        f"aware {local_time(incident.aware_at or incident.opened_at)}",
+        markup=False,
+    )
+
+
 @app.command("ack")
-def ack(incident_id: Id) -> None:
+def ack(incident_id: Id, token: TokenOpt = None) -> None:
     """Acknowledge (take) an incident: meets its reaction time."""
-    incident = open_container().incidents.acknowledge(incident_id, actor=local_actor())
+    c, actor = _acting(token, "incident.ack", RESPONDERS)
+    incident = c.incidents.acknowledge(incident_id, actor=actor)
     console.print(f"{incident.id}: acknowledged, commander {incident.commander}")
 
 
 @app.command("note")
-def note(incident_id: Id, text: Annotated[str, typer.Argument(help="The note")]) -> None:
+def note(
+    incident_id: Id, text: Annotated[str, typer.Argument(help="The note")], token: TokenOpt = None
+) -> None:
     """Add a note to the incident's timeline."""
-    open_container().incidents.note(incident_id, text, actor=local_actor())
+    c, actor = _acting(token, "incident.note", _NOTERS)
+    c.incidents.note(incident_id, text, actor=actor)
     console.print("noted")
 
 
@@ -193,6 +271,7 @@ def note(incident_id: Id, text: Annotated[str, typer.Argument(help="The note")])
 def update(
     incident_id: Id,
     field: Annotated[list[str], typer.Option("--set", help="key=value (repeat); lists as JSON")],
+    token: TokenOpt = None,
 ) -> None:
     """Change fields: severity, commander, scribe, communication, root_cause, impact, ..."""
     changes: dict[str, Any] = {}
@@ -209,15 +288,35 @@ def update(
     from leitstand.incidents.schemas import IncidentPatch
 
     patch = parse_model(IncidentPatch, changes)
-    incident = open_container().incidents.update(incident_id, patch.changes(), actor=local_actor())
+    c, actor = _acting(token, "incident.update", RESPONDERS)
+    incident = c.incidents.update(incident_id, patch.changes(), actor=actor)
     console.print(f"{incident.id} updated")
 
 
 @app.command("close")
-def close(incident_id: Id) -> None:
+def close(incident_id: Id, token: TokenOpt = None) -> None:
     """Close an incident (after follow-up and its post-mortem)."""
-    incident = open_container().incidents.close(incident_id, actor=local_actor())
+    c, actor = _acting(token, "incident.close", RESPONDERS)
+    incident = c.incidents.close(incident_id, actor=actor)
     console.print(f"{incident.id}: closed")
+
+
+@app.command("merge")
+def merge(
+    incident_id: Annotated[str, typer.Argument(help="The duplicate, e.g. INC-2026-0002")],
+    into: Annotated[str, typer.Option("--into", help="The incident that lives on")],
+    reason: Annotated[str, typer.Option(help="Why they are one incident (recorded)")],
+    token: TokenOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Merge a duplicate into another incident (close it as a duplicate): its clocks stop,
+    its tenants, systems, alerts and timeline join the other one."""
+    c, actor = _acting(token, "incident.merge", RESPONDERS)
+    incident = c.incidents.merge(incident_id, into=into, reason=reason, actor=actor)
+    if json_out:
+        emit_json(incident.as_dict())
+        return
+    console.print(f"{incident.id}: closed as duplicate of {incident.merged_into}")
 
 
 @app.command("assess")
@@ -225,13 +324,13 @@ def assess(
     incident_id: Id,
     tenant: Annotated[str, typer.Option(help="The tenant (financial entity) assessed")],
     input_file: Annotated[Path, typer.Option("--input", help="Assessment facts as JSON")],
+    token: TokenOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Classify the incident for one tenant (DORA); major starts its reporting deadlines."""
     facts = parse_model(AssessmentIn, _read_json(input_file, "--input"))
-    result = open_container().incident_reporting.assess(
-        incident_id, tenant, facts, actor=local_actor()
-    )
+    c, actor = _acting(token, "incident.assess", REPORTERS)
+    result = c.incident_reporting.assess(incident_id, tenant, facts, actor=actor)
     if json_out:
         emit_json(result)
         return
@@ -247,15 +346,16 @@ def report(
     stage: Annotated[str, typer.Option(help="initial, intermediate or final")] = "initial",
     lang: Lang = "de",
     out: Annotated[Path | None, typer.Option(help="Write to this file")] = None,
+    fmt: FormatOpt = "markdown",
     json_out: JsonOpt = False,
 ) -> None:
-    """Draft a tenant's DORA report (Markdown, German by default; --json for the fields)."""
+    """Draft a tenant's DORA report (Markdown, HTML or PDF, German by default; --json: fields)."""
     draft = open_container().incident_reporting.draft(incident_id, tenant, stage)
-    text = (
-        json.dumps(draft, indent=2, ensure_ascii=False) + "\n"
-        if json_out
-        else report_markdown(draft, _lang(lang))
-    )
+    if not json_out:
+        title = f"{incident_id}-{tenant}-{draft['stage']}-{lang}"
+        _emit(report_markdown(draft, _lang(lang)), fmt, out, title, lang)
+        return
+    text = json.dumps(draft, indent=2, ensure_ascii=False) + "\n"
     if out is not None:
         _write(out, text)
         console.print(f"wrote {out}")
@@ -270,25 +370,85 @@ def submit(
     stage: Annotated[str, typer.Option(help="initial, intermediate or final")],
     at: Annotated[str | None, typer.Option(help="When it was submitted (default now)")] = None,
     reference: Annotated[str | None, typer.Option(help="The authority's reference")] = None,
+    token: TokenOpt = None,
 ) -> None:
     """Record that a report was submitted to the authority."""
-    c = open_container()
+    c, actor = _acting(token, "incident.submit", REPORTERS)
     when = parse_when(at, field="--at", now=c.clock.now())
     result = c.incident_reporting.submit(
-        incident_id, tenant, stage, actor=local_actor(), submitted_at=when, reference=reference
+        incident_id, tenant, stage, actor=actor, submitted_at=when, reference=reference
     )
     console.print(f"{tenant} {result['stage']} submitted at {local_time(result['submitted_at'])}")
+
+
+@app.command("approve-fix")
+def approve_fix(
+    incident_id: Id,
+    service: Annotated[str, typer.Option(help="The service the fix releases")],
+    version: Annotated[str, typer.Option(help="The version of the fix")],
+    reject: Annotated[bool, typer.Option("--reject", help="Reject instead of approve")] = False,
+    note: Annotated[str | None, typer.Option(help="Why")] = None,
+    token: TokenOpt = None,
+) -> None:
+    """Approve (or --reject) a fix for a SEV-1/2 incident before its release."""
+    c, actor = _acting(
+        token, "incident.approve_fix", (Role.COMPLIANCE_OFFICER, Role.MANAGEMENT, Role.DEVOPS)
+    )
+    c.incident_reporting.fixes.decide(
+        incident_id, service=service, version=version, approve=not reject, actor=actor, note=note
+    )
+    console.print(f"{service} {version}: {'rejected' if reject else 'approved'} for {incident_id}")
+
+
+@app.command("notices")
+def notices(incident_id: Id, json_out: JsonOpt = False) -> None:
+    """Show the notice drafts to the affected broker houses (SEV-1/2)."""
+    drafts = open_container().incident_reporting.notices.drafts(incident_id)
+    if json_out:
+        console.print_json(json.dumps(drafts, ensure_ascii=False))
+        return
+    for d in drafts:
+        state = f"released {d['released']['at']}" if d["released"] else "draft"
+        console.print(f"--- {d['tenant']} <{d['to'] or '-'}> ({state})", markup=False)
+        console.print(f"{d['subject']}\n\n{d['body']}\n", markup=False)
+
+
+@app.command("release-notice")
+def release_notice(
+    incident_id: Id,
+    tenant: Annotated[str, typer.Option(help="The broker house (tenant)")],
+    token: TokenOpt = None,
+) -> None:
+    """Release a broker house's notice: it is sent (e-mail) and recorded."""
+    c, actor = _acting(
+        token, "incident.release_notice", (Role.COMPLIANCE_OFFICER, Role.DEVOPS, Role.MANAGEMENT)
+    )
+    result = c.incident_reporting.notices.release(incident_id, tenant, actor=actor)
+    console.print(f"{tenant}: released ({result['channels']})", markup=False)
+
+
+@app.command("gdpr-draft")
+def gdpr_draft(
+    incident_id: Id,
+    lang: Lang = "de",
+    out: Annotated[Path | None, typer.Option(help="Write to this file")] = None,
+    fmt: FormatOpt = "markdown",
+) -> None:
+    """Draft the GDPR Art. 33 notification (Markdown, HTML or PDF; German by default)."""
+    text = open_container().incident_reporting.gdpr_draft(incident_id, _lang(lang))
+    _emit(text, fmt, out, f"{incident_id}-dsgvo-{lang}", lang)
 
 
 @app.command("gdpr-notified")
 def gdpr_notified(
     incident_id: Id,
     at: Annotated[str | None, typer.Option(help="When (default now)")] = None,
+    token: TokenOpt = None,
 ) -> None:
     """Record the GDPR Art. 33 notification to the supervisory authority."""
-    c = open_container()
+    c, actor = _acting(token, "incident.gdpr_notified", REPORTERS)
     when = parse_when(at, field="--at", now=c.clock.now())
-    c.incident_reporting.gdpr_notified(incident_id, actor=local_actor(), at=when)
+    c.incident_reporting.gdpr_notified(incident_id, actor=actor, at=when)
     console.print("recorded")
 
 
@@ -297,16 +457,13 @@ def postmortem(
     incident_id: Id,
     lang: Lang = "de",
     out: Annotated[Path | None, typer.Option(help="Write to this file")] = None,
+    fmt: FormatOpt = "markdown",
+    token: TokenOpt = None,
 ) -> None:
     """Write the post-mortem from the incident (seed template; due in 5 working days)."""
-    result = open_container().incident_reporting.postmortem(
-        incident_id, actor=local_actor(), lang=_lang(lang)
-    )
-    if out is not None:
-        _write(out, result["markdown"])
-        console.print(f"wrote {out}")
-    else:
-        console.print(result["markdown"], markup=False)
+    c, actor = _acting(token, "incident.postmortem", _FOLLOW_UP)
+    result = c.incident_reporting.postmortem(incident_id, actor=actor, lang=_lang(lang))
+    _emit(result["markdown"], fmt, out, f"{incident_id}-post-mortem-{lang}", lang)
     if not result["complete"]:
         console.print(f"draft: still missing {', '.join(result['missing'])}", markup=False)
 
@@ -332,14 +489,16 @@ def action_add(
     title: Annotated[str, typer.Argument(help="What to do")],
     owner: Annotated[str, typer.Option(help="Who (a role or a person)")],
     due: Annotated[str, typer.Option(help="Due date YYYY-MM-DD")],
+    token: TokenOpt = None,
 ) -> None:
     """Add an action item."""
     try:
         due_date = date.fromisoformat(due)
     except ValueError:
         raise ValidationError([Issue("--due", f"a date like 2026-12-01 (got {due!r})")]) from None
-    item = open_container().incident_actions.add(
-        incident_id, title=title, owner=owner, due_date=due_date, actor=local_actor()
+    c, actor = _acting(token, "incident.action_add", _FOLLOW_UP)
+    item = c.incident_actions.add(
+        incident_id, title=title, owner=owner, due_date=due_date, actor=actor
     )
     console.print(f"action item {item['number']} added")
 
@@ -349,11 +508,11 @@ def action_set(
     incident_id: Id,
     number: Annotated[int, typer.Argument(help="Action item number")],
     status: Annotated[str, typer.Option(help="open, in_progress, done, cancelled")],
+    token: TokenOpt = None,
 ) -> None:
     """Change an action item's status."""
-    item = open_container().incident_actions.change(
-        incident_id, number, actor=local_actor(), status=status
-    )
+    c, actor = _acting(token, "incident.action_set", _FOLLOW_UP)
+    item = c.incident_actions.change(incident_id, number, actor=actor, status=status)
     console.print(f"action item {item['number']}: {item['status']}")
 
 

@@ -208,7 +208,7 @@ def _clients(a: Assessment, t: Thresholds) -> list[Reason]:
 
 _REPUTATION_TEXT = {
     "media": ("Medienberichterstattung", "media coverage"),
-    "complaints": ("wiederholte Beschwerden", "repetitive complaints"),
+    "complaints": ("wiederholte Beschwerden", "repeated complaints"),
     "regulatory_breach": (
         "voraussichtliche Verletzung regulatorischer Anforderungen",
         "likely breach of regulatory requirements",
@@ -264,6 +264,14 @@ def _geography(a: Assessment, t: Thresholds) -> list[Reason]:
     ]
 
 
+_ASPECTS_DE = {
+    "availability": "Verfügbarkeit",
+    "authenticity": "Authentizität",
+    "integrity": "Integrität",
+    "confidentiality": "Vertraulichkeit",
+}
+
+
 def _data(a: Assessment) -> list[Reason]:
     out: list[Reason] = []
     aspects = a.data_loss.aspects()
@@ -271,7 +279,7 @@ def _data(a: Assessment) -> list[Reason]:
         out.append(
             Reason(
                 Criterion.DATA_LOSS,
-                f"Art. 9(5)(a): Datenverlust ({', '.join(aspects)})",
+                f"Art. 9(5)(a): Verluste von Daten ({', '.join(_ASPECTS_DE[a] for a in aspects)})",
                 f"Art. 9(5)(a): data losses ({', '.join(aspects)})",
             )
         )

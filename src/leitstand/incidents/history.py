@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session
 
 from leitstand.auth.model import Actor
 from leitstand.errors import Issue, ValidationError
+from leitstand.incidents.documents import curate
+from leitstand.incidents.merging import merged_ids
 from leitstand.incidents.model import ActionItem, ActionStatus
 from leitstand.incidents.postmortem import Reporting, render_postmortem
 from leitstand.incidents.readmodel import view_of
@@ -42,6 +44,7 @@ class IncidentHistory(IncidentPart):
         lookback = self.policy.incidents.response.timeline_lookback
         start = min(t for t in (row.occurred_at, row.detected_at, row.opened_at) if t is not None)
         end = row.closed_at or self.clock.now()
+        merged = merged_ids(session, row.id)
         alert_ids = {row.alert_id} if row.alert_id else set()
         alert_ids |= {
             a
@@ -50,13 +53,22 @@ class IncidentHistory(IncidentPart):
             ).scalars()
             if a is not None
         }
+        if merged:  # the duplicates' alerts are this incident's, and so is their time
+            for dup in session.execute(
+                sa.select(IncidentRow).where(IncidentRow.id.in_(merged))
+            ).scalars():
+                alert_ids |= {dup.alert_id} if dup.alert_id else set()
+                start = min(
+                    [start] + [t for t in (dup.occurred_at, dup.detected_at, dup.opened_at) if t]
+                )
         scope = Scope(
             incident_id=row.id,
-            since=start - lookback,
+            since=_earlier(start, lookback),
             until=end + timedelta(seconds=1),
             systems=frozenset(json.loads(row.systems or "[]")),
             tenants=frozenset(json.loads(row.tenants or "[]")),
             alert_ids=frozenset(alert_ids),
+            merged=frozenset(merged),
         )
         entries = ledger_window(
             session,
@@ -64,8 +76,32 @@ class IncidentHistory(IncidentPart):
             until=scope.until,
             prefixes=prefixes(),
             subject=f"incident:{row.id}",
+            also=[f"incident:{i}" for i in merged],
         )
         return assemble(entries, scope)
+
+    def story(self, session: Session, row: IncidentRow, lang: str = "de") -> list[TimelineEntry]:
+        """The curated timeline a document shows: only this incident's story (documents.py)."""
+        merged = merged_ids(session, row.id)
+        alert_ids: set[int | None] = {row.alert_id}
+        alert_ids |= set(
+            session.execute(
+                sa.select(IncidentAlertRow.alert_id).where(IncidentAlertRow.incident_id == row.id)
+            ).scalars()
+        )
+        alert_ids |= set(
+            session.execute(
+                sa.select(IncidentRow.alert_id).where(IncidentRow.id.in_(merged))
+            ).scalars()
+        )
+        return curate(
+            self.entries(session, row),
+            incident_id=row.id,
+            alert_subjects={f"alert:{a}" for a in alert_ids if a is not None},
+            systems=json.loads(row.systems or "[]"),
+            lang=lang,
+            merged=merged,
+        )
 
     def timeline(self, incident_id: str) -> list[TimelineEntry]:
         """The incident's timeline, assembled from the evidence ledger."""
@@ -104,7 +140,7 @@ class IncidentHistory(IncidentPart):
             now = self.clock.now()
             text = render_postmortem(
                 incident,
-                self.entries(session, row),
+                self.story(session, row, lang),
                 actions,
                 Reporting(
                     dora_major_tenants=sorted(d.tenant for d in dora if d.major),
@@ -139,3 +175,12 @@ class IncidentHistory(IncidentPart):
             )
             self.incidents.after_change(session, row, why="postmortem")
             return {"markdown": text, "sha256": digest, "complete": complete, "missing": missing}
+
+
+def _earlier(when: datetime, span: timedelta) -> datetime:
+    # A row from before input bounds existed (occurred_at in the year 1) must not break the
+    # timeline: the window then starts at that row's own time.
+    try:
+        return when - span
+    except OverflowError:
+        return when

@@ -3,6 +3,12 @@
 Numbers (``INC-<year>-<nnnn>``) are allocated as one block and the rows go in with one flush;
 losing a race to another instance retries with fresh numbers. An escalation opens its incident
 once; an alert leitstand raised for an incident's own deadline leads back to that incident.
+
+An alert group (Alertmanager's ``groupKey``) opens at most one incident: escalations of one group
+in one burst open it together (every tenant and system of their alerts), and a later alert of a
+group whose incident is still open joins it (its tenant and system are added, the join is on
+the incident's timeline). Detection and awareness come from the alerts (``detected_at``,
+``aware_at`` of the opening), not from the moment the escalation reached the incident level.
 """
 
 from __future__ import annotations
@@ -47,6 +53,12 @@ class EscalationOpening:
     service: str | None = None
     tenant: str | None = None
     severity: str | None = None
+    # The alert group (hashed groupKey) and the incidents it already has, newest first.
+    group_key: str | None = None
+    group_incidents: tuple[str, ...] = ()
+    # When the alert was detected (its start) and when the provider became aware of it.
+    detected_at: datetime | None = None
+    aware_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +74,8 @@ class Opening:
     fingerprint: str | None = None
     escalation_id: int | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
+    detected_at: datetime | None = None  # None: when it opens
+    aware_at: datetime | None = None  # None: when it opens
 
 
 class IncidentOpener:
@@ -80,23 +94,19 @@ class IncidentOpener:
         """
         found = _by_escalation(session, [o.escalation_id for o in openings])
         fresh = {o.escalation_id: o for o in openings if o.escalation_id not in found}
+        joined = self.join_groups(session, list(fresh.values()), actor=actor)
+        for opening, incident in zip(fresh.values(), joined, strict=True):
+            if incident is not None:
+                found[opening.escalation_id] = incident
+        fresh = {k: o for k, o in fresh.items() if k not in found}
         linked = self._linked(session, {o.fingerprint for o in fresh.values()})
-        new: list[Opening] = []
+        # One new incident per alert group (an alert without a group is a group of its own).
+        buckets: dict[str, list[EscalationOpening]] = {}
         for escalation_id, opening in fresh.items():
             row = linked.get(opening.fingerprint)
             if row is None:
-                new.append(
-                    Opening(
-                        title=opening.title,
-                        severity=opening.severity or self.incidents.most_severe(),
-                        service=opening.service,
-                        tenant=opening.tenant,
-                        source="alert",
-                        alert_id=opening.alert_id,
-                        fingerprint=opening.fingerprint,
-                        escalation_id=escalation_id,
-                    )
-                )
+                key = f"g:{opening.group_key}" if opening.group_key else f"e:{escalation_id}"
+                buckets.setdefault(key, []).append(opening)
                 continue
             self.incidents.ledger.record(
                 session,
@@ -110,10 +120,118 @@ class IncidentOpener:
                 },
             )
             found[escalation_id] = row
-        for spec, row in zip(new, self.open_many(session, new, actor=actor), strict=True):
-            assert spec.escalation_id is not None
-            found[spec.escalation_id] = row
+        groups = list(buckets.values())
+        new = [self._group_opening(group) for group in groups]
+        for group, row in zip(groups, self.open_many(session, new, actor=actor), strict=True):
+            for opening in group:
+                found[opening.escalation_id] = row
+            self._record_joined(session, [(row, o) for o in group[1:]], actor=actor)
         return [found[o.escalation_id] for o in openings]
+
+    def join_groups(
+        self, session: Session, openings: Sequence[EscalationOpening], *, actor: Actor
+    ) -> list[IncidentRow | None]:
+        """Join each alert to the open incident its group already has (None: there is none).
+
+        The alert's tenant and system are added to the incident, the join is recorded on its
+        timeline (``incident.alert_joined``) and its deadlines are re-armed.
+        """
+        candidates = sorted({i for o in openings if o.group_key for i in o.group_incidents})
+        if not candidates:
+            return [None] * len(openings)
+        # A group's incident merged into another one: its alerts join the survivor (merging.py).
+        survivor = {
+            i: into
+            for i, into in session.execute(
+                sa.select(IncidentRow.id, IncidentRow.merged_into).where(
+                    IncidentRow.id.in_(candidates), IncidentRow.merged_into.is_not(None)
+                )
+            ).all()
+            if into is not None
+        }
+        candidates = sorted({survivor.get(i, i) for i in candidates})
+        stmt = sa.select(IncidentRow).where(
+            IncidentRow.id.in_(candidates), IncidentRow.status == IncidentStatus.OPEN.value
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.order_by(IncidentRow.id).with_for_update()
+        rows = {row.id: row for row in session.execute(stmt).scalars()}
+        result: list[IncidentRow | None] = []
+        pairs: list[tuple[IncidentRow, EscalationOpening]] = []
+        for opening in openings:
+            ids = [survivor.get(i, i) for i in opening.group_incidents]
+            row = next((rows[i] for i in ids if i in rows), None)
+            result.append(row)
+            if row is not None:
+                pairs.append((row, opening))
+        self._record_joined(session, pairs, actor=actor)
+        return result
+
+    def _group_opening(self, group: Sequence[EscalationOpening]) -> Opening:
+        """The incident an alert group opens: the first alert's title, every tenant and system,
+        detection and awareness from the earliest alert."""
+        first = group[0]
+        tenants = list(dict.fromkeys(o.tenant for o in group if o.tenant))
+        systems = list(dict.fromkeys(o.service for o in group if o.service))
+        detected = [o.detected_at for o in group if o.detected_at is not None]
+        aware = [o.aware_at for o in group if o.aware_at is not None]
+        return Opening(
+            title=first.title,
+            severity=first.severity or self.incidents.most_severe(),
+            service=first.service,
+            tenant=tenants[0] if len(tenants) == 1 else None,
+            source="alert",
+            alert_id=first.alert_id,
+            fingerprint=first.fingerprint,
+            escalation_id=first.escalation_id,
+            details={"tenants": tenants, "systems": systems},
+            detected_at=min(detected) if detected else None,
+            aware_at=min(aware) if aware else None,
+        )
+
+    def _record_joined(
+        self,
+        session: Session,
+        pairs: Sequence[tuple[IncidentRow, EscalationOpening]],
+        *,
+        actor: Actor,
+    ) -> None:
+        """Add each alert's tenant and system to its incident and put the join on the timeline."""
+        if not pairs:
+            return
+        now = self.incidents.clock.now()
+        changed: dict[str, IncidentRow] = {}
+        for row, opening in pairs:
+            added: dict[str, str] = {}
+            for key, value in (("tenants", opening.tenant), ("systems", opening.service)):
+                values = list(json.loads(getattr(row, key) or "[]"))
+                if value and value not in values:
+                    setattr(row, key, json.dumps([*values, value]))
+                    added[key] = value
+            tenants = json.loads(row.tenants or "[]")
+            row.tenant = tenants[0] if len(tenants) == 1 else None  # else: see ``tenants``
+            row.updated_at = now
+            changed[row.id] = row
+            self.incidents.ledger.record(
+                session,
+                actor,
+                "incident.alert_joined",
+                f"incident:{row.id}",
+                tenant=opening.tenant,
+                payload={
+                    "alert_id": opening.alert_id,
+                    "alert_fingerprint": opening.fingerprint,
+                    "escalation_id": opening.escalation_id,
+                    "tenant": opening.tenant,
+                    "service": opening.service,
+                    "added": added,
+                    **label_pair(
+                        f"Alarm der Gruppe hinzugefügt: {opening.title}",
+                        f"Alert of the group joined: {opening.title}",
+                    ),
+                },
+            )
+        self.incidents.after_changes(session, list(changed.values()), why="updated")
 
     def _linked(self, session: Session, fingerprints: Collection[str]) -> dict[str, IncidentRow]:
         """The incident each fingerprint leads back to (alerts of incident deadlines)."""
@@ -211,8 +329,8 @@ class IncidentOpener:
             escalation_id=spec.escalation_id,
             systems=json.dumps(systems),
             tenants=json.dumps(tenants),
-            detected_at=now,
-            aware_at=now,
+            detected_at=spec.detected_at or now,
+            aware_at=spec.aware_at or now,
             informed="[]",
             personal_data_affected=False,
             updated_at=now,
@@ -241,6 +359,8 @@ class IncidentOpener:
                 "alert_id": spec.alert_id,
                 "alert_fingerprint": spec.fingerprint,
                 "escalation_id": spec.escalation_id,
+                "detected_at": row.detected_at.isoformat() if row.detected_at else None,
+                "aware_at": row.aware_at.isoformat() if row.aware_at else None,
                 **label_pair(
                     f"Incident eröffnet ({spec.severity}): {row.title}",
                     f"Incident opened ({spec.severity}): {row.title}",

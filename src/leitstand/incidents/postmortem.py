@@ -13,7 +13,9 @@ from zoneinfo import ZoneInfo
 
 from leitstand.incidents.model import ActionItem, ActionStatus
 from leitstand.incidents.readmodel import IncidentView
+from leitstand.incidents.reports import stage_name
 from leitstand.incidents.timeline import TimelineEntry
+from leitstand.incidents.wording import fmt_date, fmt_datetime, fmt_number, zone_name
 
 __all__ = ["Reporting", "render_postmortem"]
 
@@ -35,12 +37,28 @@ class Reporting:
     gdpr_notified_at: datetime | None
 
 
+#: Roles as the timeline names them (blameless: roles, not people).
+_ROLES = {
+    "": ("leitstand", "leitstand"),
+    "system": ("leitstand", "leitstand"),
+    "devops": ("DevOps", "DevOps"),
+    "oncall": ("Bereitschaft", "on-call"),
+    "developer": ("Entwicklung", "developer"),
+    "management": ("Geschäftsleitung", "management"),
+    "compliance_officer": ("Compliance Officer", "compliance officer"),
+    "security": ("IT-Sicherheit", "security"),
+    "auditor": ("Prüfer", "auditor"),
+    "qa": ("Qualitätssicherung", "QA"),
+    "product_owner": ("Product Owner", "product owner"),
+}
+
+
 def _duration(seconds: float, lang: str) -> str:
     minutes = int(seconds // 60)
     if minutes < 120:
         return f"{minutes} " + ("Minuten" if lang == "de" else "minutes")
-    hours = minutes / 60
-    return f"{hours:.1f} " + ("Stunden" if lang == "de" else "hours")
+    hours = round(minutes / 60, 1)
+    return fmt_number(hours, lang) + (" Stunden" if lang == "de" else " hours")
 
 
 def render_postmortem(
@@ -65,8 +83,7 @@ def render_postmortem(
     lines = [
         f"## Post-Mortem – {incident.id}",
         "",
-        f"- **{w('Datum des Vorfalls', 'Date of the incident')}:** "
-        f"{start.astimezone(tz):%Y-%m-%d %H:%M}",
+        f"- **{w('Datum des Vorfalls', 'Date of the incident')}:** {fmt_datetime(start, tz, lang)}",
         f"- **Severity:** {incident.severity}",
         f"- **{w('Dauer', 'Duration')}:** {_duration(incident.duration_seconds(now), lang)}",
         f"- **{w('Betroffene Systeme', 'Affected systems')}:** "
@@ -75,8 +92,9 @@ def render_postmortem(
         f"{len(tenants)}" + (f" ({', '.join(tenants)})" if tenants else ""),
         "",
         w(
-            "> Blameless: Alle Beteiligten haben nach bestem Wissen mit den Informationen "
-            "gehandelt, die sie hatten. Wir verbessern Systeme und Abläufe, nicht Personen.",
+            "> Ohne Schuldzuweisung: Alle Beteiligten haben nach bestem Wissen mit den "
+            "Informationen gehandelt, die sie hatten. Wir verbessern Systeme und Abläufe, "
+            "nicht Personen.",
             "> Blameless: everyone acted in good faith on the information they had. We fix "
             "systems and processes, not people.",
         ),
@@ -84,12 +102,16 @@ def render_postmortem(
         f"### {w('Titel', 'Title')}",
         incident.title,
         "",
-        "### Timeline",
+        f"### Timeline ({w('Zeiten in', 'times in')} {zone_name(start, tz, lang)})",
     ]
+    first_day = start.astimezone(tz).date()
     for entry in timeline:
         when = datetime.fromisoformat(entry.time.replace("Z", "+00:00")).astimezone(tz)
-        who = entry.role if entry.role not in ("", "system") else "leitstand"
-        lines.append(f"- {when:%H:%M} – {entry.text(lang)} ({who})")
+        who = _ROLES.get(entry.role, (entry.role, entry.role))[0 if de else 1]
+        shown = f"{when:%H:%M}"
+        if when.date() != first_day:
+            shown = f"{fmt_date(when.date(), lang)} {shown}"
+        lines.append(f"- {shown} – {entry.text(lang)} ({who})")
     if not timeline:
         lines.append(f"- {todo}")
     lines += [
@@ -108,29 +130,34 @@ def render_postmortem(
     ]
     for item in actions:
         lines.append(
-            f"| {item.number} | {item.title} | {item.owner} | {item.due_date.isoformat()} | "
+            f"| {item.number} | {item.title} | {item.owner} | {fmt_date(item.due_date, lang)} | "
             f"{_STATUS[item.status]} |"
         )
     if not actions:
         lines.append(f"| 1 | {todo} | | | ⬜ |")
     yes, no = w("Ja", "Yes"), w("Nein", "No")
-    done = [
-        f"{tenant} {stage} {when.astimezone(tz):%Y-%m-%d %H:%M}"
+    submitted = [
+        f"{tenant}: {stage_name(stage, lang)} {fmt_datetime(when, tz, lang)}"
         for tenant, stage, when in reporting.dora_submitted
     ]
-    if reporting.gdpr_notified_at is not None:
-        done.append(f"DSGVO {reporting.gdpr_notified_at.astimezone(tz):%Y-%m-%d %H:%M}")
     dora = yes if reporting.dora_major_tenants else no
     if reporting.dora_major_tenants:
         dora += f" ({', '.join(reporting.dora_major_tenants)})"
+    if not reporting.gdpr_required:
+        gdpr_done = w("entfällt", "not required")
+    elif reporting.gdpr_notified_at is None:
+        gdpr_done = w("Nein, noch offen", "No, still open")
+    else:
+        gdpr_done = f"{yes}, {fmt_datetime(reporting.gdpr_notified_at, tz, lang)}"
     lines += [
         "",
         f"### {w('Meldepflicht', 'Reporting obligation')}",
         f"- **{w('DORA-meldepflichtig', 'DORA reportable')}:** {dora}",
+        f"- **{w('DORA-Meldungen übermittelt', 'DORA reports submitted')}:** "
+        + ("; ".join(submitted) if submitted else w("keine", "none")),
         f"- **{w('DSGVO-meldepflichtig (Art. 33)', 'GDPR reportable (Art. 33)')}:** "
         f"{yes if reporting.gdpr_required else no}",
-        f"- **{w('Meldung erfolgt', 'Reported')}:** "
-        + (f"{yes}, " + "; ".join(done) if done else no),
+        f"- **{w('DSGVO-Meldung erfolgt', 'GDPR notification made')}:** {gdpr_done}",
         "",
     ]
     return "\n".join(lines)

@@ -47,6 +47,7 @@ class IncidentView:
     personal_data_affected: bool
     gdpr_notified_at: datetime | None
     postmortem_at: datetime | None
+    merged_into: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {}

@@ -16,12 +16,17 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from leitstand.alerting.outbox import Outbox
 from leitstand.auth.model import Actor
 from leitstand.errors import ConflictError, Issue, NotFoundError, ValidationError
 from leitstand.incidents.actions import action_dict
+from leitstand.incidents.approvals import FixApprovals
 from leitstand.incidents.deadlines import ReportStage
+from leitstand.incidents.documents import recovery_measures
 from leitstand.incidents.dora import assessment_of, classify
+from leitstand.incidents.gdpr import gdpr_markdown
 from leitstand.incidents.history import IncidentHistory
+from leitstand.incidents.notices import TenantNotices
 from leitstand.incidents.readmodel import view_of
 from leitstand.incidents.recurring import RecurringIncidents
 from leitstand.incidents.reports import ReportContext, build_report
@@ -45,9 +50,12 @@ def _stage(value: str) -> ReportStage:
 class IncidentReporting(IncidentPart):
     """Assess, draft, submit, notify; the detail view, timeline, post-mortem, recurring check."""
 
-    def __init__(self, incidents: IncidentService) -> None:
+    def __init__(self, incidents: IncidentService, *, outbox: Outbox | None = None) -> None:
         super().__init__(incidents)
+        self.notices = TenantNotices(incidents, outbox=outbox)
+        incidents.hooks.append(self.notices.on_change)
         self.history = IncidentHistory(incidents)
+        self.fixes = FixApprovals(incidents)
         self.recurrences = RecurringIncidents(incidents, entity_type=self.entity_type)
 
     # -- DORA per tenant -----------------------------------------------------------------------
@@ -182,7 +190,7 @@ class IncidentReporting(IncidentPart):
             "entity_code": None,
             "entity_type": record.entity_type,
             "lei": None,
-            "contact": configured.contact if configured else None,
+            "contact": None,  # the policy knows the tenant's address, not a person's name
             "contact_email": configured.contact if configured else None,
             "currency": "EUR",
             "incident_id": incident.id,
@@ -191,7 +199,7 @@ class IncidentReporting(IncidentPart):
             "description": incident.description or incident.title,
             "criteria": json.loads(record.criteria),
             "member_states": facts.get("member_states_affected") or [],
-            "discovery": "Monitoring/Alerting" if incident.source == "alert" else "manuell",
+            "discovery": "monitoring" if incident.source == "alert" else "manual",
             "third_party": None,
             "bcp": None,
             "authority_reference": latest_auth_ref,
@@ -224,12 +232,12 @@ class IncidentReporting(IncidentPart):
             tenant=tenant,
             values=values,
             authority=self.policy.incidents.dora.authority,
+            timezone=self.incidents.clocks.calendar.tz.key,
         )
         return build_report(stage, ctx)
 
     def _containment(self, session: Session, row: IncidentRow) -> list[str]:
-        kinds = {"rollback", "flag"}
-        return [e.text("de") for e in self.history.entries(session, row) if e.kind in kinds]
+        return recovery_measures(self.history.story(session, row), "de")
 
     def _record(self, session: Session, incident_id: str, tenant: str) -> DoraAssessmentRow:
         record = session.execute(
@@ -367,6 +375,24 @@ class IncidentReporting(IncidentPart):
             )
             self.incidents.after_change(session, row, why="gdpr")
             return view_of(row).as_dict()
+
+    def gdpr_draft(self, incident_id: str, lang: str = "de") -> str:
+        """The GDPR Art. 33 notification draft (Markdown); needs personal data affected."""
+        with self.db.reader() as session:
+            row = self.incidents.load_row(session, incident_id)
+            if not row.personal_data_affected:
+                raise ConflictError(f"incident {incident_id} does not affect personal data")
+            clocks = self.incidents.clocks
+            due = next(
+                (d.due_at for d in clocks.deadlines(session, row) if d.clock == "gdpr"), None
+            )
+            return gdpr_markdown(
+                view_of(row),
+                due_at=due,
+                measures=recovery_measures(self.history.story(session, row, lang), lang),
+                tz=clocks.calendar.tz,
+                lang=lang,
+            )
 
     # -- the whole picture ---------------------------------------------------------------------
 

@@ -7,7 +7,6 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal, Self, TypeVar
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -17,6 +16,7 @@ from pydantic import (
 )
 from pydantic import ValidationError as PydanticValidationError
 
+from leitstand.api_types import Timestamp
 from leitstand.errors import Issue, ValidationError
 from leitstand.incidents.dora import Assessment, DataLoss
 
@@ -27,11 +27,14 @@ __all__ = [
     "ActionPatch",
     "AssessmentIn",
     "ClassifyIn",
+    "FixDecisionIn",
     "IncidentIn",
     "IncidentPatch",
+    "MergeIn",
     "NoteIn",
     "PhaseIn",
     "SubmitIn",
+    "TimesIn",
     "issues_of",
     "parse_model",
 ]
@@ -216,10 +219,10 @@ class _Facts(_Strict):
 class ClassifyIn(_Facts):
     """The input of ``leitstand incident classify`` (one assessment, nothing stored)."""
 
-    aware_at: AwareDatetime
-    classified_at: AwareDatetime
-    initial_notification_submitted_at: AwareDatetime | None = None
-    intermediate_report_submitted_at: AwareDatetime | None = None
+    aware_at: Timestamp
+    classified_at: Timestamp
+    initial_notification_submitted_at: Timestamp | None = None
+    intermediate_report_submitted_at: Timestamp | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
@@ -247,8 +250,8 @@ class AssessmentIn(_Facts):
     """A tenant's assessment of a stored incident; times default to the incident's awareness
     and the moment of (first major) classification."""
 
-    aware_at: AwareDatetime | None = None
-    classified_at: AwareDatetime | None = None
+    aware_at: Timestamp | None = None
+    classified_at: Timestamp | None = None
 
 
 def issues_of(exc: PydanticValidationError, prefix: str = "") -> list[Issue]:
@@ -286,7 +289,10 @@ class IncidentIn(_Strict):
     tenants: list[str] = Field(default_factory=list)
     description: str | None = None
     personal_data_affected: StrictBool = False
-    occurred_at: AwareDatetime | None = None
+    occurred_at: Timestamp | None = None
+
+
+_NOT_NULL = ("title", "severity", "systems", "tenants", "personal_data_affected")
 
 
 class IncidentPatch(_Strict):
@@ -302,13 +308,21 @@ class IncidentPatch(_Strict):
     root_cause_key: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,99}$")] | None = None
     impact: str | None = None
     personal_data_affected: StrictBool | None = None
-    occurred_at: AwareDatetime | None = None
-    detected_at: AwareDatetime | None = None
-    aware_at: AwareDatetime | None = None
-    acknowledged_at: AwareDatetime | None = None
-    contained_at: AwareDatetime | None = None
-    recovered_at: AwareDatetime | None = None
-    resolved_at: AwareDatetime | None = None
+    occurred_at: Timestamp | None = None
+    detected_at: Timestamp | None = None
+    aware_at: Timestamp | None = None
+    acknowledged_at: Timestamp | None = None
+    contained_at: Timestamp | None = None
+    recovered_at: Timestamp | None = None
+    resolved_at: Timestamp | None = None
+
+    @model_validator(mode="after")
+    def _no_null_for_required(self) -> Self:
+        # These fields always have a value: leaving them out keeps it, null cannot clear it.
+        nulls = [k for k in _NOT_NULL if k in self.model_fields_set and getattr(self, k) is None]
+        if nulls:
+            raise ValueError(f"{', '.join(nulls)}: cannot be null (leave the field out to keep it)")
+        return self
 
     def changes(self) -> dict[str, Any]:
         return self.model_dump(exclude_unset=True)
@@ -316,12 +330,27 @@ class IncidentPatch(_Strict):
 
 class PhaseIn(_Strict):
     phase: str
-    at: AwareDatetime | None = None
+    at: Timestamp | None = None
     note: str | None = None
 
 
 class NoteIn(_Strict):
     text: Annotated[str, Field(min_length=1, max_length=4000)]
+
+
+class TimesIn(_Strict):
+    """A commander's correction of detection and awareness (the DORA and GDPR clocks)."""
+
+    detected_at: Timestamp | None = None
+    aware_at: Timestamp | None = None
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class MergeIn(_Strict):
+    """Merge this incident (the duplicate) into ``into``, with a reason (recorded)."""
+
+    into: Annotated[str, Field(pattern=r"^INC-\d{4}-\d{4,}$", max_length=32)]
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
 
 
 class ActionIn(_Strict):
@@ -337,5 +366,14 @@ class ActionPatch(_Strict):
 
 
 class SubmitIn(_Strict):
-    submitted_at: AwareDatetime | None = None
+    submitted_at: Timestamp | None = None
     reference: Annotated[str, Field(max_length=200)] | None = None
+
+
+class FixDecisionIn(_Strict):
+    """The compliance officer's decision on a fix (release) for a SEV-1/2 incident."""
+
+    service: Annotated[str, Field(min_length=1, max_length=200)]
+    version: Annotated[str, Field(min_length=1, max_length=200)]
+    approve: bool = True
+    note: Annotated[str, Field(max_length=2000)] | None = None

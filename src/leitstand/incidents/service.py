@@ -9,7 +9,7 @@ action items in ``actions``, deadline timers in ``timers``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -32,7 +32,7 @@ from leitstand.incidents.model import (
 )
 from leitstand.incidents.opening import EscalationOpening, IncidentOpener, Opening
 from leitstand.incidents.readmodel import IncidentView, view_of
-from leitstand.incidents.store import IncidentRow
+from leitstand.incidents.store import DoraAssessmentRow, IncidentRow, tenant_filter
 from leitstand.incidents.timers import IncidentClocks
 from leitstand.ledger.service import Ledger
 from leitstand.policy.model import Policy
@@ -59,6 +59,10 @@ EDITABLE = frozenset(
 )
 
 
+#: Detection and awareness start the DORA and GDPR clocks: changed only by ``correct_times``.
+CORRECTED = frozenset({"detected_at", "aware_at"})
+
+
 class IncidentService:
     """Incidents and their response process."""
 
@@ -69,6 +73,8 @@ class IncidentService:
         self.policy = policy
         self._clocks: IncidentClocks | None = None
         self.opener = IncidentOpener(self)
+        # Called after every change with (session, rows, why), e.g. notices.TenantNotices.
+        self.hooks: list[Callable[[Session, list[IncidentRow], str], None]] = []
 
     def bind(self, clocks: IncidentClocks) -> None:
         """Attach deadline timers and alerting (they need the alerting service built first)."""
@@ -168,6 +174,10 @@ class IncidentService:
         unknown = sorted(set(changes) - EDITABLE)
         if unknown:
             raise ValidationError([Issue(k, "not a field that can be changed") for k in unknown])
+        timed = sorted(set(changes) & CORRECTED)
+        if timed:
+            hint = "corrected by the commander with a reason (`leitstand incident times`, /times)"
+            raise ValidationError([Issue(k, hint) for k in timed])
         with self.changing(incident_id) as (session, row):
             self._refuse_closed(row)
             if "severity" in changes:
@@ -281,6 +291,108 @@ class IncidentService:
             self.after_change(session, row, why="acknowledged")
             return view_of(row)
 
+    def correct_times(
+        self,
+        incident_id: str,
+        *,
+        reason: str,
+        actor: Actor,
+        detected_at: datetime | None = None,
+        aware_at: datetime | None = None,
+    ) -> IncidentView:
+        """The commander corrects detection and awareness, with a reason (recorded).
+
+        The DORA and GDPR clocks run from these: DORA assessments that took the incident's
+        awareness take the corrected one, and the deadline timers are re-armed. Only the
+        incident's commander may correct them (a responder without one becomes commander).
+        """
+        issues = []
+        if not reason.strip():
+            issues.append(Issue("reason", "a reason for the correction (got an empty string)"))
+        if detected_at is None and aware_at is None:
+            issues.append(Issue("detected_at", "detected_at, aware_at or both (got neither)"))
+        for name, value in (("detected_at", detected_at), ("aware_at", aware_at)):
+            if value is not None and value.tzinfo is None:
+                issues.append(Issue(name, "a time with its zone, e.g. 2026-12-07T03:10:00Z"))
+        if issues:
+            raise ValidationError(issues)
+        with self.changing(incident_id) as (session, row):
+            self._refuse_closed(row)
+            if row.commander is not None and row.commander != actor.name:
+                raise ConflictError(
+                    f"only the incident commander ({row.commander}) of {row.id} can correct "
+                    f"its detection and awareness"
+                )
+            before = {"detected_at": row.detected_at, "aware_at": row.aware_at}
+            after = {
+                "detected_at": detected_at or row.detected_at,
+                "aware_at": aware_at or row.aware_at,
+            }
+            now = self.clock.now()
+            milestones = {m: getattr(row, m) for m in MILESTONES} | after
+            check_milestones(milestones, now=now)
+            row.detected_at, row.aware_at = after["detected_at"], after["aware_at"]
+            row.commander = row.commander or actor.name
+            row.updated_at = now
+            moved = self.reporting_awareness(session, row, before["aware_at"], row.aware_at)
+            self.ledger.record(
+                session,
+                actor,
+                "incident.times_corrected",
+                f"incident:{row.id}",
+                payload={
+                    "before": _jsonable(before),
+                    "after": _jsonable(after),
+                    "reason": reason.strip()[:2000],
+                    "dora_assessments": moved,
+                    **label_pair(
+                        f"Erkennung/Kenntnisnahme korrigiert: {reason.strip()[:200]}",
+                        f"Detection/awareness corrected: {reason.strip()[:200]}",
+                    ),
+                },
+            )
+            self.after_change(session, row, why="updated")
+            return view_of(row)
+
+    @staticmethod
+    def reporting_awareness(
+        session: Session, row: IncidentRow, old: datetime | None, new: datetime | None
+    ) -> list[str]:
+        """Move the awareness of the DORA assessments that took the incident's; their tenants."""
+        if new is None or old == new:
+            return []
+        moved = []
+        for record in session.execute(
+            sa.select(DoraAssessmentRow).where(DoraAssessmentRow.incident_id == row.id)
+        ).scalars():
+            if old is not None and record.aware_at == old:
+                record.aware_at = new
+                record.classified_at = max(record.classified_at, new)
+                moved.append(record.tenant)
+        return sorted(moved)
+
+    def merge(self, incident_id: str, *, into: str, reason: str, actor: Actor) -> IncidentView:
+        """Merge the duplicate ``incident_id`` into ``into`` (close it as a duplicate): its clocks
+        stop, its tenants, systems, alerts and timeline join ``into`` (see ``merging``)."""
+        from leitstand.incidents.merging import check_reason, merge_rows
+
+        text = check_reason(reason)
+        if not into.strip():
+            raise ValidationError([Issue("into", "the incident that lives on (got nothing)")])
+        with self.db.transaction() as session:
+            # Both rows locked, always in the same order (two opposite merges cannot deadlock).
+            rows = {i: self.load_row(session, i, lock=True) for i in sorted({incident_id, into})}
+            merge_rows(
+                self,
+                session,
+                rows[incident_id],
+                rows[into],
+                reason=text,
+                actor=actor,
+                clocks=self._clocks,
+            )
+            return view_of(rows[incident_id])
+
     def note(self, incident_id: str, text: str, *, actor: Actor) -> None:
         """Add a manual note to the timeline (stored as evidence)."""
         if not text.strip():
@@ -337,16 +449,23 @@ class IncidentService:
         stmt = sa.select(IncidentRow).order_by(IncidentRow.opened_at.desc(), IncidentRow.id.desc())
         if status is not None:
             stmt = stmt.where(IncidentRow.status == status)
-        with self.db.reader() as session:
-            rows = [view_of(r) for r in session.execute(stmt.limit(limit)).scalars()]
         if tenant is not None:
-            rows = [r for r in rows if tenant in r.tenants]
-        return rows
+            # In SQL, before the limit: an old open incident of the tenant is never cut off.
+            stmt = stmt.where(tenant_filter(tenant))
+        with self.db.reader() as session:
+            return [view_of(r) for r in session.execute(stmt.limit(limit)).scalars()]
 
     def get(self, incident_id: str) -> IncidentView:
         """One incident by id."""
         with self.db.reader() as session:
             return view_of(self.load_row(session, incident_id))
+
+    def duplicates(self, incident_id: str) -> Sequence[str]:
+        """The ids of the duplicates merged into ``incident_id``."""
+        from leitstand.incidents.merging import merged_ids
+
+        with self.db.reader() as session:
+            return merged_ids(session, incident_id)
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -368,6 +487,8 @@ class IncidentService:
             return  # wired without alerting (a bare IncidentService): nothing to arm
         self.clocks.inform_many(session, rows, reportable=False, why=why)
         self.clocks.sync_many(session, rows, self.clock.now())
+        for hook in self.hooks:
+            hook(session, list(rows), why)
 
     @staticmethod
     def _refuse_closed(row: IncidentRow) -> None:

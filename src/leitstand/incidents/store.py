@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import date, datetime
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -18,8 +20,10 @@ __all__ = [
     "DoraReportRow",
     "IncidentAlertRow",
     "IncidentRow",
+    "IncidentTenantRow",
     "RecurringFindingRow",
     "ledger_window",
+    "tenant_filter",
 ]
 
 
@@ -67,6 +71,60 @@ class IncidentRow(Base):
     postmortem_sha256: Mapped[str | None] = mapped_column(sa.String(64))
     informed: Mapped[str] = mapped_column(sa.Text, server_default="[]")  # JSON: rule keys
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A duplicate closed by merging names the incident it lives on in (incidents_0004).
+    merged_into: Mapped[str | None] = mapped_column(sa.String(32), index=True)
+
+
+class IncidentTenantRow(Base):
+    """One affected tenant of an incident: the incident's ``tenants`` list as rows, so that a
+    tenant filter runs in SQL on both backends (incidents_0003). Kept in step with the JSON list
+    by the mapper events below, whichever code writes the list."""
+
+    __tablename__ = "incident_tenants"
+
+    incident_id: Mapped[str] = mapped_column(
+        sa.String(32), sa.ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True
+    )
+    tenant: Mapped[str] = mapped_column(sa.String(100), primary_key=True, index=True)
+
+
+def _tenants_of(row: IncidentRow) -> list[str]:
+    try:
+        value = json.loads(row.tenants or "[]")
+    except ValueError:
+        return []
+    if not isinstance(value, list):
+        return []
+    return list(dict.fromkeys(str(t) for t in value if t))
+
+
+def _write_tenants(connection: sa.Connection, row: IncidentRow, *, replace: bool) -> None:
+    table = cast(sa.Table, IncidentTenantRow.__table__)
+    if replace:
+        connection.execute(sa.delete(table).where(table.c.incident_id == row.id))
+    tenants = _tenants_of(row)
+    if tenants:
+        connection.execute(
+            sa.insert(table), [{"incident_id": row.id, "tenant": t} for t in tenants]
+        )
+
+
+@sa.event.listens_for(IncidentRow, "after_insert")
+def _tenants_inserted(_mapper: Any, connection: sa.Connection, target: IncidentRow) -> None:
+    _write_tenants(connection, target, replace=False)
+
+
+@sa.event.listens_for(IncidentRow, "after_update")
+def _tenants_updated(_mapper: Any, connection: sa.Connection, target: IncidentRow) -> None:
+    if sa.inspect(target).attrs.tenants.history.has_changes():
+        _write_tenants(connection, target, replace=True)
+
+
+def tenant_filter(tenant: str) -> sa.ColumnElement[bool]:
+    """A WHERE clause on ``IncidentRow``: the incident affects ``tenant`` (an indexed lookup)."""
+    return IncidentRow.id.in_(
+        sa.select(IncidentTenantRow.incident_id).where(IncidentTenantRow.tenant == tenant)
+    )
 
 
 class ActionItemRow(Base):
@@ -176,9 +234,10 @@ def ledger_window(
     prefixes: Sequence[str],
     subject: str,
     limit: int = 5000,
+    also: Sequence[str] = (),
 ) -> list[Entry]:
     """Ledger entries in ``[since, until)`` whose action starts with a prefix, plus every entry
-    about ``subject`` whenever it was recorded; oldest first."""
+    about ``subject`` (and the subjects in ``also``) whenever it was recorded; oldest first."""
     matches = [LedgerEntryRow.action.startswith(p, autoescape=True) for p in prefixes]
     in_window = sa.and_(
         LedgerEntryRow.recorded_at >= since,
@@ -187,7 +246,7 @@ def ledger_window(
     )
     stmt = (
         sa.select(LedgerEntryRow.body)
-        .where(sa.or_(in_window, LedgerEntryRow.subject == subject))
+        .where(sa.or_(in_window, LedgerEntryRow.subject.in_([subject, *also])))
         .order_by(LedgerEntryRow.idx)
         .limit(limit)
     )

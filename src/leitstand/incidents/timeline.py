@@ -5,6 +5,10 @@ longest action prefix. A domain that records ``release.*``, ``backups.*`` or ``c
 appears on timelines without code here; a new source is one row. Entries are kept when they fall
 into the incident's window and touch its systems and tenants (an entry naming no system or no
 tenant touches all), plus everything recorded about the incident itself or its alerts.
+
+Only system evidence is read: every source prefix is a reserved system namespace, which only its
+owning service writes (the manual route records ``manual.*`` and is refused a system namespace),
+so the timeline shows the incident's own events and its services' events, never manual entries.
 """
 
 # ruff: noqa: E501 - the data tables below read best one row per line
@@ -17,8 +21,17 @@ from datetime import datetime
 from typing import Any
 
 from leitstand.ledger.canonical import Entry
+from leitstand.ledger.ownership import SYSTEM_NAMESPACES, is_manual, namespace_of
 
-__all__ = ["SOURCES", "Scope", "Source", "TimelineEntry", "assemble", "prefixes"]
+__all__ = [
+    "SOURCES",
+    "Scope",
+    "Source",
+    "TimelineEntry",
+    "assemble",
+    "prefixes",
+    "system_written",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +91,14 @@ class Scope:
     systems: frozenset[str]
     tenants: frozenset[str]
     alert_ids: frozenset[int]
+    #: Duplicates merged into this incident: their own entries are this incident's too.
+    merged: frozenset[str] = frozenset()
+
+    def owns(self, subject: str) -> bool:
+        return (
+            subject == f"incident:{self.incident_id}"
+            or subject.removeprefix("incident:") in self.merged
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,9 +170,12 @@ def _system(payload: Mapping[str, Any]) -> str | None:
 
 def _own(entry: Entry, scope: Scope) -> bool:
     payload = entry.payload
-    if entry.subject == f"incident:{scope.incident_id}":
+    if scope.owns(entry.subject):
         return True
-    if payload.get("incident_id") == scope.incident_id:
+    if (
+        payload.get("incident_id") == scope.incident_id
+        or payload.get("incident_id") in scope.merged
+    ):
         return True
     alert_id = payload.get("alert_id")
     return isinstance(alert_id, int) and alert_id in scope.alert_ids
@@ -167,6 +191,11 @@ def _in_scope(entry: Entry, source: Source, system: str | None, scope: Scope) ->
     return system_ok and tenant_ok
 
 
+def system_written(action: str) -> bool:
+    """Whether an action is in a namespace only leitstand's services write (never manual)."""
+    return not is_manual(action) and namespace_of(action) in SYSTEM_NAMESPACES
+
+
 def _time(entry: Entry) -> datetime:
     return datetime.fromisoformat(entry.time.replace("Z", "+00:00"))
 
@@ -178,18 +207,15 @@ def assemble(
     out: list[TimelineEntry] = []
     seen: set[int] = set()
     for entry in entries:
-        if entry.index in seen:
-            continue
+        if entry.index in seen or not system_written(entry.action):
+            continue  # manual evidence never reads as an incident's or a service's event
         source = _source(entry.action, sources)
         if source is None:
             continue
         system = _system(entry.payload)
         if not (_own(entry, scope) or _in_scope(entry, source, system, scope)):
             continue
-        if (
-            entry.action.startswith("incident.")
-            and entry.subject != f"incident:{scope.incident_id}"
-        ):
+        if entry.action.startswith("incident.") and not scope.owns(entry.subject):
             continue  # another incident's own events
         seen.add(entry.index)
         values = {

@@ -156,7 +156,23 @@ class IncidentClocks:
         self.calendar = calendar_of(policy.incidents)
 
     def deadlines(self, session: Session, row: IncidentRow) -> list[Deadline]:
+        if row.merged_into is not None:
+            return []  # a merged duplicate's clocks stopped: its survivor's run
         return deadlines(clock_state(session, row), self.policy.incidents, self.calendar)
+
+    def stop(self, session: Session, row: IncidentRow, now: datetime) -> int:
+        """Stop every clock of ``row`` (a merged duplicate): cancel its pending deadline timers
+        and resolve the deadline alerts it still has open; returns how many timers were pending.
+        """
+        cancelled = self.scheduler.cancel_prefix(session, f"{DEADLINE}:{row.id}:")
+        for alert in session.execute(
+            sa.select(IncidentAlertRow).where(
+                IncidentAlertRow.incident_id == row.id, IncidentAlertRow.resolved_at.is_(None)
+            )
+        ).scalars():
+            self.alerts.resolve_alert(session, actor=ACTOR, fingerprint=alert.fingerprint)
+            alert.resolved_at = now
+        return cancelled
 
     # -- arming and settling -------------------------------------------------------------------
 
@@ -168,6 +184,7 @@ class IncidentClocks:
         """``sync`` for many incidents: one query per table, one insert for all timers."""
         session.flush()
         timers: list[Timer] = []
+        rows = [row for row in rows if row.merged_into is None]  # merged: its clocks stopped
         for row, state in zip(rows, clock_states(session, rows), strict=True):
             for deadline in deadlines(state, self.policy.incidents, self.calendar):
                 if not deadline.open:
@@ -223,8 +240,8 @@ class IncidentClocks:
         """Timer handler: warn of, or alert on, a deadline that is still open."""
         session = ctx.session
         row = session.get(IncidentRow, str(ctx.payload["incident_id"]))
-        if row is None:
-            return
+        if row is None or row.merged_into is not None:
+            return  # gone, or merged into another incident (its clocks stopped)
         found = next((d for d in self.deadlines(session, row) if d.key == ctx.payload["key"]), None)
         if found is None or not found.open or found.due_at.isoformat() != ctx.payload["due"]:
             return  # met, moved or gone since the timer was armed

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from leitstand.auth.model import Actor
+from leitstand.clock import BERLIN
 from leitstand.deps import container_of
-from leitstand.incidents.api import READERS
+from leitstand.errors import LeitstandError
+from leitstand.incidents.api import READERS, RESPONDERS
 from leitstand.incidents.model import PHASE_ORDER
+from leitstand.incidents.wording import (
+    CRITERIA,
+    TERMS,
+    fmt_date,
+    fmt_datetime,
+    germanize,
+    term,
+)
 from leitstand.web.i18n import register_nav, register_texts
-from leitstand.web.render import local_time, page, render, request_lang
+from leitstand.web.render import page, render, request_lang
 
 __all__ = ["router"]
 
@@ -44,8 +55,29 @@ register_texts(
         "incident_commander": {"de": "Incident Commander", "en": "Incident commander"},
         "incident_scribe": {"de": "Protokoll", "en": "Scribe"},
         "incident_communication": {"de": "Kommunikation", "en": "Communication"},
+        "incident_merge": {"de": "Als Duplikat schließen", "en": "Close as duplicate"},
+        "incident_merge_into": {"de": "Zusammenführen in", "en": "Merge into"},
+        "incident_merge_reason": {"de": "Begründung", "en": "Reason"},
+        "incident_merge_button": {"de": "Zusammenführen", "en": "Merge"},
+        "incident_merged_into": {
+            "de": "Als Duplikat geschlossen, weitergeführt in",
+            "en": "Closed as a duplicate, continued in",
+        },
+        "incident_duplicates": {"de": "Zusammengeführte Duplikate", "en": "Merged duplicates"},
     }
 )
+
+#: Incident statuses as a page names them.
+_STATUS = {
+    "open": ("offen", "open"),
+    "resolved": ("behoben", "resolved"),
+    "closed": ("geschlossen", "closed"),
+}
+
+
+def _time(value: Any, lang: str) -> str:
+    """A time on a page: local (Europe/Berlin) with its zone, e.g. 07.12.2026, 14:05 MEZ."""
+    return fmt_datetime(value, BERLIN, lang) if value else "-"
 
 
 @router.get("/incidents", response_class=HTMLResponse)
@@ -56,7 +88,8 @@ def incidents_page(request: Request, actor: Annotated[Actor, page(*READERS)]) ->
     rows = [
         {
             **i.as_dict(),
-            "opened": local_time(i.opened_at),
+            "opened": _time(i.opened_at, lang),
+            "status_name": term(_STATUS, i.status, lang),
             "phase_name": phases[i.phase].name.get(lang) if i.phase in phases else i.phase,
         }
         for i in container.incidents.list()
@@ -67,6 +100,35 @@ def incidents_page(request: Request, actor: Annotated[Actor, page(*READERS)]) ->
 @router.get("/incidents/{incident_id}", response_class=HTMLResponse)
 def incident_page(
     incident_id: str, request: Request, actor: Annotated[Actor, page(*READERS)]
+) -> Response:
+    return _detail(request, actor, incident_id)
+
+
+@router.post("/incidents/{incident_id}/merge")
+def merge(
+    incident_id: str,
+    request: Request,
+    actor: Annotated[Actor, page(*RESPONDERS)],
+    into: Annotated[str, Form(max_length=32)] = "",
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """The form on the incident page: close this incident as a duplicate of ``into``."""
+    try:
+        container_of(request).incidents.merge(
+            incident_id, into=into.strip(), reason=reason, actor=actor
+        )
+    except LeitstandError as exc:
+        return _detail(request, actor, incident_id, error=exc.message, status=exc.http_status)
+    return RedirectResponse(f"/incidents/{into.strip()}", status_code=303)
+
+
+def _detail(
+    request: Request,
+    actor: Actor,
+    incident_id: str,
+    *,
+    error: str | None = None,
+    status: int = 200,
 ) -> Response:
     container = container_of(request)
     lang = request_lang(request)
@@ -87,13 +149,30 @@ def incident_page(
             reached = False
     en = lang == "en"
     timeline = [
-        {**e, "local": local_time(e["time"]), "shown": e["text_en"] if en else e["text"]}
+        {
+            **e,
+            "local": _time(e["time"], lang),
+            "shown": germanize(e["text_en"] if en else e["text"], lang),
+            "role_name": term(TERMS, e["role"], lang),
+        }
         for e in detail["timeline"]
     ]
     deadlines = [
-        {**d, "local": local_time(d["due_at"]), "shown": d["label_en"] if en else d["label"]}
+        {**d, "local": _time(d["due_at"], lang), "shown": d["label_en"] if en else d["label"]}
         for d in detail["deadlines"]
         if d["open"]
+    ]
+    dora = [
+        {**d, "criteria_names": [term(CRITERIA, c, lang) for c in d["criteria_met"]]}
+        for d in detail["dora"]
+    ]
+    actions = [
+        {
+            **a,
+            "status_name": term(TERMS, a["status"], lang),
+            "due_shown": fmt_date(date.fromisoformat(str(a["due_date"])), lang),
+        }
+        for a in detail["actions"]
     ]
     return render(
         request,
@@ -101,11 +180,17 @@ def incident_page(
         {
             "actor": actor,
             "incident": detail["incident"],
-            "opened": local_time(detail["incident"]["opened_at"]),
+            "opened": _time(detail["incident"]["opened_at"], lang),
+            "status_name": term(_STATUS, detail["incident"]["status"], lang),
             "steps": steps,
             "timeline": timeline,
             "deadlines": deadlines,
-            "actions": detail["actions"],
-            "dora": detail["dora"],
+            "actions": actions,
+            "dora": dora,
+            "duplicates": container.incidents.duplicates(incident_id),
+            "may_merge": actor.role in {r.value for r in RESPONDERS}
+            and detail["incident"]["status"] != "closed",
+            "error": error,
         },
+        status=status,
     )

@@ -23,7 +23,7 @@ def wire_incidents(
         ledger=incidents.ledger, policy=incidents.policy, scheduler=scheduler, alerts=alerting
     )
     incidents.bind(clocks)
-    reporting = IncidentReporting(incidents)
+    reporting = IncidentReporting(incidents, outbox=alerting.outbox)
     scheduler.register(DEADLINE, clocks.handle)
     scheduler.register(RECURRING, reporting.handle_recurring)
     return ActionItems(incidents), reporting

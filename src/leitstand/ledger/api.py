@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import base64
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
 
+from leitstand.api_types import PathIndex, QueryTimestamp
 from leitstand.auth.api import requires
 from leitstand.auth.model import ALL_ROLES, READ_ROLES, Actor, Role
 from leitstand.deps import container_of
+from leitstand.ledger.download import export_archive, zone
 from leitstand.ledger.schemas import EntryIn, EntryOut, ProofOut, VerifyOut
 from leitstand.ledger.service import EntryQuery
 
@@ -24,8 +26,8 @@ WRITERS = (Role.DEVOPS, Role.COMPLIANCE_OFFICER, Role.SECURITY, Role.ONCALL)
 def list_entries(
     request: Request,
     _: Annotated[Actor, requires(*READ_ROLES)],
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: QueryTimestamp | None = None,
+    until: QueryTimestamp | None = None,
     action: str | None = Query(default=None, max_length=200),
     tenant: str | None = Query(default=None, max_length=200),
     limit: int = Query(default=100, ge=1, le=10_000),
@@ -41,7 +43,11 @@ def list_entries(
 def record_entry(
     body: EntryIn, request: Request, actor: Annotated[Actor, requires(*WRITERS)]
 ) -> EntryOut:
-    """Record a manual evidence entry (committed before the response is sent)."""
+    """Record a manual evidence entry (committed before the response is sent).
+
+    The action is recorded as ``manual.<action>``; a reserved system namespace (``gate.*``,
+    ``release.*``, ``ledger.*``, ...) is refused with 422: only the owning service writes it.
+    """
     entry = container_of(request).audit.record(
         actor=actor,
         action=body.action,
@@ -60,7 +66,9 @@ def verify(request: Request, actor: Annotated[Actor, requires(*READ_ROLES)]) -> 
 
 
 @router.get("/proof/{index}", response_model=ProofOut)
-def prove(index: int, request: Request, _: Annotated[Actor, requires(*READ_ROLES)]) -> ProofOut:
+def prove(
+    index: PathIndex, request: Request, _: Annotated[Actor, requires(*READ_ROLES)]
+) -> ProofOut:
     """Inclusion proof of one entry against the latest signed checkpoint."""
     proof = container_of(request).audit.prove(index)
     return ProofOut(
@@ -87,3 +95,29 @@ def checkpoint(
         "note": head.note,
         "verifier_key": container.ledger.signer.verifier.format(),
     }
+
+
+@router.get("/export", response_class=Response)
+def export_download(
+    request: Request,
+    actor: Annotated[Actor, requires(Role.AUDITOR, Role.COMPLIANCE_OFFICER)],
+    since: QueryTimestamp | None = None,
+    until: QueryTimestamp | None = None,
+    tz: str = Query(default="UTC", max_length=64, description="zone of times given without one"),
+) -> Response:
+    """The evidence of a period as a verifiable archive (tar.gz of ``leitstand audit export``;
+    unpack and check offline with ``leitstand audit verify --export``)."""
+    container = container_of(request)
+    body, name = export_archive(
+        container.audit,
+        since=since,
+        until=until,
+        actor=actor,
+        now=container.clock.now(),
+        tz=zone(tz),
+    )
+    return Response(
+        body,
+        media_type="application/gzip",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

@@ -21,7 +21,9 @@ from leitstand.ledger.merkle import (
     leaf_hash,
     verify_inclusion,
 )
+from leitstand.ledger.ownership import is_manual, manual_action
 from leitstand.ledger.service import EntryQuery, Ledger
+from leitstand.ledger.verifications import Verification, add_verification, latest_verification
 from leitstand.ledger.verify import Progress, VerifyReport, verify_database
 
 __all__ = ["AuditService", "InclusionProof"]
@@ -58,9 +60,29 @@ class AuditService:
         tenant: str | None = None,
         payload: Mapping[str, Any] | None = None,
     ) -> Entry:
-        """Record an operator's manual evidence entry."""
-        if action.strip() and "." not in action:
-            action = f"manual.{action}"
+        """Record an operator's manual evidence entry (the manual route: API and CLI).
+
+        The action is always recorded as ``manual.<action>``; a system namespace (``gate.*``,
+        ``release.*``, ...) is refused, so manual evidence never passes for a service's.
+        """
+        manual = manual_action(action)
+        with self.db.transaction() as session:
+            return self.ledger.record(
+                session, actor, manual, subject, tenant=tenant, payload=payload
+            )
+
+    def record_system(
+        self,
+        *,
+        actor: Actor,
+        action: str,
+        subject: str,
+        tenant: str | None = None,
+        payload: Mapping[str, Any] | None = None,
+    ) -> Entry:
+        """Record a system action of the control plane itself (never reachable by users)."""
+        if is_manual(action):
+            raise ValidationError([Issue("action", "manual.* is written by the manual route")])
         with self.db.transaction() as session:
             return self.ledger.record(
                 session, actor, action, subject, tenant=tenant, payload=payload
@@ -85,15 +107,29 @@ class AuditService:
                 progress=progress,
             )
         if actor is not None:
-            self.record(
-                actor=actor, action="ledger.verified", subject="ledger", payload=report.evidence()
-            )
+            # The verifier's own record (what the overview shows) and its evidence entry.
+            with self.db.transaction() as session:
+                entry = self.ledger.record(
+                    session, actor, "ledger.verified", "ledger", payload=report.evidence()
+                )
+                add_verification(
+                    session,
+                    verified_at=self.clock.now(),
+                    actor=actor.name,
+                    ok=report.ok,
+                    size=report.size,
+                    entries_checked=report.entries_checked,
+                    first_bad_index=report.first_bad_index,
+                    problems=[str(p) for p in report.problems],
+                    incomplete=list(report.incomplete),
+                    ledger_index=entry.index,
+                )
         return report
 
-    def last_verification(self) -> Entry | None:
-        """The most recent recorded verification, if any."""
-        entries = self.log(EntryQuery(action="ledger.verified", limit=1))
-        return entries[0] if entries else None
+    def last_verification(self) -> Verification | None:
+        """The most recent verification, from the verifier's own records (never a payload)."""
+        with self.db.reader() as session:
+            return latest_verification(session)
 
     def prove(self, index: int) -> InclusionProof:
         """Build and check the inclusion proof of entry ``index`` against the signed head."""
@@ -142,7 +178,7 @@ class AuditService:
         with self.db.reader() as session:
             summary = export_ledger(session, self.ledger, directory, since=since, until=until)
         if actor is not None:
-            self.record(
+            self.record_system(
                 actor=actor,
                 action="ledger.exported",
                 subject="ledger",

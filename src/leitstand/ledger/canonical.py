@@ -1,4 +1,5 @@
-"""Canonical bytes of an evidence entry, and the secret redaction applied before hashing.
+"""Canonical bytes of an evidence entry, and the secret redaction applied before hashing
+(``leitstand.redaction``: key names and value patterns; check results are kept).
 
 The canonical form is compact JSON with sorted keys in UTF-8 (orjson ``OPT_SORT_KEYS``), one line.
 The stored bytes are what is hashed and exported, so a verifier never re-serialises anything.
@@ -6,17 +7,16 @@ The stored bytes are what is hashed and exported, so a verifier never re-seriali
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 import orjson
 
 from leitstand.clock import isoformat_utc
 from leitstand.errors import Issue, ValidationError
+from leitstand.redaction import redact
 
 __all__ = [
     "ENTRY_VERSION",
@@ -31,12 +31,6 @@ __all__ = [
 
 ENTRY_VERSION = 1
 MAX_PAYLOAD_BYTES = 64 * 1024
-REDACTED = "[redacted]"
-_SCALARS = frozenset({str, int, float, bool, type(None)})
-_SECRET_KEY = re.compile(
-    r"(pass(word|wd)?|secret|token|api[_-]?key|private[_-]?key|authorization|credential|cookie)",
-    re.IGNORECASE,
-)
 FIELD_SET = frozenset(
     ("v", "index", "time", "actor", "role", "action", "subject", "tenant", "payload")
 )
@@ -67,25 +61,6 @@ class Entry:
             "tenant": self.tenant,
             "payload": self.payload,
         }
-
-
-@lru_cache(maxsize=4096)
-def _is_secret_key(key: str) -> bool:
-    # Payload keys repeat endlessly (a few dozen names), so the regex runs once per name.
-    return _SECRET_KEY.search(key) is not None
-
-
-def redact(value: Any) -> Any:
-    """Replace the values of secret-looking keys, recursively; secrets never enter the ledger."""
-    if type(value) in _SCALARS:  # the common case, without the slower ABC check below
-        return value
-    if isinstance(value, Mapping):
-        return {
-            str(k): (REDACTED if _is_secret_key(str(k)) else redact(v)) for k, v in value.items()
-        }
-    if isinstance(value, list | tuple):
-        return [redact(v) for v in value]
-    return value
 
 
 def canonical_bytes(value: Any) -> bytes:

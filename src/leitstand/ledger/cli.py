@@ -12,12 +12,24 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from leitstand.bootstrap import local_actor
-from leitstand.cli_support import console, emit_json, err_console, open_container, parse_when
+from leitstand.cli_support import (
+    ExitCode,
+    console,
+    emit_json,
+    err_console,
+    open_container,
+    parse_when,
+    resolve_actor,
+)
 from leitstand.clock import SystemClock
 from leitstand.errors import Issue, ValidationError
+from leitstand.ledger.api import WRITERS
 from leitstand.ledger.export import verify_export
+from leitstand.ledger.ownership import is_manual
 from leitstand.ledger.service import EntryQuery
-from leitstand.ledger.verify import VerifyReport
+from leitstand.ledger.verify import VerifyReport, check_log_pins
+from leitstand.policy.loader import find_policy_file, load_policy
+from leitstand.web.limits import json_depth_problem
 
 __all__ = ["app"]
 
@@ -30,15 +42,29 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON out
 
 @app.command("record")
 def record(
-    action: Annotated[str, typer.Option(help="What was done, e.g. manual.maintenance")],
+    action: Annotated[
+        str,
+        typer.Option(help="What was done, e.g. maintenance (recorded as manual.maintenance)"),
+    ],
     subject: Annotated[str, typer.Option(help="What it concerns, e.g. service:enterprise-api")],
     payload: Annotated[str | None, typer.Option(help="Details as a JSON object")] = None,
     tenant: Annotated[str | None, typer.Option(help="Tenant (broker house) id")] = None,
+    token: Annotated[
+        str | None,
+        typer.Option("--token", help="Act as this API token's user (default: $LEITSTAND_TOKEN)"),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Record an operator's manual evidence entry."""
+    """Record an operator's manual evidence entry (as manual.<action>; system actions refused)."""
     data: dict[str, Any] = {}
+    container = open_container()
     if payload is not None:
+        # The API's JSON depth limit holds here too.
+        depth = container.policy.api.limits.json_depth
+        deep = json_depth_problem(payload.encode(), depth)
+        if deep is not None:
+            where = f"--payload {deep[0]}".strip()
+            raise ValidationError([Issue(where, f"{deep[1]} (api.limits.json_depth)")])
         try:
             parsed = json.loads(payload)
         except json.JSONDecodeError as exc:
@@ -50,9 +76,9 @@ def record(
                 [Issue("--payload", f"expected a JSON object (got {type(parsed).__name__})")]
             )
         data = parsed
-    container = open_container()
+    actor = resolve_actor(container, token, action="audit.record", roles=WRITERS)
     entry = container.audit.record(
-        actor=local_actor(), action=action, subject=subject, tenant=tenant, payload=data
+        actor=actor, action=action, subject=subject, tenant=tenant, payload=data
     )
     if json_out:
         emit_json(entry.as_dict())
@@ -80,11 +106,13 @@ def log_entries(
     )
     entries = open_container().audit.log(query)
     if json_out:
-        emit_json([e.as_dict() for e in entries])
+        emit_json([{**e.as_dict(), "manual": is_manual(e.action)} for e in entries])
         return
-    table = Table("#", "time (UTC)", "actor", "role", "action", "subject", "tenant")
+    table = Table("#", "time (UTC)", "actor", "role", "action", "kind", "subject", "tenant")
     for e in entries:
-        table.add_row(str(e.index), e.time, e.actor, e.role, e.action, e.subject, e.tenant or "")
+        kind = "manual" if is_manual(e.action) else "system"
+        row = (e.action, kind, e.subject, e.tenant or "")
+        table.add_row(str(e.index), e.time, e.actor, e.role, *row)
     console.print(table)
 
 
@@ -93,11 +121,20 @@ def verify(
     export: Annotated[
         Path | None, typer.Option("--export", help="Verify an export folder offline instead")
     ] = None,
+    key: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--key",
+            help="File with a pinned ledger or witness verifier key (repeatable); "
+            "adds to policy ledger.trusted_keys",
+        ),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Verify the ledger (exit 0 intact, exit 1 naming the first bad index)."""
+    """Verify the ledger: exit 0 intact, 1 tampering (naming it), 3 incomplete (a witness)."""
+    pins = _read_pins(key or [])
     if export is not None:
-        report = verify_export(export)
+        report = verify_export(export, [*_policy_pins(), *pins])
     else:
         container = open_container()
         with Progress(
@@ -115,21 +152,45 @@ def verify(
                 progress.update(task, completed=done, total=total)
 
             report = container.audit.verify(actor=local_actor(), progress=advance)
+        check_log_pins(report, container.ledger.signer.verifier, pins)
     _print_report(report, json_out)
     if not report.ok:
-        raise typer.Exit(code=1)
+        raise typer.Exit(code=ExitCode.FAILED)
+    if not report.complete:
+        raise typer.Exit(code=ExitCode.INCOMPLETE)
+
+
+def _read_pins(files: list[Path]) -> list[str]:
+    pins: list[str] = []
+    for path in files:
+        try:
+            text = path.read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValidationError([Issue("--key", f"{path}: cannot read it ({exc})")]) from exc
+        found = [line.strip() for line in text.splitlines() if line.strip()]
+        if not found:
+            raise ValidationError([Issue("--key", f"{path}: holds no key")])
+        pins.extend(found)
+    return pins
+
+
+def _policy_pins() -> list[str]:
+    # Offline export checks need no database: read only the policy's pinned keys.
+    return list(load_policy(find_policy_file(Path.cwd())).ledger.trusted_keys)
 
 
 def _print_report(report: VerifyReport, json_out: bool) -> None:
     if json_out:
         emit_json(report.as_dict())
         return
-    if report.ok:
-        console.print(report.summary())
-        return
-    err_console.print(report.summary())
+    out = console if report.ok else err_console
+    out.print(report.summary())
     for problem in report.problems:
         err_console.print(f"  - {problem}")
+    for line in report.incomplete if not report.ok else []:
+        err_console.print(f"  - incomplete: {line}")
+    for note in report.notes():
+        out.print(f"  {note}")
 
 
 @app.command("prove")

@@ -1,4 +1,10 @@
-"""Recurring ledger duties: keep and copy checkpoints to the second location, re-verify."""
+"""Recurring ledger duties: keep and copy checkpoints, send them to the witnesses, re-verify.
+
+``ledger.witness_delivery`` retries what the after-commit sender could not deliver and raises
+the ``LedgerWitnessOverdue`` alert (through the alerting intake, like every other alert) for a
+witness whose oldest queued checkpoint waits longer than ``ledger.witness_overdue_minutes``;
+the alert resolves once that witness has cosigned its queue.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +14,18 @@ from typing import TYPE_CHECKING
 import structlog
 
 from leitstand.auth.model import Actor
+from leitstand.ledger.witnessing import deliver_all, overdue_witnesses
 from leitstand.scheduler.service import JobContext, LeaseContext
 
 if TYPE_CHECKING:
     from leitstand.bootstrap import Container
 
-__all__ = ["register_ledger_jobs", "schedule_ledger_jobs"]
+__all__ = ["check_overdue", "register_ledger_jobs", "schedule_ledger_jobs"]
 
 COPY_KIND = "ledger.copy_checkpoints"
 VERIFY_KIND = "ledger.verify"
+DELIVERY_KIND = "ledger.witness_delivery"
+OVERDUE_ALERT = "LedgerWitnessOverdue"
 log = structlog.get_logger(__name__)
 
 
@@ -35,8 +44,45 @@ def register_ledger_jobs(container: Container) -> None:
         actor = Actor(name=f"scheduler:{ctx.instance}", role="system")
         container.audit.verify(actor=actor)
 
+    def deliver(ctx: LeaseContext) -> None:
+        # Network calls: a long duty, outside any transaction.
+        deliver_all(ctx.db, ledger)
+        check_overdue(container, actor=Actor(name=f"scheduler:{ctx.instance}", role="system"))
+
     container.scheduler.register(COPY_KIND, copy_checkpoints)
     container.scheduler.register_long(VERIFY_KIND, verify, lease=timedelta(minutes=10))
+    container.scheduler.register_long(DELIVERY_KIND, deliver, lease=timedelta(minutes=5))
+
+
+def check_overdue(container: Container, *, actor: Actor) -> dict[str, object]:
+    """Raise (or resolve) the overdue alert of every configured witness; return the overdue."""
+    witnessing = container.ledger.witness
+    if witnessing is None or not witnessing.remotes:
+        return {}
+    with container.db.transaction() as session:
+        late = overdue_witnesses(session, container.clock.now(), witnessing.overdue)
+        minutes = container.policy.ledger.witness_overdue_minutes
+        for name in witnessing.names:
+            labels = {"witness": name}
+            if name in late:
+                info = late[name]
+                container.alerting.raise_alert(
+                    session,
+                    name=OVERDUE_ALERT,
+                    severity="critical",
+                    summary=(
+                        f"ledger witness {name}: {info['pending']} checkpoint(s) not cosigned "
+                        f"for more than {minutes} minutes (oldest queued {info['oldest']})"
+                    ),
+                    labels=labels,
+                    source="ledger",
+                    actor=actor,
+                )
+            else:
+                container.alerting.resolve_alert(
+                    session, name=OVERDUE_ALERT, severity="critical", labels=labels, actor=actor
+                )
+    return late
 
 
 def schedule_ledger_jobs(container: Container) -> None:
@@ -45,6 +91,12 @@ def schedule_ledger_jobs(container: Container) -> None:
     container.scheduler.ensure_recurring(
         kind=COPY_KIND, key="ledger.copy_checkpoints", recurrence=f"every {max(interval, 1)}s"
     )
+    if container.ledger.witness is not None and container.ledger.witness.remotes:
+        container.scheduler.ensure_recurring(
+            kind=DELIVERY_KIND,
+            key="ledger.witness_delivery",
+            recurrence=f"every {max(interval, 1)}s",
+        )
     container.scheduler.ensure_recurring(
         kind=VERIFY_KIND,
         key="ledger.verify",

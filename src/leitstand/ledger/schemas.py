@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from leitstand.ledger.canonical import Entry
+from leitstand.ledger.ownership import is_manual
 
 __all__ = ["EntryIn", "EntryOut", "ProofOut", "VerifyOut"]
 
@@ -29,11 +30,16 @@ class EntryOut(BaseModel):
     subject: str
     tenant: str | None
     payload: dict[str, Any]
+    manual: bool = Field(
+        default=False,
+        description="written through the manual route (action manual.*), not by a service",
+    )
 
     @classmethod
     def of(cls, entry: Entry) -> EntryOut:
         data = entry.as_dict()
         del data["v"]
+        data["manual"] = is_manual(entry.action)
         return cls.model_validate(data)
 
 
@@ -52,6 +58,16 @@ class VerifyOut(BaseModel):
     seconds: float
     first_bad_index: int | None
     problems: list[ProblemOut]
+    complete: bool = Field(
+        default=True, description="false: a witness could not be asked (CLI exit code 3)"
+    )
+    incomplete: list[str] = Field(default_factory=list)
+    witnesses_configured: bool = False
+    witnesses: list[dict[str, str | int | None]] = Field(
+        default_factory=list, description="each configured witness: name, url, size, status"
+    )
+    cosignatures_checked: int = 0
+    notes: list[str] = Field(default_factory=list)
 
 
 class ProofOut(BaseModel):

@@ -24,7 +24,9 @@ from leitstand.ledger.canonical import Entry, decode_entry, encode_entry
 from leitstand.ledger.keys import LedgerSigner
 from leitstand.ledger.merkle import CompactRange, leaf_hash
 from leitstand.ledger.store import LedgerCheckpointRow, LedgerEntryRow, LedgerStateRow
-from leitstand.ledger.witness import Witness
+from leitstand.ledger.witness import CheckpointCopy
+from leitstand.ledger.witnessing import Witnessing, enqueue
+from leitstand.policy.auth import LOCAL_ADMIN_ROLE
 
 __all__ = ["EntryQuery", "Head", "Ledger", "install_session_hooks"]
 
@@ -81,13 +83,21 @@ class Ledger:
         clock: Clock,
         keep_every_entries: int,
         keep_interval: timedelta,
-        witness: Witness | None = None,
+        witness: Witnessing | CheckpointCopy | None = None,
     ) -> None:
         self.signer = signer
         self.clock = clock
         self.keep_every_entries = max(1, keep_every_entries)
         self.keep_interval = keep_interval
-        self.witness = witness
+        # Everything that witnesses this ledger: the folder copy and the remote witnesses.
+        self.witness: Witnessing | None = (
+            witness if isinstance(witness, Witnessing) or witness is None else Witnessing(witness)
+        )
+
+    def close(self) -> None:
+        """Let the witness sender finish and close the witness connections."""
+        if self.witness is not None:
+            self.witness.close()
 
     # -- appending -----------------------------------------------------------------------------
 
@@ -155,6 +165,9 @@ class Ledger:
         payload: Mapping[str, Any] | None = None,
     ) -> Entry:
         """Append an entry for what ``actor`` did (the usual call from a service)."""
+        if actor.role == LOCAL_ADMIN_ROLE:
+            # The tokenless local operator (policy auth.local_admin_actions): labelled as such.
+            payload = {**(payload or {}), "local_admin": True}
         return self.append(
             session,
             actor=actor.name,
@@ -213,11 +226,7 @@ class Ledger:
         crossed = size // self.keep_every_entries > pending.kept_size // self.keep_every_entries
         stale = pending.kept_at is None or now - pending.kept_at >= self.keep_interval
         if crossed or stale:
-            session.execute(
-                sa.insert(LedgerCheckpointRow).values(
-                    size=size, root=root, note=note, created_at=now, copied_at=None
-                )
-            )
+            self._keep(session, size, root, note, now)
             values.update(kept_size=size, kept_at=now)
             session.info[_COPY_KEY] = (self, size, note)
         session.execute(sa.update(LedgerStateRow).where(LedgerStateRow.id == 1).values(**values))
@@ -230,17 +239,24 @@ class Ledger:
         if state.note is None or state.size <= state.kept_size:
             return False
         now = self.clock.now()
-        session.execute(
-            sa.insert(LedgerCheckpointRow).values(
-                size=state.size, root=state.root, note=state.note, created_at=now, copied_at=None
-            )
-        )
+        self._keep(session, state.size, state.root, state.note, now)
         session.execute(
             sa.update(LedgerStateRow)
             .where(LedgerStateRow.id == 1)
             .values(kept_size=state.size, kept_at=now)
         )
         return True
+
+    def _keep(self, session: Session, size: int, root: bytes, note: str, now: datetime) -> None:
+        # A kept checkpoint is copied to the folder after commit and queued for every witness
+        # in this same transaction, so a crash cannot lose a delivery.
+        session.execute(
+            sa.insert(LedgerCheckpointRow).values(
+                size=size, root=root, note=note, created_at=now, copied_at=None
+            )
+        )
+        if self.witness is not None and self.witness.remotes:
+            enqueue(session, self.witness.names, size, note, now)
 
     def copy_to_witness(self, session: Session) -> int:
         """Copy kept checkpoints not yet at the second location there; return how many."""
@@ -397,7 +413,7 @@ def _after_commit(session: Session) -> None:
         return
     ledger, size, note = copy
     if ledger.witness is not None:
-        ledger.witness.write_quietly(size, note)
+        ledger.witness.after_commit(size, note)
 
 
 def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:

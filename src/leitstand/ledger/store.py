@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from leitstand.db import Base, UTCDateTime
 
-__all__ = ["LedgerCheckpointRow", "LedgerEntryRow", "LedgerStateRow"]
+__all__ = ["LedgerCheckpointRow", "LedgerEntryRow", "LedgerStateRow", "WitnessDeliveryRow"]
 
 
 class LedgerEntryRow(Base):
@@ -64,3 +64,27 @@ class LedgerStateRow(Base):
     kept_size: Mapped[int] = mapped_column(sa.BigInteger)
     kept_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class WitnessDeliveryRow(Base):
+    """A kept checkpoint queued for one witness, and the cosignature it returned.
+
+    Inserted in the transaction that keeps the checkpoint (durable queue); ``cosigned_at`` is
+    set once the witness cosigned it, ``skipped`` when the witness was already past it.
+    """
+
+    __tablename__ = "ledger_witness_deliveries"
+
+    witness: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+    size: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    note: Mapped[str] = mapped_column(sa.Text)
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    old_size: Mapped[int | None] = mapped_column(sa.BigInteger)
+    proof: Mapped[str | None] = mapped_column(sa.Text)  # base64 hashes, one per line
+    cosignature: Mapped[str | None] = mapped_column(sa.Text)  # the signature line
+    cosigned_time: Mapped[int | None] = mapped_column(sa.BigInteger)  # its POSIX timestamp
+    cosigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    skipped: Mapped[bool] = mapped_column(sa.Boolean, default=False)

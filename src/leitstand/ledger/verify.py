@@ -1,14 +1,17 @@
-"""Full verification of the stored ledger against its signed heads and the second location.
+"""Full verification of the stored ledger against its signed heads, the copy and the witnesses.
 
 One streaming pass recomputes every leaf and subtree hash from the stored entry bytes and
 compares: entry order and indices, the indexed columns, the stored subtree hashes, the root at
-every kept checkpoint, every checkpoint found at the second location, and the signed head.
+every kept checkpoint, every checkpoint in the folder copy, every stored cosigned checkpoint,
+the latest checkpoint each configured witness cosigned (asked over the network first), and the
+signed head. The folder copy's history is checked against the database's record of what was
+copied there. A witness that cannot be asked makes the result incomplete (exit code 3).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -20,11 +23,14 @@ from sqlalchemy.orm import Session
 from leitstand.errors import LeitstandError
 from leitstand.ledger.canonical import ENTRY_VERSION, FIELD_SET
 from leitstand.ledger.checkpoint import VerifierKey, open_checkpoint
+from leitstand.ledger.cosign import parse_any_key
 from leitstand.ledger.merkle import CompactRange, leaf_hash
 from leitstand.ledger.store import LedgerCheckpointRow, LedgerEntryRow, LedgerStateRow
-from leitstand.ledger.witness import Witness
+from leitstand.ledger.verify_witnesses import ask_witnesses, check_copy_history, stored_targets
+from leitstand.ledger.witness import CheckpointCopy
+from leitstand.ledger.witnessing import Witnessing
 
-__all__ = ["Problem", "VerifyReport", "verify_database"]
+__all__ = ["Problem", "VerifyReport", "check_log_pins", "verify_database"]
 
 MAX_PROBLEMS = 50
 Progress = Callable[[int, int], None]
@@ -52,10 +58,23 @@ class VerifyReport:
     bytes_hashed: int = 0
     seconds: float = 0.0
     problems: list[Problem] = field(default_factory=list)
+    incomplete: list[str] = field(default_factory=list)
+    witnesses: list[dict[str, object]] = field(default_factory=list)
+    witnesses_configured: bool = False
+    cosignatures_checked: int = 0
+    consistency_proofs_checked: int = 0
+    pinned: bool | None = None  # exports: whether the keys were pinned
+    key: str | None = None  # exports: the log key the export was checked with
+    origin: str | None = None
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    @property
+    def complete(self) -> bool:
+        """No witness (or other source) that should have been asked was left out."""
+        return not self.incomplete
 
     @property
     def first_bad_index(self) -> int | None:
@@ -68,14 +87,35 @@ class VerifyReport:
 
     def summary(self) -> str:
         if self.ok:
-            return (
+            text = (
                 f"ledger intact: {self.entries_checked} entries, "
                 f"{self.checkpoints_checked} signed checkpoints, "
-                f"{self.witness_checked} second-location checkpoints verified"
+                f"{self.witness_checked} second-location checkpoints, "
+                f"{self.cosignatures_checked} witness cosignatures verified"
             )
+            if self.incomplete:
+                text += "; INCOMPLETE: " + "; ".join(self.incomplete)
+            return text
         first = self.first_bad_index
-        where = f"first bad index {first}" if first is not None else "signed checkpoint invalid"
+        where = f"first bad index {first}" if first is not None else "checkpoints disagree"
         return f"ledger NOT intact ({where}): {self.problems[0]}"
+
+    def notes(self) -> list[str]:
+        """Lines every output shows besides the verdict (witness coverage, pinning)."""
+        out: list[str] = []
+        if not self.witnesses_configured and self.pinned is None:
+            out.append(
+                "no witness is configured (policy ledger.witnesses): a rollback by someone who "
+                "can write the database and the home folder cannot be detected"
+            )
+        for w in self.witnesses:
+            out.append(f"witness {w['name']}: {w['status']}")
+        if self.pinned is False:
+            out.append(
+                f"UNPINNED: checked with the key shipped in the export ({self.key}, origin "
+                f"{self.origin}); pin it with --key FILE or policy ledger.trusted_keys"
+            )
+        return out
 
     def evidence(self) -> dict[str, object]:
         """The payload of the ``ledger.verified`` entry that records this run."""
@@ -85,6 +125,9 @@ class VerifyReport:
             "first_bad_index": self.first_bad_index,
             "problems": [str(p) for p in self.problems[:5]],
             "seconds": round(self.seconds, 3),
+            "complete": self.complete,
+            "incomplete": self.incomplete[:5],
+            "witnesses": [str(w["name"]) for w in self.witnesses],
         }
 
     def as_dict(self) -> dict[str, object]:
@@ -98,6 +141,16 @@ class VerifyReport:
             "seconds": round(self.seconds, 3),
             "first_bad_index": self.first_bad_index,
             "problems": [{"index": p.index, "message": p.message} for p in self.problems],
+            "complete": self.complete,
+            "incomplete": list(self.incomplete),
+            "witnesses_configured": self.witnesses_configured,
+            "witnesses": list(self.witnesses),
+            "cosignatures_checked": self.cosignatures_checked,
+            "consistency_proofs_checked": self.consistency_proofs_checked,
+            "pinned": self.pinned,
+            "key": self.key,
+            "origin": self.origin,
+            "notes": self.notes(),
         }
 
 
@@ -112,13 +165,18 @@ def verify_database(
     session: Session,
     *,
     verifier: VerifierKey,
-    witness: Witness | None = None,
+    witness: Witnessing | CheckpointCopy | None = None,
     progress: Progress | None = None,
     chunk: int = 20_000,
 ) -> VerifyReport:
     """Verify every stored entry and checkpoint; never raises for tampering, reports it."""
     started = time.perf_counter()
     report = VerifyReport()
+    witnessing = witness if isinstance(witness, Witnessing) else Witnessing(witness)
+    # The witnesses are asked before the database is read: a checkpoint committed meanwhile
+    # is then in the snapshot, never "larger than the local tree".
+    remote = ask_witnesses(witnessing, verifier, report)
+    check_log_pins(report, verifier, witnessing.pins)
     state = session.execute(
         sa.select(LedgerStateRow).where(LedgerStateRow.id == 1)
     ).scalar_one_or_none()
@@ -126,7 +184,10 @@ def verify_database(
         report.add(None, "ledger head row is missing")
         return report
     report.size = state.size
-    targets = _collect_targets(session, state, verifier, witness, report)
+    targets = _collect_targets(session, state, verifier, witnessing.copy, report)
+    check_copy_history(session, witnessing.copy, report)
+    for size, root, source in [*remote, *stored_targets(session, witnessing, report)]:
+        targets.setdefault(size, []).append(_Target(size, root, source))
 
     cr = CompactRange.empty()
     expected = 0
@@ -172,8 +233,14 @@ def verify_database(
         ):
             report.add(idx, "indexed columns differ from the hashed entry")
         computed = cr.append(leaf_hash(body))
-        if b"".join(computed) != nodes and len(report.problems) == problems_before:
-            report.add(*_node_mismatch(idx, computed, nodes))
+        if b"".join(computed) != nodes:
+            if len(report.problems) == problems_before:
+                report.add(*_node_mismatch(idx, computed, nodes))
+            if len(nodes) == 32 * len(computed):
+                # Continue from the stored subtree: the difference is reported once, here,
+                # instead of again by every larger subtree above it (which would name an
+                # earlier, intact entry as the first bad one).
+                cr = CompactRange.from_hashes(0, cr.end, [*cr.hashes[:-1], nodes[-32:]])
         report.bytes_hashed += len(body)
         expected += 1
         if progress is not None and expected % chunk == 0:
@@ -254,7 +321,7 @@ def _collect_targets(
     session: Session,
     state: LedgerStateRow,
     verifier: VerifierKey,
-    witness: Witness | None,
+    witness: CheckpointCopy | None,
     report: VerifyReport,
 ) -> dict[int, list[_Target]]:
     targets: dict[int, list[_Target]] = {}
@@ -296,3 +363,21 @@ def _collect_targets(
             report.witness_checked += 1
             add(cp.size, cp.root_hash, "second-location")
     return targets
+
+
+def check_log_pins(report: VerifyReport, verifier: VerifierKey, pins: Sequence[str]) -> None:
+    """Fail the report when log keys are pinned and the ledger's key is not one of them."""
+    logs = [p.strip() for p in pins if _is_log_key(p)]
+    if logs and verifier.format() not in logs:
+        report.add(
+            None,
+            f"the ledger is signed with key {verifier.format()}, which is not a pinned key "
+            f"({', '.join(logs)}): its signing key was replaced",
+        )
+
+
+def _is_log_key(text: str) -> bool:
+    try:
+        return isinstance(parse_any_key(text), VerifierKey)
+    except LeitstandError:
+        return False

@@ -1,7 +1,10 @@
-"""The second location for kept checkpoints (a directory now; object storage later).
+"""The folder copy of kept checkpoints (the "second location", within leitstand's reach).
 
 Rewriting the whole database cannot hide tampering as long as one earlier checkpoint survives
-elsewhere: ``audit verify`` checks every checkpoint found here against the recomputed tree.
+elsewhere: ``audit verify`` checks every checkpoint found here against the recomputed tree, and
+the database's record of what was copied against what the folder still holds. A folder the same
+operator can write does not stop a rollback by itself: the remote witnesses (``witness_server``)
+do.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from pathlib import Path
 
 import structlog
 
-__all__ = ["Witness", "atomic_write"]
+__all__ = ["CheckpointCopy", "atomic_write"]
 
 log = structlog.get_logger(__name__)
 _NAME = re.compile(r"^(\d{20})\.note$")
@@ -40,7 +43,7 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
         os.close(dir_fd)
 
 
-class Witness:
+class CheckpointCopy:
     """A directory holding copies of kept checkpoints, one file per size, plus the public key."""
 
     def __init__(self, directory: Path, *, verifier_key: str) -> None:
@@ -62,12 +65,14 @@ class Witness:
         if not key_file.exists():
             atomic_write(key_file, (self.verifier_key + "\n").encode("utf-8"))
 
-    def write_quietly(self, size: int, note: str) -> None:
+    def write_quietly(self, size: int, note: str) -> bool:
         """Like ``write``, but a failure is logged for the periodic copy job to retry."""
         try:
             self.write(size, note)
         except OSError as exc:
             log.warning("witness_copy_failed", size=size, error=str(exc))
+            return False
+        return True
 
     def notes(self) -> list[tuple[int, str]]:
         """Every stored checkpoint as (size, note), ordered by size."""

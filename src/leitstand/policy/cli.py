@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from leitstand.cli_support import ExitCode
 from leitstand.errors import LeitstandError
 from leitstand.policy.loader import find_policy_file, load_policy, validate_policy_file
 from leitstand.policy.render import Format, render_policy
@@ -87,8 +88,41 @@ def validate_command(
     if issues:
         for issue in issues:
             typer.echo(str(issue), err=True)
-        raise typer.Exit(code=2)
+        raise typer.Exit(code=ExitCode.BAD_INPUT)
     typer.echo(f"OK: {file} is a valid leitstand policy")
+
+
+@app.command("reload")
+def reload_command(
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file",
+            help="Policy file; default: $LEITSTAND_POLICY, else ./leitstand.yaml if present.",
+        ),
+    ] = None,
+) -> None:
+    """Check the policy file, then make the running `leitstand up` apply it (SIGHUP).
+
+    The managed monitoring stack re-renders and reloads with it; a file with problems is
+    refused here and nothing changes.
+    """
+    from leitstand.policy_reload import signal_reload
+    from leitstand.settings import Settings
+
+    settings = Settings()
+    path = file if file is not None else (settings.policy or find_policy_file(Path.cwd()))
+    if path is not None:
+        issues = validate_policy_file(path)
+        if issues:
+            for issue in issues:
+                typer.echo(str(issue), err=True)
+            raise typer.Exit(code=ExitCode.BAD_INPUT)
+    try:
+        pid = signal_reload(settings.home)
+    except LeitstandError as err:
+        raise _fail(err) from None
+    typer.echo(f"sent SIGHUP to leitstand up (PID {pid}): it reloads {path or 'the policy'}")
 
 
 def init_command(

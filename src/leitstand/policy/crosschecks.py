@@ -16,6 +16,7 @@ from leitstand.policy.incidents import IncidentsPolicy
 from leitstand.policy.logs import LogsPolicy
 from leitstand.policy.monitoring import MonitoringPolicy
 from leitstand.policy.operations import GameDayPolicy
+from leitstand.policy.pipeline import PipelinePolicy
 from leitstand.policy.tenants import TenantPolicy
 
 __all__ = ["CROSS_CHECKS", "DEBUG_LOG_TYPE", "cross_section_problems"]
@@ -127,11 +128,25 @@ def _release_targets(
     return rules.problems
 
 
+def _gate_environments(
+    pipeline: PipelinePolicy, environments: dict[str, EnvironmentPolicy]
+) -> list[Problem]:
+    rules = Rules()
+    for env in pipeline.deployment.required_gates:
+        if env not in environments:
+            rules.add(
+                f"pipeline.deployment.required_gates.{env}",
+                f"one of the environments {', '.join(environments)} (got {env!r})",
+            )
+    return rules.problems
+
+
 CROSS_CHECKS: tuple[tuple[tuple[str, ...], Callable[..., list[Problem]]], ...] = (
     (("tenants", "services"), _tenant_services),
     (("environments",), _production_exists),
     (("logs", "environments"), _log_environments),
     (("gamedays", "environments"), _gameday_environments),
+    (("pipeline", "environments"), _gate_environments),
     (("incidents", "monitoring"), _escalation_metrics),
     (("backups", "services"), _backup_systems),
     (("deployment", "services", "environments", "monitoring"), _release_targets),

@@ -22,6 +22,7 @@ from leitstand.policy.base import (
     unique_list,
 )
 from leitstand.policy.durations import DurationOrUnlimited, PositiveDuration
+from leitstand.policy.pipeline import GateStage
 from leitstand.policy.releases import ReleaseTarget
 from leitstand.policy.values import describe, number
 
@@ -37,7 +38,9 @@ __all__ = [
     "DeploymentPolicy",
     "FeatureFlagPolicy",
     "FlagReferencePolicy",
+    "InconclusiveAction",
     "ManualRollback",
+    "SnapshotMethod",
     "StaleFlagGate",
     "Strategy",
 ]
@@ -60,6 +63,11 @@ class ChangeCategory(PolicyModel):
     retrospective_approvers: RoleList = Field(default_factory=list)
     retrospective_deadline: PositiveDuration | None = None
     examples: TextList
+    # Gate stages a release of this category may start without (they follow retrospectively);
+    # every other stage the environment requires must have passed first.
+    gates_may_follow: Annotated[list[GateStage], AfterValidator(unique_list)] = Field(
+        default_factory=list
+    )
 
     @model_validator(mode="after")
     def _approval_complete(self) -> Self:
@@ -123,12 +131,23 @@ class BlueGreenPolicy(PolicyModel):
     rollback_window: PositiveDuration = timedelta(minutes=30)
 
 
+class InconclusiveAction(StrEnum):
+    """What a canary paused by an inconclusive analysis does when nobody decided in time."""
+
+    ROLLBACK = "rollback"
+    PROMOTE = "promote"
+
+
 class CanaryPolicy(PolicyModel):
     """Canary: traffic percentages per step, each watched for ``analysis_window``."""
 
     steps: Annotated[list[Number], Field(min_length=1)]
     analysis_window: PositiveDuration
     rollback_on_anomaly: Flag
+    # An inconclusive analysis pauses for a person at most this long, then
+    # ``inconclusive_action`` is taken (leitstand's defaults; the seed rolls back on doubt).
+    inconclusive_max_wait: PositiveDuration = timedelta(minutes=30)
+    inconclusive_action: InconclusiveAction = InconclusiveAction.ROLLBACK
 
     @model_validator(mode="after")
     def _steps_increase_to_100(self) -> Self:
@@ -180,12 +199,24 @@ class ManualRollback(PolicyModel):
     )
 
 
+class SnapshotMethod(StrEnum):
+    """How the database is copied before a release's migrations."""
+
+    DUMP = "dump"
+    BACKUP = "backup"
+
+
 class DatabaseRollback(PolicyModel):
     """Safeguards around database migrations."""
 
     rollback_script_required: Flag
     snapshot_before_migration: Flag
     rollback_test_in_pipeline: Flag
+    # How the snapshot is taken: ``dump`` (pg_dump custom format / SQLite backup API into the
+    # leitstand home) or ``backup`` (a pgBackRest backup of the service's system through the
+    # backups domain, schedule row ``snapshot_backup_row`` or its first database row).
+    snapshot_method: SnapshotMethod = SnapshotMethod.DUMP
+    snapshot_backup_row: str | None = None
 
 
 class StaleFlagGate(StrEnum):

@@ -8,7 +8,7 @@ expiry date; an expired entry is reported and no longer allows anything.
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, Field, StrictStr, model_validator
 from pydantic_core import PydanticCustomError
@@ -27,8 +27,10 @@ __all__ = [
     "ComplianceSettings",
     "ContainerSettings",
     "GatesPolicy",
+    "MigrationCheckSettings",
     "OsvSettings",
     "ReviewedLicence",
+    "SecretBlockRule",
     "SecretSettings",
     "ServeCommand",
     "TestSettings",
@@ -70,8 +72,10 @@ class ReviewedLicence(AllowEntry):
 class AllowedSecret(AllowEntry):
     """A secret finding that is not a secret (test vector, public key), or a reviewed baseline.
 
-    Either ``path`` (a glob, optionally narrowed to one ``hashed_secret``) or ``baseline`` (a
-    detect-secrets baseline file whose results are accepted).
+    Either ``path`` (a glob, optionally narrowed to one ``hashed_secret``: detect-secrets' hash
+    or the finding's fingerprint) or ``baseline`` (a detect-secrets baseline file whose results
+    are accepted, except those an audit marked ``is_secret: true``). Entries match blocking
+    findings and findings for review alike.
     """
 
     path: NonEmpty | None = None
@@ -162,15 +166,103 @@ class AccessibilitySettings(PolicyModel):
 class OsvSettings(PolicyModel):
     """Vulnerability data: a local OSV folder or osv-scanner ``all.zip``; else the OSV API."""
 
-    path: NonEmpty | None = None
+    path: NonEmpty | None = None  # relative: from the project root
     url: NonEmpty = "https://api.osv.dev"
     timeout: PositiveDuration = timedelta(seconds=60)
+    # An advisory without a CVSS vector ("severity unknown"): block (default) or list for review.
+    unscored: Literal["block", "review"] = "block"
+
+
+SecretKind = Literal["provider", "private_key", "entropy", "keyword", "basic_auth", "jwt"]
+SecretLocation = Literal["source", "tests", "docs", "generated"]
+
+
+class SecretBlockRule(PolicyModel):
+    """Secret findings of these kinds in these locations block; all others are for review."""
+
+    kinds: Annotated[list[SecretKind], Field(min_length=1)]
+    locations: Annotated[list[SecretLocation], Field(min_length=1)]
 
 
 class SecretSettings(PolicyModel):
-    """Secret detection over the project tree."""
+    """Secret detection over the project tree: what blocks, and where tests/docs/vendored are.
+
+    Kinds: ``provider`` (a provider's token format), ``private_key`` (a key with key material),
+    and the heuristics ``entropy``, ``keyword``, ``basic_auth``, ``jwt``. Locations are decided
+    from the path: a pattern matches the whole path (when it has a ``/``) or any one of its parts;
+    ``generated`` wins over ``tests`` over ``docs``; everything else is shipped ``source``.
+    """
 
     exclude: Globs = Field(default_factory=list)  # extra globs not scanned (build output ...)
+    # Seed-faithful default: a provider's key or a private key in shipped source blocks.
+    block: list[SecretBlockRule] = Field(
+        default_factory=lambda: [
+            SecretBlockRule(kinds=["provider", "private_key"], locations=["source"])
+        ]
+    )
+    tests: Globs = Field(
+        default_factory=lambda: [
+            "tests",
+            "test",
+            "testing",
+            "testdata",
+            "test_data",
+            "fixtures",
+            "dummyserver",
+            "test_*.py",
+            "*_test.py",
+            "*_tests.py",
+            "conftest.py",
+            "*.test.*",
+            "*.spec.*",
+        ]
+    )
+    docs: Globs = Field(
+        default_factory=lambda: [
+            "docs",
+            "doc",
+            "examples",
+            "example",
+            "samples",
+            "demo",
+            "demos",
+            "tutorial",
+            "tutorials",
+            "*.md",
+            "*.rst",
+            "*.adoc",
+            "*.ipynb",
+            "README*",
+            "CHANGELOG*",
+            "CHANGES*",
+            "HISTORY*",
+            "NEWS*",
+            "RELEASE*",
+        ]
+    )
+    generated: Globs = Field(
+        default_factory=lambda: [
+            "vendor",
+            "vendored",
+            "_vendor",
+            "third_party",
+            "thirdparty",
+            "node_modules",
+            "generated",
+            "_generated",
+            "*.min.js",
+            "*.min.css",
+            "*.map",
+            "*_pb2.py",
+            "*_pb2_grpc.py",
+            "*.lock",
+            "package-lock.json",
+        ]
+    )
+
+    def blocks(self, kind: str, location: str) -> bool:
+        """Whether a finding of ``kind`` in ``location`` blocks under these rules."""
+        return any(kind in rule.kinds and location in rule.locations for rule in self.block)
 
 
 class ContainerSettings(PolicyModel):
@@ -203,6 +295,17 @@ class ComplianceSettings(PolicyModel):
     )
 
 
+class MigrationCheckSettings(PolicyModel):
+    """The database rollback test (check ``test.migrations``): where the project's Alembic
+    configuration is, and which database server holds the scratch databases."""
+
+    alembic_config: Globs = Field(
+        default_factory=lambda: ["alembic.ini", "migrations/alembic.ini"]
+    )  # relative to the project; none found: the project has no migrations (check skipped)
+    scratch_url_env: NonEmpty | None = None  # env var with a PostgreSQL server URL; None: SQLite
+    timeout: PositiveDuration = timedelta(minutes=10)
+
+
 class GatesPolicy(PolicyModel):
     """How ``leitstand gate run`` applies the pipeline's gates to a project."""
 
@@ -214,4 +317,8 @@ class GatesPolicy(PolicyModel):
     secrets: SecretSettings = Field(default_factory=SecretSettings)
     containers: ContainerSettings = Field(default_factory=ContainerSettings)
     compliance: ComplianceSettings = Field(default_factory=ComplianceSettings)
+    migrations: MigrationCheckSettings = Field(default_factory=MigrationCheckSettings)
     allow: Allowances = Field(default_factory=Allowances)
+    # The seed's "security gate failing permanently": this many recorded runs of a service in a
+    # row whose security stage failed raise the alert SecurityGateFailing (escalation rule).
+    security_failing_runs: Annotated[int, Field(strict=True, ge=1)] = 3

@@ -15,7 +15,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
-from leitstand.policy.base import PolicyModel
+from leitstand.policy.base import PolicyModel, Role, RoleList
 from leitstand.policy.durations import Duration, PositiveDuration
 from leitstand.policy.values import describe
 
@@ -102,3 +102,7 @@ class IncidentResponseSettings(PolicyModel):
     # DORA entity type of a tenant unless the tenant names its own (broker houses are
     # insurance intermediaries, DORA Art. 2(1)(n)).
     default_entity_type: str = "insurance_intermediary"
+    # Who releases the notice to an affected broker house at SEV-1/2 before it is sent.
+    tenant_notice_releasers: RoleList = Field(
+        default_factory=lambda: [Role.COMPLIANCE_OFFICER, Role.DEVOPS, Role.MANAGEMENT]
+    )

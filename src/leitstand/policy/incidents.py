@@ -93,6 +93,9 @@ class EscalationRule(PolicyModel):
     immediately: Flag
     severity: str | None = None
     metric: str | None = None
+    # Alert names or metric ids whose critical alert (or worse) fires the rule, besides
+    # ``metric`` (e.g. capacity: cpu, memory, disk; a failing security gate: SecurityGateFailing).
+    alerts: list[str] = Field(default_factory=list)
     # True on the rule for reportable incidents (DORA major, GDPR Art. 33) that leitstand fires.
     reportable: Flag = False
 

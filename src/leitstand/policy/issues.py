@@ -180,7 +180,7 @@ class _Converter:
         near = _suggest(key, options)
         if near is not None:
             message = f"unknown key '{key}'; did you mean '{near}'?"
-        elif options and len(options) <= 20:
+        elif options and len(options) <= 30:
             message = f"unknown key '{key}'; expected one of: {', '.join(options)}"
         else:
             message = f"unknown key '{key}'"

@@ -8,6 +8,8 @@ from typing import Self
 from pydantic import Field, TypeAdapter, model_validator
 
 from leitstand.policy import defaults
+from leitstand.policy.api import ApiPolicy
+from leitstand.policy.auth import AuthPolicy
 from leitstand.policy.base import PolicyModel, Rules
 from leitstand.policy.continuity import BackupsPolicy, ServicePolicy
 from leitstand.policy.crosschecks import cross_section_problems
@@ -16,6 +18,7 @@ from leitstand.policy.environments import EnvironmentPolicy
 from leitstand.policy.gates import GatesPolicy
 from leitstand.policy.hardening import HardeningPolicy, InfrastructureAsCode
 from leitstand.policy.incidents import IncidentsPolicy
+from leitstand.policy.ledger import LedgerPolicy
 from leitstand.policy.logs import LogsPolicy
 from leitstand.policy.monitoring import AlertingPolicy, MonitoringPolicy, ObservabilityPolicy
 from leitstand.policy.operations import ChecklistItem, GameDayPolicy, RunbookSection
@@ -51,6 +54,9 @@ class Policy(PolicyModel):
     )
     runbook: dict[str, RunbookSection] = Field(default_factory=defaults.runbook)
     evidence: EvidencePolicy = Field(default_factory=EvidencePolicy)
+    ledger: LedgerPolicy = Field(default_factory=LedgerPolicy)
+    api: ApiPolicy = Field(default_factory=ApiPolicy)
+    auth: AuthPolicy = Field(default_factory=AuthPolicy)
 
     @model_validator(mode="after")
     def _sections_agree(self) -> Self:

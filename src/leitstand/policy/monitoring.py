@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import Discriminator, Field, Tag, model_validator
 
 from leitstand.policy.base import Flag, Number, PolicyModel, RoleList, Rules, Text
-from leitstand.policy.durations import ActionDeadline, PositiveDuration
+from leitstand.policy.durations import ActionDeadline, Duration, PositiveDuration
 from leitstand.policy.notifications import (
     NotificationPolicy,
     OnCallRotation,
@@ -91,6 +91,10 @@ class ThresholdMetric(PolicyModel):
     warning: Number
     critical: Number
     interval: PositiveDuration
+    # The alerts' ``for:`` (how long the condition holds before firing); None: the interval if
+    # it is at most ``monitoring.max_pending``, else 0 (a day says how often to look, not how
+    # long to wait: "certificate < 7 days" is critical at the first evaluation below 7 days).
+    pending: Duration | None = None
 
     @model_validator(mode="after")
     def _critical_is_stricter(self) -> Self:
@@ -131,6 +135,7 @@ class BatchJobMetric(PolicyModel):
     warning_runtime_factor: Annotated[Number, Field(gt=1)]
     critical_when_not_started: Flag
     interval: PositiveDuration
+    pending: Duration | None = None  # ``for:``, as for threshold metrics
 
 
 def _metric_kind(value: Any) -> str:
@@ -153,6 +158,8 @@ class MonitoringPolicy(PolicyModel):
     # How the local Prometheus collects and evaluates (leitstand's defaults, not the seed's).
     scrape_interval: PositiveDuration = timedelta(seconds=15)
     evaluation_interval: PositiveDuration = timedelta(seconds=15)
+    # A metric's interval is its ``for:`` only up to this; longer intervals fire at once.
+    max_pending: Duration = timedelta(minutes=15)
     targets: dict[str, ScrapeTarget] = Field(default_factory=dict)
     stack: StackSettings = Field(default_factory=StackSettings)
 
@@ -194,10 +201,19 @@ class AlertingPolicy(PolicyModel):
     people: dict[str, Person] = Field(default_factory=dict)
     oncall: OnCallRotation = Field(default_factory=OnCallRotation)
     notifications: NotificationPolicy = Field(default_factory=NotificationPolicy)
+    # Incident times from alerts: detection is the first alert's start; for alerts of these
+    # levels awareness is detection too, for the others it is when the incident opens.
+    aware_at_detection: list[str] = Field(default_factory=lambda: ["critical", "outage"])
 
     @model_validator(mode="after")
     def _levels_chain(self) -> Self:
         rules = Rules()
+        for index, key in enumerate(self.aware_at_detection):
+            if key not in self.levels:
+                rules.add(
+                    f"aware_at_detection.{index}",
+                    f"one of {', '.join(self.levels)} (got {key!r})",
+                )
         for key, level in self.levels.items():
             for index, channel in enumerate(level.channels):
                 if channel.value not in self.notifications.channels:

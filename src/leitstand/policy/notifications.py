@@ -175,6 +175,10 @@ class NotificationPolicy(PolicyModel):
     retry_backoff: PositiveDuration = timedelta(seconds=30)
     retry_backoff_max: PositiveDuration = timedelta(minutes=15)
     timeout: PositiveDuration = timedelta(seconds=10)
+    # Where people open leitstand: notifications link to the incident (and the alerts) there.
+    base_url: Annotated[str, Field(pattern=r"^https?://[^\s/]+(/[^\s]*)?$")] = (
+        "http://127.0.0.1:8080"
+    )
 
 
 class ScrapeTarget(PolicyModel):
@@ -190,8 +194,13 @@ class StackSettings(PolicyModel):
     """The local Prometheus stack `leitstand up` manages when the Debian packages are there."""
 
     managed: Flag = True
-    prometheus_port: Port = 0  # 0: a free port
+    prometheus_port: Port = 0  # 0: a free one at the first start, kept across restarts
     alertmanager_port: Port = 0
     node_exporter_port: Port = 0
     group_wait: PositiveDuration = timedelta(seconds=30)
     repeat_interval: PositiveDuration = timedelta(hours=4)
+    # Alertmanager's group_by: one group (and at most one incident) per alert and service, across
+    # tenants and hosts; add "tenant" for an incident per broker house.
+    group_by: Annotated[list[str], Field(min_length=1)] = Field(
+        default_factory=lambda: ["alertname", "severity", "service"]
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Self
 
 from pydantic import AfterValidator, Field, model_validator
@@ -10,6 +11,7 @@ from leitstand.policy.base import (
     Flag,
     Frequency,
     PolicyModel,
+    Role,
     RoleList,
     Rules,
     Text,
@@ -49,9 +51,15 @@ class GameDayPolicy(PolicyModel):
 
 
 class ChecklistItem(PolicyModel):
-    """One item of the handover checklist verified after a deployment."""
+    """One item of the handover checklist verified after a deployment.
+
+    leitstand checks it against live state after every production release; when it fails, an
+    action item goes to ``owner`` (a role), due within ``fix_within`` (leitstand's defaults).
+    """
 
     text: Text
+    owner: Role = Role.DEVOPS
+    fix_within: PositiveDuration = timedelta(days=2)
 
 
 class RunbookSection(PolicyModel):

@@ -17,6 +17,7 @@ __all__ = [
     "ComplianceStage",
     "DeployMode",
     "DeploymentStage",
+    "GateStage",
     "LicensePattern",
     "PipelinePolicy",
     "SecurityStage",
@@ -102,6 +103,24 @@ class DeployMode(StrEnum):
     MANUAL_APPROVAL = "manual_approval"
 
 
+class GateStage(StrEnum):
+    """The gate stages a release can require (stages 1-4; ``leitstand gate run``)."""
+
+    BUILD = "build"
+    TEST = "test"
+    SECURITY = "security"
+    COMPLIANCE = "compliance"
+
+
+def _required_gates() -> dict[str, list[GateStage]]:
+    # The seed's Fail = Stop: production after all four gates, staging after build, test and
+    # security (the compliance gate checks the production approval).
+    return {
+        "production": [GateStage.BUILD, GateStage.TEST, GateStage.SECURITY, GateStage.COMPLIANCE],
+        "staging": [GateStage.BUILD, GateStage.TEST, GateStage.SECURITY],
+    }
+
+
 class DeploymentStage(PolicyModel):
     """Stage 5: staging automatic, production after manual approval, rollback on failed checks."""
 
@@ -109,6 +128,11 @@ class DeploymentStage(PolicyModel):
     production: DeployMode
     production_approvers: Annotated[RoleList, Field(min_length=1)]
     rollback_on_health_check_failure: Flag
+    # Per environment: the gate stages a passing gate run must have recorded for the release's
+    # change and artifact digest before a release there is admitted (others: none).
+    required_gates: dict[str, Annotated[list[GateStage], AfterValidator(unique_list)]] = Field(
+        default_factory=_required_gates
+    )
 
 
 class PipelinePolicy(PolicyModel):

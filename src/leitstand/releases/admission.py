@@ -1,42 +1,77 @@
-"""Who may release what where: the change record, the gates, and the manual approval."""
+"""Who may release what where: the change record, the gates (Fail = Stop), the manual approval.
+
+Admission never reads free-form ledger payloads. Gate results come from the gate's own run
+records (``gate_runs``, written only by ``GateService.record``), bound to the service, version,
+change and the exact artifact digest the release deploys.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
 from leitstand.auth.model import Actor
-from leitstand.errors import ConflictError
-from leitstand.gates.service import RUN_ACTION
-from leitstand.ledger.service import EntryQuery, Ledger
+from leitstand.errors import ConflictError, Issue, ValidationError
+from leitstand.gates.service import DIGEST
+from leitstand.gates.store import GateRunRecord, runs_for
+from leitstand.ledger.service import Ledger
 from leitstand.policy.delivery import ApprovalMode
 from leitstand.policy.model import Policy
-from leitstand.policy.pipeline import DeployMode
+from leitstand.policy.pipeline import DeployMode, GateStage
 
 if TYPE_CHECKING:
     from leitstand.changes.model import Change
     from leitstand.changes.service import ChangeService
 
-__all__ = ["Admission"]
+__all__ = ["Admission", "GatesNotPassedError"]
+
+
+class GatesNotPassedError(ConflictError):
+    """Fail = Stop: a required gate stage did not pass for the release's change and artifact.
+
+    HTTP 409; the CLI exits 1 (a gate failed: the command worked, the answer is "no").
+    """
+
+    exit_code = 1
+    http_status = 409
 
 
 class Admission:
-    """The rules a release must meet before it starts (production: change, gates, approval)."""
+    """The rules a release must meet before it starts (change, gates, approval)."""
 
     def __init__(self, *, ledger: Ledger, policy: Policy, changes: ChangeService | None) -> None:
         self.ledger = ledger
         self.policy = policy
         self.changes = changes
+        # Set by bootstrap: refuses a production release that is an unapproved fix for a
+        # SEV-1/2 incident (incidents/approvals.py, FixApprovals.check_release).
+        self.incident_fixes: Callable[[Session, str, str], None] | None = None
 
     def production(self, env: str) -> bool:
         environment = self.policy.environments.get(env)
         return bool(environment and environment.production)
 
+    def required_stages(self, env: str, change: Change | None) -> list[GateStage]:
+        """The gate stages a release to ``env`` needs first (the category may defer some)."""
+        required = self.policy.pipeline.deployment.required_gates.get(env, [])
+        category = self.policy.changes.categories.get(change.category) if change else None
+        later = set(category.gates_may_follow) if category else set()
+        return [s for s in required if s not in later]
+
     def check(
-        self, session: Session, service: str, version: str, env: str, actor: Actor
+        self,
+        session: Session,
+        service: str,
+        version: str,
+        env: str,
+        actor: Actor,
+        artifact_digest: str | None = None,
     ) -> tuple[Change | None, str | None]:
         """The change record that covers the release, and the approval it already has."""
+        if self.incident_fixes is not None and self.production(env):
+            self.incident_fixes(session, service, version)
         change = (
             self.changes.current_for(session, service=service, version=version)
             if self.changes is not None
@@ -45,6 +80,7 @@ class Admission:
         deployment = self.policy.pipeline.deployment
         mode = deployment.production if self.production(env) else deployment.staging
         if not self.production(env):
+            self.gates_passed(session, service, version, env, change, artifact_digest)
             return change, (actor.name if mode is DeployMode.AUTOMATIC else None)
         if change is None:
             raise ConflictError(
@@ -56,9 +92,8 @@ class Admission:
                 f"change #{change.id} for {service} {version} is {change.status.value}, "
                 "not approved"
             )
+        self.gates_passed(session, service, version, env, change, artifact_digest)
         category = self.policy.changes.categories.get(change.category)
-        if category is not None and category.approval is ApprovalMode.AUTOMATIC:
-            self.gates_passed(session, change.id)
         if mode is DeployMode.AUTOMATIC:
             return change, actor.name
         allowed = {r.value for r in deployment.production_approvers}
@@ -71,17 +106,73 @@ class Admission:
             return change, actor.name
         return change, None
 
-    def gates_passed(self, session: Session, change_id: int) -> None:
-        # A standard change is approved by the pipeline: its newest gate run must have passed.
-        runs = self.ledger.entries(session, EntryQuery(action=RUN_ACTION, limit=None))
-        linked = [e for e in runs if e.payload.get("change_id") == change_id]
-        if not linked:
-            raise ConflictError(
-                f"change #{change_id} is a standard change: no quality-gate run is recorded "
-                "for it (`leitstand gate run`)"
+    def gates_passed(
+        self,
+        session: Session,
+        service: str,
+        version: str,
+        env: str,
+        change: Change | None,
+        artifact_digest: str | None,
+    ) -> None:
+        """Fail = Stop: every required stage passed in the gate's own runs for this artifact."""
+        required = self.required_stages(env, change)
+        if not required:
+            return
+        names = ", ".join(s.value for s in required)
+        if not artifact_digest:
+            raise ValidationError(
+                [
+                    Issue(
+                        "artifact_digest",
+                        f"a release to {env} needs the digest of the artifact it deploys, "
+                        f"checked by the gates ({names}): pass --artifact-digest sha256:<hex> "
+                        "(API: artifact_digest), the ARTIFACT_DIGEST that `leitstand gate run` "
+                        "writes to gate-report/artifact.env",
+                    )
+                ]
             )
-        if linked[0].payload.get("status") != "pass":
-            raise ConflictError(
-                f"change #{change_id}: its newest quality-gate run did not pass "
-                f"(ledger entry {linked[0].index})"
+        if not DIGEST.match(artifact_digest):
+            raise ValidationError(
+                [
+                    Issue(
+                        "artifact_digest",
+                        f"expected sha256: and 64 lower-case hex digits (got {artifact_digest!r})",
+                    )
+                ]
             )
+        runs = [
+            r
+            for r in runs_for(session, service=service, version=version)
+            if artifact_digest in r.artifact_digests
+            and (change is None or r.change_id in (None, change.id))
+        ]
+        missing: list[str] = []
+        failed: list[str] = []
+        for stage in required:
+            newest = _newest_with(runs, stage.value)
+            if newest is None:
+                missing.append(stage.value)
+            elif newest.stages[stage.value] != "pass":
+                failed.append(
+                    f"{stage.value} ({newest.stages[stage.value]} in gate run #{newest.id}, "
+                    f"ledger entry {newest.ledger_index})"
+                )
+        if not missing and not failed:
+            return
+        what = f"change #{change.id}" if change else f"{service} {version}"
+        parts = []
+        if missing:
+            parts.append(f"not run: {', '.join(missing)}")
+        if failed:
+            parts.append(f"failed: {'; '.join(failed)}")
+        raise GatesNotPassedError(
+            f"Fail = Stop: a release to {env} needs the gate stages {names} passed for {what} "
+            f"and artifact {artifact_digest}; {'; '.join(parts)} "
+            "(`leitstand gate run` records its runs with the digests of what it built)"
+        )
+
+
+def _newest_with(runs: list[GateRunRecord], stage: str) -> GateRunRecord | None:
+    # ``runs`` are newest first: the latest run of a stage decides (a later failure revokes).
+    return next((r for r in runs if stage in r.stages), None)

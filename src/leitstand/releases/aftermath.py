@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["TASK_DUE", "Aftermath"]
 
 TASK_DUE = "releases.task_due"
+_OVERDUE = {"root_cause": "RootCauseAnalysisOverdue", "handover": "HandoverItemOverdue"}
 
 
 class Aftermath:
@@ -144,14 +145,33 @@ class Aftermath:
     def _root_cause_task(
         self, session: Session, row: ReleaseRow, version: str, reason: str
     ) -> None:
+        self.open_task(
+            session,
+            row,
+            kind="root_cause",
+            title=f"Root-Cause-Analyse: Rollback {row.service} {version} ({reason})",
+            within=self.policy.deployment.manual_rollback.root_cause_analysis_within,
+        )
+
+    def open_task(
+        self,
+        session: Session,
+        row: ReleaseRow,
+        *,
+        kind: str,
+        title: str,
+        within: timedelta,
+        owner: str | None = None,
+    ) -> int:
+        """A follow-up task of ``row`` due in ``within``, its due timer and its evidence."""
         now = self.clock.now()
-        within: timedelta = self.policy.deployment.manual_rollback.root_cause_analysis_within
         task = TaskRow(
             release_id=row.id,
             service=row.service,
             env=row.env,
-            kind="root_cause",
-            title=f"Root-Cause-Analyse: Rollback {row.service} {version} ({reason})",
+            kind=kind,
+            title=title,
+            owner=owner,
             status="open",
             due_at=now + within,
             created_at=now,
@@ -170,8 +190,12 @@ class Aftermath:
             SYSTEM,
             "release.task_opened",
             f"release:{row.id}",
-            payload=evidence(row, task_id=task.id, task=task.title, due_at=task.due_at.isoformat()),
-        )
+            payload=evidence(
+                row, task_id=task.id, task=task.title, kind=kind, owner=owner,
+                due_at=task.due_at.isoformat(),
+            ),
+        )  # fmt: skip
+        return task.id
 
     def task_due(self, ctx: JobContext) -> None:
         """A root-cause task reached its due time: if still open, it is overdue and alerted."""
@@ -195,7 +219,7 @@ class Aftermath:
         if self.alerting is not None:
             self.alerting.raise_alert(
                 ctx.session,
-                name="RootCauseAnalysisOverdue",
+                name=_OVERDUE.get(task.kind, "ReleaseTaskOverdue"),
                 severity="warning",
                 summary=f"{task.title}: due {task.due_at.isoformat()}, still open",
                 labels={"task": str(task.id), "env": task.env},

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -97,18 +98,37 @@ def measure(
 
 
 def prometheus_url(configured: str | None, home: Path) -> str | None:
-    """The configured URL, else the local stack's Prometheus that `leitstand up` started."""
+    """The configured URL, else the managed stack's Prometheus that `leitstand up` started.
+
+    The stack's ``state.json`` names each engine's port and PID (``leitstand.alerting.stack``);
+    a Prometheus whose process is gone does not count.
+    """
     if configured:
         return configured
-
     state = home / "stack" / "state.json"
     try:
         data = json.loads(state.read_text())
     except (OSError, ValueError):
         return None
     component = data.get("prometheus") if isinstance(data, dict) else None
-    url = component.get("url") if isinstance(component, dict) else None
-    return str(url) if url else None
+    if not isinstance(component, dict):
+        return None
+    port, pid = component.get("port"), component.get("pid")
+    if not isinstance(port, int) or not _alive(pid):
+        return None
+    return f"http://127.0.0.1:{port}"
+
+
+def _alive(pid: object) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except PermissionError:
+        return True  # exists, owned by someone else
+    except OSError:
+        return False
+    return True
 
 
 def limit(policy: Policy, metric_id: str, unit: str) -> MetricLimit:
@@ -133,7 +153,13 @@ def analyse(
     window = policy.deployment.canary.analysis_window
     url = prometheus_url(analysis.prometheus_url, home)
     if url is None:
-        missing = Measurement(None, None, None, error="no Prometheus configured or running")
+        missing = Measurement(
+            None,
+            None,
+            None,
+            error="no Prometheus configured (analysis.prometheus_url) and the managed stack "
+            "of `leitstand up` is not running",
+        )
         canary, stable = missing, missing
     else:
         queries = PrometheusQueries(url, timeout=analysis.query_timeout.total_seconds())

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 
+from leitstand.api_types import Limit, PathId
 from leitstand.auth.api import requires
 from leitstand.auth.model import READ_ROLES, Actor, Role
 from leitstand.deps import container_of
@@ -28,7 +29,7 @@ def history(
     _: Annotated[Actor, requires(*READ)],
     service: str | None = None,
     env: str | None = None,
-    limit: int = 100,
+    limit: Limit = 100,
 ) -> list[dict[str, Any]]:
     """Releases, newest first."""
     releases = container_of(request).releases
@@ -46,6 +47,7 @@ def start(
         env=body.env,
         strategy=body.strategy,
         actor=actor,
+        artifact_digest=body.artifact_digest,
     )
     return info.as_dict()
 
@@ -77,7 +79,7 @@ def tasks(
 
 @router.post("/tasks/{task_id}/done")
 def task_done(
-    task_id: int, body: TaskDoneIn, request: Request, actor: Annotated[Actor, requires(*DECIDE)]
+    task_id: PathId, body: TaskDoneIn, request: Request, actor: Annotated[Actor, requires(*DECIDE)]
 ) -> dict[str, Any]:
     """Close a root-cause task with its finding."""
     return container_of(request).releases.complete_task(
@@ -86,7 +88,9 @@ def task_done(
 
 
 @router.get("/{release_id}")
-def show(release_id: int, request: Request, _: Annotated[Actor, requires(*READ)]) -> dict[str, Any]:
+def show(
+    release_id: PathId, request: Request, _: Annotated[Actor, requires(*READ)]
+) -> dict[str, Any]:
     """One release with its canary analyses and its evidence timeline."""
     releases = container_of(request).releases
     data = releases.get(release_id).as_dict()
@@ -97,7 +101,10 @@ def show(release_id: int, request: Request, _: Annotated[Actor, requires(*READ)]
 
 @router.post("/{release_id}/approve")
 def approve(
-    release_id: int, body: ApproveIn, request: Request, actor: Annotated[Actor, requires(*DECIDE)]
+    release_id: PathId,
+    body: ApproveIn,
+    request: Request,
+    actor: Annotated[Actor, requires(*DECIDE)],
 ) -> dict[str, Any]:
     """The manual approval of a production release (not by the one who started it)."""
     info = container_of(request).releases.approve(
@@ -108,7 +115,7 @@ def approve(
 
 @router.post("/{release_id}/promote")
 def promote(
-    release_id: int, request: Request, actor: Annotated[Actor, requires(*DECIDE)]
+    release_id: PathId, request: Request, actor: Annotated[Actor, requires(*DECIDE)]
 ) -> dict[str, Any]:
     """Continue a canary paused by an inconclusive analysis."""
     return container_of(request).releases.promote(release_id=release_id, actor=actor).as_dict()
@@ -116,10 +123,27 @@ def promote(
 
 @router.post("/{release_id}/abort")
 def abort(
-    release_id: int, body: AbortIn, request: Request, actor: Annotated[Actor, requires(*DECIDE)]
+    release_id: PathId, body: AbortIn, request: Request, actor: Annotated[Actor, requires(*DECIDE)]
 ) -> dict[str, Any]:
     """Stop a release: cancelled before traffic moved, rolled back after."""
     info = container_of(request).releases.abort(
         release_id=release_id, actor=actor, reason=body.reason
     )
     return info.as_dict()
+
+
+@router.get("/{release_id}/handover")
+def handover(
+    release_id: PathId, request: Request, _: Annotated[Actor, requires(*READ)]
+) -> dict[str, Any]:
+    """The handover checklist of a completed production release, each item with evidence."""
+    releases = container_of(request).releases
+    return releases.handover_result(release_id=release_id, check_if_missing=False)
+
+
+@router.post("/{release_id}/handover")
+def handover_check(
+    release_id: PathId, request: Request, _: Annotated[Actor, requires(*DECIDE)]
+) -> dict[str, Any]:
+    """Check the handover checklist again now (failing items keep or open action items)."""
+    return container_of(request).releases.handover_result(release_id=release_id, check=True)

@@ -7,61 +7,75 @@ leaves the work to ``leitstand up``. Exit code 1: the release failed or was roll
 
 from __future__ import annotations
 
-import os
+import json
+import sys
 import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.live import Live
 from rich.table import Table
 
 from leitstand.auth.model import Actor
-from leitstand.bootstrap import Container, local_actor
-from leitstand.cli_support import console, emit_json, err_console, open_container
+from leitstand.bootstrap import Container
+from leitstand.cli_support import (
+    TokenOpt,
+    console,
+    emit_json,
+    err_console,
+    open_container,
+    resolve_actor,
+)
 from leitstand.releases.aftermath import TASK_DUE
+from leitstand.releases.api import DECIDE, START
 from leitstand.releases.flow import STEP, WORK
+from leitstand.releases.handover import HANDOVER
 from leitstand.releases.model import Phase, ReleaseInfo
+from leitstand.releases.progress import Progress
 from leitstand.releases.service import ReleaseOutcomeError
 
 __all__ = ["app"]
 
 app = typer.Typer(help="Releases: blue-green, canary, rollback.", no_args_is_help=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
-TokenOpt = Annotated[
-    str | None,
-    typer.Option("--token", help="Act as this API token's user (default: $LEITSTAND_TOKEN)"),
-]
-_RELEASE_KINDS = frozenset({STEP, WORK, TASK_DUE})
+_RELEASE_KINDS = frozenset({STEP, WORK, TASK_DUE, HANDOVER})
 WaitOpt = Annotated[
     bool, typer.Option("--wait/--no-wait", help="Follow the release until it settles")
 ]
 TimeoutOpt = Annotated[float, typer.Option(help="Stop following after this many seconds")]
 
 
-def _actor(container: Container, token: str | None) -> Actor:
-    token = token or os.environ.get("LEITSTAND_TOKEN")
-    return container.auth.authenticate(token) if token else local_actor()
+def _actor(container: Container, token: str | None, action: str) -> Actor:
+    roles = START if action in ("release.start", "release.migration_check") else DECIDE
+    return resolve_actor(container, token, action=action, roles=roles)
 
 
-def follow(container: Container, release_id: int, *, timeout: float) -> ReleaseInfo:
-    """Fire the release timers here until the release settles; show its phase meanwhile.
+def follow(
+    container: Container, release_id: int, *, timeout: float, events: bool = False
+) -> ReleaseInfo:
+    """Fire the release timers here until the release settles, showing its live state.
 
     Only the releases domain's timers: other duties (backups, notifications) stay with the
-    control plane, which may be running at the same time.
+    control plane, which may be running at the same time. The display (step, weights,
+    analysis, health) goes to stderr; ``events`` streams each new evidence entry of the release
+    as one JSON line to stdout.
     """
     deadline = time.monotonic() + timeout
-    info = container.releases.get(release_id)
-    shown = ""
-    with console.status(f"release #{release_id}: {info.phase.value}") as status:
+    releases = container.releases
+    steps = [float(s) for s in container.policy.deployment.canary.steps]
+    progress = Progress(releases, release_id, steps, events=events)
+    info = releases.get(release_id)
+    progress.update(info)
+    shown = 0.0
+    with Live(progress.view(info), console=err_console, refresh_per_second=4) as live:
         while True:
             fired = container.scheduler.run_due(limit=50, kinds=_RELEASE_KINDS)
-            info = container.releases.get(release_id)
-            line = f"release #{release_id} {info.service} {info.version}: {info.phase.value}"
-            if info.last_check:
-                line += f" (last check: {info.last_check})"
-            if line != shown:
-                status.update(line)
-                shown = line
+            info = releases.get(release_id)
+            if fired or time.monotonic() - shown > 0.5:
+                progress.update(info)
+                live.update(progress.view(info))
+                shown = time.monotonic()
             if info.settled and container.scheduler.leases.busy() == 0:
                 break
             if time.monotonic() > deadline:
@@ -73,22 +87,36 @@ def follow(container: Container, release_id: int, *, timeout: float) -> ReleaseI
                 break
             if not fired:
                 time.sleep(0.05)
-    container.scheduler.leases.drain(timeout=30)
+        container.scheduler.leases.drain(timeout=30)
+        # A production release that completed: its handover checklist is due at once.
+        container.scheduler.run_due(limit=10, kinds=frozenset({HANDOVER}))
+        info = releases.get(release_id)
+        progress.update(info)
+        live.update(progress.view(info))
     return info
 
 
 def _followed(
-    container: Container, info: ReleaseInfo, *, wait: bool, timeout: float
+    container: Container, info: ReleaseInfo, *, wait: bool, timeout: float, json_out: bool
 ) -> ReleaseInfo:
     """The release after following it (``--wait``), or as it is (``--no-wait``)."""
-    return follow(container, info.id, timeout=timeout) if wait else info
+    if not wait:
+        return info
+    return follow(container, info.id, timeout=timeout, events=json_out)
 
 
-def _finish(info: ReleaseInfo, json_out: bool) -> None:
-    if json_out:
+def _emit(info: ReleaseInfo, json_out: bool, *, followed: bool) -> None:
+    if json_out and followed:  # the last of the JSON lines: the release as it settled
+        line = {"event": "release", **info.as_dict()}
+        sys.stdout.write(json.dumps(line, sort_keys=True, default=str) + "\n")
+    elif json_out:
         emit_json(info.as_dict())
     else:
         _print(info)
+
+
+def _finish(info: ReleaseInfo, json_out: bool, *, followed: bool = True) -> None:
+    _emit(info, json_out, followed=followed)
     if info.phase in (Phase.FAILED, Phase.ROLLED_BACK, Phase.CANCELLED):
         raise ReleaseOutcomeError(
             f"release #{info.id} {info.service} {info.version} {info.phase.value}: "
@@ -116,6 +144,11 @@ def _print(info: ReleaseInfo) -> None:
     )
     if info.reason:
         console.print(f"  reason: {info.reason}", markup=False)
+    if info.rollback_seconds is not None:
+        console.print(f"  rollback took {info.rollback_seconds:.3f} s", markup=False)
+    if info.snapshot:
+        where = info.snapshot.get("file") or f"backup run #{info.snapshot.get('backup_run')}"
+        console.print(f"  database snapshot ({info.snapshot.get('method')}): {where}", markup=False)
     if info.phase is Phase.AWAITING_APPROVAL:
         console.print(f"  next: `leitstand release approve {info.id}` (another person)")
     if info.phase is Phase.PAUSED:
@@ -133,22 +166,31 @@ def start(
     strategy: Annotated[
         str | None, typer.Option(help="blue-green or canary (default: the policy's)")
     ] = None,
+    artifact_digest: Annotated[
+        str | None,
+        typer.Option(
+            "--artifact-digest",
+            envvar="ARTIFACT_DIGEST",
+            help="sha256:<hex> of the artifact deployed (gate-report/artifact.env)",
+        ),
+    ] = None,
     wait: WaitOpt = True,
     timeout: TimeoutOpt = 3600,
     token: TokenOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Release VERSION of SERVICE to an environment."""
+    """Release VERSION of SERVICE to an environment (after its gates passed for the artifact)."""
     container = open_container()
     info = container.releases.start(
         service=service,
         version=version,
         env=env,
         strategy=strategy,
-        actor=_actor(container, token),
+        actor=_actor(container, token, "release.start"),
+        artifact_digest=artifact_digest,
     )
-    info = _followed(container, info, wait=wait, timeout=timeout)
-    _finish(info, json_out)
+    info = _followed(container, info, wait=wait, timeout=timeout, json_out=json_out)
+    _finish(info, json_out, followed=wait)
 
 
 @app.command("follow")
@@ -159,7 +201,7 @@ def follow_command(
 ) -> None:
     """Follow a release until it settles (firing its timers here)."""
     container = open_container()
-    _finish(follow(container, release_id, timeout=timeout), json_out)
+    _finish(follow(container, release_id, timeout=timeout, events=json_out), json_out)
 
 
 @app.command("approve")
@@ -174,10 +216,10 @@ def approve(
     """Give the manual approval of a production release (not the one who started it)."""
     container = open_container()
     info = container.releases.approve(
-        release_id=release_id, actor=_actor(container, token), comment=comment
+        release_id=release_id, actor=_actor(container, token, "release.approve"), comment=comment
     )
-    info = _followed(container, info, wait=wait, timeout=timeout)
-    _finish(info, json_out)
+    info = _followed(container, info, wait=wait, timeout=timeout, json_out=json_out)
+    _finish(info, json_out, followed=wait)
 
 
 @app.command("promote")
@@ -190,9 +232,11 @@ def promote(
 ) -> None:
     """Continue a canary paused by an inconclusive analysis."""
     container = open_container()
-    info = container.releases.promote(release_id=release_id, actor=_actor(container, token))
-    info = _followed(container, info, wait=wait, timeout=timeout)
-    _finish(info, json_out)
+    info = container.releases.promote(
+        release_id=release_id, actor=_actor(container, token, "release.promote")
+    )
+    info = _followed(container, info, wait=wait, timeout=timeout, json_out=json_out)
+    _finish(info, json_out, followed=wait)
 
 
 @app.command("abort")
@@ -207,13 +251,10 @@ def abort(
     """Stop a release: cancel it before traffic moved, roll it back after."""
     container = open_container()
     info = container.releases.abort(
-        release_id=release_id, actor=_actor(container, token), reason=reason
+        release_id=release_id, actor=_actor(container, token, "release.abort"), reason=reason
     )
-    info = _followed(container, info, wait=wait, timeout=timeout)
-    if json_out:
-        emit_json(info.as_dict())
-    else:
-        _print(info)
+    info = _followed(container, info, wait=wait, timeout=timeout, json_out=json_out)
+    _emit(info, json_out, followed=wait)
 
 
 @app.command("rollback")
@@ -229,13 +270,10 @@ def rollback(
     """Roll SERVICE back to its previous version (decision, deploy, verify, inform, log, RCA)."""
     container = open_container()
     info = container.releases.rollback(
-        service=service, env=env, actor=_actor(container, token), reason=reason
+        service=service, env=env, actor=_actor(container, token, "release.rollback"), reason=reason
     )
-    info = _followed(container, info, wait=wait, timeout=timeout)
-    if json_out:
-        emit_json(info.as_dict())
-    else:
-        _print(info)
+    info = _followed(container, info, wait=wait, timeout=timeout, json_out=json_out)
+    _emit(info, json_out, followed=wait)
 
 
 @app.command("status")
@@ -340,12 +378,39 @@ def task_done(
     """Close a root-cause task."""
     container = open_container()
     task = container.releases.complete_task(
-        task_id=task_id, actor=_actor(container, token), note=note
+        task_id=task_id, actor=_actor(container, token, "release.task_done"), note=note
     )
     if json_out:
         emit_json(task)
     else:
         console.print(f"task #{task['id']} done", markup=False)
+
+
+@app.command("handover")
+def handover(
+    release_id: Annotated[int, typer.Argument(help="Release number")],
+    check: Annotated[bool, typer.Option("--check", help="Check every item again now")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """The handover checklist of a production release, each item with its evidence."""
+    result = open_container().releases.handover_result(release_id=release_id, check=check)
+    if json_out:
+        emit_json(result)
+    else:
+        table = Table("", "item", "detail", "action item")
+        for item in result["items"]:
+            table.add_row(
+                "ok" if item["ok"] else "FAIL",
+                item["text"]["en"],
+                item["detail"],
+                f"#{item['task_id']} ({item['owner']})" if item["task_id"] else "",
+            )
+        console.print(table)
+        console.print(f"checked {result['checked_at']}", markup=False)
+    if not result["passed"]:
+        raise ReleaseOutcomeError(
+            f"release #{release_id}: handover items failing: {', '.join(result['failed'])}"
+        )
 
 
 @app.command("migration-check")
@@ -369,7 +434,7 @@ def migration_check(
     result = container.releases.migration_check(
         config=config.expanduser().absolute(),
         scratch=scratch,
-        actor=_actor(container, token),
+        actor=_actor(container, token, "release.migration_check"),
         timeout=timeout,
     )
     if json_out:

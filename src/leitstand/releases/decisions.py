@@ -22,6 +22,8 @@ from leitstand.policy.model import Policy
 from leitstand.releases.admission import Admission
 from leitstand.releases.duties import Duties
 from leitstand.releases.flow import Flow
+from leitstand.releases.handover import Handover, stored
+from leitstand.releases.history import previous_good
 from leitstand.releases.model import LIVE, Kind, Phase, ReleaseInfo, Strategy
 from leitstand.releases.queries import ReleaseQueries, task_dict
 from leitstand.releases.runtime import RuntimeFactory
@@ -39,7 +41,14 @@ from leitstand.releases.store import (
 if TYPE_CHECKING:
     from leitstand.changes.service import ChangeService
 
-__all__ = ["ReleaseDecisions"]
+__all__ = ["NoRollbackTargetError", "ReleaseDecisions"]
+
+
+class NoRollbackTargetError(ConflictError):
+    """A manual rollback has nothing to go back to (exit 1, HTTP 409)."""
+
+    exit_code = 1
+
 
 _PRE_TRAFFIC = frozenset(
     {Phase.AWAITING_APPROVAL, Phase.MIGRATING, Phase.STARTING, Phase.HEALTH_CHECK}
@@ -61,8 +70,10 @@ class ReleaseDecisions(ReleaseQueries):
         duties: Duties,
         factory: RuntimeFactory,
         changes: ChangeService | None,
+        handover: Handover | None = None,
     ) -> None:
         super().__init__(db=db, ledger=ledger, clock=clock, policy=policy)
+        self.handover = handover
         self.flow = flow
         self.steps = steps
         self.duties = duties
@@ -147,6 +158,7 @@ class ReleaseDecisions(ReleaseQueries):
                 session, row, trigger="manual", reason=reason, actor=actor
             )
             row.reason = reason
+            row.rollback_started_at = now
             self.flow.advance(session, row, Phase.ROLLING_BACK, now=now)
             return
         raise ConflictError(f"release #{row.id} is {row.phase}: nothing to stop")
@@ -168,8 +180,14 @@ class ReleaseDecisions(ReleaseQueries):
                 row = self._row(session, target.release_id)
                 self._abort(session, row, actor, reason)
                 return release_info(row)
-            if not target.previous_version or not target.active_slot:
-                raise ConflictError(f"{service} in {env} has no previous version to go back to")
+            # The last version that completed and was not rolled back: never the rejected one.
+            previous = previous_good(session, service, env, exclude={target.active_version})
+            if previous is None or not target.active_slot:
+                raise NoRollbackTargetError(
+                    f"{service} in {env} has no earlier version that completed and was not "
+                    f"rolled back (serving: {target.active_version or 'unknown'}): nothing to "
+                    "roll back to; release a good version instead"
+                )
             last = session.execute(
                 sa.select(ReleaseRow)
                 .where(ReleaseRow.service == service, ReleaseRow.env == env)
@@ -179,7 +197,7 @@ class ReleaseDecisions(ReleaseQueries):
             row = ReleaseRow(
                 service=service,
                 env=env,
-                version=target.previous_version,
+                version=previous,
                 strategy=Strategy.BLUE_GREEN.value,
                 kind=Kind.ROLLBACK.value,
                 phase=Phase.STARTING.value,
@@ -199,6 +217,7 @@ class ReleaseDecisions(ReleaseQueries):
                 attempts=0,
                 created_at=now,
                 updated_at=now,
+                rollback_started_at=now,
             )
             session.add(row)
             session.flush()
@@ -216,7 +235,7 @@ class ReleaseDecisions(ReleaseQueries):
                 reason=reason,
                 actor=actor,
                 version=target.active_version or "?",
-                restored=target.previous_version,
+                restored=previous,
             )
             self.steps.aftermath.rolled_back(
                 session,
@@ -225,11 +244,36 @@ class ReleaseDecisions(ReleaseQueries):
                 reason=reason,
                 actor=actor,
                 version=target.active_version or "?",
-                restored=target.previous_version,
+                restored=previous,
             )
             row.reason = reason
             self.flow.advance(session, row, Phase.STARTING, now=now)
             return release_info(row)
+
+    def handover_result(
+        self, *, release_id: int, check: bool = False, check_if_missing: bool = True
+    ) -> dict[str, Any]:
+        """The handover checklist of a completed production release: as last checked, or
+        checked again now (``check``; also when it was never checked and
+        ``check_if_missing``)."""
+        if self.handover is None:  # pragma: no cover - always wired in a container
+            raise ConflictError("the handover checklist is not wired in this process")
+        with self.db.transaction() as session:
+            row = self._row(session, release_id)
+            if not self.handover.wanted(row):
+                raise ConflictError(
+                    f"release #{release_id} ({row.env}, {row.phase}) is no completed production "
+                    "release: the handover checklist is checked after those"
+                )
+            result = stored(row)
+            if result is None and not check and not check_if_missing:
+                raise NotFoundError(
+                    f"the handover checklist of release #{release_id} was not checked yet: "
+                    f"POST /api/v1/releases/{release_id}/handover"
+                )
+            if check or result is None:
+                result = self.handover.check(session, row, self.clock.now())
+            return {"release_id": release_id, **result}
 
     def complete_task(self, *, task_id: int, actor: Actor, note: str) -> dict[str, Any]:
         """Close a root-cause task with a note (the analysis or where it lives)."""

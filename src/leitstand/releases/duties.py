@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
+import structlog
 from sqlalchemy.orm import Session
 
 from leitstand.clock import Clock
@@ -20,10 +21,13 @@ from leitstand.db import Database
 from leitstand.errors import LeitstandError
 from leitstand.policy.model import Policy
 from leitstand.releases.flow import WORK, Flow
-from leitstand.releases.migrations import MigrationRunner
+from leitstand.releases.handover import HANDOVER, Handover
+from leitstand.releases.migrations import MigrationError, MigrationRunner
 from leitstand.releases.model import Phase, Routing
 from leitstand.releases.routers import RouterError
 from leitstand.releases.runtime import Runtime, RuntimeFactory
+from leitstand.releases.scrape import write_scrape_targets
+from leitstand.releases.snapshots import Snapshots
 from leitstand.releases.store import (
     ReleaseRow,
     TargetRow,
@@ -35,6 +39,8 @@ from leitstand.releases.store import (
 from leitstand.scheduler.service import LeaseContext, Scheduler
 
 __all__ = ["WORK_LEASE", "Duties"]
+
+log = structlog.get_logger(__name__)
 
 #: A long duty's claim lasts this long without renewal: a crashed leitstand's duty is taken over
 #: this soon after a restart (renewed every third of it while it runs).
@@ -53,6 +59,8 @@ class Duties:
         policy: Policy,
         clock: Clock,
         migrations: MigrationRunner,
+        snapshots: Snapshots | None = None,
+        handover: Handover | None = None,
     ) -> None:
         self.db = db
         self.flow = flow
@@ -60,6 +68,8 @@ class Duties:
         self.policy = policy
         self.clock = clock
         self.migrations = migrations
+        self.snapshots = snapshots or Snapshots(policy=policy, migrations=migrations, backups=None)
+        self.handover = handover  # checks the handover checklist after production releases
 
     def register(self, scheduler: Scheduler) -> None:
         scheduler.register_long(WORK, self.work, lease=WORK_LEASE)
@@ -101,11 +111,23 @@ class Duties:
             return routing_of(target)
 
     def _migrate(self, seen: ReleaseRow, runtime: Runtime) -> None:
+        """Refuse revisions without rollback, snapshot the database, migrate; a failed
+        snapshot stops the release before anything changed."""
         settings = runtime.target.migrations
         error, result = None, {}
+        snapshot: dict[str, Any] | None = None
+        where = {"service": seen.service, "env": seen.env}
         if settings is not None:
             try:
-                result = self.migrations.migrate(settings, service=seen.service, env=seen.env)
+                self.migrations.refuse(settings, **where)
+                if self.snapshots.wanted:
+                    try:
+                        snapshot = self.snapshots.take(settings, **where)
+                    except LeitstandError as exc:
+                        raise MigrationError(
+                            f"database snapshot failed, the release does not start: {exc.message}"
+                        ) from exc
+                result = self.migrations.upgrade(settings, **where)
             except LeitstandError as exc:
                 error = exc.message
         now = self.clock.now()
@@ -113,12 +135,15 @@ class Duties:
             row = self._fresh(session, seen)
             if row is None:
                 return
+            if snapshot is not None:
+                row.snapshot = json.dumps(snapshot)
+                self.flow.record(session, row, "release.snapshot_taken", snapshot=snapshot)
             if error is not None:
                 self.flow.abandon(
                     session, row, reason=f"migration refused or failed: {error}", now=now
                 )
                 return
-            self.flow.record(session, row, "release.migrated", **result)
+            self.flow.record(session, row, "release.migrated", snapshot=snapshot, **result)
             self.flow.advance(session, row, Phase.STARTING, now=now)
 
     def _start(self, seen: ReleaseRow, runtime: Runtime) -> None:
@@ -126,6 +151,10 @@ class Duties:
         error: str | None = None
         pid: int | None = None
         routing = self._committed(seen).enable(slot)
+        try:
+            write_scrape_targets(self.factory.home, runtime)
+        except OSError as exc:  # the analysis will say it has no data; the release goes on
+            log.warning("release_scrape_targets_not_written", error=str(exc))
         try:
             pid = runtime.starter.start(slot, seen.version)
             runtime.router.apply(routing)
@@ -197,3 +226,11 @@ class Duties:
                 extra["errors"] = errors
             self.flow.advance(session, row, then, now=now)
             self.flow.record(session, row, f"release.{then.value}", **extra)
+            if self.handover is not None and self.handover.wanted(row):
+                self.flow.scheduler.schedule(
+                    session,
+                    kind=HANDOVER,
+                    key=f"release-handover:{row.id}",
+                    due_at=now,
+                    payload={"release_id": row.id},
+                )

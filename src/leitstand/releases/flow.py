@@ -86,7 +86,7 @@ class Flow:
             self.poll(session, row, 0, now)
         if phase in _ADVANCE_NOW:
             self._timer(session, row, STEP, "advance", now)
-        if phase is Phase.ANALYSING and deadline is not None:
+        if phase in (Phase.ANALYSING, Phase.PAUSED) and deadline is not None:
             self._timer(session, row, STEP, "advance", deadline)
 
     def poll(self, session: Session, row: ReleaseRow, n: int, due: datetime) -> None:

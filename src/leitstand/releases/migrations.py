@@ -4,9 +4,9 @@ The seed's "Datenbank-Rollback": every migration has a rollback script (a revisi
 ``downgrade()`` does nothing is refused), a database snapshot is taken before any migration, and
 the rollback test (upgrade -> downgrade -> upgrade on a scratch database) is a pipeline step.
 
-The snapshot is a ``pg_dump`` (custom format) of the target database, or a copy through SQLite's
-backup API; the backup domain can take this over (``BackupService``) once it offers an
-on-demand snapshot of an arbitrary database.
+The ``dump`` snapshot is a ``pg_dump`` (custom format) of the target database, or a copy through
+SQLite's backup API; ``leitstand.releases.snapshots`` chooses it or a pgBackRest backup through
+the backups domain (``deployment.database_rollback.snapshot_method``).
 """
 
 from __future__ import annotations
@@ -188,23 +188,42 @@ class MigrationRunner:
         digest = hashlib.sha256(target.read_bytes()).hexdigest()
         return {"file": str(target), "bytes": target.stat().st_size, "sha256": digest}
 
-    def migrate(self, settings: MigrationSettings, *, service: str, env: str) -> dict[str, Any]:
-        """Refuse revisions without rollback, snapshot the database, then upgrade it."""
+    def _target(
+        self, settings: MigrationSettings, service: str, env: str
+    ) -> tuple[Path, str, float, dict[str, str]]:
         values = {"service": service, "env": env}
         config = self._path(settings.alembic_config, values)
         url = self.environ.get(settings.url_env)
         if not url:
             raise ConfigError(f"{settings.url_env} is not set: it must hold the database URL")
-        timeout = settings.timeout.total_seconds()
-        self.refuse_without_downgrade(config, timeout)
+        return config, url, settings.timeout.total_seconds(), values
+
+    def refuse(self, settings: MigrationSettings, *, service: str, env: str) -> list[str]:
+        """Refuse revisions without a working rollback script (before anything is touched)."""
+        config, _url, timeout, _values = self._target(settings, service, env)
+        return self.refuse_without_downgrade(config, timeout)
+
+    def snapshot_for(self, settings: MigrationSettings, service: str, env: str) -> dict[str, Any]:
+        """The ``dump`` snapshot of the service's database into ``snapshot_dir``."""
+        _config, url, timeout, values = self._target(settings, service, env)
         folder = (
             self._path(settings.snapshot_dir, values)
             if settings.snapshot_dir
             else self.home / "releases" / "snapshots"
         )
-        snapshot = self.snapshot(url, folder, f"{service}-{env}", timeout)
+        return self.snapshot(url, folder, f"{service}-{env}", timeout)
+
+    def upgrade(self, settings: MigrationSettings, *, service: str, env: str) -> dict[str, Any]:
+        """``alembic upgrade heads`` in the child process."""
+        config, url, timeout, _values = self._target(settings, service, env)
         upgraded = self.run("upgrade", config, url, timeout)
-        return {"snapshot": snapshot, "revisions": upgraded, "at": _iso(self.clock.now())}
+        return {"revisions": upgraded, "at": _iso(self.clock.now())}
+
+    def migrate(self, settings: MigrationSettings, *, service: str, env: str) -> dict[str, Any]:
+        """Refuse revisions without rollback, snapshot the database, then upgrade it."""
+        self.refuse(settings, service=service, env=env)
+        snapshot = self.snapshot_for(settings, service, env)
+        return {"snapshot": snapshot, **self.upgrade(settings, service=service, env=env)}
 
 
 def _iso(when: datetime) -> str:

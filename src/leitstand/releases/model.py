@@ -240,6 +240,9 @@ class ReleaseInfo:
     finished_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    # Decision -> traffic fully on the restored version (None: no rollback happened).
+    rollback_seconds: float | None = None
+    snapshot: Mapping[str, object] | None = None  # the database snapshot before migrations
 
     @property
     def settled(self) -> bool:
@@ -251,6 +254,7 @@ class ReleaseInfo:
         for name in self.__slots__:
             value = getattr(self, name)
             data[name] = value.isoformat() if isinstance(value, datetime) else value
+        data["snapshot"] = dict(self.snapshot) if self.snapshot is not None else None
         data["phase"] = self.phase.value
         return data
 

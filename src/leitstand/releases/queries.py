@@ -151,6 +151,7 @@ def task_dict(task: TaskRow, now: Any) -> dict[str, Any]:
         "env": task.env,
         "kind": task.kind,
         "title": task.title,
+        "owner": task.owner,
         "status": task.status,
         "overdue": task.status == "open" and now > task.due_at,
         "due_at": task.due_at.isoformat(),

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from leitstand.errors import Issue, NotFoundError, ValidationError
+from leitstand.errors import Issue, ValidationError
 from leitstand.policy.model import Policy
 from leitstand.policy.releases import (
     CommandStart,
@@ -40,6 +40,7 @@ from leitstand.releases.routers import TrafficRouter
 from leitstand.releases.routers.haproxy import HaproxyRouter
 from leitstand.releases.routers.kubernetes import KubernetesRouter
 from leitstand.releases.routers.nginx import NginxRouter
+from leitstand.validators import check_service
 
 __all__ = ["Runtime", "RuntimeFactory"]
 
@@ -84,10 +85,7 @@ class RuntimeFactory:
 
     def target(self, service: str) -> ReleaseTarget:
         releases = self.policy.deployment.releases
-        if service not in releases:
-            known = ", ".join(releases) or "none configured"
-            raise NotFoundError(f"unknown service {service!r}: deployment.releases has {known}")
-        return releases[service]
+        return releases[check_service(service, releases, where="deployment.releases")]
 
     def get(self, service: str, env: str) -> Runtime:
         key = (service, env)

@@ -14,6 +14,12 @@ class ReleaseIn(BaseModel):
     version: str = Field(min_length=1, max_length=100, examples=["2.4.0"])
     env: str = Field(min_length=1, max_length=64, examples=["staging"])
     strategy: str | None = Field(default=None, examples=["blue-green", "canary"])
+    artifact_digest: str | None = Field(
+        default=None,
+        max_length=100,
+        description="sha256 of the artifact deployed, as a passing gate run recorded it",
+        examples=["sha256:" + "0" * 64],
+    )
 
 
 class ApproveIn(BaseModel):

@@ -8,7 +8,6 @@ release an unknown version or through an unreachable router leaves evidence, nev
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,13 +39,12 @@ from leitstand.releases.store import (
     lock_target,
     release_info,
 )
+from leitstand.validators import version_issue
 
 if TYPE_CHECKING:
     pass
 
 __all__ = ["ReleaseOutcomeError", "ReleaseService"]
-
-_VERSION = re.compile(r"^[0-9A-Za-z][0-9A-Za-z._+-]{0,99}$")
 
 
 class ReleaseOutcomeError(LeitstandError):
@@ -69,11 +67,21 @@ class ReleaseService(ReleaseDecisions):
         env: str,
         actor: Actor,
         strategy: str | None = None,
+        artifact_digest: str | None = None,
     ) -> ReleaseInfo:
-        """Record a release and schedule it; production needs an approved change record."""
+        """Record a release and schedule it; production needs an approved change record.
+
+        ``artifact_digest`` (``sha256:<hex>``) names the artifact the release deploys; where the
+        policy requires gates, a passing gate run must have recorded that digest.
+        """
         try:
             return self._start(
-                service=service, version=version, env=env, actor=actor, strategy=strategy
+                service=service,
+                version=version,
+                env=env,
+                actor=actor,
+                strategy=strategy,
+                artifact_digest=artifact_digest,
             )
         except LeitstandError as exc:
             with self.db.transaction() as session:
@@ -87,13 +95,21 @@ class ReleaseService(ReleaseDecisions):
                         "version": version,
                         "env": env,
                         "strategy": strategy,
+                        "artifact_digest": artifact_digest,
                         "reason": exc.message,
                     },
                 )
             raise
 
     def _start(
-        self, *, service: str, version: str, env: str, actor: Actor, strategy: str | None
+        self,
+        *,
+        service: str,
+        version: str,
+        env: str,
+        actor: Actor,
+        strategy: str | None,
+        artifact_digest: str | None = None,
     ) -> ReleaseInfo:
         issues: list[Issue] = []
         chosen = Strategy(self.policy.deployment.default_strategy.value)
@@ -102,10 +118,9 @@ class ReleaseService(ReleaseDecisions):
                 chosen = parse_strategy(strategy)
             except ValueError as exc:
                 issues.append(Issue("strategy", str(exc)))
-        if not _VERSION.match(version):
-            issues.append(
-                Issue("version", f"letters, digits and . _ + - (at most 100) (got {version!r})")
-            )
+        version_problem = version_issue(version)
+        if version_problem is not None:
+            issues.append(version_problem)
         if issues:
             raise ValidationError(issues)
         runtime = self.factory.get(service, env)
@@ -123,7 +138,9 @@ class ReleaseService(ReleaseDecisions):
                 )
             if target.active_version == version:
                 raise ConflictError(f"{service} {version} already serves {env}")
-            change, approved = self.admission.check(session, service, version, env, actor)
+            change, approved = self.admission.check(
+                session, service, version, env, actor, artifact_digest
+            )
             routing = Routing.from_dict(json.loads(target.routing))
             stable = target.active_slot or next(iter(routing.serving()), None)
             new_slot = runtime.other(stable) if stable else runtime.slots[0]
@@ -157,7 +174,7 @@ class ReleaseService(ReleaseDecisions):
             self.flow.record(
                 session, row, "release.started", actor, target_slot=new_slot,
                 stable_slot=stable, stable_version=row.stable_version,
-                approval=approved or "required",
+                approval=approved or "required", artifact_digest=artifact_digest,
             )  # fmt: skip
             if approved is None:
                 self._ask_for_approval(session, row)

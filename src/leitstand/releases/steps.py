@@ -12,14 +12,15 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from leitstand.auth.model import Actor
 from leitstand.clock import Clock
 from leitstand.db import Database
+from leitstand.policy.delivery import InconclusiveAction
 from leitstand.policy.model import Policy
 from leitstand.releases.aftermath import Aftermath
 from leitstand.releases.analysis import analyse, measurement_dict
 from leitstand.releases.flow import STEP, SYSTEM, Flow
-from leitstand.releases.health import probe, smoke
+from leitstand.releases.health import probe
+from leitstand.releases.history import previous_good
 from leitstand.releases.model import (
     Kind,
     Phase,
@@ -27,6 +28,7 @@ from leitstand.releases.model import (
     Strategy,
     Verdict,
 )
+from leitstand.releases.rollbacks import Rollbacks
 from leitstand.releases.routers import RouterError
 from leitstand.releases.runtime import Runtime, RuntimeFactory
 from leitstand.releases.store import (
@@ -61,6 +63,8 @@ class Steps:
         self.policy = policy
         self.clock = clock
         self.aftermath = aftermath
+        self.rollbacks = Rollbacks(flow=flow, policy=policy, clock=clock, aftermath=aftermath)
+        self.roll_back_now = self.rollbacks.roll_back_now
 
     def register(self, scheduler: Scheduler) -> None:
         scheduler.register(STEP, self.step)
@@ -81,10 +85,12 @@ class Steps:
             self._switch(session, row, target, runtime, ctx.now)
         elif phase is Phase.ANALYSING:
             self._analyse(session, row, target, runtime, ctx.now)
+        elif phase is Phase.PAUSED:
+            self._pause_over(session, row, target, runtime, ctx.now)
         elif phase is Phase.ROLLING_BACK:
-            self._restore(session, row, target, runtime, ctx.now)
+            self.rollbacks.restore(session, row, target, runtime, ctx.now)
         elif phase is Phase.VERIFYING:
-            self._verify(session, row, runtime, ctx.now)
+            self.rollbacks.verify(session, row, runtime, ctx.now)
 
     def _poll(
         self,
@@ -145,6 +151,9 @@ class Steps:
             # The window ends on a passing check only: a failing one keeps counting (after a
             # long outage of leitstand, say) until it rolls back or passes again.
             ended = row.deadline is not None and now >= row.deadline
+            if phase is Phase.PAUSED and ended:
+                self._pause_over(session, row, target, runtime, now)
+                return
             if phase is Phase.OBSERVING and ended and result.ok:
                 self.flow.advance(session, row, Phase.RETIRING, now=now)
                 return
@@ -210,14 +219,22 @@ class Steps:
             return
         row.switched_at = now
         target.active_slot, target.active_version = new, row.version
-        target.previous_slot, target.previous_version = stable, row.stable_version
-        target.previous_warm = stable is not None
+        rollback = row.kind == Kind.ROLLBACK.value
+        if rollback:  # the version rolled away from is no target any more: the last good one is
+            target.previous_slot = None
+            target.previous_version = previous_good(
+                session, row.service, row.env, exclude={row.version, row.stable_version}
+            )
+        else:
+            target.previous_slot, target.previous_version = stable, row.stable_version
+        target.previous_warm = stable is not None and not rollback
         self.flow.record(
-            session, row, "release.switched", slot=new, previous_slot=stable,
-            previous_version=row.stable_version, routing=routing.as_dict(),
+            session, row, "release.switched", slot=new, previous_slot=target.previous_slot,
+            previous_version=target.previous_version, routing=routing.as_dict(),
+            **(self.rollbacks.measured(session, row) if rollback else {}),
         )  # fmt: skip
         self._deployed(session, row, now)
-        if row.kind == Kind.ROLLBACK.value:
+        if rollback:
             self.flow.advance(session, row, Phase.VERIFYING, now=now)
             return
         blue_green = self.policy.deployment.blue_green
@@ -283,109 +300,50 @@ class Steps:
                 reason="canary analysis failed: " + "; ".join(judgement.reasons),
             )  # fmt: skip
         else:
-            self.flow.advance(session, row, Phase.PAUSED, now=now)
+            wait = self.policy.deployment.canary.inconclusive_max_wait
+            self.flow.advance(session, row, Phase.PAUSED, now=now, deadline=now + wait)
             self._ask_humans(session, row, judgement.reasons)
 
     def _ask_humans(self, session: Session, row: ReleaseRow, reasons: tuple[str, ...]) -> None:
         alerting = self.aftermath.alerting
         if alerting is None:
             return
-        roles = self.policy.deployment.manual_rollback.deciders
+        canary = self.policy.deployment.canary
+        minutes = canary.inconclusive_max_wait.total_seconds() / 60
+        then = (
+            "wird er automatisch zurückgerollt"
+            if canary.inconclusive_action is InconclusiveAction.ROLLBACK
+            else "geht er automatisch zum nächsten Schritt"
+        )
         alerting.notify(
             session,
-            roles=roles,
+            roles=self.policy.deployment.manual_rollback.deciders,
             subject=f"Canary {row.service} {row.version} ({row.env}): Entscheidung nötig",
             body="Die Canary-Analyse ist nicht eindeutig: "
             + "; ".join(reasons)
-            + f"\n`leitstand release promote {row.id}` oder `leitstand release abort {row.id}`.",
+            + f"\n`leitstand release promote {row.id}` oder `leitstand release abort {row.id}`."
+            + f"\nOhne Entscheidung binnen {minutes:g} min {then}.",
             actor=SYSTEM,
         )
 
-    def roll_back_now(
-        self,
-        session: Session,
-        row: ReleaseRow,
-        target: TargetRow,
-        runtime: Runtime,
-        now: datetime,
-        *,
-        trigger: str,
-        reason: str,
-        actor: Actor = SYSTEM,
-    ) -> None:
-        """Decide the rollback, move the traffic back at once, then document and notify."""
-        self.aftermath.decided(session, row, trigger=trigger, reason=reason, actor=actor)
-        row.reason = reason
-        self._restore(session, row, target, runtime, now)
-        self.aftermath.rolled_back(session, row, trigger=trigger, reason=reason, actor=actor)
-
-    def _restore(
+    def _pause_over(
         self, session: Session, row: ReleaseRow, target: TargetRow, runtime: Runtime, now: datetime
     ) -> None:
-        assert row.stable_slot is not None
-        routing = routing_of(target).split(row.stable_slot, row.target_slot, 0)
-        try:
-            runtime.router.apply(routing)
-        except RouterError as exc:
-            row.attempts += 1
-            if row.attempts <= 3:
-                self.flow.record(
-                    session, row, "release.router_error", error=str(exc), attempt=row.attempts
-                )
-            alerting = self.aftermath.alerting
-            if row.attempts == 1 and alerting is not None:
-                alerting.raise_alert(
-                    session,
-                    name="ReleaseRollbackBlocked",
-                    severity="critical",
-                    summary=f"{row.service} {row.env}: traffic cannot be moved back: {exc}",
-                    labels={"env": row.env, "release": str(row.id)},
-                    service=row.service,
-                    source="leitstand.releases",
-                    actor=SYSTEM,
-                )
-            if row.phase != Phase.ROLLING_BACK.value:
-                attempts = row.attempts
-                self.flow.advance(session, row, Phase.ROLLING_BACK, now=now)
-                row.attempts = attempts
-            else:
-                backoff = runtime.target.health.interval * min(row.attempts, 10)
-                self.flow.retry(session, row, now + backoff)
+        """Nobody decided on the paused canary in time: the policy's default action, never stuck."""
+        if row.deadline is None or now < row.deadline:
             return
-        target.routing = json.dumps(routing.as_dict())
-        target.active_slot, target.active_version = row.stable_slot, row.stable_version
-        target.previous_slot, target.previous_version = row.target_slot, row.version
-        target.previous_warm = False
-        target.updated_at = now
-        self.flow.record(session, row, "release.traffic_restored", routing=routing.as_dict())
-        self.flow.advance(session, row, Phase.VERIFYING, now=now)
-
-    def _verify(self, session: Session, row: ReleaseRow, runtime: Runtime, now: datetime) -> None:
-        serving = row.target_slot if row.kind == Kind.ROLLBACK.value else row.stable_slot
-        assert serving is not None
-        health = runtime.target.health
-        timeout = health.timeout.total_seconds()
-        result = probe(runtime.health_url(serving), timeout=timeout)
-        failures = smoke(runtime.base_url(serving), health.smoke, timeout=timeout)
-        self.flow.record(
-            session, row, "release.verified", slot=serving, health=result.detail,
-            healthy=result.ok, smoke_paths=list(health.smoke), smoke_failures=failures,
+        canary = self.policy.deployment.canary
+        waited = canary.inconclusive_max_wait.total_seconds()
+        if canary.inconclusive_action is InconclusiveAction.PROMOTE or row.stable_slot is None:
+            row.step += 1
+            self.flow.record(
+                session, row, "release.promoted", step=row.step, automatic=True,
+                reason=f"no decision within {waited:g} s of an inconclusive analysis",
+            )  # fmt: skip
+            self.flow.advance(session, row, Phase.SWITCHING, now=now)
+            return
+        self.rollbacks.roll_back_now(
+            session, row, target, runtime, now, trigger="inconclusive",
+            reason=f"the canary analysis was inconclusive and nobody decided within {waited:g} s "
+            f"(deployment.canary.inconclusive_max_wait): {canary.inconclusive_action.value}",
         )  # fmt: skip
-        alerting = self.aftermath.alerting
-        if (failures or not result.ok) and alerting is not None:
-            alerting.raise_alert(
-                session,
-                name="ReleaseVerificationFailed",
-                severity="critical",
-                summary=f"{row.service} {row.env} after rollback: health {result.detail}, "
-                f"smoke failures: {', '.join(failures) or 'none'}",
-                labels={"env": row.env, "release": str(row.id)},
-                service=row.service,
-                source="leitstand.releases",
-                actor=SYSTEM,
-            )
-        if row.kind == Kind.ROLLBACK.value:
-            self.flow.advance(session, row, Phase.RETIRING, now=now)
-        else:
-            row.outcome = Phase.ROLLED_BACK.value
-            self.flow.advance(session, row, Phase.CLEANING_UP, now=now)

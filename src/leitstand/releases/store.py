@@ -97,6 +97,11 @@ class ReleaseRow(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # When the rollback was decided, and how long until traffic was on the restored version.
+    rollback_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rollback_seconds: Mapped[float | None] = mapped_column(sa.Float)
+    snapshot: Mapped[str | None] = mapped_column(sa.Text)  # JSON: the pre-migration snapshot
+    handover: Mapped[str | None] = mapped_column(sa.Text)  # JSON: the checklist's last result
 
 
 class AnalysisRow(Base):
@@ -130,8 +135,9 @@ class TaskRow(Base):
     )
     service: Mapped[str] = mapped_column(sa.String(200))
     env: Mapped[str] = mapped_column(sa.String(64))
-    kind: Mapped[str] = mapped_column(sa.String(32))
+    kind: Mapped[str] = mapped_column(sa.String(32))  # root_cause, handover
     title: Mapped[str] = mapped_column(sa.Text)
+    owner: Mapped[str | None] = mapped_column(sa.String(64))  # the role that must act
     status: Mapped[str] = mapped_column(sa.String(32))  # open, done
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -164,6 +170,8 @@ def release_info(row: ReleaseRow) -> ReleaseInfo:
         finished_at=row.finished_at,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        rollback_seconds=row.rollback_seconds,
+        snapshot=json.loads(row.snapshot) if row.snapshot else None,
     )
 
 

@@ -7,13 +7,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from leitstand.api_types import PathId
 from leitstand.auth.model import Actor
 from leitstand.deps import container_of
 from leitstand.errors import LeitstandError
 from leitstand.releases.api import DECIDE, READ
 from leitstand.releases.model import TargetInfo
 from leitstand.web.i18n import register_nav, register_texts
-from leitstand.web.render import local_time, page, render
+from leitstand.web.render import page, render
 
 __all__ = ["router"]
 
@@ -53,6 +54,14 @@ register_texts(
         "rel_canary": {"de": "Canary", "en": "Canary"},
         "rel_stable": {"de": "Stabil", "en": "Stable"},
         "rel_never": {"de": "noch nie ausgerollt", "en": "never released"},
+        "rel_rollback_time": {"de": "Rollback-Dauer", "en": "Rollback took"},
+        "rel_rollback_limit": {"de": "erlaubt", "en": "allowed"},
+        "rel_snapshot": {"de": "Datenbank-Snapshot", "en": "Database snapshot"},
+        "rel_handover": {"de": "Übergabe-Checkliste", "en": "Handover checklist"},
+        "rel_item": {"de": "Punkt", "en": "Item"},
+        "rel_evidence": {"de": "Nachweis", "en": "Evidence"},
+        "rel_action_item": {"de": "Maßnahme", "en": "Action item"},
+        "rel_failing": {"de": "offen", "en": "failing"},
     }
 )
 
@@ -90,7 +99,7 @@ def _index(
             "actor": actor,
             "targets": [_target(t) for t in releases.targets()],
             "in_flight": in_flight,
-            "history": [{**r.as_dict(), "started": local_time(r.created_at)} for r in history],
+            "history": [{**r.as_dict(), "started": r.created_at} for r in history],
             "tasks": releases.tasks(status="open"),
             "may_decide": actor.role in {r.value for r in DECIDE},
             "error": error,
@@ -106,7 +115,7 @@ def releases_page(request: Request, actor: Annotated[Actor, page(*READ)]) -> Res
 
 @router.get("/releases/{release_id}", response_class=HTMLResponse)
 def release_page(
-    release_id: int, request: Request, actor: Annotated[Actor, page(*READ)]
+    release_id: PathId, request: Request, actor: Annotated[Actor, page(*READ)]
 ) -> Response:
     releases = container_of(request).releases
     info = releases.get(release_id)
@@ -117,12 +126,24 @@ def release_page(
             "actor": actor,
             "release": info.as_dict(),
             "analyses": releases.analyses(release_id),
-            "timeline": [
-                {**e, "time": local_time(e["time"])} for e in releases.timeline(release_id)
-            ],
+            "timeline": [{**e, "time": e["time"]} for e in releases.timeline(release_id)],
             "may_decide": actor.role in {r.value for r in DECIDE},
+            "handover": _handover(releases, release_id),
+            "max_rollback_seconds": container_of(
+                request
+            ).policy.deployment.blue_green.max_rollback_time.total_seconds(),
         },
     )
+
+
+def _handover(releases: Any, release_id: int) -> dict[str, Any] | None:
+    try:
+        result: dict[str, Any] = releases.handover_result(
+            release_id=release_id, check_if_missing=False
+        )
+    except LeitstandError:
+        return None  # not a completed production release, or not checked yet
+    return result
 
 
 def _act(request: Request, actor: Actor, call: Any) -> Response:
@@ -134,18 +155,22 @@ def _act(request: Request, actor: Actor, call: Any) -> Response:
 
 
 @router.post("/releases/{release_id}/approve")
-def approve(release_id: int, request: Request, actor: Annotated[Actor, page(*DECIDE)]) -> Response:
+def approve(
+    release_id: PathId, request: Request, actor: Annotated[Actor, page(*DECIDE)]
+) -> Response:
     return _act(request, actor, lambda s: s.approve(release_id=release_id, actor=actor))
 
 
 @router.post("/releases/{release_id}/promote")
-def promote(release_id: int, request: Request, actor: Annotated[Actor, page(*DECIDE)]) -> Response:
+def promote(
+    release_id: PathId, request: Request, actor: Annotated[Actor, page(*DECIDE)]
+) -> Response:
     return _act(request, actor, lambda s: s.promote(release_id=release_id, actor=actor))
 
 
 @router.post("/releases/{release_id}/abort")
 def abort(
-    release_id: int,
+    release_id: PathId,
     request: Request,
     actor: Annotated[Actor, page(*DECIDE)],
     reason: Annotated[str, Form()] = "",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,16 +18,20 @@ from leitstand.policy.model import Policy
 from leitstand.releases.aftermath import TASK_DUE, Aftermath
 from leitstand.releases.duties import Duties
 from leitstand.releases.flow import SYSTEM, Flow
+from leitstand.releases.handover import HANDOVER, Handover
 from leitstand.releases.migrations import MigrationRunner
 from leitstand.releases.model import Routing
 from leitstand.releases.runtime import RuntimeFactory
+from leitstand.releases.scrape import write_scrape_targets
 from leitstand.releases.service import ReleaseService
+from leitstand.releases.snapshots import Snapshots
 from leitstand.releases.steps import Steps
 from leitstand.releases.store import TargetRow
 from leitstand.scheduler.service import Scheduler
 
 if TYPE_CHECKING:
     from leitstand.alerting.service import AlertingService
+    from leitstand.backups.service import BackupService
     from leitstand.bootstrap import Container
     from leitstand.changes.service import ChangeService
 
@@ -45,6 +50,7 @@ def wire_releases(
     home: Path,
     alerting: AlertingService | None,
     changes: ChangeService | None,
+    backups: BackupService | None = None,
 ) -> ReleaseService:
     """Build the service; the scheduler learns the release steps and the task deadline."""
     factory = RuntimeFactory(policy=policy, home=home)
@@ -61,13 +67,20 @@ def wire_releases(
         db=db, flow=flow, factory=factory, policy=policy, clock=clock, aftermath=aftermath
     )
     steps.register(scheduler)
+    migrations = MigrationRunner(home=home, clock=clock)
+    handover = Handover(
+        ledger=ledger, policy=policy, factory=factory, aftermath=aftermath, backups=backups
+    )
+    scheduler.register(HANDOVER, handover.job)
     duties = Duties(
         db=db,
         flow=flow,
         factory=factory,
         policy=policy,
         clock=clock,
-        migrations=MigrationRunner(home=home, clock=clock),
+        migrations=migrations,
+        snapshots=Snapshots(policy=policy, migrations=migrations, backups=backups),
+        handover=handover,
     )
     duties.register(scheduler)
     scheduler.register(TASK_DUE, aftermath.task_due)
@@ -81,6 +94,7 @@ def wire_releases(
         duties=duties,
         factory=factory,
         changes=changes,
+        handover=handover,
     )
 
 
@@ -104,6 +118,9 @@ def reconcile_routers(container: Container) -> int:
             continue
         try:
             runtime = releases.factory.get(service, env)
+            # The managed Prometheus scrapes the slots (also those started by an older leitstand).
+            with contextlib.suppress(OSError):
+                write_scrape_targets(container.settings.home, runtime)
             live = runtime.router.current()
             if live.same_traffic(committed):
                 continue

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import structlog
 import typer
 from rich.table import Table
 
-from leitstand.cli_support import console, emit_json, open_container
+from leitstand.auth.model import Role
+from leitstand.cli_support import TokenOpt, console, emit_json, open_container, resolve_actor
 
 __all__ = ["app"]
 
 app = typer.Typer(help="Durable timers and recurring jobs.", no_args_is_help=True)
+#: Who may fire due timers by hand.
+TICKERS = (Role.DEVOPS, Role.ONCALL)
+_log = structlog.get_logger(__name__)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
 
 
@@ -40,7 +45,14 @@ def list_jobs(
 
 
 @app.command("tick")
-def tick(limit: Annotated[int, typer.Option(min=1)] = 100) -> None:
-    """Fire the timers that are due now, once (the running control plane does this itself)."""
-    fired = open_container().scheduler.run_due(limit=limit)
+def tick(limit: Annotated[int, typer.Option(min=1)] = 100, token: TokenOpt = None) -> None:
+    """Fire the timers that are due now, once (the running control plane does this itself).
+
+    The timers act as the scheduler, as they would in the control plane; who fired them by
+    hand is checked (devops or on-call) and logged.
+    """
+    container = open_container()
+    actor = resolve_actor(container, token, action="scheduler.tick", roles=TICKERS)
+    _log.info("scheduler_tick", actor=actor.name, role=actor.role, limit=limit)
+    fired = container.scheduler.run_due(limit=limit)
     console.print(f"fired {fired} timer(s)")

@@ -304,6 +304,19 @@ class Scheduler:
         )
         return bool(getattr(result, "rowcount", 0))
 
+    def cancel_prefix(self, session: Session, prefix: str) -> int:
+        """Cancel every pending timer whose key starts with ``prefix``; returns how many."""
+        result = session.execute(
+            sa.update(JobRow)
+            .where(
+                JobRow.key.startswith(prefix, autoescape=True),
+                JobRow.status == JobStatus.PENDING.value,
+            )
+            .values(status=JobStatus.CANCELLED.value)
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
     # -- firing --------------------------------------------------------------------------------
 
     def run_due(self, *, limit: int = 20, kinds: Collection[str] | None = None) -> int:

@@ -4,9 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import Enum
 from typing import Final
 
-__all__ = ["LANGUAGES", "NavEntry", "nav_entries", "register_nav", "register_texts", "translator"]
+from babel import Locale
+from babel.dates import format_datetime
+
+from leitstand.clock import BERLIN
+
+__all__ = [
+    "LANGUAGES",
+    "NavEntry",
+    "label",
+    "nav_entries",
+    "page_time",
+    "plural",
+    "register_nav",
+    "register_texts",
+    "translator",
+]
 
 LANGUAGES: Final = ("de", "en")
 
@@ -28,7 +45,21 @@ _TEXTS: Final[dict[str, dict[str, str]]] = {
     "intact": {"de": "intakt", "en": "intact"},
     "not_intact": {"de": "NICHT intakt", "en": "NOT intact"},
     "never_verified": {"de": "noch nicht geprüft", "en": "not verified yet"},
+    "manual_entry": {"de": "manuell", "en": "manual"},
+    "verify_incomplete": {"de": "unvollständig", "en": "incomplete"},
     "entries": {"de": "Einträge", "en": "entries"},
+    "entry": {"de": "Eintrag", "en": "entry"},
+    "export_period": {"de": "Zeitraum exportieren", "en": "Export a period"},
+    "export_from": {"de": "Von", "en": "From"},
+    "export_until": {"de": "Bis (ausschließlich)", "en": "Until (exclusive)"},
+    "export_download": {
+        "de": "Prüfarchiv herunterladen (tar.gz)",
+        "en": "Download verifiable archive (tar.gz)",
+    },
+    "export_hint": {
+        "de": "Entpacken und offline prüfen: leitstand audit verify --export ORDNER",
+        "en": "Unpack and verify offline: leitstand audit verify --export FOLDER",
+    },
     "first_bad": {"de": "erster fehlerhafter Index", "en": "first bad index"},
     "checked_at": {"de": "geprüft am", "en": "checked at"},
     "policy_source": {"de": "Richtlinie", "en": "Policy"},
@@ -111,3 +142,112 @@ def translator(lang: str) -> dict[str, str]:
     """All UI texts in ``lang`` (German for anything unknown)."""
     code = lang if lang in LANGUAGES else "de"
     return {key: texts[code] for key, texts in _CATALOG.items()}
+
+
+_LOCALES: Final = {"de": "de_DE", "en": "en_GB"}
+
+#: Stored status and phase values as a page names them, (German, English): release phases,
+#: change statuses and stages, backup run and drill statuses, alert states and severities,
+#: flag states. One table for every page (the ``label`` filter); unknown values show as stored.
+LABELS: Final[dict[str, tuple[str, str]]] = {
+    # releases: phases, verdicts, kinds
+    "awaiting_approval": ("wartet auf Freigabe", "awaiting approval"),
+    "migrating": ("Migration läuft", "migrating"),
+    "starting": ("startet", "starting"),
+    "health_check": ("Gesundheitsprüfung", "health check"),
+    "switching": ("schaltet um", "switching"),
+    "analysing": ("Analyse läuft", "analysing"),
+    "paused": ("angehalten", "paused"),
+    "observing": ("Beobachtung", "observing"),
+    "retiring": ("alte Version wird gestoppt", "retiring"),
+    "rolling_back": ("Rollback läuft", "rolling back"),
+    "verifying": ("Prüfung läuft", "verifying"),
+    "cleaning_up": ("räumt auf", "cleaning up"),
+    "completed": ("abgeschlossen", "completed"),
+    "rolled_back": ("zurückgerollt", "rolled back"),
+    "cancelled": ("abgebrochen", "cancelled"),
+    "pass": ("bestanden", "pass"),
+    "fail": ("nicht bestanden", "fail"),
+    "inconclusive": ("nicht eindeutig", "inconclusive"),
+    "deploy": ("Deployment", "deploy"),
+    "rollback": ("Rollback", "rollback"),
+    # changes: statuses and approval stages
+    "pending": ("wartet auf Genehmigung", "pending"),
+    "approved": ("genehmigt", "approved"),
+    "rejected": ("abgelehnt", "rejected"),
+    "automatic": ("automatisch", "automatic"),
+    "before_deployment": ("vor dem Deployment", "before deployment"),
+    "retrospective": ("nachträglich", "retrospective"),
+    "standard": ("Standard", "standard"),
+    "normal": ("Normal", "normal"),
+    "emergency": ("Notfall", "emergency"),
+    # backups: runs and drills
+    "running": ("läuft", "running"),
+    "succeeded": ("erfolgreich", "succeeded"),
+    "partial": ("nur ein Standort", "one site only"),
+    "failed": ("fehlgeschlagen", "failed"),
+    "skipped": ("übersprungen", "skipped"),
+    "interrupted": ("unterbrochen", "interrupted"),
+    "passed": ("bestanden", "passed"),
+    # alerting: states and severities
+    "firing": ("aktiv", "firing"),
+    "resolved": ("behoben", "resolved"),
+    "acknowledged": ("übernommen", "acknowledged"),
+    "critical": ("kritisch", "critical"),
+    "warning": ("Warnung", "warning"),
+    "info": ("Hinweis", "info"),
+    # flags: states
+    "on": ("an", "on"),
+    "off": ("aus", "off"),
+    "killed": ("Notabschaltung", "killed"),
+    "varies": ("unterschiedlich", "varies"),
+    # roles (as the policy names them)
+    "devops": ("DevOps", "DevOps"),
+    "developer": ("Entwicklung", "developer"),
+    "oncall": ("On-Call", "on-call"),
+    "compliance_officer": ("Compliance Officer", "compliance officer"),
+    "security": ("Security", "security"),
+    "qa": ("QA", "QA"),
+    "product_owner": ("Product Owner", "product owner"),
+    "management": ("Management", "management"),
+    "auditor": ("Auditor", "auditor"),
+}
+
+
+def label(value: object, lang: str) -> str:
+    """A stored status or phase value named in ``lang`` (the value itself if unknown)."""
+    if value is None:
+        return ""
+    key = str(value.value) if isinstance(value, Enum) else str(value)
+    names = LABELS.get(key)
+    if names is None:
+        return key
+    return names[1] if lang == "en" else names[0]
+
+
+def plural(count: int, one: str, other: str, lang: str) -> str:
+    """``1 Eintrag``, ``2 Einträge``: the count with the form the language's plural rule picks."""
+    form = Locale.parse(_LOCALES.get(lang, "de_DE")).plural_form(count)
+    return f"{count} {one if form == 'one' else other}"
+
+
+def page_time(value: datetime | str | None, lang: str) -> str:
+    """A time on a page, in Europe/Berlin with its zone.
+
+    German ``07.12.2026, 14:05 MEZ``, English ``7 Dec 2026, 14:05 CET``. ISO strings (as the
+    API and the ledger store them) are accepted; a naive time is taken as UTC. The API itself
+    keeps UTC; CLIs keep their own format (``leitstand.web.render.local_time``).
+    """
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        try:
+            when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+    else:
+        when = value
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    pattern = "d MMM y, HH:mm zzz" if lang == "en" else "dd.MM.yyyy, HH:mm zzz"
+    return format_datetime(when, pattern, tzinfo=BERLIN, locale=_LOCALES.get(lang, "de_DE"))

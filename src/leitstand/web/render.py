@@ -9,18 +9,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Depends, Request
 from fastapi.responses import Response
+from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from jinja2.runtime import Context
 
-from leitstand.auth.api import RoleGuard
+from leitstand.auth.api import BEARER, RoleGuard
 from leitstand.auth.model import Actor, Role
 from leitstand.clock import BERLIN
 from leitstand.errors import AuthenticationError
-from leitstand.web.i18n import LANGUAGES, nav_entries, translator
+from leitstand.web.i18n import LANGUAGES, label, nav_entries, page_time, plural, translator
 
 __all__ = [
     "LoginRequired",
@@ -38,6 +41,35 @@ templates = Jinja2Templates(directory=[str(d) for d in TEMPLATE_DIRS])
 LANG_COOKIE = "leitstand_lang"
 
 
+def _lang(context: Context) -> str:
+    lang = context.get("lang", "de")
+    return lang if lang in LANGUAGES else "de"
+
+
+@pass_context
+def _when_filter(context: Context, value: datetime | str | None) -> str:
+    """``{{ x|when }}``: a time in Europe/Berlin with its zone, in the page's language."""
+    return page_time(value, _lang(context))
+
+
+@pass_context
+def _label_filter(context: Context, value: object) -> str:
+    """``{{ status|label }}``: a stored status or phase value in the page's language."""
+    return label(value, _lang(context))
+
+
+@pass_context
+def _plural_filter(context: Context, count: int, one_key: str, other_key: str) -> str:
+    """``{{ n|plural("entry", "entries") }}``: ``1 Eintrag``, ``2 Einträge`` (UI text keys)."""
+    texts = context.get("t") or {}
+    return plural(
+        count, texts.get(one_key, one_key), texts.get(other_key, other_key), _lang(context)
+    )
+
+
+templates.env.filters.update(when=_when_filter, label=_label_filter, plural=_plural_filter)
+
+
 class LoginRequired(Exception):
     """Raised by page guards; the app answers with a redirect to the sign-in page."""
 
@@ -49,7 +81,11 @@ class LoginRequired(Exception):
 class UiGuard(RoleGuard):
     """Like RoleGuard, but an unauthenticated browser is sent to the sign-in page."""
 
-    async def __call__(self, request: Request) -> Actor:
+    async def __call__(
+        self,
+        request: Request,
+        _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)] = None,
+    ) -> Actor:
         try:
             return await super().__call__(request)
         except AuthenticationError:
@@ -79,6 +115,9 @@ def render(request: Request, name: str, context: Mapping[str, Any], status: int 
             "other_lang": "en" if lang == "de" else "de",
             "nav": nav_entries(lang),
             "path": request.url.path,
+            # Set by the guard for a session-authenticated page; base.html hands it to
+            # static/leitstand.js, which adds it to every form and htmx request.
+            "csrf_token": getattr(request.state, "csrf_token", ""),
         }
         | dict(context),
         status_code=status,

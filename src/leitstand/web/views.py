@@ -8,18 +8,19 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
-from leitstand.auth.api import COOKIE_NAME, public
+from leitstand.auth.api import COOKIE_NAME, check_csrf, public, session_cookie_secure
 from leitstand.auth.model import ALL_ROLES, READ_ROLES, Actor, Role
 from leitstand.backups.objectives import Objective
 from leitstand.backups.report import seconds_text
 from leitstand.deps import container_of
 from leitstand.errors import AuthenticationError
+from leitstand.ledger.ownership import is_manual
 from leitstand.ledger.service import EntryQuery
 from leitstand.web.i18n import nav_entries, translator
 from leitstand.web.render import (
     human_duration,
-    local_time,
     page,
     render,
     request_lang,
@@ -39,8 +40,9 @@ def login_form(request: Request, next: str = "/") -> Response:
 def login(
     request: Request, token: Annotated[str, Form()], next: Annotated[str, Form()] = "/"
 ) -> Response:
+    # A cross-site sign-in (login CSRF) is refused before this by the web security middleware.
     try:
-        container_of(request).auth.authenticate(token.strip())
+        session_id, _actor = container_of(request).auth.start_session(token.strip())
     except AuthenticationError:
         return render(
             request,
@@ -49,14 +51,35 @@ def login(
             status=401,
         )
     response = RedirectResponse(_safe_next(next), status_code=303)
-    response.set_cookie(COOKIE_NAME, token.strip(), httponly=True, samesite="strict")
+    # The cookie holds a random session id, never the token (which stays with its owner).
+    response.set_cookie(
+        COOKIE_NAME,
+        session_id,
+        httponly=True,
+        samesite="strict",
+        secure=session_cookie_secure(request),
+        path="/",
+    )
     return response
 
 
 @router.post("/logout", dependencies=[public()])
-def logout() -> Response:
+async def logout(request: Request) -> Response:
+    """Sign out: the session is revoked server-side, so a copied cookie is refused too."""
+    session_id = request.cookies.get(COOKIE_NAME, "")
+    if session_id:
+        sessions = container_of(request).auth.sessions
+        try:
+            web = await run_in_threadpool(sessions.resolve, session_id)
+        except AuthenticationError:
+            web = None  # already ended or expired: only the cookie is left to clear
+        if web is not None:
+            await check_csrf(request, web.csrf_token)
+            await run_in_threadpool(sessions.end, session_id)
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(COOKIE_NAME)
+    response.delete_cookie(
+        COOKIE_NAME, httponly=True, samesite="strict", secure=session_cookie_secure(request)
+    )
     return response
 
 
@@ -84,12 +107,14 @@ def overview(request: Request, actor: Annotated[Actor, page(*ALL_ROLES)]) -> Res
     tenants = [{"id": tid, "name": tenant.name} for tid, tenant in policy.tenants.items()]
     verification = None
     if last is not None:
+        # The verifier's own record, never a ledger payload (anyone may write manual entries).
         verification = {
-            "ok": bool(last.payload.get("ok")),
-            "size": last.payload.get("size"),
-            "first_bad_index": last.payload.get("first_bad_index"),
-            "problems": last.payload.get("problems") or [],
-            "time": local_time(last.time),
+            "ok": last.ok,
+            "size": last.entries_checked,
+            "first_bad_index": last.first_bad_index,
+            "problems": last.problems,
+            "incomplete": last.incomplete,
+            "time": last.verified_at,
             "actor": last.actor,
         }
     return render(
@@ -104,9 +129,10 @@ def overview(request: Request, actor: Annotated[Actor, page(*ALL_ROLES)]) -> Res
             "entries": [
                 {
                     "index": e.index,
-                    "time": local_time(e.time),
+                    "time": e.time,
                     "actor": e.actor,
                     "action": e.action,
+                    "manual": is_manual(e.action),
                     "subject": e.subject,
                     "tenant": e.tenant or "",
                 }
@@ -115,6 +141,7 @@ def overview(request: Request, actor: Annotated[Actor, page(*ALL_ROLES)]) -> Res
             "head_size": head.size,
             "verification": verification,
             "can_verify": Role(actor.role) in READ_ROLES,
+            "can_export": actor.role in (Role.AUDITOR.value, Role.COMPLIANCE_OFFICER.value),
             "policy_file": str(container.policy_file) if container.policy_file else None,
         },
     )
@@ -158,7 +185,7 @@ def _objective_row(o: Objective, lang: str) -> dict[str, Any]:
         "rpo_target": human_duration(timedelta(seconds=o.rpo_seconds)),
         "rpo_now": seconds_text(o.rpo_measured, lang) if o.rpo_measured is not None else None,
         "rpo_note": rpo_note,
-        "measured_at": local_time(o.measured_at) if o.measured_at else None,
+        "measured_at": o.measured_at,
         "rto_target": human_duration(timedelta(seconds=o.rto_seconds)),
         "rto_estimate": seconds_text(o.rto_estimate, lang) if o.rto_estimate is not None else None,
     }

@@ -8,7 +8,7 @@ from leitstand.auth.model import Actor
 from leitstand.bootstrap import Container
 from leitstand.ledger.service import EntryQuery
 from leitstand.testing import ManualClock
-from leitstand.testing_alerting import SmtpSink, WebhookSink
+from leitstand.testing_alerting import Mail, SmtpSink, WebhookSink
 
 from .conftest import later, pump
 
@@ -75,3 +75,49 @@ def test_webhook_urls_with_tokens_never_reach_the_store_or_the_ledger(
         )
     assert "chat-token-123" not in dump
     assert hook.url not in dump
+
+
+def _parts(mail: Mail) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for part in mail.message.walk():
+        payload = part.get_payload(decode=True)
+        if isinstance(payload, bytes):
+            text = payload.decode(part.get_content_charset() or "utf-8")
+            found[part.get_content_type()] = text.replace("\r\n", "\n")
+    return found
+
+
+def test_mails_keep_their_lines_and_paragraphs_and_link_the_incident(
+    alerts: Container, clock: ManualClock, smtp: SmtpSink
+) -> None:
+    with alerts.db.transaction() as session:
+        alerts.alerting.raise_alert(
+            session,
+            name="HighErrorRate",
+            severity="critical",
+            summary="5xx rate over 5% <portal>",
+            service="portal",
+            tenant="example-makler-nord",
+            actor=SYSTEM,
+        )
+    pump(alerts)
+    fired = smtp.wait_for(2)[0]
+    parts = _parts(fired)
+    assert fired.message.get_content_type() == "multipart/alternative"
+    plain = parts["text/plain"].splitlines()
+    assert plain[:3] == ["5xx rate over 5% <portal>", "", plain[2]]
+    assert plain[2].startswith("Alert #1 · HighErrorRate · Severity critical · Stufe 2")
+    assert "Service: portal" in plain and "Mandant: example-makler-nord" in plain
+    html = parts["text/html"]
+    assert html.startswith("<p>5xx rate over 5% &lt;portal&gt;</p>\n<p>Alert #1")
+    assert "<br/>Service: portal<br/>Mandant: example-makler-nord" in html
+    assert '<a href="http://127.0.0.1:8080/alerts">http://127.0.0.1:8080/alerts</a>' in html
+
+    later(clock, alerts, minutes=15, seconds=1)  # level 3 opens the incident
+    mails = smtp.wait_for(3)
+    escalated = next(m for m in mails[2:] if "Eskaliert" in m.subject)
+    parts = _parts(escalated)
+    link = "http://127.0.0.1:8080/incidents/INC-2026-0001"
+    assert f"Incident INC-2026-0001: {link}" in parts["text/plain"].splitlines()
+    assert f'<a href="{link}">{link}</a>' in parts["text/html"]
+    assert parts["text/html"].count("<p>") >= 3

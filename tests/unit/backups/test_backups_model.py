@@ -168,7 +168,10 @@ def test_drills_are_due_one_period_after_the_last_passed_one() -> None:
     assert drill_due(Frequency.QUARTERLY, last_passed=last, configured_since=NOW) == datetime(
         2026, 11, 30, 10, 0, tzinfo=UTC
     )
-    assert drill_due(Frequency.ANNUAL, last_passed=None, configured_since=NOW) == NOW
+    # Never drilled: due one period after set-up, not the moment the first backup exists.
+    assert drill_due(Frequency.ANNUAL, last_passed=None, configured_since=NOW) == add_months(
+        NOW, 12
+    )
     assert add_months(datetime(2026, 1, 31, tzinfo=UTC), 1) == datetime(2026, 2, 28, tzinfo=UTC)
     assert add_months(datetime(2026, 11, 15, tzinfo=UTC), 6) == datetime(2027, 5, 15, tzinfo=UTC)
 

@@ -148,9 +148,10 @@ def test_overdue_recovery_drills_are_flagged_until_one_passes(
         }
     }
     monitor = _monitor(container, _policy(systems), tmp_path)
-    store_backup_run(
-        container, "enterprise-api", "database_full", "database", clock.now() - timedelta(days=100)
-    )
+    store_backup_run(container, "enterprise-api", "database_full", "database", clock.now())
+    monitor.measure(actor=ADMIN)  # right after the first backup: nothing is overdue yet
+    assert not _alerts(container, "RecoveryDrillOverdue")
+    clock.advance(timedelta(days=100))
     with container.db.transaction() as session:
         session.add(
             DrillRow(
@@ -177,7 +178,10 @@ def test_overdue_recovery_drills_are_flagged_until_one_passes(
     assert objective.rto_estimate == 42.0 and objective.rto_status == "ok"
     assert objective.rpo_status == "breach" and "cannot measure" in objective.rpo_reason
     overdue = {a["labels"]["kind"] for a in _alerts(container, "RecoveryDrillOverdue")}
-    assert overdue == {"full-restore", "failover", "disaster-recovery"}
+    # 100 days after the first backup: the quarterly full restore is overdue; the semi-annual
+    # failover and the annual disaster recovery are not due yet.
+    assert overdue == {"full-restore"}
+    assert not due["failover"].overdue and not due["disaster-recovery"].overdue
 
 
 @pytest.mark.parametrize("path", ["/metrics"])
@@ -255,5 +259,59 @@ def test_a_backup_or_drill_asked_for_over_the_api_is_queued_for_the_scheduler(
         assert _actions(container, "backups.run.requested") == 1
         assert drill.status_code == 422
         assert "needs a database" in drill.json()["error"]
+    finally:
+        container.close()
+
+
+def test_an_impossible_drill_is_refused_before_queueing_and_a_scheduled_one_alerts(
+    tmp_path: Path,
+) -> None:
+    from leitstand.auth.model import Role
+    from leitstand.backups.model import DrillKind
+    from leitstand.bootstrap import build
+    from leitstand.errors import LeitstandError
+    from leitstand.settings import Settings
+
+    systems = {
+        "enterprise-api": {
+            "database": {
+                "data_dir": str(tmp_path / "pgdata"),
+                "host": str(tmp_path / "nosocket"),
+                "port": 5999,
+            }
+        }
+    }
+    container = build(
+        Settings(home=tmp_path / "home"),
+        clock=ManualClock(),
+        policy=_policy(systems),
+        migrate=True,
+    )
+    try:
+        _user, token = container.auth.add_user(name="dora", role=Role.DEVOPS, actor=ADMIN)
+        auth = {"Authorization": f"Bearer {token}"}
+        with TestClient(create_app(container), base_url="http://127.0.0.1") as client:
+            no_backup = client.post(
+                "/api/v1/backups/drills",
+                json={"kind": "pitr", "system": "enterprise-api", "target": "2020-01-01T00:00Z"},
+                headers=auth,
+            )
+            unknown = client.post(
+                "/api/v1/backups/drills",
+                json={"kind": "full-restore", "system": "no-such-system"},
+                headers=auth,
+            )
+        assert no_backup.status_code == 422, no_backup.text
+        assert no_backup.json()["issues"][0]["path"] in ("system", "target")
+        assert "enterprise-api" in no_backup.json()["error"]
+        assert unknown.status_code == 422 and "no-such-system" in unknown.json()["error"]
+        assert _actions(container, "backups.drill.requested") == 0
+        with pytest.raises(LeitstandError):  # the scheduler's job: nobody sees the error
+            container.drills.run(
+                kind=DrillKind.PITR, system="enterprise-api", actor=ADMIN, trigger="schedule"
+            )
+        [alert] = _alerts(container, "RecoveryDrillFailed")
+        assert alert["severity"] == "critical" and "could not start" in alert["summary"]
+        assert _actions(container, "backups.drill.refused") == 1
     finally:
         container.close()

@@ -104,7 +104,7 @@ def test_an_overdue_emergency_review_is_alerted_to_the_compliance_officer(
     container: Container, clock: ManualClock
 ) -> None:
     change = container.changes.open(
-        service="portal", version="9.9.1", category="emergency", fields=FIELDS, actor=DEV
+        service="smart-bav-portal", version="9.9.1", category="emergency", fields=FIELDS, actor=DEV
     )
     container.changes.decide(change_id=change.id, actor=OPS, approve=True)
     clock.advance(timedelta(hours=49))
@@ -114,3 +114,84 @@ def test_an_overdue_emergency_review_is_alerted_to_the_compliance_officer(
     assert f"change #{change.id}" in alerts[0]["summary"]
     actions = [r.action for r in container.changes.log(change_id=change.id)]
     assert actions[-1] == "change.review_overdue"
+
+
+NORD, SUED = "example-makler-nord", "example-makler-sued"
+
+
+def _release_day(container: Container, clock: ManualClock) -> int:
+    """Journey 1 in the ledger: gate run, four-eyes approval, a canary release with its steps,
+    a flag switched on for two broker houses for this change, the handover, then a rollback."""
+    change = container.changes.open(
+        service="enterprise-api", version="2.4.0", category="normal", fields=FIELDS, actor=DEV
+    )
+    release = {"service": "enterprise-api", "version": "2.4.0", "env": "production",
+               "change_id": change.id, "release_id": 3}  # fmt: skip
+    with container.db.transaction() as session:
+        container.ledger.record(
+            session, Actor(name="ci", role="devops"), "gate.run", "project:enterprise-api@2.4.0",
+            payload={"project": "enterprise-api", "version": "2.4.0", "change_id": change.id,
+                     "status": "pass", "stages": {"build": "pass", "security": "pass"}},
+        )  # fmt: skip
+    container.changes.decide(change_id=change.id, actor=OFFICER, approve=True, comment="ok")
+    clock.advance(timedelta(minutes=5))
+    with container.db.transaction() as session:
+        for action, extra in (
+            ("release.started", {"strategy": "canary", "kind": "deploy"}),
+            ("release.weight_set", {"percent": 5}),
+            ("release.analysed", {"percent": 5, "verdict": "pass", "reasons": ["p95 ok"]}),
+            ("release.weight_set", {"percent": 100}),
+            ("release.completed", {}),
+        ):
+            container.ledger.record(session, SYSTEM, action, "release:3", payload=release | extra)
+    container.flags.create(key="new-billing", kind="release", actor=OPS)
+    container.flags.create(key="unrelated", kind="release", actor=OPS)
+    container.flags.set_tenants(
+        "new-billing", "production", actor=OPS, add=[NORD, SUED], reason="pilot",
+        change_id=change.id,
+    )  # fmt: skip
+    container.flags.toggle("unrelated", "production", enabled=True, actor=OPS, reason="x")
+    with container.db.transaction() as session:
+        container.ledger.record(
+            session, SYSTEM, "release.handover_checked", "release:3",
+            payload=release | {"failed": ["runbook"]},
+        )  # fmt: skip
+        container.changes.record_rollback(
+            session, change_id=change.id, service="enterprise-api", version="2.4.0",
+            env="production", release_id=3, reason="5xx", automatic=False, actor=OPS,
+        )  # fmt: skip
+    return change.id
+
+
+def test_the_change_log_shows_gates_approval_release_steps_flags_handover_and_rollback(
+    container: Container, clock: ManualClock
+) -> None:
+    change_id = _release_day(container, clock)
+    rows = container.changes.log(change_id=change_id)
+    assert [r.action for r in rows] == [
+        "change.opened", "gate.run", "change.approved", "release.started", "release.weight_set",
+        "release.analysed", "release.weight_set", "release.completed", "flag.tenants_changed",
+        "flag.tenants_changed", "release.handover_checked", "change.rolled_back",
+    ]  # fmt: skip
+    flags = [r for r in rows if r.action.startswith("flag.")]
+    assert [(r.service, r.version, r.env, r.actor) for r in flags] == [
+        ("enterprise-api", "2.4.0", "production", "olaf"),
+    ] * 2
+    assert [r.detail for r in flags] == [
+        f"new-billing (production; Mandant {NORD}); Grund: pilot",
+        f"new-billing (production; Mandant {SUED}); Grund: pilot",
+    ]
+    assert flags[0].event == "Feature-Flag für Mandanten geschaltet"
+    # The same story for the service, and in English; the unrelated flag never shows.
+    assert [r.index for r in container.changes.log(service="enterprise-api")] == [
+        r.index for r in rows
+    ]
+    english = container.changes.log(change_id=change_id, lang="en")
+    assert english[8].event == "flag switched for tenants"
+    assert english[8].detail == f"new-billing (production; tenant {NORD}); reason: pilot"
+    assert english[-1].detail == "manual: 5xx"
+    # Exported: Markdown (German by default) and CSV name the flag rows too.
+    text = container.changes.export_log("md", change_id=change_id)
+    assert f"Mandant {SUED}" in text and "Übergabe-Checkliste geprüft" in text
+    csv_rows = list(csv.reader(io.StringIO(container.changes.export_log("csv"))))
+    assert [r[6] for r in csv_rows[1:]] == [r.action for r in rows]

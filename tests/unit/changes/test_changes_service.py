@@ -54,7 +54,7 @@ def test_a_normal_change_waits_for_the_compliance_officer(container: Container) 
 def test_the_requester_cannot_approve_their_own_change(container: Container) -> None:
     me = Actor(name="clara", role="compliance_officer")
     change = container.changes.open(
-        service="portal", version="1.0", category="normal", fields=FIELDS, actor=me
+        service="smart-bav-portal", version="1.0", category="normal", fields=FIELDS, actor=me
     )
     with pytest.raises(ForbiddenError, match="four-eyes rule: clara requested change"):
         container.changes.decide(change_id=change.id, actor=me, approve=True)
@@ -64,7 +64,7 @@ def test_the_requester_cannot_approve_their_own_change(container: Container) -> 
 
 def test_only_the_categorys_roles_may_approve(container: Container) -> None:
     change = container.changes.open(
-        service="portal", version="1.0", category="normal", fields=FIELDS, actor=DEV
+        service="smart-bav-portal", version="1.0", category="normal", fields=FIELDS, actor=DEV
     )
     with pytest.raises(
         ForbiddenError, match=r"role 'devops' may not .* normal change .*compliance_officer"
@@ -74,7 +74,7 @@ def test_only_the_categorys_roles_may_approve(container: Container) -> None:
 
 def test_a_standard_change_is_approved_by_the_pipeline_at_once(container: Container) -> None:
     change = container.changes.open(
-        service="portal", version="1.0.1", category="standard", fields=FIELDS, actor=DEV
+        service="smart-bav-portal", version="1.0.1", category="standard", fields=FIELDS, actor=DEV
     )
     assert change.status is ChangeStatus.APPROVED
     assert [(a.approver, a.stage.value) for a in change.approvals] == [("pipeline", "automatic")]
@@ -86,7 +86,7 @@ def test_an_emergency_change_needs_a_review_afterwards_or_the_overdue_review_is_
     container: Container, clock: ManualClock
 ) -> None:
     change = container.changes.open(
-        service="portal", version="1.0.2", category="emergency", fields=FIELDS, actor=DEV
+        service="smart-bav-portal", version="1.0.2", category="emergency", fields=FIELDS, actor=DEV
     )
     approved = container.changes.decide(change_id=change.id, actor=OPS, approve=True)
     assert approved.status is ChangeStatus.APPROVED
@@ -101,7 +101,7 @@ def test_an_emergency_change_needs_a_review_afterwards_or_the_overdue_review_is_
 
 def test_a_rejected_change_cannot_be_approved_and_frees_the_version(container: Container) -> None:
     change = container.changes.open(
-        service="portal", version="2.0", category="normal", fields=FIELDS, actor=DEV
+        service="smart-bav-portal", version="2.0", category="normal", fields=FIELDS, actor=DEV
     )
     container.changes.decide(
         change_id=change.id, actor=OFFICER, approve=False, comment="no rollback test"
@@ -109,12 +109,14 @@ def test_a_rejected_change_cannot_be_approved_and_frees_the_version(container: C
     with pytest.raises(ConflictError, match="was rejected"):
         container.changes.decide(change_id=change.id, actor=OFFICER, approve=True)
     again = container.changes.open(
-        service="portal", version="2.0", category="normal", fields=FIELDS, actor=DEV
+        service="smart-bav-portal", version="2.0", category="normal", fields=FIELDS, actor=DEV
     )
     assert again.id != change.id
-    with pytest.raises(ConflictError, match=f"change #{again.id} already covers portal 2.0"):
+    with pytest.raises(
+        ConflictError, match=f"change #{again.id} already covers smart-bav-portal 2.0"
+    ):
         container.changes.open(
-            service="portal", version="2.0", category="normal", fields=FIELDS, actor=DEV
+            service="smart-bav-portal", version="2.0", category="normal", fields=FIELDS, actor=DEV
         )
 
 
@@ -123,7 +125,11 @@ def test_an_incomplete_change_names_every_missing_field_and_stores_nothing(
 ) -> None:
     with pytest.raises(ValidationError) as err:
         container.changes.open(
-            service="portal", version="3.0", category="sometimes", fields={"what": "x"}, actor=DEV
+            service="smart-bav-portal",
+            version="3.0",
+            category="sometimes",
+            fields={"what": "x"},
+            actor=DEV,
         )
     paths = [i.path for i in err.value.issues]
     assert paths == ["category", "why", "rollback", "tests"]

@@ -456,3 +456,30 @@ def test_flipping_a_metrics_direction_is_reported_at_the_direction(tmp_path: Pat
     issue = one_issue(tmp_path, "monitoring:\n  metrics:\n    cpu: {direction: below}\n")
     assert issue.path == "monitoring.metrics.cpu.direction"
     assert issue.message == "'above' for warning 70 and critical 90 (got 'below')"
+
+
+def test_required_gates_name_known_environments_and_stages(tmp_path: Path) -> None:
+    issues = issues_in(
+        tmp_path,
+        """
+        pipeline:
+          deployment:
+            required_gates:
+              prod: [build]
+        """,
+    )
+    assert [(i.path, i.message) for i in issues] == [
+        (
+            "pipeline.deployment.required_gates.prod",
+            "one of the environments development, staging, production (got 'prod')",
+        )
+    ]
+    stages = issues_in(
+        tmp_path,
+        """
+        changes:
+          categories:
+            emergency: {gates_may_follow: [approval]}
+        """,
+    )
+    assert [i.path for i in stages] == ["changes.categories.emergency.gates_may_follow.0"]

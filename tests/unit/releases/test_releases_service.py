@@ -22,6 +22,7 @@ from leitstand.releases.routers import RouterError
 from leitstand.releases.store import ReleaseRow
 from leitstand.settings import Settings
 from leitstand.testing import ManualClock
+from leitstand.testing_gate_runs import digest_of, gated_start, record_gate_run
 
 DEV = Actor(name="dana", role="developer")
 OPS = Actor(name="olaf", role="devops")
@@ -101,9 +102,7 @@ def test_a_production_release_waits_for_an_allowed_role_that_did_not_start_it(
         service="enterprise-api", version="2.4.0", category="normal", fields=FIELDS, actor=DEV
     )
     rel.changes.decide(change_id=change.id, actor=OFFICER, approve=True)
-    info = rel.releases.start(
-        service="enterprise-api", version="2.4.0", env="production", actor=OPS
-    )
+    info = gated_start(rel, service="enterprise-api", version="2.4.0", env="production", actor=OPS)
     assert info.phase is Phase.AWAITING_APPROVAL and info.change_id == change.id
     with pytest.raises(ForbiddenError, match="four-eyes rule: olaf started release"):
         rel.releases.approve(release_id=info.id, actor=OPS)
@@ -118,8 +117,24 @@ def test_a_production_release_waits_for_an_allowed_role_that_did_not_start_it(
 
 
 def test_staging_proceeds_without_a_change_record_or_an_approval(rel: Container) -> None:
-    info = rel.releases.start(service="enterprise-api", version="2.4.0", env="staging", actor=DEV)
+    info = gated_start(rel, service="enterprise-api", version="2.4.0", env="staging", actor=DEV)
     assert info.phase is Phase.STARTING and info.change_id is None
+
+
+def test_staging_needs_build_test_and_security_passed_for_the_artifact(rel: Container) -> None:
+    start = {"service": "enterprise-api", "version": "2.4.0", "env": "staging", "actor": DEV}
+    with pytest.raises(ValidationError, match="pass --artifact-digest sha256:"):
+        rel.releases.start(**start)
+    digest = record_gate_run(rel, service="enterprise-api", version="2.4.0", stages=["build"])
+    with pytest.raises(ConflictError, match="not run: test, security") as refused:
+        rel.releases.start(**start, artifact_digest=digest)
+    assert "compliance" not in str(refused.value)  # staging needs build, test, security
+    record_gate_run(rel, service="enterprise-api", version="2.4.0", failed=["security"])
+    with pytest.raises(ConflictError, match=r"failed: security \(fail in gate run #2"):
+        rel.releases.start(**start, artifact_digest=digest)
+    assert len(_refusals(rel)) == 3 and _release_count(rel) == 0
+    record_gate_run(rel, service="enterprise-api", version="2.4.0", stages=["security"])
+    assert rel.releases.start(**start, artifact_digest=digest).phase is Phase.STARTING
 
 
 def test_a_standard_change_needs_a_passing_quality_gate_run_for_production(
@@ -128,23 +143,66 @@ def test_a_standard_change_needs_a_passing_quality_gate_run_for_production(
     change = rel.changes.open(
         service="enterprise-api", version="2.4.0", category="standard", fields=FIELDS, actor=DEV
     )
-    with pytest.raises(ConflictError, match="no quality-gate run is recorded"):
-        rel.releases.start(service="enterprise-api", version="2.4.0", env="production", actor=OPS)
-    for status in ("fail", "pass"):
-        with rel.db.transaction() as session:
-            rel.ledger.record(
-                session, Actor(name="ci", role="devops"), "gate.run", "project:api@2.4.0",
-                payload={"change_id": change.id, "status": status, "stages": {}},
-            )  # fmt: skip
-        if status == "fail":
-            with pytest.raises(ConflictError, match="newest quality-gate run did not pass"):
-                rel.releases.start(
-                    service="enterprise-api", version="2.4.0", env="production", actor=OPS
-                )
-    info = rel.releases.start(
-        service="enterprise-api", version="2.4.0", env="production", actor=OPS
-    )
+    start = {"service": "enterprise-api", "version": "2.4.0", "env": "production", "actor": OPS}
+    digest = digest_of("enterprise-api", "2.4.0")
+    with pytest.raises(
+        ConflictError, match="not run: build, test, security, compliance"
+    ) as refused:
+        rel.releases.start(**start, artifact_digest=digest)
+    assert f"change #{change.id}" in str(refused.value)
+    for failed in (["test"], []):
+        record_gate_run(rel, service="enterprise-api", version="2.4.0", failed=failed)
+        if failed:
+            with pytest.raises(ConflictError, match=r"failed: test \(fail in gate run"):
+                rel.releases.start(**start, artifact_digest=digest)
+    info = rel.releases.start(**start, artifact_digest=digest)
     assert info.phase is Phase.AWAITING_APPROVAL
+
+
+def test_a_compliance_only_gate_run_does_not_admit_a_production_release(rel: Container) -> None:
+    change = rel.changes.open(
+        service="enterprise-api", version="2.4.0", category="standard", fields=FIELDS, actor=DEV
+    )
+    start = {"service": "enterprise-api", "version": "2.4.0", "env": "production", "actor": OPS}
+    digest = record_gate_run(rel, service="enterprise-api", version="2.4.0", stages=["compliance"])
+    with pytest.raises(ConflictError, match=r"not run: build, test, security \(") as refused:
+        rel.releases.start(**start, artifact_digest=digest)
+    assert f"change #{change.id}" in str(refused.value)
+    assert _release_count(rel) == 0
+
+
+def test_a_release_of_another_artifact_digest_is_not_admitted(rel: Container) -> None:
+    rel.changes.open(
+        service="enterprise-api", version="2.4.0", category="standard", fields=FIELDS, actor=DEV
+    )
+    start = {"service": "enterprise-api", "version": "2.4.0", "env": "production", "actor": OPS}
+    record_gate_run(rel, service="enterprise-api", version="2.4.0")
+    other = "sha256:" + "ab" * 32
+    with pytest.raises(ConflictError, match=f"artifact {other}; not run: build, test"):
+        rel.releases.start(**start, artifact_digest=other)
+    with pytest.raises(ValidationError, match="expected sha256: and 64"):
+        rel.releases.start(**start, artifact_digest="sha256:xyz")
+    assert _release_count(rel) == 0
+
+
+def test_a_forged_gate_run_through_the_manual_route_admits_nothing(rel: Container) -> None:
+    change = rel.changes.open(
+        service="enterprise-api", version="2.4.0", category="standard", fields=FIELDS, actor=DEV
+    )
+    oncall = Actor(name="otto-oncall", role="oncall")
+    forged = {"change_id": change.id, "status": "pass", "artifact_digests": [digest_of("x", "y")]}
+    with pytest.raises(ValidationError, match=r"'gate\.\*' is a reserved system namespace"):
+        rel.audit.record(actor=oncall, action="gate.run", subject="project:x", payload=forged)
+    entry = rel.audit.record(actor=oncall, action="manual.gate.run", subject="x", payload=forged)
+    assert entry.action == "manual.gate.run"
+    with pytest.raises(ConflictError, match="not run: build, test, security, compliance"):
+        rel.releases.start(
+            service="enterprise-api",
+            version="2.4.0",
+            env="production",
+            actor=OPS,
+            artifact_digest=digest_of("x", "y"),
+        )
 
 
 def test_an_emergency_change_is_deployed_by_devops_at_once(rel: Container) -> None:
@@ -152,14 +210,20 @@ def test_an_emergency_change_is_deployed_by_devops_at_once(rel: Container) -> No
         service="enterprise-api", version="2.4.0", category="emergency", fields=FIELDS, actor=DEV
     )
     rel.changes.decide(change_id=change.id, actor=OPS, approve=True)
-    info = rel.releases.start(
-        service="enterprise-api", version="2.4.0", env="production", actor=OPS
+    start = {"service": "enterprise-api", "version": "2.4.0", "env": "production", "actor": OPS}
+    # The policy lets an emergency release skip only compliance (approved afterwards).
+    digest = record_gate_run(
+        rel, service="enterprise-api", version="2.4.0", stages=["build", "security"]
     )
+    with pytest.raises(ConflictError, match="needs the gate stages build, test, security passed"):
+        rel.releases.start(**start, artifact_digest=digest)
+    record_gate_run(rel, service="enterprise-api", version="2.4.0", stages=["test"])
+    info = rel.releases.start(**start, artifact_digest=digest)
     assert info.phase is Phase.STARTING and info.approved_by == "olaf"
 
 
 def test_bad_input_is_a_clear_error_and_every_attempt_is_recorded(rel: Container) -> None:
-    with pytest.raises(NotFoundError, match="unknown service 'billing'"):
+    with pytest.raises(ValidationError, match="unknown service 'billing'"):
         rel.releases.start(service="billing", version="1.0", env="staging", actor=OPS)
     with pytest.raises(ValidationError, match="env: one of production, staging"):
         rel.releases.start(service="enterprise-api", version="1.0", env="qa", actor=OPS)
@@ -167,7 +231,7 @@ def test_bad_input_is_a_clear_error_and_every_attempt_is_recorded(rel: Container
         rel.releases.start(
             service="enterprise-api", version="1.0", env="staging", actor=OPS, strategy="yolo"
         )
-    with pytest.raises(ValidationError, match="version: letters, digits"):
+    with pytest.raises(ValidationError, match="version: a PEP 440 or SemVer version"):
         rel.releases.start(service="enterprise-api", version="../etc", env="staging", actor=OPS)
     assert len(_refusals(rel)) == 4 and _release_count(rel) == 0
 
@@ -207,7 +271,7 @@ def test_an_unreachable_router_refuses_the_release_and_touches_nothing(
 
 
 def test_one_release_at_a_time_per_service_and_environment(rel: Container) -> None:
-    first = rel.releases.start(service="enterprise-api", version="2.4.0", env="staging", actor=OPS)
+    first = gated_start(rel, service="enterprise-api", version="2.4.0", env="staging", actor=OPS)
     with pytest.raises(ConflictError, match=f"release #{first.id} .* still in flight"):
         rel.releases.start(service="enterprise-api", version="2.4.1", env="staging", actor=OPS)
 
@@ -226,7 +290,7 @@ def _settle(c: Container, clock: ManualClock, release_id: int, step: timedelta) 
 def test_a_version_that_never_becomes_healthy_fails_and_the_traffic_stays(
     rel: Container, clock: ManualClock
 ) -> None:
-    info = rel.releases.start(service="enterprise-api", version="2.4.0", env="staging", actor=OPS)
+    info = gated_start(rel, service="enterprise-api", version="2.4.0", env="staging", actor=OPS)
     assert _settle(rel, clock, info.id, timedelta(seconds=1)) is Phase.FAILED
     failed = rel.releases.get(info.id)
     assert failed.reason is not None and "did not become healthy within 5 s" in failed.reason
@@ -241,7 +305,7 @@ def test_a_version_that_never_becomes_healthy_fails_and_the_traffic_stays(
 def test_an_abort_before_traffic_cancels_and_stops_the_new_version(
     rel: Container, clock: ManualClock
 ) -> None:
-    info = rel.releases.start(service="enterprise-api", version="2.4.0", env="staging", actor=OPS)
+    info = gated_start(rel, service="enterprise-api", version="2.4.0", env="staging", actor=OPS)
     rel.scheduler.run_due()
     rel.scheduler.leases.drain(timeout=30)
     assert rel.releases.get(info.id).phase is Phase.HEALTH_CHECK

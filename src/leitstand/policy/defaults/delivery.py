@@ -23,6 +23,7 @@ from leitstand.policy.pipeline import (
     ComplianceStage,
     DeploymentStage,
     DeployMode,
+    GateStage,
     PipelinePolicy,
     SecurityStage,
     TestStage,
@@ -63,6 +64,9 @@ def changes() -> ChangesPolicy:
                 retrospective_approvers=[R.COMPLIANCE_OFFICER],
                 retrospective_deadline=hours(48),
                 examples=[t("Hotfix für SEV-1 Incident", "Hotfix for a SEV-1 incident")],
+                # Build, test and security hold for hotfixes too; the compliance gate (the
+                # approval) may follow with the retrospective approval.
+                gates_may_follow=[GateStage.COMPLIANCE],
             ),
         },
         required_fields=list(ChangeField),

@@ -142,6 +142,7 @@ def _rule(
     severity: str | None = None,
     metric: str | None = None,
     reportable: bool = False,
+    alerts: tuple[str, ...] = (),
 ) -> EscalationRule:
     return EscalationRule(
         trigger=t(*trigger),
@@ -151,6 +152,7 @@ def _rule(
         severity=severity,
         metric=metric,
         reportable=reportable,
+        alerts=list(alerts),
     )
 
 
@@ -185,6 +187,7 @@ def _escalation_rules() -> dict[str, EscalationRule]:
             [("Security Engineer einbeziehen", "Involve the security engineer")],
             [R.SECURITY],
             immediately=False,
+            alerts=("SecurityGateFailing",),
         ),
         # The seed's Solution Architect has no role of its own; architects are developers.
         "capacity_limit": _rule(
@@ -197,6 +200,8 @@ def _escalation_rules() -> dict[str, EscalationRule]:
             ],
             [R.DEVELOPER, R.MANAGEMENT],
             immediately=False,
+            # Critical on a resource the platform scales: the decision is theirs.
+            alerts=("cpu", "memory", "disk", "db_connections", "queue_depth"),
         ),
         "reportable_incident": _rule(
             ("Meldepflichtiger Vorfall", "Reportable incident"),

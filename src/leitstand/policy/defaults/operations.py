@@ -205,7 +205,17 @@ def handover_checklist() -> dict[str, ChecklistItem]:
             "Technical writer has received the deployment procedure and operations manual",
         ),
     }
-    return {key: ChecklistItem(text=t(de, en)) for key, (de, en) in rows.items()}
+    # Who acts when leitstand finds an item failing (leitstand's defaults; DevOps otherwise).
+    owners = {
+        "runbook_updated": R.DEVELOPER,
+        "change_log_entry": R.COMPLIANCE_OFFICER,
+        "post_deployment_verification": R.QA,
+        "documentation_handed_over": R.PRODUCT_OWNER,
+    }
+    return {
+        key: ChecklistItem(text=t(de, en), owner=owners.get(key, R.DEVOPS))
+        for key, (de, en) in rows.items()
+    }
 
 
 _RUNBOOK: dict[str, tuple[tuple[str, str], list[tuple[str, str]]]] = {

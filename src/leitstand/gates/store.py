@@ -1,0 +1,104 @@
+"""The gate's own run records (``gate_runs``): written by the gate service when a run finishes.
+
+Release admission reads these rows, never a ledger payload: only ``GateService.record`` writes
+them, in the same transaction as the run's ``gate.run`` evidence entry, whose ledger index the row
+keeps. A row binds the run to its service, version, change and the artifacts it built or checked
+(``sha256:<hex>`` of each wheel/sdist, or an image digest).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from leitstand.db import Base, UTCDateTime
+
+__all__ = ["GateRunRecord", "GateRunRow", "runs_for"]
+
+
+class GateRunRow(Base):
+    """One finished gate run."""
+
+    __tablename__ = "gate_runs"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(sa.String(200))
+    role: Mapped[str] = mapped_column(sa.String(64))
+    service: Mapped[str] = mapped_column(sa.String(200), index=True)
+    project: Mapped[str] = mapped_column(sa.String(200))
+    version: Mapped[str] = mapped_column(sa.String(100))
+    commit: Mapped[str | None] = mapped_column(sa.String(100))
+    change_id: Mapped[int | None] = mapped_column(sa.Integer, index=True)
+    status: Mapped[str] = mapped_column(sa.String(16))
+    stages: Mapped[str] = mapped_column(sa.Text)  # JSON {stage: pass|fail|skip}
+    not_run: Mapped[str] = mapped_column(sa.Text)  # JSON [stage]
+    artifact_digests: Mapped[str] = mapped_column(sa.Text)  # JSON ["sha256:..."]
+    report_sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    ledger_index: Mapped[int | None] = mapped_column(sa.BigInteger)
+
+
+@dataclass(frozen=True, slots=True)
+class GateRunRecord:
+    """A recorded gate run as admission and the API read it."""
+
+    id: int
+    recorded_at: datetime
+    actor: str
+    role: str
+    service: str
+    project: str
+    version: str
+    commit: str | None
+    change_id: int | None
+    status: str
+    stages: dict[str, str]
+    not_run: list[str]
+    artifact_digests: list[str]
+    report_sha256: str | None
+    ledger_index: int | None
+
+    @classmethod
+    def of(cls, row: GateRunRow) -> GateRunRecord:
+        return cls(
+            id=row.id,
+            recorded_at=row.recorded_at,
+            actor=row.actor,
+            role=row.role,
+            service=row.service,
+            project=row.project,
+            version=row.version,
+            commit=row.commit,
+            change_id=row.change_id,
+            status=row.status,
+            stages={str(k): str(v) for k, v in json.loads(row.stages or "{}").items()},
+            not_run=[str(s) for s in json.loads(row.not_run or "[]")],
+            artifact_digests=[str(d) for d in json.loads(row.artifact_digests or "[]")],
+            report_sha256=row.report_sha256,
+            ledger_index=row.ledger_index,
+        )
+
+
+def runs_for(
+    session: Session,
+    *,
+    service: str | None = None,
+    version: str | None = None,
+    change_id: int | None = None,
+    limit: int | None = None,
+) -> list[GateRunRecord]:
+    """Recorded runs, newest first, filtered by service, version and change."""
+    stmt = sa.select(GateRunRow).order_by(GateRunRow.id.desc())
+    if service is not None:
+        stmt = stmt.where(GateRunRow.service == service)
+    if version is not None:
+        stmt = stmt.where(GateRunRow.version == version)
+    if change_id is not None:
+        stmt = stmt.where(GateRunRow.change_id == change_id)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return [GateRunRecord.of(row) for row in session.execute(stmt).scalars()]
