@@ -25,7 +25,8 @@ _EXTRA = Path(__file__).with_name("secretplugins.py")
 def _settings() -> dict[str, Any]:
     from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
 
-    builtin = [{"name": cls.__name__} for cls in get_mapping_from_secret_type_to_class().values()]
+    mapping: dict[str, type[Any]] = get_mapping_from_secret_type_to_class()
+    builtin = [{"name": plugin.__name__} for plugin in mapping.values()]
     extra = [
         {"name": name, "path": f"file://{_EXTRA}"}
         for name in (
