@@ -136,7 +136,7 @@ def test_night_incident_from_alert_to_post_mortem(
         params={"format": "markdown"},
         headers=co,
     )
-    assert draft.status_code == 200 and "# DORA Erstmeldung" in draft.text
+    assert draft.status_code == 200 and "# DORA-Erstmeldung" in draft.text
     assert "| 2.3 | Datum und Uhrzeit der Einstufung des IKT-bezogenen Vorfalls als" in draft.text
     assert "Durchführungsverordnung (EU) 2025/302" in draft.text
     submitted = client.post(

@@ -308,7 +308,7 @@ def test_one_alert_group_becomes_one_sev1_reported_per_broker_house(
         text = clara("GET", f"/api/v1/incidents/{iid}/dora/{tenant}/reports/initial",
                      params={"format": "markdown"})  # fmt: skip
         _german(text, f"initial {tenant}")
-        assert "Durchführungsverordnung (EU) 2025/302" in text and "# DORA Erstmeldung" in text
+        assert "Durchführungsverordnung (EU) 2025/302" in text and "# DORA-Erstmeldung" in text
     gdpr_text = clara("GET", f"/api/v1/incidents/{iid}/gdpr/draft")
     _german(gdpr_text, "gdpr")
     assert "| Meldung erfolgt | Nein, noch offen |" in gdpr_text
@@ -337,7 +337,7 @@ def test_one_alert_group_becomes_one_sev1_reported_per_broker_house(
         text = clara("GET", f"/api/v1/incidents/{iid}/dora/{NORD}/reports/{nxt}",
                      params={"format": "markdown"})  # fmt: skip
         _german(text, f"{nxt} {NORD}")
-        assert f"# DORA {title}" in text and f"BaFin-2026-{len(stage)}" in text  # 3.1
+        assert f"# DORA-{title}" in text and f"BaFin-2026-{len(stage)}" in text  # 3.1
         assert "| 3.4 | Anzahl der betroffenen Kunden | 15.000 |" in text
         [measures] = [line for line in text.splitlines() if line.startswith("| 3.33 |")]
         assert measures.count("neues-dashboard") == 1, measures  # the kill switch, once

@@ -139,7 +139,7 @@ def _dora(state: DoraState, policy: IncidentsPolicy, cal: Calendar) -> list[Dead
                 ),
                 state.intermediate_submitted_at,
                 warn.dora_intermediate,
-                f"DORA-Zwischenbericht {state.tenant}",
+                f"DORA-Zwischenmeldung {state.tenant}",
                 f"DORA intermediate report {state.tenant}",
             )
         )
@@ -156,7 +156,7 @@ def _dora(state: DoraState, policy: IncidentsPolicy, cal: Calendar) -> list[Dead
                 ),
                 state.final_submitted_at,
                 warn.dora_final,
-                f"DORA-Abschlussbericht {state.tenant}",
+                f"DORA-Abschlussmeldung {state.tenant}",
                 f"DORA final report {state.tenant}",
             )
         )

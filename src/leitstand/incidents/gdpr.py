@@ -60,8 +60,9 @@ def gdpr_markdown(
         ),
         (
             w(
-                "b) Name und Kontaktdaten des Datenschutzbeauftragten",
-                "b) Name and contact details of the data protection officer",
+                "b) Name und Kontaktdaten des Datenschutzbeauftragten oder einer sonstigen "
+                "Anlaufstelle",
+                "b) Name and contact details of the data protection officer or other contact point",
             ),
             todo,
         ),

@@ -58,7 +58,8 @@ class TenantNotices(IncidentPart):
             [
                 "Sehr geehrte Damen und Herren,",
                 "",
-                f"wir informieren Sie über eine Störung ({row.severity}), die {name} betrifft.",
+                f"wir informieren Sie über eine Störung ({row.severity}), die Ihr Haus "
+                f"({name}) betrifft.",
                 "",
                 f"Vorfall: {row.id} – {row.title}",
                 f"Festgestellt: {fmt_datetime(since, tz, 'de')}",

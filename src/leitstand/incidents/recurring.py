@@ -104,8 +104,8 @@ class RecurringIncidents(IncidentPart):
             tenant=item["tenant"],
             payload={
                 **item,
-                "label_de": f"Wiederkehrende Vorfälle ({ids}) zusammen schwerwiegend "
-                f"(Art. 8(2)) für {item['tenant']}",
+                "label_de": f"Wiederholte Vorfälle ({ids}) zusammen schwerwiegend "
+                f"(Art. 8 Abs. 2) für {item['tenant']}",
                 "label_en": f"Recurring incidents ({ids}) major together (Art. 8(2)) "
                 f"for {item['tenant']}",
             },

@@ -318,7 +318,7 @@ class IncidentReporting(IncidentPart):
                     "submitted_at": when.isoformat(),
                     "reference": reference,
                     "sha256": digest,
-                    "label_de": f"DORA {content['stage_name']} {tenant} gemeldet",
+                    "label_de": f"DORA-{content['stage_name']} für {tenant} übermittelt",
                     "label_en": f"DORA {content['stage_name_en']} {tenant} submitted",
                 },
             )

@@ -238,9 +238,9 @@ def report_markdown(report: Mapping[str, Any], lang: str = "de") -> str:
     stage = report["stage_name_en"] if en else report["stage_name"]
     template = report.get("template_en", TEMPLATE_EN) if en else TEMPLATE_DE
     lines = [
-        f"# DORA {stage} – {report['incident_id']} – {report['tenant']}",
+        f"# DORA{' ' if en else '-'}{stage} – {report['incident_id']} – {report['tenant']}",
         "",
-        ("Draft for" if en else "Entwurf für")
+        ("Draft for" if en else "Entwurf für die")
         + f" {report['authority']} ({template}). "
         + ("Check every field before submitting." if en else "Alle Felder vor der Meldung prüfen."),
         "",

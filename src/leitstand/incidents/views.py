@@ -53,7 +53,7 @@ register_texts(
         "incident_not_major": {"de": "nicht schwerwiegend", "en": "not major"},
         "incident_roles": {"de": "Rollen", "en": "Roles"},
         "incident_commander": {"de": "Incident Commander", "en": "Incident commander"},
-        "incident_scribe": {"de": "Protokoll", "en": "Scribe"},
+        "incident_scribe": {"de": "Protokollführung", "en": "Scribe"},
         "incident_communication": {"de": "Kommunikation", "en": "Communication"},
         "incident_merge": {"de": "Als Duplikat schließen", "en": "Close as duplicate"},
         "incident_merge_into": {"de": "Zusammenführen in", "en": "Merge into"},

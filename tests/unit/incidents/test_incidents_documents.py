@@ -185,7 +185,7 @@ def test_german_drafts_and_post_mortem_read_as_german_documents(
         _check_german(documents[name], name)
     final = documents["final"]
     assert "Durchführungsverordnung (EU) 2025/302" in final
-    assert "# DORA Abschlussmeldung" in final and "Inhalt der Zwischenmeldung" in final
+    assert "# DORA-Abschlussmeldung" in final and "Inhalt der Zwischenmeldung" in final
     assert "Versicherungsvermittler" in final  # field 1.4, the entity type named
     assert "Kunden, finanzielle Gegenparteien und Transaktionen" in final  # criterion named
     assert "wiederholte Beschwerden" in final and "Vertraulichkeit" in final
