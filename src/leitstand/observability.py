@@ -6,13 +6,14 @@ else it is generated; it is bound to every log line of the request and returned 
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import sys
 import time
 import uuid
 from collections.abc import MutableMapping
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -31,11 +32,25 @@ def _redact_processor(_logger: Any, _method: str, event: MutableMapping[str, Any
     return redact(event)
 
 
+class _CurrentStderr(io.TextIOBase):
+    """Whatever ``sys.stderr`` is at each write, not the object it was at configuration time.
+
+    A stream replaced later (a test runner's capture that is closed afterwards, a daemon's
+    redirection) is followed instead of written to after it was closed.
+    """
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(
     level: str = "info", *, json_output: bool = True, stream: TextIO | None = None
 ) -> None:
     """Configure structlog (and stdlib logging, for uvicorn) to write JSON lines to stderr."""
-    out = stream or sys.stderr
+    out: TextIO = stream or cast("TextIO", _CurrentStderr())
     numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
