@@ -48,7 +48,10 @@ from leitstand.backups.postgres import connect
 from leitstand.backups.process import Runner
 from leitstand.clock import SystemClock
 from leitstand.policy.continuity import BackupData
-from leitstand.testing_backups import LabSystem, backup_lab
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # tests/support
+
+from support.backups_lab import LabSystem, backup_lab
 
 ACTOR = Actor(name="bench", role="local")
 OVERHEAD_TARGET_PCT = 5.0

@@ -26,7 +26,10 @@ from leitstand.gates.model import Stage
 from leitstand.gates.service import GateRequest
 from leitstand.settings import Settings
 from leitstand.testing import ManualClock
-from leitstand.testing_gates import osv_folder
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # tests/support
+
+from support.gates_lab import osv_folder
 
 ROUNDS = 3
 

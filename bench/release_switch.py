@@ -31,6 +31,7 @@ import subprocess
 import sys
 import time
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from leitstand.auth.model import Actor
@@ -39,8 +40,11 @@ from leitstand.ledger.service import EntryQuery
 from leitstand.policy.loader import load_policy_text
 from leitstand.releases.model import Phase, Routing
 from leitstand.settings import Settings
-from leitstand.testing_gate_runs import gated_start
-from leitstand.testing_releases import LoadLoop, ReleaseLab, drive, short_dir
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # tests/support
+
+from support.gate_runs import gated_start
+from support.releases_lab import LoadLoop, ReleaseLab, drive, short_dir
 
 OPS = Actor(name="bench", role="devops")
 SERVICE = "enterprise-api"

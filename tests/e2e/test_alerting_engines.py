@@ -21,7 +21,7 @@ import pytest
 
 from leitstand.instrument import AppMetrics, WSGIMiddleware
 from leitstand.testing import ServerProcess, free_port, wait_for
-from leitstand.testing_alerting import SmtpSink
+from leitstand.testing.mail import SmtpSink
 
 pytestmark = [
     pytest.mark.slow,

@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from leitstand.backups.model import DrillKind
 from leitstand.policy.render import render_policy
 from leitstand.testing import ServerProcess, artifacts_dir, free_port
-from leitstand.testing_backups import ADMIN, LabSystem, backup_lab
+from support.backups_lab import ADMIN, LabSystem, backup_lab
 
 pytestmark = pytest.mark.e2e
 

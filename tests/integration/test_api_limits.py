@@ -23,7 +23,7 @@ from leitstand.auth.model import Role
 from leitstand.bootstrap import Container
 from leitstand.incidents.store import IncidentRow
 from leitstand.testing import ServerProcess, free_port
-from leitstand.testing_cli import cli_token
+from leitstand.testing.cli import cli_token
 from leitstand.web.limits import api_routes, guard_of
 
 MIB = 1024 * 1024

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from leitstand.testing_cli import cli_token
+from leitstand.testing.cli import cli_token
 
 pytestmark = pytest.mark.integration
 

@@ -34,7 +34,7 @@ from leitstand.policy.continuity import BackupData, BackupMethod
 from leitstand.policy.model import Policy, default_policy
 from leitstand.policy.render import render_policy
 from leitstand.testing import ManualClock
-from leitstand.testing_backups import ADMIN, LabSystem, backup_lab
+from support.backups_lab import ADMIN, LabSystem, backup_lab
 
 pytestmark = pytest.mark.integration
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -27,7 +27,7 @@ from leitstand.errors import NotFoundError, ValidationError
 from leitstand.ledger.service import EntryQuery
 from leitstand.policy.continuity import BackupData, BackupMethod
 from leitstand.policy.model import Policy, default_policy
-from leitstand.testing_backups import ADMIN, LabSystem, backup_lab, sha256_file
+from support.backups_lab import ADMIN, LabSystem, backup_lab, sha256_file
 
 pytestmark = pytest.mark.integration
 

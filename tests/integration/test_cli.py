@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from leitstand.testing import free_port
-from leitstand.testing_cli import cli_token
+from leitstand.testing.cli import cli_token
 
 
 def run(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

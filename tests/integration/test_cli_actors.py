@@ -19,8 +19,8 @@ from leitstand.cli import main
 from leitstand.cli_support import ExitCode
 from leitstand.ledger.service import EntryQuery
 from leitstand.settings import Settings
-from leitstand.testing_cli import cli_token
-from leitstand.testing_gates import write_project
+from leitstand.testing.cli import cli_token
+from support.gates_lab import write_project
 
 NORD, SUED = "example-makler-nord", "example-makler-sued"
 

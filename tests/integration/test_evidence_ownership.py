@@ -17,7 +17,7 @@ from leitstand.auth.model import Actor, Role
 from leitstand.bootstrap import Container, build
 from leitstand.ledger.ownership import SYSTEM_NAMESPACES
 from leitstand.settings import Settings
-from leitstand.testing_cli import cli_token
+from leitstand.testing.cli import cli_token
 
 H = dict[Role, dict[str, str]]
 FORGERIES = [

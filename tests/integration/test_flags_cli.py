@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from leitstand.testing_cli import cli_env
+from leitstand.testing.cli import cli_env
 
 NORD = "example-makler-nord"
 

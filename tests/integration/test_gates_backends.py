@@ -21,7 +21,7 @@ from leitstand.gates.project import LEGACY_BACKEND, load_project, normalise
 from leitstand.gates.service import GateRequest
 from leitstand.settings import Settings
 from leitstand.testing import ManualClock
-from leitstand.testing_gates import PYPA_SNAPSHOT, flit_project, poetry_project, setuppy_project
+from support.gates_lab import PYPA_SNAPSHOT, flit_project, poetry_project, setuppy_project
 
 pytestmark = pytest.mark.slow
 

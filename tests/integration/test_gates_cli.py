@@ -10,8 +10,8 @@ from pathlib import Path
 
 import yaml
 
-from leitstand.testing_cli import cli_token
-from leitstand.testing_gates import write_project
+from leitstand.testing.cli import cli_token
+from support.gates_lab import write_project
 
 
 def gate(

@@ -25,7 +25,7 @@ from leitstand.gates.service import GateRequest, GateService
 from leitstand.policy.model import Policy
 from leitstand.settings import Settings
 from leitstand.testing import ManualClock
-from leitstand.testing_gates import (
+from support.gates_lab import (
     PYPA_SNAPSHOT,
     RUNBOOK,
     clean_project,

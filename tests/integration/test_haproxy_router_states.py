@@ -18,7 +18,7 @@ import pytest
 from leitstand.releases.model import Routing
 from leitstand.releases.routers.haproxy import HaproxyRouter
 from leitstand.testing import free_port, wait_for
-from leitstand.testing_releases import HaproxyProcess, short_dir
+from support.releases_lab import HaproxyProcess, short_dir
 
 
 class _Health:

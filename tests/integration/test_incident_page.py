@@ -67,7 +67,7 @@ def test_incident_page_in_german_with_zones_and_countdowns(
 def test_the_incident_page_closes_a_duplicate_with_its_form(
     client: TestClient, tokens: dict[Role, str], container: Container
 ) -> None:
-    from leitstand.testing_web import sign_in
+    from leitstand.testing.web import sign_in
 
     survivor = container.incidents.create(title="Portal 5xx", severity="SEV-1", actor=OPS).id
     duplicate = container.incidents.create(title="Portal 5xx", severity="SEV-1", actor=OPS).id

@@ -14,7 +14,7 @@ import pytest
 from leitstand.auth.model import SYSTEM_ACTOR, Role
 from leitstand.bootstrap import build
 from leitstand.settings import Settings
-from leitstand.testing_cli import cli_env
+from leitstand.testing.cli import cli_env
 
 FACTS: dict[str, Any] = {
     "critical_services_affected": True,

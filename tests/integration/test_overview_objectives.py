@@ -16,8 +16,8 @@ from leitstand.bootstrap import Container, build
 from leitstand.policy.model import Policy, default_policy
 from leitstand.settings import Settings
 from leitstand.testing import ManualClock
-from leitstand.testing_backups import ADMIN, store_backup_run
-from leitstand.testing_web import sign_in
+from leitstand.testing.web import sign_in
+from support.backups_lab import ADMIN, store_backup_run
 
 SYSTEM = "batch-processing"  # RPO 4 h, RTO 8 h in the seed
 

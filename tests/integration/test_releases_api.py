@@ -15,8 +15,8 @@ from leitstand.bootstrap import Container, build
 from leitstand.policy.loader import load_policy_text
 from leitstand.settings import Settings
 from leitstand.testing import ManualClock
-from leitstand.testing_gate_runs import record_gate_run
-from leitstand.testing_web import sign_in
+from leitstand.testing.web import sign_in
+from support.gate_runs import record_gate_run
 
 CHANGE = {
     "service": "enterprise-api",

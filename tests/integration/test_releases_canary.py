@@ -13,8 +13,8 @@ from leitstand.policy.loader import load_policy_text
 from leitstand.releases.model import Phase
 from leitstand.settings import Settings
 from leitstand.testing import wait_for
-from leitstand.testing_gate_runs import gated_start
-from leitstand.testing_releases import ReleaseLab, drive, short_dir
+from support.gate_runs import gated_start
+from support.releases_lab import ReleaseLab, drive, short_dir
 
 OPS = Actor(name="olaf", role="devops")
 OFFICER = Actor(name="clara", role="compliance_officer")

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from leitstand.testing_cli import cli_token
-from leitstand.testing_gate_runs import record_gate_run_at
-from leitstand.testing_releases import ReleaseLab, short_dir
+from leitstand.testing.cli import cli_token
+from support.gate_runs import record_gate_run_at
+from support.releases_lab import ReleaseLab, short_dir
 
 
 @pytest.fixture

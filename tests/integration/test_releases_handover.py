@@ -18,8 +18,8 @@ from leitstand.ledger.service import EntryQuery
 from leitstand.policy.loader import load_policy_text
 from leitstand.releases.model import Phase
 from leitstand.settings import Settings
-from leitstand.testing_gate_runs import gated_start
-from leitstand.testing_releases import ReleaseLab, drive, managed_stack, short_dir, wait_scraped
+from support.gate_runs import gated_start
+from support.releases_lab import ReleaseLab, drive, managed_stack, short_dir, wait_scraped
 
 DEV = Actor(name="dana", role="developer")
 OPS = Actor(name="olaf", role="devops")

@@ -16,8 +16,8 @@ from leitstand.ledger.service import EntryQuery
 from leitstand.policy.loader import load_policy_text
 from leitstand.releases.model import Phase
 from leitstand.settings import Settings
-from leitstand.testing_gate_runs import gated_start
-from leitstand.testing_releases import LoadLoop, ReleaseLab, drive, short_dir
+from support.gate_runs import gated_start
+from support.releases_lab import LoadLoop, ReleaseLab, drive, short_dir
 
 OPS = Actor(name="olaf", role="devops")
 SERVICE = "enterprise-api"

@@ -19,8 +19,8 @@ from leitstand.policy.loader import load_policy_text
 from leitstand.releases.model import Phase
 from leitstand.settings import Settings
 from leitstand.testing import postgres_schema
-from leitstand.testing_gate_runs import gated_start
-from leitstand.testing_releases import LoadLoop, ReleaseLab, drive, managed_stack, short_dir
+from support.gate_runs import gated_start
+from support.releases_lab import LoadLoop, ReleaseLab, drive, managed_stack, short_dir
 
 OPS = Actor(name="olaf", role="devops")
 SERVICE = "enterprise-api"

@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from leitstand.testing import ServerProcess, free_port
-from leitstand.testing_gate_runs import record_gate_run_at
-from leitstand.testing_releases import LoadLoop, ReleaseLab, short_dir
+from support.gate_runs import record_gate_run_at
+from support.releases_lab import LoadLoop, ReleaseLab, short_dir
 
 
 @pytest.fixture

@@ -24,8 +24,8 @@ from leitstand.policy.loader import load_policy_text
 from leitstand.releases.model import Phase
 from leitstand.settings import Settings
 from leitstand.testing import POSTGRES_URL, ManualClock
-from leitstand.testing_cli import cli_token
-from leitstand.testing_gate_runs import gated_start
+from leitstand.testing.cli import cli_token
+from support.gate_runs import gated_start
 
 OPS = Actor(name="olaf", role="devops")
 
@@ -62,7 +62,7 @@ def downgrade():
 REV_2 = """
 from alembic import op
 import sqlalchemy as sa
-from leitstand.testing_cli import cli_token
+from leitstand.testing.cli import cli_token
 
 revision = "b2"
 down_revision = "a1"

@@ -14,8 +14,8 @@ from leitstand.releases.model import Phase, Routing
 from leitstand.releases.routers import RouterError
 from leitstand.releases.routers.nginx import NginxRouter
 from leitstand.settings import Settings
-from leitstand.testing_gate_runs import gated_start
-from leitstand.testing_releases import LoadLoop, ReleaseLab, drive, short_dir
+from support.gate_runs import gated_start
+from support.releases_lab import LoadLoop, ReleaseLab, drive, short_dir
 
 OPS = Actor(name="olaf", role="devops")
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from leitstand.testing_cli import cli_token
-from leitstand.testing_releases import ReleaseLab, short_dir
+from leitstand.testing.cli import cli_token
+from support.releases_lab import ReleaseLab, short_dir
 
 
 @pytest.fixture

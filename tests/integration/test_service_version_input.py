@@ -11,7 +11,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from leitstand.auth.model import Role
-from leitstand.testing_cli import cli_env
+from leitstand.testing.cli import cli_env
 
 BODY = {
     "service": "enterprise-api",

@@ -17,7 +17,7 @@ from leitstand.auth.model import Role
 from leitstand.bootstrap import Container
 from leitstand.ledger.service import EntryQuery
 from leitstand.testing import ManualClock
-from leitstand.testing_web import sign_in
+from leitstand.testing.web import sign_in
 
 Headers = dict[Role, dict[str, str]]
 ORIGIN = "http://127.0.0.1"

@@ -22,8 +22,8 @@ from leitstand.policy.loader import load_policy_text
 from leitstand.releases.model import Phase
 from leitstand.settings import Settings
 from leitstand.testing import postgres_schema
-from leitstand.testing_gate_runs import gated_start
-from leitstand.testing_releases import ReleaseLab, drive, managed_stack, short_dir
+from support.gate_runs import gated_start
+from support.releases_lab import ReleaseLab, drive, managed_stack, short_dir
 
 SERVICE = "enterprise-api"
 ENV = "production"

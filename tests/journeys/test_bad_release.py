@@ -22,8 +22,8 @@ import pytest
 
 from leitstand.ledger.service import EntryQuery
 from leitstand.releases.model import Phase
-from leitstand.testing_gate_runs import ALL_STAGES, record_gate_run
-from leitstand.testing_releases import LoadLoop
+from support.gate_runs import ALL_STAGES, record_gate_run
+from support.releases_lab import LoadLoop
 
 if TYPE_CHECKING:
     from conftest import Journey  # the fixture's type (tests/journeys/conftest.py)

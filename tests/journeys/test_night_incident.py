@@ -31,7 +31,7 @@ import httpx
 import pytest
 
 from leitstand.testing import ServerProcess, free_port, postgres_schema, wait_for
-from leitstand.testing_alerting import SmtpSink
+from leitstand.testing.mail import SmtpSink
 
 pytestmark = [
     pytest.mark.slow,

@@ -1,5 +1,5 @@
 """Journey 4, quarterly proof (shared/SCENARIOS.md), on a real PostgreSQL cluster with real
-pgBackRest and restic (leitstand.testing_backups' scratch system):
+pgBackRest and restic (support.backups_lab' scratch system):
 
 the PITR drill, requested through the API (an impossible target is a 422 naming why) and run by
 the scheduler, restores the database to a point in time into a segregated scratch cluster, checks
@@ -30,8 +30,8 @@ from leitstand.app import create_app
 from leitstand.auth.model import SYSTEM_ACTOR, Actor, Role
 from leitstand.ledger.service import EntryQuery
 from leitstand.policy.model import Policy, default_policy
-from leitstand.testing_backups import LabSystem, backup_lab
-from leitstand.testing_gate_runs import record_gate_run
+from support.backups_lab import LabSystem, backup_lab
+from support.gate_runs import record_gate_run
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 OPS = Actor(name="olaf", role="devops")

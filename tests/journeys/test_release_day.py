@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from leitstand.releases.model import Phase
-from leitstand.testing_gates import clean_project, osv_folder, wheelhouse
-from leitstand.testing_releases import LoadLoop, wait_scraped
+from support.gates_lab import clean_project, osv_folder, wheelhouse
+from support.releases_lab import LoadLoop, wait_scraped
 
 if TYPE_CHECKING:
     from conftest import Journey  # the fixture's type (tests/journeys/conftest.py)

@@ -13,7 +13,7 @@ from leitstand.policy.model import Policy
 from leitstand.policy.monitoring import AlertingPolicy
 from leitstand.settings import Settings
 from leitstand.testing import ManualClock, free_port
-from leitstand.testing_alerting import SmtpSink, WebhookSink
+from leitstand.testing.mail import SmtpSink, WebhookSink
 
 PEOPLE = {
     "anna": {"name": "Anna Ops", "roles": ["devops"], "email": "anna@example.org"},

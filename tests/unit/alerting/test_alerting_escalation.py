@@ -16,7 +16,7 @@ from leitstand.policy.model import Policy
 from leitstand.scheduler.store import JobRow
 from leitstand.settings import Settings
 from leitstand.testing import ManualClock
-from leitstand.testing_alerting import SmtpSink
+from leitstand.testing.mail import SmtpSink
 
 from .conftest import later, pump
 

@@ -8,7 +8,7 @@ from leitstand.auth.model import Actor
 from leitstand.bootstrap import Container
 from leitstand.ledger.service import EntryQuery
 from leitstand.testing import ManualClock
-from leitstand.testing_alerting import Mail, SmtpSink, WebhookSink
+from leitstand.testing.mail import Mail, SmtpSink, WebhookSink
 
 from .conftest import later, pump
 

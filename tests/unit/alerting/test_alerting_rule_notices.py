@@ -8,8 +8,8 @@ from leitstand.auth.model import Actor
 from leitstand.bootstrap import Container
 from leitstand.ledger.service import EntryQuery
 from leitstand.policy.model import Policy
-from leitstand.testing_alerting import SmtpSink, WebhookSink
-from leitstand.testing_gate_runs import record_gate_run
+from leitstand.testing.mail import SmtpSink, WebhookSink
+from support.gate_runs import record_gate_run
 
 from .conftest import PEOPLE, alerting_policy, pump
 

@@ -18,7 +18,7 @@ from leitstand.bootstrap import Container
 from leitstand.ledger.service import EntryQuery
 from leitstand.policy.model import Policy, default_policy
 from leitstand.testing import ManualClock
-from leitstand.testing_backups import ADMIN, store_backup_run
+from support.backups_lab import ADMIN, store_backup_run
 
 
 def _policy(systems: dict[str, Any]) -> Policy:

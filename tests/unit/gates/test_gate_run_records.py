@@ -13,8 +13,8 @@ from leitstand.errors import ValidationError
 from leitstand.gates.model import Stage
 from leitstand.gates.service import GateRequest, artifact_digests
 from leitstand.ledger.service import EntryQuery
-from leitstand.testing_gate_runs import record_gate_run
-from leitstand.testing_gates import write_project
+from support.gate_runs import record_gate_run
+from support.gates_lab import write_project
 
 DEV = Actor(name="dana", role="developer")
 CI = Actor(name="ci-runner", role="devops")

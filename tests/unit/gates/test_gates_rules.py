@@ -17,7 +17,7 @@ from leitstand.gates.licences import Verdict, declared_licence, judge_expression
 from leitstand.gates.model import CheckResult, Finding, Stage, Status, parse_stages
 from leitstand.gates.osv import OsvDatabase, affected, score
 from leitstand.policy.gates import AcceptedVulnerability
-from leitstand.testing_gates import V3_CRITICAL, V4_CRITICAL
+from support.gates_lab import V3_CRITICAL, V4_CRITICAL
 
 FORBIDDEN, REVIEW = ["GPL-*", "AGPL-*"], ["LGPL-*", "MPL-*"]
 ALLOWED_IMAGES = ["alpine:*", "*:*-alpine*", "gcr.io/distroless/*", "scratch"]

@@ -10,7 +10,7 @@ import yaml
 
 from leitstand.gates.osv import OsvDatabase, Score, Vulnerability
 from leitstand.gates.security import _finding
-from leitstand.testing_gates import PYPA_SNAPSHOT, V3_CRITICAL
+from support.gates_lab import PYPA_SNAPSHOT, V3_CRITICAL
 
 
 def record(vid: str, name: str, **extra: object) -> dict[str, object]:

@@ -9,7 +9,7 @@ import pytest
 from leitstand.errors import ValidationError
 from leitstand.gates.environment import Distribution, Environment, PipOptions
 from leitstand.gates.project import LEGACY_BACKEND, load_project, read_wheel_metadata
-from leitstand.testing_gates import flit_project, poetry_project, setuppy_project, write_wheel
+from support.gates_lab import flit_project, poetry_project, setuppy_project, write_wheel
 
 
 def test_a_poetry_project_without_a_project_table_is_a_project(tmp_path: Path) -> None:

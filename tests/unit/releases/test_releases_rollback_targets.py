@@ -29,7 +29,7 @@ from leitstand.releases.scrape import scrape_targets, write_scrape_targets
 from leitstand.releases.store import ReleaseRow, TargetRow
 from leitstand.settings import Settings
 from leitstand.testing import ManualClock
-from leitstand.testing_web import sign_in
+from leitstand.testing.web import sign_in
 
 OPS = Actor(name="olaf", role="devops")
 SERVICE = "enterprise-api"

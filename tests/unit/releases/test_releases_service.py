@@ -22,7 +22,7 @@ from leitstand.releases.routers import RouterError
 from leitstand.releases.store import ReleaseRow
 from leitstand.settings import Settings
 from leitstand.testing import ManualClock
-from leitstand.testing_gate_runs import digest_of, gated_start, record_gate_run
+from support.gate_runs import digest_of, gated_start, record_gate_run
 
 DEV = Actor(name="dana", role="developer")
 OPS = Actor(name="olaf", role="devops")

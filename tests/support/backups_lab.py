@@ -82,7 +82,7 @@ def make_git_repository(path: Path, files: dict[str, str]) -> str:
 
     def git(*args: str) -> str:
         command = ["git", "-c", f"safe.directory={path}", "-C", str(path), *args]
-        done = subprocess.run(  # noqa: S603 - fixed argument list
+        done = subprocess.run(
             command,
             check=True,
             capture_output=True,

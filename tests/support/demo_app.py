@@ -1,6 +1,6 @@
 """The demo app of the release tests, and a load loop that records every request.
 
-``python -m leitstand.testing_releases_app --port P --version V`` is a threaded HTTP server that
+``python tests/support/demo_app.py --port P --version V`` is a threaded HTTP server that
 answers with its version (``X-Version``) and exports ``leitstand.instrument`` metrics. A
 version's behaviour is read from a JSON file (re-read when it changes): ``error_rate`` (0..1,
 every n-th request answers 500), ``health`` ("ok" or "fail"), ``health_fail_after`` (seconds after

@@ -1,6 +1,6 @@
 """Test support for releases: real routers and Prometheus around the demo app, and a lab.
 
-Everything runs for real on 127.0.0.1: the demo app (``leitstand.testing_releases_app``) per
+Everything runs for real on 127.0.0.1: the demo app (``support.demo_app``) per
 slot, HAProxy, nginx and Prometheus as the Debian binaries started as child processes with
 generated configurations and stopped by PID. ``ReleaseLab`` puts them together with the policy
 overlay that describes them.
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from leitstand.testing import free_port, wait_for
-from leitstand.testing_releases_app import LoadLoop
+from support.demo_app import LoadLoop
 
 if TYPE_CHECKING:
     from leitstand.alerting.stack import LocalStack
@@ -75,7 +75,7 @@ class Versions:
     def command(self, python: str) -> list[str]:
         """The policy's ``start.command`` for the demo app."""
         return [
-            python, "-m", "leitstand.testing_releases_app", "--port", "{port}", "--version",
+            python, str(Path(__file__).with_name("demo_app.py")), "--port", "{port}", "--version",
             "{version}", "--slot", "{slot}", "--service", "{service}", "--behaviour",
             f"{self.root}/{{version}}/behaviour.json",
         ]  # fmt: skip
@@ -128,7 +128,7 @@ class _Engine:
 
     def _spawn(self, argv: list[str]) -> subprocess.Popen[bytes]:
         with (self.folder / f"{self.name}.log").open("ab") as log:
-            return subprocess.Popen(  # noqa: S603 - fixed binaries
+            return subprocess.Popen(
                 argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
             )
 
