@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import sqlalchemy as sa
 import structlog
@@ -49,6 +50,7 @@ from leitstand.settings import Settings, tighten_permissions
 __all__ = ["Container", "build", "local_actor"]
 
 log = structlog.get_logger(__name__)
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -75,6 +77,13 @@ class Container:
     drills: DrillService
     backup_monitor: BackupMonitor
     releases: ReleaseService
+
+    def get(self, kind: type[_T]) -> _T:
+        """The one service of type ``kind`` (what typed API dependencies resolve to)."""
+        for value in vars(self).values():
+            if isinstance(value, kind):
+                return value
+        raise LookupError(f"no service of type {kind.__name__} in this container")
 
     def close(self) -> None:
         self.ledger.close()

@@ -16,13 +16,21 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from leitstand.errors import ConfigError, StoreError
 
-__all__ = ["Base", "Database", "UTCDateTime", "normalise_url", "safe_url"]
+__all__ = [
+    "Base",
+    "Database",
+    "IntegrityError",
+    "Session",
+    "UTCDateTime",
+    "normalise_url",
+    "safe_url",
+]
 
 
 class Base(DeclarativeBase):

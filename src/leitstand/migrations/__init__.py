@@ -3,13 +3,15 @@
 Every revision has a working downgrade: the seed demands a rollback script for every migration,
 and a test runs upgrade -> downgrade -> upgrade on SQLite and PostgreSQL.
 
-The foundation (revision 0001) is the root; each domain keeps its revisions on its own branch
-(``branch_labels = ("flags",)``, first ``down_revision = "0001"``), so domains evolve
+The foundation (revisions 0001-0003, in ``migrations/versions``) is the root; each domain keeps
+its revisions on its own branch in its own folder (``leitstand/<domain>/revisions/``,
+``branch_labels = ("flags",)``, first ``down_revision = "0001"``), so domains evolve
 independently. "Current" therefore means: at every head.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from alembic import command
@@ -27,8 +29,15 @@ _HERE = Path(__file__).parent
 def _config(db: Database) -> Config:
     config = Config()
     config.set_main_option("script_location", str(_HERE))
+    config.set_main_option("path_separator", "os")
+    config.set_main_option("version_locations", os.pathsep.join(map(str, version_locations())))
     config.attributes["engine"] = db.engine
     return config
+
+
+def version_locations() -> list[Path]:
+    """The foundation's revisions and every domain's ``revisions/`` folder."""
+    return [_HERE / "versions", *sorted(_HERE.parent.glob("*/revisions"))]
 
 
 def upgrade(db: Database, revision: str = "heads") -> None:
