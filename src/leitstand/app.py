@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
-import sqlalchemy as sa
 import structlog
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -24,37 +23,22 @@ from prometheus_client import (
 )
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from leitstand import __version__, migrations
-from leitstand.alerting.api import router as alerting_router
-from leitstand.alerting.views import router as alerting_pages
+from leitstand import __version__, domains, migrations
 from leitstand.auth.api import public, requires
-from leitstand.auth.api import router as auth_router
-from leitstand.auth.model import ALL_ROLES, Actor, Role
-from leitstand.backups.api import router as backups_router
+from leitstand.auth.model import ALL_ROLES, Actor
 from leitstand.backups.metrics import register_backup_metrics
-from leitstand.backups.views import router as backups_pages
 from leitstand.bootstrap import Container
-from leitstand.changes.api import router as changes_router
-from leitstand.changes.views import router as changes_pages
-from leitstand.deps import container_of
+from leitstand.deps import container_of, provide
 from leitstand.errors import AuthenticationError, LeitstandError
-from leitstand.flags.api import router as flags_router
-from leitstand.flags.views import router as flags_pages
-from leitstand.gates.api import router as gates_router
-from leitstand.incidents.api import router as incidents_router
-from leitstand.incidents.views import router as incidents_pages
-from leitstand.ledger.api import router as ledger_router
 from leitstand.observability import HttpMetrics, RequestContextMiddleware
-from leitstand.releases.api import router as releases_router
-from leitstand.releases.views import router as releases_pages
-from leitstand.scheduler.store import JobRow
+from leitstand.policy.model import Policy
+from leitstand.scheduler import store as jobs_store
 from leitstand.web.docs import install_docs
 from leitstand.web.error_pages import error_page, wants_page
 from leitstand.web.limits import RequestLimitsMiddleware
 from leitstand.web.openapi_errors import document_errors
 from leitstand.web.render import LoginRequired
 from leitstand.web.security import WebSecurityMiddleware
-from leitstand.web.views import router as web_router
 
 __all__ = ["create_app"]
 
@@ -107,24 +91,11 @@ def create_app(container: Container, *, run_scheduler: bool = False) -> FastAPI:
     _add_error_handlers(app)
     install_docs(app)
     app.include_router(_system_router(registry))
-    app.include_router(auth_router)
-    app.include_router(ledger_router)
     app.include_router(_policy_router())
-    app.include_router(_scheduler_router())
-    app.include_router(web_router)
-    app.include_router(backups_router)
-    app.include_router(backups_pages)
-    app.include_router(changes_router)
-    app.include_router(changes_pages)
-    app.include_router(releases_router)
-    app.include_router(releases_pages)
-    app.include_router(gates_router)
-    app.include_router(flags_router)
-    app.include_router(flags_pages)
-    app.include_router(alerting_router)
-    app.include_router(alerting_pages)
-    app.include_router(incidents_router)
-    app.include_router(incidents_pages)
+    # Every domain's API and pages, in the registry's order (leitstand.domains).
+    for domain in domains.DOMAINS:
+        for target in domain.routers:
+            app.include_router(domains.load(target))
     app.mount("/static", StaticFiles(directory=_STATIC), name="static")
     document_errors(app)
     return app
@@ -234,22 +205,12 @@ def _register_gauges(registry: CollectorRegistry, container: Container) -> None:
 
     def _pending() -> float:
         with container.db.reader() as session:
-            return float(
-                session.execute(
-                    sa.select(sa.func.count(JobRow.id)).where(JobRow.status == "pending")
-                ).scalar_one()
-            )
+            return float(jobs_store.count_pending(session))
 
     def _overdue() -> float:
         now = container.clock.now()
         with container.db.reader() as session:
-            return float(
-                session.execute(
-                    sa.select(sa.func.count(JobRow.id)).where(
-                        JobRow.status == "pending", JobRow.due_at < now
-                    )
-                ).scalar_one()
-            )
+            return float(jobs_store.count_overdue(session, now))
 
     ledger_size.set_function(_size)
     pending.set_function(_pending)
@@ -260,24 +221,10 @@ def _policy_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["policy"])
 
     @router.get("/policy")
-    def policy(request: Request, _: Annotated[Actor, requires(*ALL_ROLES)]) -> dict[str, Any]:
+    def policy(
+        effective: Annotated[Policy, provide(Policy)], _: Annotated[Actor, requires(*ALL_ROLES)]
+    ) -> Policy:
         """The effective policy (defaults merged with leitstand.yaml), as stable JSON."""
-        data: dict[str, Any] = container_of(request).policy.model_dump(mode="json")
-        return data
-
-    return router
-
-
-def _scheduler_router() -> APIRouter:
-    router = APIRouter(prefix="/api/v1/scheduler", tags=["scheduler"])
-
-    @router.get("/jobs")
-    def jobs(
-        request: Request,
-        _: Annotated[Actor, requires(Role.DEVOPS, Role.AUDITOR, Role.COMPLIANCE_OFFICER)],
-        status: str | None = None,
-    ) -> list[dict[str, Any]]:
-        """Durable timers, soonest first."""
-        return [j.as_dict() for j in container_of(request).scheduler.jobs(status=status)]
+        return effective
 
     return router

@@ -3,32 +3,19 @@
 from __future__ import annotations
 
 import getpass
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-import sqlalchemy as sa
 import structlog
 
-from leitstand import migrations
-from leitstand.alerting.service import AlertingService
-from leitstand.alerting.wiring import wire_alerting
-from leitstand.auth.model import Actor
+from leitstand import domains, migrations
 from leitstand.auth.service import AuthService
-from leitstand.backups.drills import DrillService
-from leitstand.backups.monitor import BackupMonitor
-from leitstand.backups.service import BackupService
-from leitstand.backups.wiring import register_backup_jobs, wire_backups
-from leitstand.changes.service import ChangeService
 from leitstand.clock import Clock, SystemClock
 from leitstand.db import Database
 from leitstand.errors import ConfigError, LeitstandError, StoreError
-from leitstand.flags.service import FlagService
-from leitstand.gates.service import GateService
-from leitstand.incidents.actions import ActionItems
-from leitstand.incidents.reporting import IncidentReporting
-from leitstand.incidents.service import IncidentService
-from leitstand.incidents.wiring import wire_incidents
+from leitstand.identity import Actor
 from leitstand.ledger.audit import AuditService
 from leitstand.ledger.checkpoint import (
     load_or_create_signing_key,
@@ -37,25 +24,70 @@ from leitstand.ledger.checkpoint import (
 )
 from leitstand.ledger.keys import LedgerSigner
 from leitstand.ledger.service import Ledger, install_session_hooks
-from leitstand.ledger.store import LedgerStateRow
+from leitstand.ledger.store.entries import state as ledger_state
 from leitstand.ledger.witness import CheckpointCopy
 from leitstand.ledger.witnessing import build_witnessing
 from leitstand.policy.loader import find_policy_file, load_policy
 from leitstand.policy.model import Policy
-from leitstand.releases.service import ReleaseService
-from leitstand.releases.wiring import wire_releases
 from leitstand.scheduler.service import Scheduler
 from leitstand.settings import Settings, tighten_permissions
 
-__all__ = ["Container", "build", "local_actor"]
+if TYPE_CHECKING:
+    from leitstand.alerting.service import AlertingService
+    from leitstand.backups.drills import DrillService
+    from leitstand.backups.monitor import BackupMonitor
+    from leitstand.backups.service import BackupService
+    from leitstand.changes.service import ChangeService
+    from leitstand.flags.service import FlagService
+    from leitstand.gates.service import GateService
+    from leitstand.incidents.reporting.service import IncidentReporting
+    from leitstand.incidents.response.actions import ActionItems
+    from leitstand.incidents.service import IncidentService
+    from leitstand.releases.service import ReleaseService
+
+__all__ = ["Container", "Wiring", "build", "local_actor"]
 
 log = structlog.get_logger(__name__)
 _T = TypeVar("_T")
+_MIGRATION_LOCK = 7419001
+
+
+def _find(values: Iterable[object], kind: type[_T]) -> _T:
+    for value in values:
+        if isinstance(value, kind):
+            return value
+    raise LookupError(f"no service of type {kind.__name__} is wired")
+
+
+@dataclass
+class Wiring:
+    """What a domain's ``wire`` function gets (``leitstand.domains``): the core services and the
+    services of the domains wired before it; it adds its own with ``add``."""
+
+    settings: Settings
+    clock: Clock
+    policy: Policy
+    db: Database
+    ledger: Ledger
+    scheduler: Scheduler
+    services: list[object] = field(default_factory=list)
+
+    def add(self, *services: object) -> None:
+        self.services.extend(services)
+
+    def get(self, kind: type[_T]) -> _T:
+        """The one wired service of type ``kind`` (core or an earlier domain's)."""
+        return _find((self.ledger, self.scheduler, *self.services), kind)
 
 
 @dataclass
 class Container:
-    """Every service of one leitstand process, wired once."""
+    """Every service of one leitstand process, wired once.
+
+    The core (store, ledger, users, timers) are fields; each domain's services come from its
+    ``wire`` function in the registry and are found by type with ``get`` (what the API's typed
+    dependencies do). The named properties below are shortcuts for the CLI and tests.
+    """
 
     settings: Settings
     clock: Clock
@@ -66,28 +98,84 @@ class Container:
     auth: AuthService
     audit: AuditService
     scheduler: Scheduler
-    changes: ChangeService
-    gates: GateService
-    flags: FlagService
-    alerting: AlertingService
-    incidents: IncidentService
-    incident_actions: ActionItems
-    incident_reporting: IncidentReporting
-    backups: BackupService
-    drills: DrillService
-    backup_monitor: BackupMonitor
-    releases: ReleaseService
+    services: list[object] = field(default_factory=list)
 
     def get(self, kind: type[_T]) -> _T:
         """The one service of type ``kind`` (what typed API dependencies resolve to)."""
-        for value in vars(self).values():
-            if isinstance(value, kind):
-                return value
-        raise LookupError(f"no service of type {kind.__name__} in this container")
+        core = (self.policy, self.db, self.ledger, self.auth, self.audit, self.scheduler)
+        return _find((*core, *self.services), kind)
 
     def close(self) -> None:
         self.ledger.close()
         self.db.dispose()
+
+    # -- shortcuts to the domains' services (imported when used, so the CLI stays fast) -------
+
+    @property
+    def changes(self) -> ChangeService:
+        from leitstand.changes.service import ChangeService
+
+        return self.get(ChangeService)
+
+    @property
+    def gates(self) -> GateService:
+        from leitstand.gates.service import GateService
+
+        return self.get(GateService)
+
+    @property
+    def flags(self) -> FlagService:
+        from leitstand.flags.service import FlagService
+
+        return self.get(FlagService)
+
+    @property
+    def alerting(self) -> AlertingService:
+        from leitstand.alerting.service import AlertingService
+
+        return self.get(AlertingService)
+
+    @property
+    def incidents(self) -> IncidentService:
+        from leitstand.incidents.service import IncidentService
+
+        return self.get(IncidentService)
+
+    @property
+    def incident_actions(self) -> ActionItems:
+        from leitstand.incidents.response.actions import ActionItems
+
+        return self.get(ActionItems)
+
+    @property
+    def incident_reporting(self) -> IncidentReporting:
+        from leitstand.incidents.reporting.service import IncidentReporting
+
+        return self.get(IncidentReporting)
+
+    @property
+    def backups(self) -> BackupService:
+        from leitstand.backups.service import BackupService
+
+        return self.get(BackupService)
+
+    @property
+    def drills(self) -> DrillService:
+        from leitstand.backups.drills import DrillService
+
+        return self.get(DrillService)
+
+    @property
+    def backup_monitor(self) -> BackupMonitor:
+        from leitstand.backups.monitor import BackupMonitor
+
+        return self.get(BackupMonitor)
+
+    @property
+    def releases(self) -> ReleaseService:
+        from leitstand.releases.service import ReleaseService
+
+        return self.get(ReleaseService)
 
 
 def local_actor() -> Actor:
@@ -159,48 +247,13 @@ def build(
         instance=settings.instance_id,
         workers=settings.scheduler_workers,
     )
-    alerting, incidents = wire_alerting(
-        db=db, ledger=ledger, clock=clock, policy=policy, scheduler=scheduler
+    wiring = Wiring(
+        settings=settings, clock=clock, policy=policy, db=db, ledger=ledger, scheduler=scheduler
     )
-    incident_actions, incident_reporting = wire_incidents(
-        incidents=incidents, alerting=alerting, scheduler=scheduler
-    )
-    changes = ChangeService(
-        db=db, ledger=ledger, clock=clock, policy=policy, scheduler=scheduler, alerting=alerting
-    )
-    changes.register_jobs()
-    flags = FlagService(db=db, ledger=ledger, clock=clock, policy=policy)
-    gates = GateService(
-        db=db,
-        ledger=ledger,
-        clock=clock,
-        policy=policy,
-        approvals=changes.state_for,
-        flags=flags.list_flags,
-        alerting=alerting,
-    )
-    backups, drills, backup_monitor = wire_backups(
-        db=db,
-        ledger=ledger,
-        clock=clock,
-        policy=policy,
-        home=settings.home,
-        alerting=alerting,
-        scheduler=scheduler,
-    )
-    releases = wire_releases(
-        db=db,
-        ledger=ledger,
-        clock=clock,
-        policy=policy,
-        scheduler=scheduler,
-        home=settings.home,
-        alerting=alerting,
-        changes=changes,
-        backups=backups,
-    )
-    # A fix for a SEV-1/2 incident needs the compliance officer's approval before admission.
-    releases.admission.incident_fixes = incident_reporting.fixes.check_release
+    # Each domain wires its services in the registry's order (leitstand.domains).
+    for domain in domains.DOMAINS:
+        if domain.wire is not None:
+            domains.load(domain.wire)(wiring)
     container = Container(
         settings=settings,
         clock=clock,
@@ -211,22 +264,11 @@ def build(
         auth=auth,
         audit=AuditService(db=db, ledger=ledger, clock=clock),
         scheduler=scheduler,
-        changes=changes,
-        gates=gates,
-        flags=flags,
-        alerting=alerting,
-        incidents=incidents,
-        incident_actions=incident_actions,
-        incident_reporting=incident_reporting,
-        backups=backups,
-        drills=drills,
-        backup_monitor=backup_monitor,
-        releases=releases,
+        services=wiring.services,
     )
-    from leitstand.ledger.jobs import register_ledger_jobs
-
-    register_ledger_jobs(container)
-    register_backup_jobs(container)
+    for domain in domains.DOMAINS:
+        if domain.jobs is not None:
+            domains.load(domain.jobs)(container)
     return container
 
 
@@ -249,36 +291,31 @@ def _migrate(db: Database, settings: Settings, migrate: bool | None) -> None:
 
 def _migrate_locked(db: Database) -> None:
     # Several instances may start together against one PostgreSQL: one migrates, others wait.
-    with db.engine.connect() as conn:
-        conn.execute(sa.text("SELECT pg_advisory_lock(7419001)"))
-        try:
-            migrations.upgrade(db)
-        finally:
-            conn.execute(sa.text("SELECT pg_advisory_unlock(7419001)"))
-            conn.commit()
+    with db.advisory_lock(_MIGRATION_LOCK):
+        migrations.upgrade(db)
 
 
 def _signer(db: Database, settings: Settings, policy: Policy) -> LedgerSigner:
     path = settings.signing_key_path
     with db.reader() as session:
-        state = session.execute(
-            sa.select(LedgerStateRow.size, LedgerStateRow.note).where(LedgerStateRow.id == 1)
-        ).one_or_none()
+        row = ledger_state(session)
+        state = None if row is None else (row.size, row.note)
     if state is None:
         raise StoreError("ledger head row is missing: run `leitstand db upgrade`")
-    if state.size == 0 and not path.exists():
+    size, note = state
+    if size == 0 and not path.exists():
         key = load_or_create_signing_key(path)
     else:
         if not path.exists():
             raise ConfigError(
-                f"signing key {path} is missing but the ledger holds {state.size} entries: "
+                f"signing key {path} is missing but the ledger holds {size} entries: "
                 "restore the key file (or set LEITSTAND_SIGNING_KEY)"
             )
         key = load_signing_key(path)
     signer = LedgerSigner(origin=policy.evidence.origin, private_key=key)
-    if state.note is not None:
+    if note is not None:
         try:
-            open_checkpoint(state.note, signer.verifier)
+            open_checkpoint(note, signer.verifier)
         except LeitstandError as exc:
             raise ConfigError(
                 f"signing key {path} does not match the ledger's signed head ({exc}); "

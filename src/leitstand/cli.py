@@ -3,91 +3,133 @@
 Every user error is one line on stderr and exit code 2; no traceback reaches a user. The exit
 codes are ``leitstand.cli_support.ExitCode`` (0 ok, 1 a verification or gate said no, 2 bad input,
 3 incomplete, 4 internal error, 5 forbidden; 130 interrupted), documented in docs/operations.md.
+
+Start-up is lazy (bench/cli.py): the command groups come from the registry of domains
+(``leitstand.domains``) and a group's module is imported only when it runs; this module and
+``cli_support`` import no domain, FastAPI, SQLAlchemy or Rich at the top.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-import traceback
+from difflib import get_close_matches
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import click
 import typer
+from typer.core import TyperGroup
 
-from leitstand import __version__, migrations
-from leitstand.alerting.cli import alerting_app, alerts_app, oncall_app, stack_app
-from leitstand.auth.cli import app as user_app
-from leitstand.backups.cli import backup_app, drill_app
-from leitstand.changes.cli import app as change_app
-from leitstand.cli_support import (
-    ExitCode,
-    TokenOpt,
-    console,
-    emit_json,
-    err_console,
-    open_container,
-    resolve_actor,
-)
-from leitstand.db import Database
-from leitstand.errors import LeitstandError
-from leitstand.flags.cli import app as flags_app
-from leitstand.gates.cli import app as gate_app
-from leitstand.incidents.cli import app as incident_app
-from leitstand.ledger.cli import app as audit_app
-from leitstand.ledger.witness_cli import app as witness_app
-from leitstand.observability import configure_logging
-from leitstand.policy.cli import app as policy_app
-from leitstand.policy.cli import init_command
-from leitstand.releases.cli import app as release_app
-from leitstand.scheduler.cli import app as scheduler_app
-from leitstand.settings import Settings
+from leitstand import __version__, domains
+from leitstand.cli_support import ExitCode, TokenOpt, configure_cli_logging
 
-__all__ = ["app", "main"]
+if TYPE_CHECKING:
+    from typer import _click
+
+    from leitstand.db import Database
+
+__all__ = ["ALIASES", "LazyGroup", "app", "main"]
+
+#: Old command names that still work (hidden from the help): scripts written for them keep running.
+ALIASES: dict[str, str] = {"alerts": "alert", "flags": "flag"}
+
+
+class LazyGroup(TyperGroup):
+    """The root group: the domains' command groups come from ``leitstand.domains`` and are
+    imported only when one of them runs; the help lists them with the registry's text."""
+
+    _listing = False
+
+    def list_commands(self, ctx: _click.Context) -> list[str]:
+        own = super().list_commands(ctx)
+        early, late = [n for n in own if n != "db"], [n for n in own if n == "db"]
+        return [*early, *(c.name for c in domains.commands()), *late]
+
+    def get_command(self, ctx: _click.Context, cmd_name: str) -> _click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            return command
+        name = ALIASES.get(cmd_name, cmd_name)
+        entry = next((c for c in domains.commands() if c.name == name), None)
+        if entry is None:
+            return None
+        if self._listing:
+            # The help only needs a name and a line of text: import nothing for it.
+            return TyperGroup(name=cmd_name, help=entry.help, hidden=cmd_name != name)
+        from typer.models import TyperInfo
+
+        # As `add_typer` would: the root's help settings, the registry's name and help.
+        group = typer.main.get_group_from_info(
+            TyperInfo(domains.load(entry.target), name=cmd_name, help=entry.help),
+            pretty_exceptions_short=app.pretty_exceptions_short,
+            rich_markup_mode=self.rich_markup_mode,
+            suggest_commands=self.suggest_commands,
+        )
+        self.commands[cmd_name] = group
+        return group
+
+    def resolve_command(
+        self, ctx: _click.Context, args: list[str]
+    ) -> tuple[str | None, _click.Command | None, list[str]]:
+        # Typer suggests only from the commands built so far: suggest from every name instead.
+        suggest, self.suggest_commands = self.suggest_commands, False
+        try:
+            return super().resolve_command(ctx, args)
+        except _usage_errors() as exc:
+            matches = get_close_matches(args[0], self.list_commands(ctx)) if args else []
+            message = getattr(exc, "message", "")
+            if suggest and matches and message.startswith("No such command"):
+                names = ", ".join(repr(m) for m in matches)
+                exc.message = f"{message.rstrip('.')}. Did you mean {names}?"  # type: ignore[attr-defined]
+            raise
+        finally:
+            self.suggest_commands = suggest
+
+    def format_help(self, ctx: _click.Context, formatter: _click.HelpFormatter) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
 
 app = typer.Typer(
     name="leitstand",
+    cls=LazyGroup,
     help="Operations control plane: policy, evidence ledger, gates, releases, alerting, "
     "incidents and backups.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-app.add_typer(policy_app, name="policy", help="Show and validate the operations policy.")
-app.add_typer(audit_app, name="audit")
-app.add_typer(witness_app, name="witness")
-app.add_typer(user_app, name="user")
-app.add_typer(scheduler_app, name="scheduler")
-app.add_typer(backup_app, name="backup")
-app.add_typer(drill_app, name="drill")
-app.add_typer(gate_app, name="gate")
-app.add_typer(change_app, name="change")
-app.add_typer(release_app, name="release")
-app.add_typer(flags_app, name="flags")
-app.add_typer(alerts_app, name="alerts")
-app.add_typer(alerting_app, name="alerting")
-app.add_typer(oncall_app, name="oncall")
-app.add_typer(stack_app, name="stack")
-app.add_typer(incident_app, name="incident")
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 
 def _version(value: bool) -> None:
     if value:
-        console.print(f"leitstand {__version__}")
+        typer.echo(f"leitstand {__version__}")
         raise typer.Exit()
+
+
+#: Commands that never log (pure functions of the policy file): they skip configuring logging,
+#: whose import of structlog is a quarter of `leitstand policy show`'s start. `policy reload`
+#: configures it itself.
+_QUIET = frozenset({"init", "policy"})
 
 
 @app.callback()
 def root(
+    ctx: typer.Context,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
     ] = False,
 ) -> None:
     """leitstand turns an operations policy into running controls and proves that they ran."""
+    # Here, not in main(): --version and --help import no logging machinery.
+    if ctx.invoked_subcommand not in _QUIET:
+        configure_cli_logging()
 
 
 @app.command("init")
@@ -95,6 +137,8 @@ def init(
     force: Annotated[bool, typer.Option(help="Overwrite an existing leitstand.yaml")] = False,
 ) -> None:
     """Write a commented starter leitstand.yaml (the seed's systems, example tenants) here."""
+    from leitstand.policy.cli import init_command
+
     init_command(force=force)
 
 
@@ -110,6 +154,7 @@ def up(
 ) -> None:
     """Start the control plane: migrate, load the policy, serve the API and the web UI."""
     from leitstand.server import serve
+    from leitstand.settings import Settings
 
     overrides: dict[str, object] = {}
     if host is not None:
@@ -129,6 +174,9 @@ def db_upgrade(
     revision: Annotated[str, typer.Argument()] = "heads", token: TokenOpt = None
 ) -> None:
     """Migrate the database schema up (default: every domain to its newest revision)."""
+    from leitstand import migrations
+    from leitstand.cli_support import console
+
     _may_change_schema("db.upgrade", token)
     db = _database()
     migrations.upgrade(db, revision)
@@ -141,6 +189,9 @@ def db_downgrade(
     token: TokenOpt = None,
 ) -> None:
     """Migrate the database schema down (every revision has a rollback)."""
+    from leitstand import migrations
+    from leitstand.cli_support import console
+
     _may_change_schema("db.downgrade", token)
     db = _database()
     migrations.downgrade(db, revision)
@@ -150,6 +201,9 @@ def db_downgrade(
 @db_app.command("current")
 def db_current(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Show the schema revision of the database and the newest one shipped."""
+    from leitstand import migrations
+    from leitstand.cli_support import console, emit_json
+
     db = _database()
     current, heads = migrations.current_heads(db), migrations.heads(db)
     if json_out:
@@ -166,7 +220,9 @@ def _may_change_schema(action: str, token: str | None) -> None:
     """Schema changes are the local administrator's if the policy lists them in
     ``auth.local_admin_actions`` (the seed does); otherwise they need a devops user's token."""
     from leitstand.auth.model import Role
+    from leitstand.cli_support import open_container, resolve_actor
     from leitstand.policy.loader import find_policy_file, load_policy
+    from leitstand.settings import Settings
 
     policy = load_policy(Settings().policy or find_policy_file(Path.cwd()))
     if action in policy.auth.local_admin_actions:
@@ -179,6 +235,9 @@ def _may_change_schema(action: str, token: str | None) -> None:
 
 
 def _database() -> Database:
+    from leitstand.db import Database
+    from leitstand.settings import Settings
+
     settings = Settings()
     if settings.is_embedded:
         settings.home.mkdir(parents=True, exist_ok=True)
@@ -187,63 +246,84 @@ def _database() -> Database:
     return db
 
 
-def _usage_error_types() -> tuple[type[Exception], ...]:
+def _loaded(module: str, *names: str) -> tuple[type[BaseException], ...]:
+    """Exception classes of ``module`` if it is loaded (if not, nothing raised one of them)."""
+    loaded = sys.modules.get(module)
+    return tuple(getattr(loaded, n) for n in names if hasattr(loaded, n)) if loaded else ()
+
+
+def _usage_errors() -> tuple[type[BaseException], ...]:
     # Typer >= 0.20 vendors click as typer._click; older Typer raises click's own classes.
-    kinds: list[type[Exception]] = [click.UsageError]
-    try:
-        from typer._click import exceptions as vendored
-    except ImportError:  # pragma: no cover - depends on the Typer release
-        return tuple(kinds)
-    kinds.append(vendored.UsageError)
-    return tuple(kinds)
+    return _loaded("click.exceptions", "UsageError") + _loaded(
+        "typer._click.exceptions", "UsageError"
+    )
 
 
-_USAGE_ERRORS = _usage_error_types()
+def _exits() -> tuple[type[BaseException], ...]:
+    return (
+        typer.Exit,
+        *_loaded("click.exceptions", "Exit"),
+        *_loaded("typer._click.exceptions", "Exit"),
+    )
+
+
+def _aborts() -> tuple[type[BaseException], ...]:
+    return (
+        typer.Abort,
+        *_loaded("click.exceptions", "Abort"),
+        *_loaded("typer._click.exceptions", "Abort"),
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; map every error to a one-line message and an exit code."""
-    # Logs go to stderr as JSON (warnings and up), so stdout stays clean for --json output;
-    # `leitstand up` reconfigures with the configured level.
-    configure_logging(os.environ.get("LEITSTAND_CLI_LOG_LEVEL", "warning"))
+    from leitstand.errors import LeitstandError
+
     command = typer.main.get_command(app)
     try:
         result = command.main(args=argv, prog_name="leitstand", standalone_mode=False)
-    except _USAGE_ERRORS as exc:
+    except _usage_errors() as exc:
         ctx = getattr(exc, "ctx", None)
         if type(exc).__name__ == "NoArgsIsHelpError":
             print(ctx.get_help() if ctx else "")
             sys.exit(ExitCode.OK)
         hint = f" (see '{ctx.command_path} --help')" if ctx else ""
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
-        err_console.print(f"error: {message}{hint}", markup=False)
+        _error(f"error: {message}{hint}")
         sys.exit(ExitCode.BAD_INPUT)
-    except (click.exceptions.Exit, typer.Exit) as exc:
-        sys.exit(exc.exit_code)
-    except (click.Abort, typer.Abort):
-        err_console.print("aborted")
+    except _exits() as exc:
+        sys.exit(getattr(exc, "exit_code", ExitCode.OK))
+    except _aborts():
+        _error("aborted")
         sys.exit(130)
     except LeitstandError as exc:
-        err_console.print(f"error: {exc.message}", markup=False)
+        _error(f"error: {exc.message}")
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
     except OSError as exc:
-        err_console.print(f"error: {_os_error(exc)}", markup=False)
+        _error(f"error: {_os_error(exc)}")
         sys.exit(ExitCode.BAD_INPUT)
     except Exception as exc:
         # The last line of defence: one line for the user, the traceback only on request.
         if os.environ.get("LEITSTAND_DEBUG"):
+            import traceback
+
             traceback.print_exc()
-        err_console.print(
+        _error(
             f"error: internal error ({type(exc).__name__}: {exc}); "
-            "set LEITSTAND_DEBUG=1 for details",
-            markup=False,
+            "set LEITSTAND_DEBUG=1 for details"
         )
         sys.exit(ExitCode.INTERNAL)
     # Without standalone mode, click returns the code of a `typer.Exit` instead of exiting.
     if isinstance(result, int) and result:
         sys.exit(result)
+
+
+def _error(line: str) -> None:
+    from leitstand.cli_support import err_console
+
+    err_console.print(line, markup=False)
 
 
 def _os_error(exc: OSError) -> str:

@@ -1,4 +1,9 @@
-"""Helpers shared by the CLI sub-apps: building the container, times, JSON output."""
+"""Helpers shared by the CLI sub-apps: building the container, times, JSON output.
+
+Importing this module stays cheap (``leitstand --version`` and ``leitstand policy show`` load
+it): the container, the policy and the auth model are imported by the functions that need them,
+and the Rich consoles are created on first use.
+"""
 
 from __future__ import annotations
 
@@ -9,22 +14,28 @@ import re
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
+import typer.core
 
-from leitstand.auth.model import Actor, Role
-from leitstand.bootstrap import Container, build
-from leitstand.clock import BERLIN
 from leitstand.errors import ExitCode, ForbiddenError, Issue, ValidationError
-from leitstand.policy.auth import CLI_ACTIONS, LOCAL_ADMIN_ROLE
-from leitstand.settings import Settings
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from leitstand.auth.model import Actor, Role
+    from leitstand.bootstrap import Container
+
+    #: stdout and stderr consoles of the CLI, created on first use (see ``__getattr__``).
+    console: Console
+    err_console: Console
 
 __all__ = [
     "TOKEN_ENV",
     "ExitCode",
     "TokenOpt",
+    "configure_cli_logging",
     "console",
     "emit_json",
     "err_console",
@@ -48,14 +59,58 @@ TokenOpt = Annotated[
 ]
 
 
-console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 _RELATIVE = re.compile(r"^(\d+)\s*(m|min|h|d|w)$")
 _UNITS = {"m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
+def __getattr__(name: str) -> Console:
+    # ``console``/``err_console``: Rich costs a tenth of a second to import, which commands
+    # that print plain text (``--version``, ``policy show``) should not pay.
+    if name not in ("console", "err_console"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from rich.console import Console
+
+    made = Console(stderr=name == "err_console", highlight=False, soft_wrap=True)
+    globals()[name] = made
+    return made
+
+
+def _hide_flag_types() -> None:
+    """Show no ``<bool>`` type next to a flag in Rich help (``--force  <bool>``).
+
+    Typer's Rich help prints every option's type, flags included, although a flag takes no
+    value; its plain help already leaves it out. Typer offers no setting for this.
+    """
+    shown = getattr(typer.core.TyperOption, "display_type_rich", None)
+    if shown is None or getattr(shown, "_leitstand", False):
+        return  # a Typer without Rich type labels, or already done
+
+    def display_type_rich(self: typer.core.TyperOption, ctx: Any) -> str | None:
+        if self.is_flag or self.count:
+            return None
+        label: str | None = shown(self, ctx)
+        return label
+
+    display_type_rich._leitstand = True  # type: ignore[attr-defined]
+    typer.core.TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_hide_flag_types()
+
+
+def configure_cli_logging() -> None:
+    """Logs go to stderr as JSON (warnings and up, or ``$LEITSTAND_CLI_LOG_LEVEL``), so stdout
+    stays clean for ``--json`` output; `leitstand up` reconfigures with the configured level."""
+    from leitstand.observability import configure_logging
+
+    configure_logging(os.environ.get("LEITSTAND_CLI_LOG_LEVEL", "warning"))
+
+
 def open_container(*, migrate: bool | None = None) -> Container:
     """Build the services from the environment (``LEITSTAND_*``) and the policy file."""
+    from leitstand.bootstrap import build
+    from leitstand.settings import Settings
+
     return build(Settings(), migrate=migrate)
 
 
@@ -89,12 +144,17 @@ def parse_when(value: str | None, *, field: str, now: datetime) -> datetime | No
             ]
         ) from None
     if parsed.tzinfo is None:
+        from leitstand.clock import BERLIN
+
         parsed = parsed.replace(tzinfo=BERLIN)
     return parsed.astimezone(UTC)
 
 
 def local_admin_actor() -> Actor:
     """The local operator acting without a token: ``local:<os user>``, role ``local-admin``."""
+    from leitstand.auth.model import Actor
+    from leitstand.policy.auth import LOCAL_ADMIN_ROLE
+
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
@@ -112,6 +172,8 @@ def resolve_actor(
     by the local operator labelled ``local-admin``; everything else is refused
     (:class:`ForbiddenError`, exit code 5), as is a token whose role is not admitted.
     """
+    from leitstand.policy.auth import CLI_ACTIONS
+
     if action not in CLI_ACTIONS:
         raise ValueError(f"unknown CLI action {action!r}: add it to policy.auth.CLI_ACTIONS")
     admitted = frozenset(roles)

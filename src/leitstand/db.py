@@ -152,6 +152,17 @@ class Database:
             session.rollback()
             session.close()
 
+    @contextmanager
+    def advisory_lock(self, key: int) -> Iterator[None]:
+        """Hold a PostgreSQL session advisory lock (several instances: one at a time)."""
+        with self.engine.connect() as conn:
+            conn.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": key})
+            try:
+                yield
+            finally:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                conn.commit()
+
     def dispose(self) -> None:
         self.engine.dispose()
 

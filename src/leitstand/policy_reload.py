@@ -85,9 +85,17 @@ def _swap(obj: object, replacements: dict[int, Any], seen: set[int], depth: int)
         if id(value) in replacements:
             object.__setattr__(obj, name, replacements[id(value)])
             swapped += 1
-        elif type(value).__module__.startswith("leitstand.") and not isinstance(value, PolicyModel):
+        elif _ours(value):
             swapped += _swap(value, replacements, seen, depth + 1)
+        elif isinstance(value, list | tuple):  # the container's wired services
+            for item in value:
+                if _ours(item):
+                    swapped += _swap(item, replacements, seen, depth + 1)
     return swapped
+
+
+def _ours(value: object) -> bool:
+    return type(value).__module__.startswith("leitstand.") and not isinstance(value, PolicyModel)
 
 
 def apply_policy(container: Container, policy: Policy) -> int:

@@ -7,10 +7,9 @@ import gc
 import signal
 import socket
 import ssl
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
-from rich.panel import Panel
 
 from leitstand import __version__
 from leitstand.alerting.stack import start_for_up
@@ -18,7 +17,6 @@ from leitstand.app import create_app
 from leitstand.auth.model import SYSTEM_ACTOR
 from leitstand.backups.wiring import schedule_backup_jobs
 from leitstand.bootstrap import build
-from leitstand.cli_support import console
 from leitstand.errors import ConfigError
 from leitstand.incidents.wiring import schedule_incident_jobs
 from leitstand.ledger.jobs import schedule_ledger_jobs
@@ -27,7 +25,10 @@ from leitstand.policy_reload import install_sighup, remove_pid_file, write_pid_f
 from leitstand.releases.wiring import reconcile_routers
 from leitstand.settings import Settings
 
-__all__ = ["bind_socket", "freeze_startup_heap", "serve", "tls_options"]
+if TYPE_CHECKING:
+    from rich.console import Console
+
+__all__ = ["bind_socket", "freeze_startup_heap", "print_start_panel", "serve", "tls_options"]
 
 
 def serve(settings: Settings, *, run_scheduler: bool = True) -> None:
@@ -78,7 +79,7 @@ def serve(settings: Settings, *, run_scheduler: bool = True) -> None:
             lines.append("")
             lines.append("First devops user [bold]admin[/bold] created. API token (shown once):")
             lines.append(f"[bold]{token}[/bold]")
-        console.print(Panel("\n".join(lines), title="leitstand up", expand=False))
+        print_start_panel(lines)
         app = create_app(container, run_scheduler=run_scheduler)
         freeze_startup_heap()
         config = uvicorn.Config(
@@ -111,6 +112,27 @@ def serve(settings: Settings, *, run_scheduler: bool = True) -> None:
     finally:
         sock.close()
         container.close()
+
+
+def print_start_panel(lines: list[str], *, console: Console | None = None) -> None:
+    """Print the start-up summary (Rich markup): a panel on a terminal, plain lines otherwise.
+
+    A log (systemd's journal, a file, a pipe) gets every line whole: no box cut at 80 columns,
+    the URL and the one-time token on lines of their own, for grep and copy.
+    """
+    from rich.panel import Panel
+
+    if console is None:
+        from leitstand import cli_support
+
+        console = cli_support.console
+    if console.is_terminal:
+        # The panel fits the terminal: long lines wrap inside the box instead of being cut.
+        console.print(Panel("\n".join(lines), title="leitstand up", expand=False), soft_wrap=False)
+        return
+    console.print("leitstand up", soft_wrap=True)
+    for line in lines:
+        console.print(line, soft_wrap=True)
 
 
 def tls_options(settings: Settings) -> dict[str, Any]:

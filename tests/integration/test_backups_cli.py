@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from leitstand.backups.demo import STEPS_LOG
 from leitstand.testing.cli import cli_token
 
 pytestmark = pytest.mark.integration
@@ -111,6 +113,21 @@ def test_the_scratch_pitr_demo_restores_exactly_and_removes_everything(
     assert not home.exists(), "the demonstration keeps its own throwaway store"
 
 
+def _wait_for_step(
+    demo: subprocess.Popen[str], tmp: Path, prefix: str, *, timeout: float = 180
+) -> None:
+    """Until the demonstration's steps.log has a line starting with ``prefix`` (or it ended)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for log in tmp.glob(f"leitstand-scratch-*/{STEPS_LOG}"):
+            with contextlib.suppress(OSError):
+                if any(ln.startswith(prefix) for ln in log.read_text().splitlines()):
+                    return
+        assert demo.poll() is None, demo.communicate()
+        assert time.monotonic() < deadline, f"no step {prefix!r} within {timeout:.0f}s"
+        time.sleep(0.05)  # polling the log, not a guess at a duration
+
+
 def test_ctrl_c_during_the_scratch_demo_still_removes_everything(tmp_path: Path, tmp: Path) -> None:
     home = tmp_path / "home"
     demo = subprocess.Popen(
@@ -120,13 +137,10 @@ def test_ctrl_c_during_the_scratch_demo_still_removes_everything(tmp_path: Path,
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not list(
-        tmp.glob("leitstand-scratch-*/source/data/postmaster.pid")
-    ):
-        assert demo.poll() is None, demo.communicate()
-        time.sleep(0.05)
-    time.sleep(0.5)
+    # The event, not a guess at how long start-up takes under load: the demonstration logs
+    # "generating ..." once its source cluster is up (start_source returned), inside the
+    # command's signal handling.
+    _wait_for_step(demo, tmp, "generating ")
     assert _postgres_of(tmp)
     demo.send_signal(signal.SIGINT)
     _out, err = demo.communicate(timeout=120)

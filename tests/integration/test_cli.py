@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -175,3 +176,60 @@ def test_init_writes_a_starter_policy_that_validates(tmp_path: Path, home: Path)
         cwd=work, env=env, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert again.returncode == 2
+
+
+def test_the_command_groups_use_singular_nouns_and_the_old_names_still_work(home: Path) -> None:
+    listing = run(home, "--help").stdout
+    names = re.findall(r"^\W+ ([a-z]+)  ", listing, flags=re.MULTILINE)
+    assert {"alert", "alerting", "flag", "policy", "db"} <= set(names), listing
+    assert not {"alerts", "flags"} & set(names), "the old names are hidden aliases"
+    token = cli_token(home)
+    created = run(home, "flag", "create", "nb", "--type", "release", LEITSTAND_TOKEN=token)
+    assert created.returncode == 0, created.stderr
+    new, old = (json.loads(run(home, name, "list", "--json").stdout) for name in ("flag", "flags"))
+    assert new == old and [f["key"] for f in new] == ["nb"]
+    new, old = (run(home, name, "list", "--json") for name in ("alert", "alerts"))
+    assert new.returncode == old.returncode == 0, (new.stderr, old.stderr)
+    assert json.loads(new.stdout) == json.loads(old.stdout) == []
+    assert "Did you mean 'alert'" in one_line_error(run(home, "alrt"))
+
+
+def test_help_shows_no_bool_tags_on_flags(home: Path) -> None:
+    for argv in (("--help",), ("alert", "list", "--help"), ("up", "--help"), ("db", "--help")):
+        shown = run(home, *argv)
+        assert shown.returncode == 0, shown.stderr
+        assert "--help" in shown.stdout
+        assert "<bool>" not in shown.stdout, shown.stdout
+    assert "<int" in run(home, "up", "--help").stdout, "options that take a value keep their type"
+
+
+_MODULES = """
+import json, sys
+from leitstand.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+print(json.dumps(sorted(sys.modules)), file=sys.stderr)
+"""
+
+
+def _loaded(cwd: Path, *argv: str) -> set[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEITSTAND_")}
+    done = subprocess.run(
+        [sys.executable, "-c", _MODULES, *argv],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    return set(json.loads(done.stderr.splitlines()[-1]))
+
+
+def test_version_help_and_policy_show_import_no_domain_web_or_database(tmp_path: Path) -> None:
+    heavy = {"fastapi", "sqlalchemy", "uvicorn", "leitstand.bootstrap", "leitstand.app"}
+    domains = {f"leitstand.{d}" for d in ("alerting", "incidents", "ledger", "flags", "releases")}
+    for argv in (("--version",), ("--help",)):
+        loaded = _loaded(tmp_path, *argv)
+        assert not loaded & (heavy | domains | {"leitstand.policy", "structlog"}), argv
+        assert "rich.console" not in loaded or argv == ("--help",)
+    loaded = _loaded(tmp_path, "policy", "show")
+    assert "leitstand.policy.cli" in loaded
+    assert not loaded & (heavy | domains | {"structlog"})

@@ -71,7 +71,7 @@ def test_an_oncall_token_acts_as_its_user_in_every_domain(
         leitstand(capsys, "flags", "create", "nb", "--type", "release", "--token", devops)[0] == 0
     )
     code, _, err = leitstand(
-        capsys, "flags", "tenants", "nb", "-e", "production", "--add", NORD, "--add", SUED,
+        capsys, "flag", "tenants", "nb", "-e", "production", "--add", NORD, "--add", SUED,
         "-r", "pilot", "--change", str(change_id), "--token", oncall,
     )  # fmt: skip
     assert code == 0, err
@@ -93,7 +93,7 @@ def test_an_oncall_token_acts_as_its_user_in_every_domain(
             )  # fmt: skip
     finally:
         container.close()
-    code, _, err = leitstand(capsys, "alerts", "ack", str(alert.id), "--token", oncall)
+    code, _, err = leitstand(capsys, "alert", "ack", str(alert.id), "--token", oncall)
     assert code == 0, err
     assert [(e["actor"], e["role"]) for e in entries(home, "alert.acknowledged")] == [
         ("oncall-user", "oncall")
@@ -123,7 +123,9 @@ def test_an_oncall_token_acts_as_its_user_in_every_domain(
     "argv",
     [
         ("change", "approve", "1"),
-        ("flags", "on", "nb", "-e", "staging"),
+        ("flag", "on", "nb", "-e", "staging"),
+        ("flags", "on", "nb", "-e", "staging"),  # the old name, kept as a hidden alias
+        ("alert", "ack", "1"),
         ("alerts", "ack", "1"),
         ("incident", "ack", "INC-2026-0001"),
         ("backup", "run", "enterprise-api", "--row", "database_full"),

@@ -5,6 +5,7 @@ process, on SQLite and on the PostgreSQL server."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -153,6 +154,11 @@ def test_a_project_without_migrations_passes_and_the_policy_can_switch_the_test_
     )
 
 
+SCRATCH_DATABASES = sa.text(
+    "SELECT datname FROM pg_database WHERE datname LIKE 'leitstand_check_%'"
+)
+
+
 @pytest.mark.postgres
 def test_the_scratch_database_is_created_on_the_configured_server_and_dropped(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -162,14 +168,79 @@ def test_the_scratch_database_is_created_on_the_configured_server_and_dropped(
     assert unset.status is Status.FAIL
     assert unset.findings[0].rule == "scratch-database-missing"
     monkeypatch.setenv("MIGRATION_SCRATCH_URL", POSTGRES_URL)
+    # Only the check's own scratch databases: other tests create and drop databases meanwhile.
     engine = sa.create_engine(POSTGRES_URL)
     try:
         with engine.connect() as conn:
-            before = set(conn.execute(sa.text("SELECT datname FROM pg_database")).scalars())
+            before = set(conn.execute(SCRATCH_DATABASES).scalars())
         result = MIGRATIONS_CHECK.run(_context(root))
         with engine.connect() as conn:
-            after = set(conn.execute(sa.text("SELECT datname FROM pg_database")).scalars())
+            after = set(conn.execute(SCRATCH_DATABASES).scalars())
     finally:
         engine.dispose()
     assert result.status is Status.PASS, result
     assert result.summary.endswith("on a scratch postgresql database") and after == before
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_leitstands_own_programmatic_migrations_are_round_tripped(tmp_path: Path) -> None:
+    # leitstand has no alembic.ini: its revisions run through leitstand.migrations, which its
+    # own gate settings (.ci/gates.yaml) name, so the check is not vacuous on leitstand itself.
+    own = load_policy_text((ROOT / ".ci" / "gates.yaml").read_text())
+    assert own.gates.migrations.packages == ["leitstand.migrations"]
+    policy = {"gates": {"migrations": {"packages": ["leitstand.migrations"]}}}
+    ctx = GateContext(
+        project=load_project(ROOT),
+        policy=load_policy_text(yaml.safe_dump(policy)),
+        out=tmp_path / "gate-report",
+        today=date(2026, 12, 7),
+        now=datetime(2026, 12, 7, 10, tzinfo=UTC),
+        pip_options=PipOptions(),
+    )
+    result = MIGRATIONS_CHECK.run(ctx)
+    assert result.status is Status.PASS, result
+    match = re.fullmatch(
+        r"(\d+) revision\(s\), (\d+) steps upgrade -> downgrade -> upgrade on a scratch sqlite "
+        r"database",
+        result.summary,
+    )
+    assert match is not None, result.summary
+    revisions, steps = int(match[1]), int(match[2])
+    assert revisions >= 10 and steps == 2 * revisions + 1
+
+
+def test_a_package_whose_downgrade_loses_a_column_fails_the_gate(tmp_path: Path) -> None:
+    root = _project(tmp_path / "app", None)
+    package = root / "src" / "demo_db"
+    (package / "versions").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "env.py").write_text(PACKAGE_ENV_PY)
+    (package / "versions" / "a1_contracts.py").write_text(REV_1)
+    (package / "versions" / "b2_broker.py").write_text(REV_2.format(downgrade=LOSSY))
+    policy = {
+        "gates": {"migrations": {"alembic_config": ["db/alembic.ini"], "packages": ["demo_db"]}}
+    }
+    (root / "leitstand.yaml").write_text(yaml.safe_dump(policy))
+    result = MIGRATIONS_CHECK.run(_context(root))
+    assert result.status is Status.FAIL
+    (finding,) = result.findings
+    assert finding.rule == "rollback-round-trip"
+    assert "revision b2: downgrade() does not restore the schema of a1" in finding.message
+    assert finding.file == "src/demo_db/versions/b2_broker.py"
+
+
+PACKAGE_ENV_PY = """
+from alembic import context
+
+from demo_models import TABLE  # the project's own code, importable from src/
+
+# A programmatic environment: the engine comes from the caller, as leitstand.migrations does it.
+engine = context.config.attributes["engine"]
+with engine.connect() as connection:
+    context.configure(connection=connection)
+    with context.begin_transaction():
+        context.run_migrations()
+    connection.commit()
+"""

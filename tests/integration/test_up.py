@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import httpx
 import pytest
+from rich.console import Console
+from rich.text import Text
 
+from leitstand.server import print_start_panel
 from leitstand.testing import ServerProcess, free_port, postgres_schema
 
 
@@ -47,10 +51,12 @@ def test_up_serves_the_embedded_default_and_prints_a_one_time_token(tmp_path: Pa
     )
     assert token not in server.stderr()
 
-    again = ServerProcess(home=home, port=free_port())
+    # A log 80 columns wide (no terminal) gets every line of the start summary whole.
+    again = ServerProcess(home=home, port=free_port(), env={"COLUMNS": "80"})
     try:
         again.wait_ready()
         assert again.token() is None, "the first user's token is printed only once"
+        assert f"home: {home}  database: sqlite" in again.stdout().splitlines()
         started = httpx.get(
             f"{again.url}/api/v1/audit/entries",
             params={"action": "control_plane.started"},
@@ -61,6 +67,38 @@ def test_up_serves_the_embedded_default_and_prints_a_one_time_token(tmp_path: Pa
         assert started[0]["payload"]["ledger_intact"] is True
     finally:
         assert again.stop() == 0
+
+
+_SUMMARY = [
+    "leitstand 0.1.0 serving on [bold]http://127.0.0.1:8080/[/bold]",
+    "home: /var/lib/leitstand/a-rather-long-installation-folder/.leitstand  database: postgresql",
+    "policy: built-in defaults (seed); ledger: intact, 12345 entries, head 0123456789abcdef",
+    "First devops user [bold]admin[/bold] created. API token (shown once):",
+    "lst_" + "x" * 43,
+]
+
+
+def test_the_start_summary_in_a_log_80_columns_wide_is_whole_lines_not_a_cut_panel() -> None:
+    out = io.StringIO()
+    print_start_panel(_SUMMARY, console=Console(file=out, width=80, soft_wrap=True))
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "leitstand up"
+    assert lines[1:] == [Text.from_markup(line).plain for line in _SUMMARY]
+
+
+def test_the_start_panel_on_a_terminal_wraps_inside_its_width() -> None:
+    out = io.StringIO()
+    terminal = Console(file=out, width=80, force_terminal=True, color_system=None, soft_wrap=True)
+    print_start_panel(_SUMMARY, console=terminal)
+    lines = out.getvalue().splitlines()
+    assert "leitstand up" in lines[0]
+    assert all(len(line) <= 80 for line in lines), lines
+    assert all(
+        line.startswith(("╭", "│", "╰")) and line.endswith(("╮", "│", "╯")) for line in lines
+    )
+    text = "".join(line.strip("│ ") for line in lines[1:-1])
+    for line in _SUMMARY:
+        assert "".join(Text.from_markup(line).plain.split()) in "".join(text.split())
 
 
 @pytest.mark.postgres

@@ -3,18 +3,20 @@
 Alertmanager groups the portal's ``HighErrorRate`` alerts of two broker houses and posts the group
 to leitstand; nobody acknowledges, so level 3 pages development and management by e-mail (a real
 SMTP server, aiosmtpd) and opens one SEV-1 incident for both houses, detection and awareness from
-the alert's ``startsAt``. A third house's alert joins the group. The commander works the phases
-(a flag's kill switch in containment), the compliance officer classifies DORA "major" per broker
-house through API and CLI (initial notification 4 h after classification, never later than 24 h
-after awareness), the German drafts read as German, the GDPR 72-hour clock runs because personal
-data was touched until the notification is recorded, the broker houses' notices go out by mail,
-the intermediate and final reports follow the initial one, and the post-mortem tells only this
+the alert's ``startsAt``. A third house's alert joins the group. The commander works the phases (a
+flag's kill switch and a real rollback of the portal on HAProxy in containment, which the post-
+mortem shows as the release service's own evidence), the compliance officer classifies DORA "major"
+per broker house through API and CLI (initial notification 4 h after classification, never later
+than 24 h after awareness), the German drafts read as German, the GDPR 72-hour clock runs because
+personal data was touched until the notification is recorded, the broker houses' notices go out by
+mail, the intermediate and final reports follow the initial one, and the post-mortem tells only this
 incident's story, with owned and dated action items. The store is PostgreSQL; timeouts are
 shortened in the policy.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -29,9 +31,16 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
+from leitstand.auth.model import Actor
+from leitstand.bootstrap import build
+from leitstand.releases.model import Phase
+from leitstand.settings import Settings
 from leitstand.testing import ServerProcess, free_port, postgres_schema, wait_for
 from leitstand.testing.mail import SmtpSink
+from support.gate_runs import gated_start
+from support.releases_lab import ReleaseLab, short_dir
 
 pytestmark = [
     pytest.mark.slow,
@@ -54,13 +63,22 @@ DOTTED = re.compile(r"\b(?:flag|release|change|incident|alert|backups)\.[a-z_]+\
 ENGLISH_NUMBER = re.compile(r"\b\d+\.0\b|\b\d{5,}\b|\b\d{1,3}(?:,\d{3})+\b")
 ISO_DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
 ENGLISH = ("complaints", "confidentiality", "initial", "final", "yes", "critical", "insurance")
+#: The portal's releases in production before the night: 3.2.1 brought the 5xx, 3.1.2 was good.
+GOOD, BAD = "3.1.2", "3.2.1"
 
 
-def _policy(path: Path, smtp: SmtpSink) -> Path:
+def _policy(path: Path, smtp: SmtpSink, lab: ReleaseLab) -> Path:
+    # The portal in production behind the lab's HAProxy: a release target leitstand drives.
+    releases = yaml.safe_dump(lab.policy(blue_green={"rollback_window": "1s"}), sort_keys=False)
     path.write_text(
-        f"""
+        releases
+        + f"""
 monitoring:
   stack: {{group_wait: 1s}}
+incidents:
+  # The portal's releases before the night lie days back in real life, here seconds before the
+  # alert: a short lookback keeps them off the incident's timeline.
+  response: {{timeline_lookback: 1s}}
 alerting:
   ack_timeout: 5s
   dedup_window: 2s
@@ -159,6 +177,8 @@ class Night:
     server: ServerProcess
     alertmanager: str
     env: dict[str, str]
+    lab: ReleaseLab
+    settings: Settings
     clients: list[Api] = field(default_factory=list)
 
     def api(self, token: str) -> Api:
@@ -176,17 +196,56 @@ class Night:
         assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-3000:]
         return done
 
+    def released(self, *versions: str) -> None:
+        """History before the night: each version released to production the usual way
+        (approved change, passing gate run of its artifact, a second person's approval), the
+        release followed by `leitstand release follow` next to the running `leitstand up`."""
+        dev, officer = Actor("dana", "developer"), Actor("clara", "compliance_officer")
+        starter, approver = Actor("olaf", "devops"), Actor("otto", "devops")
+        c = build(self.settings)
+        try:
+            for version in versions:
+                fields = {"what": version, "why": "Tarifrechner", "rollback": "vorige Version",
+                          "tests": "alle"}  # fmt: skip
+                change = c.changes.open(
+                    service=PORTAL, version=version, category="normal", fields=fields, actor=dev
+                )
+                c.changes.decide(change_id=change.id, actor=officer, approve=True)
+                info = gated_start(c, service=PORTAL, version=version, env="production",
+                                   actor=starter, strategy="blue_green")  # fmt: skip
+                c.releases.approve(release_id=info.id, actor=approver)
+                followed = subprocess.run(
+                    [sys.executable, "-m", "leitstand", "release", "follow", str(info.id),
+                     "--timeout", "120", "--json"],
+                    env=self.env, capture_output=True, text=True, timeout=180, check=False,
+                )  # fmt: skip
+                assert followed.returncode == 0, followed.stderr[-3000:]
+                assert c.releases.get(info.id).phase is Phase.COMPLETED
+        finally:
+            c.close()
+
 
 @pytest.fixture
 def night(tmp_path: Path, smtp: SmtpSink) -> Iterator[Night]:
-    """`leitstand up` on PostgreSQL with the Prometheus and Alertmanager it manages."""
-    with postgres_schema() as pg:
+    """`leitstand up` on PostgreSQL with the Prometheus and Alertmanager it manages, and the
+    portal's production release target: two slots of the demo app behind a real HAProxy."""
+    home = tmp_path / ".leitstand"
+    lab = ReleaseLab(short_dir(), service=PORTAL, envs=("production",))
+    lab.homes.append(home)
+    lab.versions.add(GOOD)
+    lab.versions.add(BAD)
+    with contextlib.ExitStack() as stack:
+        stack.callback(lab.close)
+        pg = stack.enter_context(postgres_schema())
+        policy = _policy(tmp_path / "leitstand.yaml", smtp, lab)
         env = {
-            "LEITSTAND_POLICY": str(_policy(tmp_path / "leitstand.yaml", smtp)),
+            "LEITSTAND_POLICY": str(policy),
             "LEITSTAND_DATABASE_URL": pg.url,
             "LEITSTAND_DATABASE_SCHEMA": pg.schema,
         }
-        home = tmp_path / ".leitstand"
+        settings = Settings(
+            home=home, database_url=pg.url, database_schema=pg.schema, policy=policy
+        )
         server = ServerProcess(home=home, port=free_port(), env=env, managed_stack=True)
         clients: list[Api] = []
         try:
@@ -200,7 +259,7 @@ def night(tmp_path: Path, smtp: SmtpSink) -> Iterator[Night]:
             )
             base = {k: v for k, v in os.environ.items() if not k.startswith("LEITSTAND_")}
             cli_env = {**base, **env, "LEITSTAND_HOME": str(home), "COLUMNS": "200"}
-            yield Night(server, alertmanager, cli_env, clients)
+            yield Night(server, alertmanager, cli_env, lab, settings, clients)
         finally:
             for client in clients:
                 client.http.close()
@@ -216,13 +275,33 @@ def test_one_alert_group_becomes_one_sev1_reported_per_broker_house(
     night: Night, smtp: SmtpSink, tmp_path: Path
 ) -> None:
     alertmanager = night.alertmanager
-    ops = night.api(night.server.token() or "")  # the first devops user: the commander
+    ops_token = night.server.token() or ""
+    ops = night.api(ops_token)  # the first devops user: the commander
     clara_token = ops("POST", "/api/v1/users", 201, json={
         "name": "clara", "role": "compliance_officer"})["token"]  # fmt: skip
     clara = night.api(clara_token)
+    # Before the night: the portal's 3.1.2, then 3.2.1 went to production (HAProxy switched).
+    night.released(GOOD, BAD)
+    [target] = ops("GET", "/api/v1/releases/services")
+    assert (target["active_version"], target["previous_version"]) == (BAD, GOOD), target
+    assert BAD in httpx.get(f"{night.lab.url}/", timeout=5).text  # HAProxy serves 3.2.1
 
-    # 1. Prometheus fires HighErrorRate for the portal, for two broker houses, 3 minutes ago.
-    started = (datetime.now(UTC) - timedelta(minutes=3)).replace(microsecond=0)
+    # The history lies before the incident's window (its 1 s lookback): wait until the clock has
+    # passed the release's last evidence by more than the lookback (an event, not a pause).
+    [last] = ops("GET", "/api/v1/audit/entries?action=release.*&limit=1")
+    history_end = datetime.fromisoformat(last["time"])
+    started = wait_for(
+        "the release history to lie outside the incident's lookback",
+        lambda: (
+            now
+            if (now := datetime.now(UTC).replace(microsecond=0)) - timedelta(seconds=1)
+            > history_end
+            else None
+        ),
+        interval=0.1,
+    )
+
+    # 1. Prometheus fires HighErrorRate for the portal, for two broker houses.
     for tenant in (NORD, SUED):
         _post(alertmanager, "HighErrorRate", tenant, started, service=PORTAL)
     # Another system's noise in the same night: never on this incident's timeline.
@@ -272,7 +351,21 @@ def test_one_alert_group_becomes_one_sev1_reported_per_broker_house(
     ops("POST", "/api/v1/flags/neues-dashboard/kill", json={
         "environment": "production", "reason": "5xx im Portal"})  # fmt: skip
     ops("POST", f"/api/v1/incidents/{iid}/notes", 201, json={
-        "text": "Flag neues-dashboard ausgeschaltet, Rollback ausgeführt"})  # fmt: skip
+        "text": "Flag neues-dashboard ausgeschaltet"})  # fmt: skip
+    # The portal goes back to 3.1.2 through leitstand: a real rollback on HAProxy.
+    rolled = [
+        json.loads(line)
+        for line in night.cli(ops_token, "release", "rollback", PORTAL, "--env", "production",
+                              "--reason", "5xx im Portal seit 3.2.1", "--json").stdout.splitlines()
+        if line.startswith("{")
+    ]  # fmt: skip
+    rollback = rolled[-1]
+    assert (rollback["kind"], rollback["version"], rollback["phase"]) == (
+        "rollback", GOOD, Phase.COMPLETED.value), rollback  # fmt: skip
+    [target] = ops("GET", "/api/v1/releases/services")
+    assert target["active_version"] == GOOD, target
+    served = httpx.get(f"{night.lab.url}/", timeout=5)
+    assert served.status_code == 200 and GOOD in served.text, served.text
 
     # 4. DORA per broker house: major for all three, deadlines from classification/awareness.
     for tenant in (NORD, SUED):
@@ -369,7 +462,27 @@ def test_one_alert_group_becomes_one_sev1_reported_per_broker_house(
     lines = [line for line in timeline.splitlines() if line.startswith("- ")]
     assert "HighErrorRate" in timeline and "HostCpuHigh" not in timeline
     assert "Phase: Eindämmung" in timeline and "Notiz: Flag neues-dashboard" in timeline
+    # The rollback is the release service's own evidence on the curated timeline, not a note.
+    decided = f"Rollback {PORTAL} {GOOD} (Rollback beschlossen)"
+    [rollback_line] = [x for x in lines if decided in x]
+    assert "Notiz" not in rollback_line, rollback_line
+    [evidence] = [
+        e for e in ops("GET", f"/api/v1/incidents/{iid}/timeline")
+        if e["action"] == "release.rollback_decided" and e["subject"] == f"release:{rollback['id']}"
+    ]  # fmt: skip
+    assert (evidence["kind"], evidence["system"]) == ("rollback", PORTAL), evidence
+    assert evidence["actor"] == rollback["requested_by"], evidence
+    assert lines.index(rollback_line) > next(
+        i for i, x in enumerate(lines) if "Phase: Eindämmung" in x
+    )  # taken in containment
     assert sum("neues-dashboard: per Notschalter abgeschaltet" in x for x in lines) == 1, timeline
-    assert len(lines) < 30 and [x[2:7] for x in lines] == sorted(x[2:7] for x in lines)
+    # The rollback's own evidence (its release and change), none of the releases before the night.
+    rollback_lines = [x for x in lines if PORTAL in x or "Change change:" in x]
+    assert all(f"{PORTAL} {GOOD}" in x or "Change change:" in x for x in rollback_lines), timeline
+    assert not [x for x in rollback_lines if "eröffnet" in x or "genehmigt" in x], timeline
+    assert any("umgeschaltet" in x for x in rollback_lines), timeline  # HAProxy switched back
+    assert len(rollback_lines) <= 12, timeline
+    assert len(lines) - len(rollback_lines) < 30, timeline
+    assert [x[2:7] for x in lines] == sorted(x[2:7] for x in lines)
     assert "| 1 | Konfiguration prüfen | DevOps | 08.01.2027 |" in markdown
     assert "| 2 | Canary-Schwelle senken | Entwicklung | 15.01.2027 |" in markdown

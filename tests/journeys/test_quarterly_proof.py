@@ -2,11 +2,15 @@
 pgBackRest and restic (support.backups_lab' scratch system):
 
 the PITR drill, requested through the API (an impossible target is a 422 naming why) and run by
-the scheduler, restores the database to a point in time into a segregated scratch cluster, checks
-the exact rows and checksums, measures its duration against the system's RTO and files the
+the scheduler, restores the database to a point 3 hours ago into a segregated scratch cluster,
+checks the exact rows and checksums, measures its duration against the system's RTO and files the
 Testprotokoll; the file backup that missed its second site turns the system's RPO row red on the
 overview with an RPO alert open; the auditor (read-only token) downloads the quarter from the API
 and verifies it offline with the ledger's key pinned (exit 0); one changed entry fails (exit 1).
+
+The database's history spans 3 hours for real: the source cluster runs under libfaketime 3 hours
+behind while its full backup is taken and the early rows are written and archived, then restarts on
+the real clock and writes tonight's rows; the drill restores to a moment 3 hours ago.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -33,7 +37,18 @@ from leitstand.policy.model import Policy, default_policy
 from support.backups_lab import LabSystem, backup_lab
 from support.gate_runs import record_gate_run
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+#: libfaketime (Debian package ``faketime``): the source cluster's clock 3 hours behind.
+FAKETIME = next(iter(Path("/usr/lib").glob("*/faketime/libfaketime.so.1")), None)
+THREE_HOURS_AGO = {
+    "LD_PRELOAD": str(FAKETIME),
+    "FAKETIME": "-3h",
+    "FAKETIME_DONT_FAKE_MONOTONIC": "1",  # timeouts and waits keep the real pace
+}
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.slow,
+]
 OPS = Actor(name="olaf", role="devops")
 DEV = Actor(name="dana", role="developer")
 OFFICER = Actor(name="clara", role="compliance_officer")
@@ -75,12 +90,39 @@ def _actions(lab: LabSystem, action: str) -> list[dict[str, object]]:
 
 
 def test_drill_red_second_site_and_the_auditors_offline_proof(tmp_path: Path) -> None:
+    # The three hours of history are real only under libfaketime: missing, it is a failure, not
+    # a skip (scripts/test installs the Debian faketime package).
+    assert FAKETIME is not None, "libfaketime not found: install the Debian package faketime"
     database = {"pitr_check": {"table": "audit_log", "time_column": "created_at",
                                "key_column": "id"}}  # fmt: skip
-    with backup_lab(home=tmp_path / "home", base=_policy(), database=database) as lab:
+    home = tmp_path / "home"
+    with backup_lab(home=home, base=_policy(), database=database, environ=THREE_HOURS_AGO) as lab:
         c = lab.container
+        # 3 hours ago (the cluster's clock): the schema, the full backup, the day's first rows.
+        past = lab.sql("SELECT clock_timestamp()")[0][0]
+        assert (
+            timedelta(hours=2, minutes=59)
+            < datetime.now(UTC) - past
+            < timedelta(hours=3, minutes=1)
+        )
         lab.sql(SCHEMA)
         assert lab.backup("database_full").status == "succeeded"
+        for what in ("login anna", "export contracts", "login ben"):
+            lab.sql("INSERT INTO audit_log (what) VALUES (%s)", (what,))
+        target = lab.sql("SELECT clock_timestamp()")[0][0]
+        lab.sql("SELECT pg_sleep(0.2)")
+        lab.sql("INSERT INTO audit_log (what) VALUES ('nach dem Zielzeitpunkt')")
+        lab.archive_now()
+        # Back on the real clock: tonight's rows, 3 hours after the target.
+        lab.restart_source()
+        now = lab.sql("SELECT clock_timestamp()")[0][0]
+        assert abs(now - datetime.now(UTC)) < timedelta(minutes=1)
+        for what in ("login carla", "export tarife"):
+            lab.sql("INSERT INTO audit_log (what) VALUES (%s)", (what,))
+        lab.archive_now()
+        expected = lab.sql("SELECT count(*) FROM audit_log WHERE created_at <= %s", (target,))
+        assert expected == [(3,)]
+        assert timedelta(hours=2, minutes=55) < now - target < timedelta(hours=3, minutes=5)
 
         # The second site of the file backups is unreachable tonight (its repository is gone).
         repo = lab.root / "sites" / "secondary" / "restic" / f"{lab.system}-files"
@@ -95,14 +137,8 @@ def test_drill_red_second_site_and_the_auditors_offline_proof(tmp_path: Path) ->
         ops = {"Authorization": f"Bearer {ops_token}"}
         with TestClient(create_app(c)) as client:
             # 1. The PITR drill, requested through the API and run by the scheduler: a point in
-            # time, restored into a segregated scratch cluster, exact rows and checksums.
-            for what in ("login anna", "export contracts", "login ben"):
-                lab.sql("INSERT INTO audit_log (what) VALUES (%s)", (what,))
-            target = lab.sql("SELECT clock_timestamp()")[0][0]
-            lab.sql("SELECT pg_sleep(0.2)")
-            lab.sql("INSERT INTO audit_log (what) VALUES ('nach dem Zielzeitpunkt')")
-            lab.archive_now()
-            expected = lab.sql("SELECT count(*) FROM audit_log WHERE created_at <= %s", (target,))
+            # time 3 hours ago, restored into a segregated scratch cluster, exact rows and
+            # checksums.
             future = {"kind": "pitr", "system": lab.system,
                       "target": (target + timedelta(days=1)).isoformat()}  # fmt: skip
             refused = client.post("/api/v1/backups/drills", json=future, headers=ops)

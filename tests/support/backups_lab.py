@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from leitstand.auth.model import Actor
 from leitstand.backups.postgres import Cluster, connect, switch_and_archive
+from leitstand.backups.process import CommandResult, Runner
 from leitstand.backups.schemas import RunView
 from leitstand.backups.scratch import ScratchLab, free_local_port
 from leitstand.backups.store import BackupRunRow
@@ -30,6 +31,7 @@ from leitstand.settings import Settings
 
 __all__ = [
     "ADMIN",
+    "EnvRunner",
     "LabSystem",
     "backup_lab",
     "make_git_repository",
@@ -102,6 +104,35 @@ def make_git_repository(path: Path, files: dict[str, str]) -> str:
 
 
 @dataclass
+class EnvRunner(Runner):
+    """A runner that adds ``extra`` to every tool's environment: a cluster started through it
+    runs with it (e.g. libfaketime's ``LD_PRELOAD`` and ``FAKETIME``), its children too."""
+
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def run(
+        self,
+        args: Sequence[str],
+        *,
+        timeout: float,
+        env: Mapping[str, str] | None = None,
+        user: str | None = None,
+        cwd: str | Path | None = None,
+        check: bool = True,
+        what: str | None = None,
+    ) -> CommandResult:
+        return super().run(
+            args,
+            timeout=timeout,
+            env={**self.extra, **(env or {})},
+            user=user,
+            cwd=cwd,
+            check=check,
+            what=what,
+        )
+
+
+@dataclass
 class LabSystem:
     """A configured system on a real cluster, with a container that backs it up."""
 
@@ -133,6 +164,14 @@ class LabSystem:
     def engine(self, data: BackupData) -> Any:
         return self.container.backups.engine(self.system, data)
 
+    def restart_source(self, environ: Mapping[str, str] | None = None) -> None:
+        """Restart the source cluster with ``environ`` added to its environment (none: as the
+        lab starts clusters), e.g. back on the real clock after a faked one."""
+        self.cluster.stop()
+        self.cluster.runner = EnvRunner(extra=dict(environ)) if environ else self.lab.runner
+        self.cluster.start(timeout=120)
+        self.cluster.wait_writable(timeout=120)
+
 
 @contextmanager
 def backup_lab(
@@ -148,8 +187,13 @@ def backup_lab(
     setup: bool = True,
     archive_timeout: int = 60,
     wal_segment_mb: int = 1,
+    environ: Mapping[str, str] | None = None,
 ) -> Iterator[LabSystem]:
-    """A scratch system backed up by a leitstand container (SQLite store under ``home``)."""
+    """A scratch system backed up by a leitstand container (SQLite store under ``home``).
+
+    ``environ`` is added to the source cluster's environment (its server and archive command),
+    e.g. libfaketime's ``LD_PRELOAD``/``FAKETIME`` for a history that lies hours back;
+    ``LabSystem.restart_source`` puts it back on the real clock."""
     lab = ScratchLab(
         base=base or default_policy(),
         archive_timeout=archive_timeout,
@@ -175,7 +219,13 @@ def backup_lab(
             backups.keys.get("pgbackrest", create=True)
             engine = backups.engine(lab.system, BackupData.DATABASE)
             engine.write_config()  # type: ignore[attr-defined]
-            cluster = lab.start_source(engine.archive_command(), port=port)  # type: ignore[attr-defined]
+            plain = lab.runner
+            if environ:
+                lab.runner = EnvRunner(extra=dict(environ))  # only the source cluster's
+            try:
+                cluster = lab.start_source(engine.archive_command(), port=port)  # type: ignore[attr-defined]
+            finally:
+                lab.runner = plain
             if files:
                 (lab.root / "files" / "uploads" / "welcome.txt").write_text("hello\n")
             if setup:

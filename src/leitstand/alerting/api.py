@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from pydantic import AwareDatetime
@@ -11,18 +11,23 @@ from starlette.concurrency import run_in_threadpool
 from leitstand.alerting.schemas import (
     AckIn,
     AlertOut,
+    ChainStepOut,
     IntakeOut,
+    OncallOut,
     PayloadTooLarge,
+    ShiftOut,
     parse_webhook,
 )
+from leitstand.alerting.service import AlertingService
 from leitstand.api_types import PathId
 from leitstand.auth.api import requires
 from leitstand.auth.model import Actor, Role
-from leitstand.deps import container_of
+from leitstand.deps import provide
 
 __all__ = ["ACKERS", "INTAKE", "READERS", "router"]
 
 router = APIRouter(prefix="/api/v1", tags=["alerting"])
+Alerting = Annotated[AlertingService, provide(AlertingService)]
 #: Alertmanager authenticates as a service user; `oncall` is the least-privileged role that
 #: may feed alerts (docs/alerting.md). DevOps tokens are admitted for manual tests with curl.
 INTAKE = (Role.DEVOPS, Role.ONCALL)
@@ -60,13 +65,12 @@ async def _body(request: Request, limit: int) -> bytes:
 
 @router.post("/alerts/alertmanager", response_model=IntakeOut)
 async def alertmanager_webhook(
-    request: Request, actor: Annotated[Actor, requires(*INTAKE)]
+    request: Request, alerting: Alerting, actor: Annotated[Actor, requires(*INTAKE)]
 ) -> IntakeOut:
     """Receive Alertmanager's webhook (format version 4); stored and recorded before the 200."""
-    limit = container_of(request).policy.api.limits.body_bytes.alert_intake
+    limit = alerting.policy.api.limits.body_bytes.alert_intake
     payload = parse_webhook(await _body(request, limit), max_bytes=limit)
-    service = container_of(request).alerting
-    result = await run_in_threadpool(service.receive_alertmanager, payload, actor=actor)
+    result = await run_in_threadpool(alerting.receive_alertmanager, payload, actor=actor)
     return IntakeOut(
         received=result.received,
         new=result.new,
@@ -79,50 +83,47 @@ async def alertmanager_webhook(
 
 @router.get("/alerts", response_model=list[AlertOut])
 def list_alerts(
-    request: Request,
+    alerting: Alerting,
     _: Annotated[Actor, requires(*READERS)],
     status: str = Query(default="firing", pattern="^(firing|resolved|all)$"),
     tenant: str | None = Query(default=None, max_length=100),
     limit: int = Query(default=200, ge=1, le=5000),
 ) -> list[AlertOut]:
     """Alerts, newest first (default: the firing ones), each with its escalation."""
-    rows = container_of(request).alerting.queries.alerts(
+    return alerting.queries.alert_list(
         status=None if status == "all" else status, tenant=tenant, limit=limit
     )
-    return [AlertOut.model_validate(r) for r in rows]
 
 
 @router.get("/alerts/{alert_id}", response_model=AlertOut)
 def get_alert(
-    alert_id: PathId, request: Request, _: Annotated[Actor, requires(*READERS)]
+    alert_id: PathId, alerting: Alerting, _: Annotated[Actor, requires(*READERS)]
 ) -> AlertOut:
     """One alert with its escalation chain, notifications and delivery attempts."""
-    return AlertOut.model_validate(container_of(request).alerting.queries.get(alert_id))
+    return alerting.queries.alert(alert_id)
 
 
 @router.post("/alerts/{alert_id}/ack", response_model=AlertOut)
 def acknowledge(
     alert_id: PathId,
-    request: Request,
+    alerting: Alerting,
     actor: Annotated[Actor, requires(*ACKERS)],
     body: AckIn | None = None,
 ) -> AlertOut:
     """Acknowledge a firing alert; its escalation stops (committed before the answer)."""
-    alerting = container_of(request).alerting
     alerting.acknowledge(alert_id=alert_id, actor=actor, note=body.note if body else None)
-    return AlertOut.model_validate(alerting.queries.get(alert_id))
+    return alerting.queries.alert(alert_id)
 
 
-@router.get("/oncall")
+@router.get("/oncall", response_model=OncallOut)
 def oncall(
-    request: Request,
+    alerting: Alerting,
     _: Annotated[Actor, requires(*READERS)],
     at: AwareDatetime | None = None,
-) -> dict[str, Any]:
+) -> OncallOut:
     """Who is on call now (or at ``at``), and the chain a critical alert would get."""
-    alerting = container_of(request).alerting
     shift = alerting.oncall(at)
-    return {
-        "shift": shift.as_dict() if shift else None,
-        "critical_chain": alerting.preview_chain("critical"),
-    }
+    return OncallOut(
+        shift=None if shift is None else ShiftOut.model_validate(shift),
+        critical_chain=[ChainStepOut.model_validate(s) for s in alerting.chain("critical")],
+    )

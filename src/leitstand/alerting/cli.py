@@ -1,4 +1,4 @@
-"""`leitstand alerts`, `leitstand oncall`: list and acknowledge alerts, see who is on call."""
+"""`leitstand alert`, `leitstand oncall`: list and acknowledge alerts, see who is on call."""
 
 from __future__ import annotations
 

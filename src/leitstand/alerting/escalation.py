@@ -13,17 +13,16 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.orm import Session
-
+from leitstand.alerting import store
+from leitstand.alerting.incident_port import EscalationOpening, IncidentResponse
 from leitstand.alerting.messages import AlertText, alert_message
 from leitstand.alerting.model import ChainStep, EscalationState, build_chain, level_key_for
 from leitstand.alerting.oncall import current_shift
 from leitstand.alerting.outbox import Notice, Outbox
 from leitstand.alerting.store import AlertRow, EscalationRow
-from leitstand.auth.model import Actor
 from leitstand.clock import Clock
-from leitstand.incidents.service import EscalationOpening, IncidentService
+from leitstand.db import Session
+from leitstand.identity import Actor
 from leitstand.ledger.service import Ledger
 from leitstand.policy.labels import human_duration
 from leitstand.policy.model import Policy
@@ -63,7 +62,7 @@ class Escalator:
         scheduler: Scheduler,
         policy: Policy,
         outbox: Outbox,
-        incidents: IncidentService,
+        incidents: IncidentResponse,
     ) -> None:
         self.ledger = ledger
         self.clock = clock
@@ -105,8 +104,7 @@ class Escalator:
                     next_at=self._next_due(chain, 0, now),
                 )
             )
-        session.add_all(rows)
-        session.flush()
+        store.insert_escalations(session, rows)
         # A new alert of a group whose incident is still open joins that incident at once.
         self._join_groups(
             session, [(row, alert) for (alert, _, _), row in zip(starts, rows, strict=True)]
@@ -194,13 +192,8 @@ class Escalator:
             return {}
         self.ledger.hold_head(session)
         found: dict[str, list[str]] = {}
-        for key, incident in session.execute(
-            sa.select(AlertRow.group_key, EscalationRow.incident_id)
-            .join(EscalationRow, EscalationRow.alert_id == AlertRow.id)
-            .where(AlertRow.group_key.in_(sorted(keys)), EscalationRow.incident_id.is_not(None))
-            .order_by(EscalationRow.id.desc())
-        ).all():
-            if key is not None and incident is not None and incident not in found.get(key, []):
+        for key, incident in store.group_incidents(session, keys):
+            if incident not in found.get(key, []):
                 found.setdefault(key, []).append(incident)
         return {key: tuple(ids) for key, ids in found.items()}
 
@@ -292,24 +285,10 @@ class Escalator:
         ordered = sorted(
             contexts, key=lambda c: (int(c.payload["escalation_id"]), int(c.payload["step"]))
         )
-        stmt = (
-            sa.select(EscalationRow)
-            .where(EscalationRow.id.in_(sorted({int(c.payload["escalation_id"]) for c in ordered})))
-            .order_by(EscalationRow.id)
+        rows = store.escalations_for_update(
+            session, {int(c.payload["escalation_id"]) for c in ordered}
         )
-        if session.get_bind().dialect.name == "postgresql":
-            stmt = stmt.with_for_update()
-        rows = {row.id: row for row in session.execute(stmt).scalars()}
-        alerts: dict[int, AlertRow] = {}
-        if rows:
-            alerts = {
-                alert.id: alert
-                for alert in session.execute(
-                    sa.select(AlertRow).where(
-                        AlertRow.id.in_(sorted({r.alert_id for r in rows.values()}))
-                    )
-                ).scalars()
-            }
+        alerts = store.alerts_by_id(session, {r.alert_id for r in rows.values()})
         chains: dict[str, list[ChainStep]] = {}
         moves: list[tuple[EscalationRow, AlertRow, list[ChainStep], int, int]] = []
         for ctx in ordered:

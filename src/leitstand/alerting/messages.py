@@ -59,7 +59,7 @@ def alert_message(
     if incident_id:
         lines.append(f"Incident eröffnet: {incident_id}")
     if purpose != "resolved":
-        ack = f"Bestätigen: leitstand alerts ack {alert.alert_id}"
+        ack = f"Bestätigen: leitstand alert ack {alert.alert_id}"
         if ack_within:
             ack += f" (innerhalb von {ack_within}, sonst Eskalation)"
         lines += ["", ack]

@@ -13,11 +13,9 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.orm import Session
-
+from leitstand.alerting import store
 from leitstand.alerting.model import Recipient
 from leitstand.alerting.notify import (
     Delivery,
@@ -27,8 +25,9 @@ from leitstand.alerting.notify import (
     apprise_url,
 )
 from leitstand.alerting.store import AttemptRow, NotificationRow
-from leitstand.auth.model import Actor
 from leitstand.clock import Clock
+from leitstand.db import Session
+from leitstand.identity import Actor
 from leitstand.ledger.service import Ledger
 from leitstand.policy.model import Policy
 from leitstand.scheduler.service import LeaseContext, Scheduler, Timer
@@ -36,7 +35,6 @@ from leitstand.scheduler.service import LeaseContext, Scheduler, Timer
 __all__ = ["DELIVER", "Notice", "Outbox"]
 
 DELIVER = "alerting.deliver"
-_NOTIFICATIONS = cast(sa.Table, NotificationRow.__table__)
 _DELIVERY_ACTOR = Actor(name="leitstand:notifications", role="system")
 
 
@@ -126,14 +124,9 @@ class Outbox:
                     skipped.append({**row, "status": "skipped"})
                     states[n][channel] = f"skipped: {reason}"
         if skipped:
-            session.execute(sa.insert(_NOTIFICATIONS), skipped)
+            store.insert_notifications(session, skipped)
         if pending:
-            ids = session.execute(
-                sa.insert(_NOTIFICATIONS).returning(
-                    _NOTIFICATIONS.c.id, sort_by_parameter_order=True
-                ),
-                pending,
-            ).scalars()
+            ids = store.insert_notifications(session, pending, ids=True)
             self.scheduler.schedule_many(session, [self._timer(i, 1, now) for i in ids])
         return states
 
@@ -147,7 +140,7 @@ class Outbox:
         notification_id = int(ctx.payload["notification_id"])
         attempt = int(ctx.payload.get("attempt", 1))
         with ctx.db.reader() as session:
-            row = session.get(NotificationRow, notification_id)
+            row = store.notification(session, notification_id)
             if row is None or row.status != "pending" or row.attempts != attempt - 1:
                 return
             channel, subject, body = row.channel, row.subject, row.body
@@ -169,10 +162,7 @@ class Outbox:
                 outcome, error = "failed", f"{type(exc).__name__}: {exc}"[:1000]
         duration_ms = (time.monotonic() - started) * 1000
         with ctx.db.transaction() as session:
-            stmt = sa.select(NotificationRow).where(NotificationRow.id == notification_id)
-            if ctx.db.is_postgres:
-                stmt = stmt.with_for_update()
-            row = session.execute(stmt).scalar_one_or_none()
+            row = store.notification(session, notification_id, lock=True)
             if row is None or row.status != "pending" or row.attempts != attempt - 1:
                 return
             self._record(session, row, attempt, outcome, error, duration_ms)
@@ -187,7 +177,8 @@ class Outbox:
         duration_ms: float,
     ) -> None:
         now = self.clock.now()
-        session.add(
+        store.add_attempt(
+            session,
             AttemptRow(
                 notification_id=row.id,
                 attempt=attempt,
@@ -195,7 +186,7 @@ class Outbox:
                 outcome=outcome,
                 error=error,
                 duration_ms=duration_ms,
-            )
+            ),
         )
         row.attempts = attempt
         row.last_error = error

@@ -5,51 +5,68 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import sqlalchemy as sa
-
-from leitstand.alerting.store import AlertRow, AttemptRow, EscalationRow, NotificationRow
-from leitstand.db import Database
+from leitstand.alerting import store
+from leitstand.alerting.schemas import (
+    AlertOut,
+    AttemptOut,
+    ChainStepOut,
+    EscalationOut,
+    NotificationOut,
+)
+from leitstand.alerting.store import AlertRow, EscalationRow, NotificationRow
+from leitstand.db import Database, Session
 from leitstand.errors import NotFoundError
 
-__all__ = ["AlertQueries", "alert_dict"]
+__all__ = ["AlertQueries", "alert_out"]
 
 
-def alert_dict(row: AlertRow, escalation: EscalationRow | None = None) -> dict[str, Any]:
+def alert_out(row: AlertRow, escalation: EscalationRow | None = None) -> AlertOut:
     """An alert as the API and CLI show it."""
-    data: dict[str, Any] = {
-        "id": row.id,
-        "fingerprint": row.fingerprint,
-        "name": row.name,
-        "severity": row.severity,
-        "level": row.level,
-        "status": row.status,
-        "summary": row.summary,
-        "labels": json.loads(row.labels),
-        "service": row.service,
-        "tenant": row.tenant,
-        "source": row.source,
-        "starts_at": row.starts_at,
-        "received_at": row.received_at,
-        "last_seen_at": row.last_seen_at,
-        "occurrences": row.occurrences,
-        "acknowledged_at": row.acknowledged_at,
-        "acknowledged_by": row.acknowledged_by,
-        "resolved_at": row.resolved_at,
-    }
-    if escalation is not None:
-        data["escalation"] = {
-            "id": escalation.id,
-            "state": escalation.state,
-            "level": escalation.level,
-            "oncall": escalation.oncall,
-            "started_at": escalation.started_at.isoformat(),
-            "next_at": escalation.next_at.isoformat() if escalation.next_at else None,
-            "escalated_at": escalation.escalated_at.isoformat()
-            if escalation.escalated_at
-            else None,
-            "incident_id": escalation.incident_id,
-            "chain": json.loads(escalation.chain),
-        }
+    return AlertOut(
+        id=row.id,
+        fingerprint=row.fingerprint,
+        name=row.name,
+        severity=row.severity,
+        level=row.level,
+        status=row.status,
+        summary=row.summary,
+        labels=json.loads(row.labels),
+        service=row.service,
+        tenant=row.tenant,
+        source=row.source,
+        starts_at=row.starts_at,
+        received_at=row.received_at,
+        last_seen_at=row.last_seen_at,
+        occurrences=row.occurrences,
+        acknowledged_at=row.acknowledged_at,
+        acknowledged_by=row.acknowledged_by,
+        resolved_at=row.resolved_at,
+        escalation=None if escalation is None else _escalation_out(escalation),
+    )
+
+
+def _escalation_out(row: EscalationRow) -> EscalationOut:
+    return EscalationOut(
+        id=row.id,
+        state=row.state,
+        level=row.level,
+        oncall=row.oncall,
+        started_at=row.started_at,
+        next_at=row.next_at,
+        escalated_at=row.escalated_at,
+        incident_id=row.incident_id,
+        chain=[ChainStepOut.model_validate(step) for step in json.loads(row.chain)],
+    )
+
+
+def _legacy(alert: AlertOut) -> dict[str, Any]:
+    # The plain-data form the CLI and service tests read: times of the alert itself stay
+    # datetimes, nested ones are ISO text (as before the typed read model).
+    data = alert.model_dump(exclude={"escalation", "notifications"})
+    if alert.escalation is not None:
+        data["escalation"] = alert.escalation.model_dump(mode="json")
+    if alert.notifications is not None:
+        data["notifications"] = [n.model_dump(mode="json") for n in alert.notifications]
     return data
 
 
@@ -59,76 +76,68 @@ class AlertQueries:
     def __init__(self, db: Database) -> None:
         self.db = db
 
+    def alert_list(
+        self, *, status: str | None = "firing", tenant: str | None = None, limit: int = 200
+    ) -> list[AlertOut]:
+        """Alerts, newest first, each with its escalation."""
+        with self.db.reader() as session:
+            rows = store.alerts_with_escalation(session, status=status, tenant=tenant, limit=limit)
+            return [alert_out(a, e) for a, e in rows]
+
+    def alert(self, alert_id: int) -> AlertOut:
+        """One alert with its escalation, notifications and every delivery attempt."""
+        with self.db.reader() as session:
+            row = store.alert(session, alert_id)
+            if row is None:
+                raise NotFoundError(f"alert {alert_id} not found")
+            found = alert_out(row, store.escalation_of(session, alert_id))
+            found.notifications = [
+                self._notification(session, n) for n in store.notifications_of(session, alert_id)
+            ]
+            return found
+
     def alerts(
         self, *, status: str | None = "firing", tenant: str | None = None, limit: int = 200
     ) -> list[dict[str, Any]]:
-        """Alerts, newest first, each with its escalation."""
-        stmt = (
-            sa.select(AlertRow, EscalationRow)
-            .outerjoin(EscalationRow, EscalationRow.alert_id == AlertRow.id)
-            .order_by(AlertRow.received_at.desc(), AlertRow.id.desc())
-            .limit(limit)
-        )
-        if status is not None:
-            stmt = stmt.where(AlertRow.status == status)
-        if tenant is not None:
-            stmt = stmt.where(AlertRow.tenant == tenant)
-        with self.db.reader() as session:
-            return [alert_dict(a, e) for a, e in session.execute(stmt).all()]
+        """``alert_list`` as plain data (the CLI's JSON)."""
+        return [_legacy(a) for a in self.alert_list(status=status, tenant=tenant, limit=limit)]
 
     def get(self, alert_id: int) -> dict[str, Any]:
-        """One alert with its escalation, notifications and every delivery attempt."""
-        with self.db.reader() as session:
-            row = session.get(AlertRow, alert_id)
-            if row is None:
-                raise NotFoundError(f"alert {alert_id} not found")
-            escalation = session.execute(
-                sa.select(EscalationRow).where(EscalationRow.alert_id == alert_id)
-            ).scalar_one_or_none()
-            data = alert_dict(row, escalation)
-            notes = session.execute(
-                sa.select(NotificationRow)
-                .where(NotificationRow.alert_id == alert_id)
-                .order_by(NotificationRow.id)
-            ).scalars()
-            data["notifications"] = [self._notification(session, n) for n in notes]
-            return data
+        """``alert`` as plain data (the CLI's JSON)."""
+        return _legacy(self.alert(alert_id))
 
-    def notifications(self, *, limit: int = 200) -> list[dict[str, Any]]:
+    def notification_list(self, *, limit: int = 200) -> list[NotificationOut]:
         """The latest notifications of every kind, newest first."""
         with self.db.reader() as session:
-            rows = session.execute(
-                sa.select(NotificationRow).order_by(NotificationRow.id.desc()).limit(limit)
-            ).scalars()
+            rows = store.latest_notifications(session, limit=limit)
             return [self._notification(session, n) for n in rows]
 
+    def notifications(self, *, limit: int = 200) -> list[dict[str, Any]]:
+        """``notification_list`` as plain data."""
+        return [n.model_dump(mode="json") for n in self.notification_list(limit=limit)]
+
     @staticmethod
-    def _notification(session: sa.orm.Session, row: NotificationRow) -> dict[str, Any]:
-        attempts = session.execute(
-            sa.select(AttemptRow)
-            .where(AttemptRow.notification_id == row.id)
-            .order_by(AttemptRow.attempt)
-        ).scalars()
-        return {
-            "id": row.id,
-            "alert_id": row.alert_id,
-            "purpose": row.purpose,
-            "level": row.level,
-            "channel": row.channel,
-            "roles": json.loads(row.roles),
-            "recipients": [r["person"] for r in json.loads(row.recipients)],
-            "subject": row.subject,
-            "status": row.status,
-            "attempts": [
-                {
-                    "attempt": a.attempt,
-                    "at": a.at.isoformat(),
-                    "outcome": a.outcome,
-                    "error": a.error,
-                    "duration_ms": round(a.duration_ms, 1),
-                }
-                for a in attempts
+    def _notification(session: Session, row: NotificationRow) -> NotificationOut:
+        return NotificationOut(
+            id=row.id,
+            alert_id=row.alert_id,
+            purpose=row.purpose,
+            level=row.level,
+            channel=row.channel,
+            roles=json.loads(row.roles),
+            recipients=[r["person"] for r in json.loads(row.recipients)],
+            subject=row.subject,
+            status=row.status,
+            attempts=[
+                AttemptOut(
+                    attempt=a.attempt,
+                    at=a.at,
+                    outcome=a.outcome,
+                    error=a.error,
+                    duration_ms=round(a.duration_ms, 1),
+                )
+                for a in store.attempts_of(session, row.id)
             ],
-            "last_error": row.last_error,
-            "sent_at": row.sent_at.isoformat() if row.sent_at else None,
-        }
+            last_error=row.last_error,
+            sent_at=row.sent_at,
+        )

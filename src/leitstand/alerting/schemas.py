@@ -19,8 +19,15 @@ __all__ = [
     "AlertOut",
     "AmAlert",
     "AmWebhook",
+    "AttemptOut",
+    "ChainStepOut",
+    "EscalationOut",
     "IntakeOut",
+    "NotificationOut",
+    "OncallOut",
     "PayloadTooLarge",
+    "RecipientOut",
+    "ShiftOut",
     "parse_webhook",
 ]
 
@@ -122,6 +129,74 @@ class AckIn(BaseModel):
     note: Annotated[str, StringConstraints(max_length=2000)] | None = None
 
 
+class RecipientOut(BaseModel):
+    """A person an escalation level reaches, resolved from a role when it started."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    person: str
+    name: str
+    email: str | None
+    role: str
+
+
+class ChainStepOut(BaseModel):
+    """One level of an escalation chain."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    level: int
+    key: str
+    name: str
+    roles: list[str]
+    recipients: list[RecipientOut]
+    channels: list[str]
+    escalate_after_s: float | None
+    start_incident: bool
+    unresolved_roles: list[str] = Field(default_factory=list)
+
+
+class EscalationOut(BaseModel):
+    """The escalation of one alert with the chain snapshotted when it started."""
+
+    id: int
+    state: str
+    level: int
+    oncall: str | None
+    started_at: datetime
+    next_at: datetime | None
+    escalated_at: datetime | None
+    incident_id: str | None
+    chain: list[ChainStepOut]
+
+
+class AttemptOut(BaseModel):
+    """One delivery attempt of a notification."""
+
+    attempt: int
+    at: datetime
+    outcome: str
+    error: str | None
+    duration_ms: float
+
+
+class NotificationOut(BaseModel):
+    """One message to one channel, with every delivery attempt."""
+
+    id: int
+    alert_id: int | None
+    purpose: str
+    level: int | None
+    channel: str
+    roles: list[str]
+    recipients: list[str]
+    subject: str
+    status: str
+    attempts: list[AttemptOut]
+    last_error: str | None
+    sent_at: datetime | None
+
+
 class AlertOut(BaseModel):
     id: int
     fingerprint: str
@@ -141,5 +216,24 @@ class AlertOut(BaseModel):
     acknowledged_at: datetime | None
     acknowledged_by: str | None
     resolved_at: datetime | None
-    escalation: dict[str, Any] | None = None
-    notifications: list[dict[str, Any]] | None = None
+    escalation: EscalationOut | None = None
+    notifications: list[NotificationOut] | None = None
+
+
+class ShiftOut(BaseModel):
+    """One stretch of on-call duty."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    person: str
+    start: datetime
+    end: datetime
+    override: bool = False
+    reason: str | None = None
+
+
+class OncallOut(BaseModel):
+    """Who is on call, and the chain a critical alert would get."""
+
+    shift: ShiftOut | None
+    critical_chain: list[ChainStepOut]

@@ -12,14 +12,12 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
-
+from leitstand.alerting import store
 from leitstand.alerting.escalation import Escalator
 from leitstand.alerting.facts import AlertFacts, AlertRef, IntakeResult, group_id
 from leitstand.alerting.model import (
     AlertStatus,
+    ChainStep,
     EscalationState,
     RoleMessage,
     build_chain,
@@ -36,10 +34,10 @@ from leitstand.alerting.queries import AlertQueries
 from leitstand.alerting.rule_notices import rule_notices
 from leitstand.alerting.schemas import AmWebhook
 from leitstand.alerting.store import AlertRow, EscalationRow
-from leitstand.auth.model import Actor
 from leitstand.clock import Clock
-from leitstand.db import Database
+from leitstand.db import Database, IntegrityError, Session
 from leitstand.errors import ConflictError, Issue, NotFoundError, StoreError, ValidationError
+from leitstand.identity import Actor
 from leitstand.ledger.service import Ledger
 from leitstand.policy.base import Role
 from leitstand.policy.model import Policy
@@ -273,9 +271,7 @@ class AlertingService:
     # -- the one mechanism -----------------------------------------------------------------
 
     def _open(self, session: Session, fingerprint: str) -> AlertRow | None:
-        return session.execute(
-            sa.select(AlertRow).where(AlertRow.open_key == fingerprint)
-        ).scalar_one_or_none()
+        return store.open_alert(session, fingerprint)
 
     def _fire(self, session: Session, facts: AlertFacts, *, actor: Actor) -> AlertRef:
         return self._fire_many(session, [facts], actor=actor)[0]
@@ -294,12 +290,8 @@ class AlertingService:
             return []
         now = self.clock.now()
         fingerprints = sorted({f.fingerprint for f in batch})
-        stmt = sa.select(AlertRow).where(AlertRow.open_key.in_(fingerprints))
-        if self.db.is_postgres:
-            # Lock the open rows in one fixed order: racing deliveries cannot deadlock.
-            stmt = stmt.order_by(AlertRow.open_key).with_for_update()
         open_rows: dict[str, AlertRow] = {
-            row.fingerprint: row for row in session.execute(stmt).scalars()
+            row.fingerprint: row for row in store.open_alerts_for_update(session, fingerprints)
         }
         # Each position's row and whether this call created it; refs are made after the flush
         # (a repeat of an alert that is new in the same batch has no id before it).
@@ -319,13 +311,7 @@ class AlertingService:
         if new:
             # Deduplication against the last notification of each fingerprint, decided before
             # the insert so that the rows go in complete (no UPDATE after it).
-            last_notified: dict[str, datetime | None] = dict(
-                session.execute(
-                    sa.select(AlertRow.fingerprint, sa.func.max(AlertRow.notified_at))
-                    .where(AlertRow.fingerprint.in_(sorted({f.fingerprint for f, *_ in new})))
-                    .group_by(AlertRow.fingerprint)
-                ).all()
-            )
+            last_notified = store.last_notified(session, sorted({f.fingerprint for f, *_ in new}))
             for facts, row, _key, _known in new:
                 due = notification_due(
                     last_notified.get(facts.fingerprint), now, self.policy.alerting.dedup_window
@@ -420,18 +406,7 @@ class AlertingService:
 
     def _insert(self, session: Session, rows: list[AlertRow]) -> bool:
         """Insert new alert rows in one flush; False when a concurrent insert won a race."""
-        if not self.db.is_postgres:
-            # SQLite holds the write lock for the whole transaction: no race there.
-            session.add_all(rows)
-            session.flush()
-            return True
-        try:
-            with session.begin_nested():
-                session.add_all(rows)
-                session.flush()
-        except IntegrityError:
-            return False
-        return True
+        return store.insert_alerts(session, rows)
 
     def _fire_one_raced(self, session: Session, facts: AlertFacts, *, actor: Actor) -> AlertRef:
         existing = self._open(session, facts.fingerprint)
@@ -496,9 +471,7 @@ class AlertingService:
         row.status = AlertStatus.RESOLVED.value
         row.open_key = None
         row.resolved_at = row.ends_at = now
-        escalation = session.execute(
-            sa.select(EscalationRow).where(EscalationRow.alert_id == row.id)
-        ).scalar_one_or_none()
+        escalation = store.escalation_of(session, row.id)
         states: dict[str, str] = {}
         if escalation is not None:
             self.escalator.stop(session, escalation, EscalationState.RESOLVED)
@@ -527,7 +500,7 @@ class AlertingService:
     def acknowledge(self, *, alert_id: int, actor: Actor, note: str | None = None) -> AlertRow:
         """Acknowledge a firing alert: its escalation stops; recorded as evidence."""
         with self.db.transaction() as session:
-            row = session.get(AlertRow, alert_id)
+            row = store.alert(session, alert_id)
             if row is None:
                 raise NotFoundError(f"alert {alert_id} not found")
             if row.status != AlertStatus.FIRING.value:
@@ -538,9 +511,7 @@ class AlertingService:
                 )
             now = self.clock.now()
             row.acknowledged_at, row.acknowledged_by = now, actor.name
-            escalation = session.execute(
-                sa.select(EscalationRow).where(EscalationRow.alert_id == row.id)
-            ).scalar_one_or_none()
+            escalation = store.escalation_of(session, row.id)
             if escalation is not None:
                 self.escalator.stop(session, escalation, EscalationState.ACKNOWLEDGED)
                 escalation.acknowledged_at, escalation.acknowledged_by = now, actor.name
@@ -564,9 +535,12 @@ class AlertingService:
         """Who is on call at ``at`` (default now)."""
         return current_shift(self.policy.alerting.oncall, at or self.clock.now())
 
-    def preview_chain(self, severity: str) -> list[dict[str, Any]]:
-        """The chain an alert of ``severity`` would get now (for `leitstand oncall` and docs)."""
+    def chain(self, severity: str) -> list[ChainStep]:
+        """The chain an alert of ``severity`` would get now."""
         key, _ = level_key_for(self.policy.alerting, severity)
         shift = self.oncall()
-        chain = build_chain(self.policy.alerting, key, oncall=shift.person if shift else None)
-        return [step.as_dict() for step in chain]
+        return build_chain(self.policy.alerting, key, oncall=shift.person if shift else None)
+
+    def preview_chain(self, severity: str) -> list[dict[str, Any]]:
+        """``chain`` as plain data (for `leitstand oncall` and docs)."""
+        return [step.as_dict() for step in self.chain(severity)]

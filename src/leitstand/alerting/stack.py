@@ -34,8 +34,8 @@ import structlog
 from leitstand.alerting.engine_config import Endpoints
 from leitstand.alerting.engines import Engines, find_engines
 from leitstand.alerting.render import render
-from leitstand.auth.model import SYSTEM_ACTOR, Role
 from leitstand.errors import ConflictError, LeitstandError
+from leitstand.identity import SYSTEM_ACTOR, Role
 from leitstand.policy.loader import load_policy
 from leitstand.policy.model import Policy
 

@@ -8,15 +8,17 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from leitstand.alerting.api import ACKERS, READERS
+from leitstand.alerting.service import AlertingService
 from leitstand.api_types import PathId
 from leitstand.auth.model import Actor, Role
-from leitstand.deps import container_of
+from leitstand.deps import provide
 from leitstand.web.i18n import register_nav, register_texts
 from leitstand.web.render import page, render, request_lang
 
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
+Alerting = Annotated[AlertingService, provide(AlertingService)]
 
 register_nav("/alerts", de="Alarme", en="Alerts", order=20)
 register_texts(
@@ -49,31 +51,32 @@ def _age(seconds: float, lang: str) -> str:
 
 
 @router.get("/alerts", response_class=HTMLResponse)
-def alerts_page(request: Request, actor: Annotated[Actor, page(*READERS)]) -> Response:
-    container = container_of(request)
-    now = container.clock.now()
+def alerts_page(
+    request: Request, alerting: Alerting, actor: Annotated[Actor, page(*READERS)]
+) -> Response:
+    now = alerting.clock.now()
     lang = request_lang(request)
-    rows = container.alerting.queries.alerts(status="firing")
-    shift = container.alerting.oncall()
+    rows = alerting.queries.alert_list(status="firing")
+    shift = alerting.oncall()
     oncall = None
     if shift is not None:
-        person = container.policy.alerting.people.get(shift.person)
+        person = alerting.policy.alerting.people.get(shift.person)
         oncall = {"name": person.name if person else shift.person, "until": shift.end}
     alerts = [
         {
-            "id": r["id"],
-            "level": r["level"],
-            "name": r["name"],
-            "severity": r["severity"],
-            "summary": r["summary"],
-            "service": r["service"] or "",
-            "tenant": r["tenant"] or "",
-            "age": _age((now - r["received_at"]).total_seconds(), lang),
-            "since": r["received_at"],
-            "acked_by": r["acknowledged_by"],
-            "acked_at": r["acknowledged_at"],
-            "next_at": r["escalation"]["next_at"] if r.get("escalation") else None,
-            "incident": r["escalation"]["incident_id"] if r.get("escalation") else None,
+            "id": r.id,
+            "level": r.level,
+            "name": r.name,
+            "severity": r.severity,
+            "summary": r.summary,
+            "service": r.service or "",
+            "tenant": r.tenant or "",
+            "age": _age((now - r.received_at).total_seconds(), lang),
+            "since": r.received_at,
+            "acked_by": r.acknowledged_by,
+            "acked_at": r.acknowledged_at,
+            "next_at": r.escalation.next_at if r.escalation else None,
+            "incident": r.escalation.incident_id if r.escalation else None,
         }
         for r in rows
     ]
@@ -91,7 +94,7 @@ def alerts_page(request: Request, actor: Annotated[Actor, page(*READERS)]) -> Re
 
 @router.post("/ui/alerts/{alert_id}/ack")
 def acknowledge(
-    alert_id: PathId, request: Request, actor: Annotated[Actor, page(*ACKERS)]
+    alert_id: PathId, alerting: Alerting, actor: Annotated[Actor, page(*ACKERS)]
 ) -> Response:
-    container_of(request).alerting.acknowledge(alert_id=alert_id, actor=actor)
+    alerting.acknowledge(alert_id=alert_id, actor=actor)
     return RedirectResponse("/alerts", status_code=303)

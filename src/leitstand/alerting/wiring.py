@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from leitstand.alerting.escalation import ESCALATE, Escalator
 from leitstand.alerting.notify import AppriseDelivery, Delivery
@@ -16,7 +17,10 @@ from leitstand.ledger.service import Ledger
 from leitstand.policy.model import Policy
 from leitstand.scheduler.service import Scheduler
 
-__all__ = ["wire_alerting"]
+if TYPE_CHECKING:
+    from leitstand.bootstrap import Wiring
+
+__all__ = ["wire", "wire_alerting"]
 
 
 def wire_alerting(
@@ -55,3 +59,12 @@ def wire_alerting(
     timeout = policy.alerting.notifications.timeout
     scheduler.register_long(DELIVER, outbox.handle, lease=max(timeout * 3, timedelta(seconds=30)))
     return alerting, incidents
+
+
+def wire(w: Wiring) -> None:
+    """The registry's entry (``leitstand.domains``): alerting, and the incident service its
+    escalation opens incidents with."""
+    alerting, incidents = wire_alerting(
+        db=w.db, ledger=w.ledger, clock=w.clock, policy=w.policy, scheduler=w.scheduler
+    )
+    w.add(alerting, incidents)

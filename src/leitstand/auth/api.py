@@ -13,16 +13,16 @@ that header on its own.
 from __future__ import annotations
 
 import hmac
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from leitstand.auth.model import ALL_ROLES, Actor, Role
-from leitstand.deps import container_of
+from leitstand.auth.schemas import MeOut, RevokedOut, TokenIn, TokenOut, UserIn, UserOut
+from leitstand.auth.service import AuthService
+from leitstand.deps import container_of, provide
 from leitstand.errors import AuthenticationError, ForbiddenError, Issue, ValidationError
 from leitstand.policy.durations import parse_duration
 
@@ -95,7 +95,8 @@ def public() -> Any:
 
 
 async def _authenticate(request: Request) -> Actor:
-    auth = container_of(request).auth
+    # The guard runs before any route dependency: it reaches the auth service directly.
+    auth = container_of(request).get(AuthService)
     token = _bearer_token(request)
     if token:
         # A token seen recently resolves here, on the event loop; only a lookup in the
@@ -150,50 +151,7 @@ def session_cookie_secure(request: Request) -> bool:
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 
 
-class MeOut(BaseModel):
-    name: str
-    role: str
-
-
-class UserOut(BaseModel):
-    name: str
-    role: Role
-    created_at: datetime
-    disabled: bool
-    active_tokens: int
-    last_used_at: datetime | None = Field(
-        description="Last use of any of the user's tokens (noted at most once a minute)"
-    )
-
-
-class UserIn(BaseModel):
-    model_config = {"extra": "forbid"}
-
-    name: str = Field(min_length=1, max_length=63, examples=["anna"])
-    role: Role
-
-
-class TokenIn(BaseModel):
-    model_config = {"extra": "forbid"}
-
-    label: str = Field(default="api", min_length=1, max_length=100)
-    expires: str | None = Field(
-        default=None,
-        max_length=32,
-        description="Valid for this long (e.g. 30d, 12h); null: until revoked",
-        examples=["30d"],
-    )
-
-
-class TokenOut(BaseModel):
-    name: str
-    token: str = Field(description="Shown once; leitstand stores only its hash")
-    expires_at: datetime | None = None
-
-
-class RevokedOut(BaseModel):
-    name: str
-    revoked: int
+Auth = Annotated[AuthService, provide(AuthService)]
 
 
 @router.get("/me", response_model=MeOut)
@@ -203,9 +161,9 @@ def me(actor: Annotated[Actor, requires(*ALL_ROLES)]) -> MeOut:
 
 
 @router.get("/users", response_model=list[UserOut])
-def list_users(request: Request, _: Annotated[Actor, requires(Role.DEVOPS)]) -> list[UserOut]:
+def list_users(auth: Auth, _: Annotated[Actor, requires(Role.DEVOPS)]) -> list[UserOut]:
     """Every user with their number of active tokens."""
-    users = container_of(request).auth.list_users()
+    users = auth.list_users()
     return [
         UserOut(
             name=u.name,
@@ -220,17 +178,15 @@ def list_users(request: Request, _: Annotated[Actor, requires(Role.DEVOPS)]) -> 
 
 
 @router.post("/users", response_model=TokenOut, status_code=201)
-def add_user(
-    body: UserIn, request: Request, actor: Annotated[Actor, requires(Role.DEVOPS)]
-) -> TokenOut:
+def add_user(body: UserIn, auth: Auth, actor: Annotated[Actor, requires(Role.DEVOPS)]) -> TokenOut:
     """Create a user; the response carries the user's token once."""
-    _user, token = container_of(request).auth.add_user(name=body.name, role=body.role, actor=actor)
+    _user, token = auth.add_user(name=body.name, role=body.role, actor=actor)
     return TokenOut(name=body.name, token=token)
 
 
 @router.post("/users/{name}/tokens", response_model=TokenOut, status_code=201)
 def issue_token(
-    name: str, body: TokenIn, request: Request, actor: Annotated[Actor, requires(Role.DEVOPS)]
+    name: str, body: TokenIn, auth: Auth, actor: Annotated[Actor, requires(Role.DEVOPS)]
 ) -> TokenOut:
     """Issue another token for a user, optionally expiring after ``expires``."""
     expires = None
@@ -239,7 +195,7 @@ def issue_token(
             expires = parse_duration(body.expires)
         except ValueError as exc:
             raise ValidationError([Issue("expires", str(exc))]) from None
-    token, expires_at = container_of(request).auth.issue_expiring_token(
+    token, expires_at = auth.issue_expiring_token(
         name=name, label=body.label, actor=actor, expires=expires
     )
     return TokenOut(name=name, token=token, expires_at=expires_at)
@@ -247,8 +203,8 @@ def issue_token(
 
 @router.delete("/users/{name}/tokens", response_model=RevokedOut)
 def revoke_tokens(
-    name: str, request: Request, actor: Annotated[Actor, requires(Role.DEVOPS)]
+    name: str, auth: Auth, actor: Annotated[Actor, requires(Role.DEVOPS)]
 ) -> RevokedOut:
     """Revoke every token of a user."""
-    count = container_of(request).auth.revoke_tokens(name=name, actor=actor)
+    count = auth.revoke_tokens(name=name, actor=actor)
     return RevokedOut(name=name, revoked=count)

@@ -1,13 +1,22 @@
-"""Roles from the seed and the rules for names and tokens (pure: no I/O)."""
+"""The rules for user names and tokens (pure: no I/O); re-exports the identity types.
+
+``Actor``, ``Role`` and the role sets live in ``leitstand.identity`` (the bottom layer).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import re
 import secrets
-from dataclasses import dataclass
 
-from leitstand.policy.base import Role
+from leitstand.identity import (
+    ALL_ROLES,
+    READ_ROLES,
+    SYSTEM_ACTOR,
+    SYSTEM_ACTOR_NAMES,
+    Actor,
+    Role,
+)
 
 __all__ = [
     "ALL_ROLES",
@@ -23,29 +32,6 @@ __all__ = [
     "valid_user_name",
 ]
 
-
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """Who performs an action, as recorded in evidence: a user and the role they acted in.
-
-    Local CLI operators act as ``local:<os user>`` with role ``local`` (they have direct access to
-    the store, which is itself the authority).
-    """
-
-    name: str
-    role: str
-    user_id: int | None = None
-
-
-#: The control plane itself (start-up, first user, scheduled duties).
-SYSTEM_ACTOR = Actor(name="leitstand", role="system")
-
-
-ALL_ROLES: frozenset[Role] = frozenset(Role)
-#: Roles allowed to read evidence and audit data.
-READ_ROLES: frozenset[Role] = frozenset(
-    {Role.DEVOPS, Role.COMPLIANCE_OFFICER, Role.SECURITY, Role.MANAGEMENT, Role.AUDITOR}
-)
 
 TOKEN_PREFIX = "lst_"  # noqa: S105 - a public prefix that makes tokens recognisable
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,62}$")
@@ -65,11 +51,6 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-#: Names the control plane acts under (``leitstand``, ``leitstand:incidents``, ``pipeline``,
-#: ``scheduler:<instance>``, ``local:<os user>``, role ``system``): never a user's name.
-SYSTEM_ACTOR_NAMES: frozenset[str] = frozenset(
-    {"leitstand", "pipeline", "scheduler", "system", "local"}
-)
 _RESERVED_PREFIX = re.compile(r"^(leitstand|pipeline|scheduler|system|local)[._@:-]")
 
 

@@ -7,9 +7,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
-
+from leitstand.auth import store
 from leitstand.auth.model import (
     Actor,
     Role,
@@ -19,9 +17,9 @@ from leitstand.auth.model import (
     valid_user_name,
 )
 from leitstand.auth.sessions import SessionStore
-from leitstand.auth.store import ApiTokenRow, UserRow
+from leitstand.auth.store import UserRow
 from leitstand.clock import Clock
-from leitstand.db import Database
+from leitstand.db import Database, IntegrityError, Session
 from leitstand.errors import (
     AuthenticationError,
     ConflictError,
@@ -161,9 +159,7 @@ class AuthService:
         now = self.clock.now()
         try:
             with self.db.transaction() as session:
-                user = UserRow(name=name, role=role.value, created_at=now)
-                session.add(user)
-                session.flush()
+                user = store.add_user(session, name=name, role=role.value, created_at=now)
                 token_id = self._add_token(session, user.id, token, "initial")
                 self.ledger.record(
                     session,
@@ -217,12 +213,7 @@ class AuthService:
         now = self.clock.now()
         with self.db.transaction() as session:
             user = self._user(session, name)
-            result = session.execute(
-                sa.update(ApiTokenRow)
-                .where(ApiTokenRow.user_id == user.id, ApiTokenRow.revoked_at.is_(None))
-                .values(revoked_at=now)
-            )
-            count = int(getattr(result, "rowcount", 0) or 0)
+            count = store.revoke_user_tokens(session, user.id, now)
             self.ledger.record(
                 session,
                 actor,
@@ -252,29 +243,13 @@ class AuthService:
     def list_users(self) -> list[UserView]:
         """Every user with their count of active (unrevoked, unexpired) tokens and last use."""
         now = self.clock.now()
-        active = (
-            sa.select(sa.func.count(ApiTokenRow.id))
-            .where(
-                ApiTokenRow.user_id == UserRow.id,
-                ApiTokenRow.revoked_at.is_(None),
-                sa.or_(ApiTokenRow.expires_at.is_(None), ApiTokenRow.expires_at > now),
-            )
-            .scalar_subquery()
-        )
-        last_used = (
-            sa.select(sa.func.max(ApiTokenRow.last_used_at))
-            .where(ApiTokenRow.user_id == UserRow.id)
-            .scalar_subquery()
-        )
         with self.db.reader() as session:
-            rows = session.execute(
-                sa.select(UserRow, active, last_used).order_by(UserRow.name)
-            ).all()
-            return [_view(user, int(count), used) for user, count, used in rows]
+            rows = store.users_with_tokens(session, now)
+            return [_view(user, count, used) for user, count, used in rows]
 
     def has_users(self) -> bool:
         with self.db.reader() as session:
-            return session.execute(sa.select(sa.func.count(UserRow.id))).scalar_one() > 0
+            return store.count_users(session) > 0
 
     def ensure_first_user(self, *, actor: Actor) -> str | None:
         """Create the first devops user when there is none; return its token, else None."""
@@ -312,22 +287,7 @@ class AuthService:
         ):
             return known
         with self.db.reader() as session:
-            row = session.execute(
-                sa.select(
-                    UserRow.id,
-                    UserRow.name,
-                    UserRow.role,
-                    ApiTokenRow.id.label("token_id"),
-                    ApiTokenRow.expires_at,
-                    ApiTokenRow.last_used_at,
-                )
-                .join(ApiTokenRow, ApiTokenRow.user_id == UserRow.id)
-                .where(
-                    ApiTokenRow.token_hash == token_hash,
-                    ApiTokenRow.revoked_at.is_(None),
-                    UserRow.disabled_at.is_(None),
-                )
-            ).one_or_none()
+            row = store.live_token(session, token_hash)
         if row is None:
             raise AuthenticationError("invalid or revoked API token")
         if row.expires_at is not None and now >= row.expires_at:
@@ -336,20 +296,10 @@ class AuthService:
         if last_used is None or now - last_used >= LAST_USED_EVERY:
             # At most one write a minute per token, whatever the request rate.
             with self.db.transaction() as session:
-                session.execute(
-                    sa.update(ApiTokenRow)
-                    .where(
-                        ApiTokenRow.id == row.token_id,
-                        sa.or_(
-                            ApiTokenRow.last_used_at.is_(None),
-                            ApiTokenRow.last_used_at <= now - LAST_USED_EVERY,
-                        ),
-                    )
-                    .values(last_used_at=now)
-                )
+                store.note_token_used(session, row.token_id, now, LAST_USED_EVERY)
             last_used = now
         hit = _TokenHit(
-            actor=Actor(name=row.name, role=row.role, user_id=row.id),
+            actor=Actor(name=row.name, role=row.role, user_id=row.user_id),
             token_id=row.token_id,
             expires_at=row.expires_at,
             last_used_at=last_used,
@@ -359,26 +309,24 @@ class AuthService:
 
     def _add_token(
         self,
-        session: sa.orm.Session,
+        session: Session,
         user_id: int,
         token: str,
         label: str,
         expires_at: datetime | None = None,
     ) -> int:
-        row = ApiTokenRow(
+        return store.add_token(
+            session,
             user_id=user_id,
             token_hash=hash_token(token),
             label=label[:100],
             created_at=self.clock.now(),
             expires_at=expires_at,
         )
-        session.add(row)
-        session.flush()
-        return row.id
 
     @staticmethod
-    def _user(session: sa.orm.Session, name: str) -> UserRow:
-        user = session.execute(sa.select(UserRow).where(UserRow.name == name)).scalar_one_or_none()
+    def _user(session: Session, name: str) -> UserRow:
+        user = store.user_named(session, name)
         if user is None:
             raise NotFoundError(f"user {name!r} does not exist")
         return user

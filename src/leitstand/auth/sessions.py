@@ -16,17 +16,19 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import sqlalchemy as sa
+import structlog
 
+from leitstand.auth import store
 from leitstand.auth.model import Actor, hash_token
-from leitstand.auth.store import ApiTokenRow, UserRow, WebSessionRow
 from leitstand.clock import Clock
 from leitstand.db import Database
-from leitstand.errors import AuthenticationError
+from leitstand.errors import AuthenticationError, StoreError
 from leitstand.ledger.service import Ledger
 from leitstand.policy.auth import AuthPolicy
 
 __all__ = ["SessionStore", "WebSession", "csrf_token_for", "new_session_id"]
+
+log = structlog.get_logger(__name__)
 
 #: last_seen_at is written at most this often per session (idle expiry is that precise).
 TOUCH_EVERY = timedelta(minutes=1)
@@ -90,27 +92,45 @@ class SessionStore:
         if token_expires_at is not None:
             expires = min(expires, token_expires_at)
         with self.db.transaction() as session:
-            row = WebSessionRow(
+            row_id = store.add_web_session(
+                session,
                 session_hash=hash_token(session_id),
                 token_id=token_id,
-                created_at=now,
-                last_seen_at=now,
+                now=now,
                 expires_at=expires,
             )
-            session.add(row)
-            session.flush()
             self.ledger.record(
                 session,
                 actor,
                 "auth.session.started",
                 f"user:{actor.name}",
                 payload={
-                    "session": row.id,
+                    "session": row_id,
                     "token_id": token_id,
                     "expires_at": expires.isoformat(),
                 },
             )
+        self.prune(now)
         return session_id
+
+    def prune(self, now: datetime | None = None) -> int:
+        """Delete the sessions no cookie can use again (ended, expired, idle, too old).
+
+        Runs with every sign-in, so the table holds live sessions only; in its own short
+        transaction, and a failure (a concurrent prune) never fails the sign-in.
+        """
+        now = now or self.clock.now()
+        try:
+            with self.db.transaction() as session:
+                return store.prune_web_sessions(
+                    session,
+                    now=now,
+                    idle=self.policy.session_idle,
+                    absolute=self.policy.session_absolute,
+                )
+        except StoreError as exc:
+            log.warning("web_sessions_not_pruned", error=str(exc))
+            return 0
 
     def cached(self, session_id: str) -> WebSession | None:
         """The session resolved within the cache time, if it needs no database round trip."""
@@ -132,26 +152,7 @@ class SessionStore:
         session_hash = hash_token(session_id)
         now = self.clock.now()
         with self.db.reader() as session:
-            row = session.execute(
-                sa.select(
-                    WebSessionRow.id,
-                    WebSessionRow.created_at,
-                    WebSessionRow.last_seen_at,
-                    WebSessionRow.expires_at,
-                    ApiTokenRow.expires_at.label("token_expires_at"),
-                    UserRow.id.label("user_id"),
-                    UserRow.name,
-                    UserRow.role,
-                )
-                .join(ApiTokenRow, ApiTokenRow.id == WebSessionRow.token_id)
-                .join(UserRow, UserRow.id == ApiTokenRow.user_id)
-                .where(
-                    WebSessionRow.session_hash == session_hash,
-                    WebSessionRow.revoked_at.is_(None),
-                    ApiTokenRow.revoked_at.is_(None),
-                    UserRow.disabled_at.is_(None),
-                )
-            ).one_or_none()
+            row = store.live_web_session(session, session_hash)
         if row is None:
             self._forget(session_hash)
             raise AuthenticationError("not signed in (session unknown, ended or revoked)")
@@ -165,11 +166,7 @@ class SessionStore:
         last_seen = row.last_seen_at
         if now - last_seen >= self._touch_every:
             with self.db.transaction() as session:
-                session.execute(
-                    sa.update(WebSessionRow)
-                    .where(WebSessionRow.id == row.id, WebSessionRow.last_seen_at < now)
-                    .values(last_seen_at=now)
-                )
+                store.touch_web_session(session, row.id, now)
             last_seen = now
         web = WebSession(
             id=row.id,
@@ -187,25 +184,16 @@ class SessionStore:
         self._forget(session_hash)
         now = self.clock.now()
         with self.db.transaction() as session:
-            row = session.execute(
-                sa.select(WebSessionRow).where(
-                    WebSessionRow.session_hash == session_hash,
-                    WebSessionRow.revoked_at.is_(None),
-                )
-            ).scalar_one_or_none()
+            row = store.open_web_session(session, session_hash)
             if row is None:
                 return False
             row.revoked_at = now
-            owner = session.execute(
-                sa.select(UserRow.name, UserRow.role)
-                .join(ApiTokenRow, ApiTokenRow.user_id == UserRow.id)
-                .where(ApiTokenRow.id == row.token_id)
-            ).one()
+            name, role = store.token_owner(session, row.token_id)
             self.ledger.record(
                 session,
-                Actor(name=owner.name, role=owner.role),
+                Actor(name=name, role=role),
                 "auth.session.ended",
-                f"user:{owner.name}",
+                f"user:{name}",
                 payload={"session": row.id},
             )
         return True

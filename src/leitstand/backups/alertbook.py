@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from sqlalchemy.orm import Session
-
 from leitstand.auth.model import Actor
+from leitstand.backups import store
 from leitstand.backups.alerts import AlertSink
 from leitstand.backups.store import BackupStateRow, dump
+from leitstand.db import Session
 
 __all__ = ["AlertBook"]
 
@@ -25,7 +25,7 @@ class AlertBook:
         return "alert:" + name + ":" + ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
 
     def is_open(self, session: Session, name: str, labels: Mapping[str, str]) -> bool:
-        row = session.get(BackupStateRow, self._key(name, labels))
+        row = store.state(session, self._key(name, labels))
         return row is not None and row.status == "open"
 
     def open(
@@ -43,7 +43,7 @@ class AlertBook:
     ) -> bool:
         """Raise the alert unless it is already open (``again`` raises it anyway)."""
         key = self._key(name, labels)
-        row = session.get(BackupStateRow, key)
+        row = store.state(session, key)
         if row is not None and row.status == "open" and not again:
             return False
         self.sink.raise_alert(
@@ -57,7 +57,8 @@ class AlertBook:
         )
         detail = dump({"severity": severity, "summary": summary, "labels": dict(labels)})
         if row is None:
-            session.add(
+            store.add_state(
+                session,
                 BackupStateRow(
                     key=key,
                     system=service or "",
@@ -66,7 +67,7 @@ class AlertBook:
                     since=now,
                     measured_at=now,
                     detail=detail,
-                )
+                ),
             )
         else:
             row.status, row.since, row.measured_at, row.detail = "open", now, now, detail
@@ -85,7 +86,7 @@ class AlertBook:
         now: datetime,
     ) -> bool:
         """Resolve the alert if it is open."""
-        row = session.get(BackupStateRow, self._key(name, labels))
+        row = store.state(session, self._key(name, labels))
         if row is None or row.status != "open":
             return False
         self.sink.resolve_alert(

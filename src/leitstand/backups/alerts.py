@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from sqlalchemy.orm import Session
-
 from leitstand.auth.model import Actor
+from leitstand.db import Session
 from leitstand.ledger.service import Ledger
 
 __all__ = ["SOURCE", "AlertSink", "AlertingSink", "LedgerSink"]

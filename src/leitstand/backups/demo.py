@@ -4,7 +4,9 @@ It creates a scratch cluster with generated data, backs it up with pgBackRest to
 writes marker rows over time, restores to a point between them into a segregated copy, verifies
 that exactly the markers before that point came back, prints the Testprotokoll and removes
 everything it created (clusters, repositories, keys, its own throwaway leitstand store), also
-on an error or Ctrl-C.
+on an error or Ctrl-C. While it runs, its scratch folder holds ``steps.log``, one line per step
+as it begins (``tail -f`` follows it; a test waits on it instead of guessing how long a step
+takes).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from leitstand.auth.model import Actor
@@ -24,9 +27,11 @@ from leitstand.policy.continuity import BackupData
 from leitstand.policy.model import Policy
 from leitstand.settings import Settings
 
-__all__ = ["MARKERS", "DemoResult", "run_scratch_pitr"]
+__all__ = ["MARKERS", "STEPS_LOG", "DemoResult", "run_scratch_pitr"]
 
 MARKERS = "public.leitstand_markers"
+#: The log of the demonstration's steps in its scratch folder (removed with the folder).
+STEPS_LOG = "steps.log"
 _SCHEMA = """
 CREATE TABLE demo_contracts (
     id bigint PRIMARY KEY,
@@ -68,6 +73,7 @@ def run_scratch_pitr(
 
     lab = ScratchLab(base=base)
     with lab:
+        progress = _logged(progress, lab.root / STEPS_LOG)
         progress(f"scratch folder {lab.root}")
         port = free_local_port()
         policy = lab.policy(
@@ -138,6 +144,17 @@ def run_scratch_pitr(
         root=root,
         cleaned_up=not lab.root.exists(),
     )
+
+
+def _logged(progress: Callable[[str], None], log: Path) -> Callable[[str], None]:
+    """``progress`` that also appends each step to ``log`` before the step begins."""
+
+    def step(text: str) -> None:
+        with log.open("a", encoding="utf-8") as out:
+            out.write(text + "\n")
+        progress(text)
+
+    return step
 
 
 def _write_markers(

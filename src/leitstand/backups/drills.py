@@ -1,8 +1,10 @@
 """Recovery drills: validate, claim, run in a segregated scratch copy, file the Testprotokoll.
 
 The drill's evidence entry carries the Testprotokoll (JSON and the German Markdown). A failed
-drill raises a critical alert and informs the roles of the policy's "backup test failed"
-escalation rule (the compliance officer in the seed) at once.
+drill (or a queued one that cannot start) raises the critical alert ``RecoveryDrillFailed``;
+the alerting domain escalates it and fires the escalation rule that names it (``alerts`` of
+``incidents.escalation_rules``; the seed's "backup test failed" informs the compliance officer),
+with the same evidence (``alert.escalation_rule``) as every other rule.
 """
 
 from __future__ import annotations
@@ -13,10 +15,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
 import structlog
 
 from leitstand.auth.model import Actor
+from leitstand.backups import store
 from leitstand.backups.alertbook import AlertBook
 from leitstand.backups.drill_kinds import PROCEDURES
 from leitstand.backups.drill_steps import DrillRun, DrillSetup
@@ -28,13 +30,13 @@ from leitstand.backups.objectives import applicable_drills
 from leitstand.backups.postgres import archive_status
 from leitstand.backups.process import EngineError
 from leitstand.backups.report import render_markdown
-from leitstand.backups.schemas import DrillView, drill_view
+from leitstand.backups.schemas import DrillRequestedOut, DrillView, drill_view
 from leitstand.backups.service import BackupService, Progress
 from leitstand.backups.store import DrillRow, dump
 from leitstand.backups.targets import resolve_path
 from leitstand.backups.testprotokoll import build_protocol
 from leitstand.clock import Clock
-from leitstand.db import Database
+from leitstand.db import Database, Session
 from leitstand.errors import Issue, LeitstandError, NotFoundError, ValidationError
 from leitstand.ledger.service import Ledger
 from leitstand.policy.continuity import BackupData
@@ -157,7 +159,7 @@ class DrillService:
 
     def request(
         self, *, kind: DrillKind, system: str, actor: Actor, target: datetime | None = None
-    ) -> dict[str, Any]:
+    ) -> DrillRequestedOut:
         """Queue a drill for the scheduler's workers after checking it can run (422 if not)."""
         try:
             self._check_runnable(kind, system, target)
@@ -189,7 +191,13 @@ class DrillService:
                 f"system:{system}",
                 payload={**payload, "job_key": key},
             )
-        return {"job_key": key, **payload}
+        return DrillRequestedOut(
+            job_key=key,
+            kind=kind.value,
+            system=system,
+            trigger="api",
+            target=payload["target"],
+        )
 
     def run(
         self,
@@ -272,9 +280,7 @@ class DrillService:
         self, key: str, kind: DrillKind, system: str, actor: Actor, trigger: str, now: datetime
     ) -> DrillView:
         with self.db.transaction() as session:
-            row = session.execute(
-                sa.select(DrillRow).where(DrillRow.drill_key == key)
-            ).scalar_one_or_none()
+            row = store.drill_by_key(session, key)
             if row is not None and row.status in _FINAL:
                 return drill_view(row)
             if row is None:
@@ -287,7 +293,7 @@ class DrillService:
                     status=DrillStatus.RUNNING.value,
                     started_at=now,
                 )
-                session.add(row)
+                store.add_drill(session, row)
             else:
                 row.status, row.started_at, row.actor = DrillStatus.RUNNING.value, now, actor.name
             session.flush()
@@ -319,7 +325,7 @@ class DrillService:
             run.check("error", False, error, error=error)
         now = self.clock.now()
         with self.db.transaction() as session:
-            row = session.get(DrillRow, drill_id)
+            row = store.drill(session, drill_id)
             if row is None:  # pragma: no cover - rows are never deleted
                 raise NotFoundError(f"drill {drill_id} vanished")
             service = self.policy.services.get(row.system)
@@ -352,12 +358,10 @@ class DrillService:
             row.protocol = dump(protocol)
             row.ledger_index = entry.index
             session.flush()
-            self._alert(session, row, status, markdown, actor)
+            self._alert(session, row, status, actor)
             return drill_view(row)
 
-    def _alert(
-        self, session: Any, row: DrillRow, status: DrillStatus, markdown: str, actor: Actor
-    ) -> None:
+    def _alert(self, session: Session, row: DrillRow, status: DrillStatus, actor: Actor) -> None:
         labels = {"system": row.system, "kind": row.kind}
         now = self.clock.now()
         if status is DrillStatus.FAILED:
@@ -371,15 +375,6 @@ class DrillService:
                 actor=actor,
                 now=now,
                 again=True,
-            )
-            rule = self.policy.incidents.escalation_rules.get("backup_test_failed")
-            roles = [r.value for r in rule.inform] if rule is not None else ["compliance_officer"]
-            self.alerts.sink.notify(
-                session,
-                roles=roles,
-                subject=f"Backup-Test fehlgeschlagen: {row.kind} {row.system} (Drill {row.id})",
-                body=markdown,
-                actor=actor,
             )
         elif status is DrillStatus.PASSED:
             for name, severity in (
@@ -399,15 +394,12 @@ class DrillService:
     # -- reading -------------------------------------------------------------------------------
 
     def drills(self, *, system: str | None = None, limit: int = 50) -> list[DrillView]:
-        stmt = sa.select(DrillRow).order_by(DrillRow.id.desc()).limit(limit)
-        if system is not None:
-            stmt = stmt.where(DrillRow.system == system)
         with self.db.reader() as session:
-            return [drill_view(r) for r in session.execute(stmt).scalars()]
+            return [drill_view(r) for r in store.drills(session, system=system, limit=limit)]
 
     def get(self, drill_id: int) -> DrillView:
         with self.db.reader() as session:
-            row = session.get(DrillRow, drill_id)
+            row = store.drill(session, drill_id)
             if row is None:
                 raise NotFoundError(f"drill {drill_id} does not exist")
             return drill_view(row)

@@ -11,10 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.orm import Session
-
 from leitstand.auth.model import Actor
+from leitstand.backups import store
 from leitstand.backups.alertbook import AlertBook
 from leitstand.backups.model import (
     RpoReading,
@@ -31,14 +29,14 @@ from leitstand.backups.objectives import (
 from leitstand.backups.postgres import archive_status
 from leitstand.backups.process import EngineError
 from leitstand.backups.service import BackupService
-from leitstand.backups.store import BackupRunRow, BackupStateRow, dump
+from leitstand.backups.store import BackupStateRow, dump
 from leitstand.clock import Clock
-from leitstand.db import Database
+from leitstand.db import Database, Session
 from leitstand.errors import LeitstandError
 from leitstand.ledger.service import Ledger
 from leitstand.policy.continuity import CONTINUOUS, ON_CHANGE, BackupData
 from leitstand.policy.model import Policy
-from leitstand.scheduler.store import JobRow
+from leitstand.scheduler import store as timers
 
 __all__ = ["BackupMonitor"]
 
@@ -128,7 +126,7 @@ class BackupMonitor:
     ) -> None:
         key = f"rpo:{system}"
         status = "breach" if reading.breach else "ok"
-        row = session.get(BackupStateRow, key)
+        row = store.state(session, key)
         previous = row.status if row is not None else None
         detail = dump({"reason": reading.reason, "details": dict(reading.details)})
         if row is None:
@@ -141,7 +139,7 @@ class BackupMonitor:
                 measured_at=now,
                 detail=detail,
             )
-            session.add(row)
+            store.add_state(session, row)
         elif previous != status:
             row.status, row.since = status, now
         row.measured_at, row.point, row.value, row.detail = (
@@ -204,23 +202,13 @@ class BackupMonitor:
                 spec = self.policy.backups.schedule[row]
                 if spec.frequency in (CONTINUOUS, ON_CHANGE):
                     continue
-                timer = session.execute(
-                    sa.select(JobRow.created_at).where(JobRow.key == run_timer_key(row, system))
-                ).scalar_one_or_none()
+                timer = timers.created_at(session, run_timer_key(row, system))
                 if timer is None:
                     continue  # not scheduled (yet): nothing can be missed
                 expected = last_occurrence(spec.frequency, tz, before=now - grace)
                 if expected < timer:
                     continue
-                ran = session.execute(
-                    sa.select(sa.func.count(BackupRunRow.id)).where(
-                        BackupRunRow.system == system,
-                        BackupRunRow.row == row,
-                        sa.or_(
-                            BackupRunRow.due_at >= expected, BackupRunRow.started_at >= expected
-                        ),
-                    )
-                ).scalar_one()
+                ran = store.runs_since(session, system=system, row=row, since=expected)
                 self._missed_state(
                     session, system, row, expected, missed=ran == 0, now=now, actor=actor
                 )
@@ -237,7 +225,7 @@ class BackupMonitor:
         actor: Actor,
     ) -> None:
         key = f"missed:{system}:{row}"
-        state = session.get(BackupStateRow, key)
+        state = store.state(session, key)
         labels = {"system": system, "row": row}
         if not missed:
             if state is not None and state.status == "missed":
@@ -256,7 +244,7 @@ class BackupMonitor:
                 point=expected,
                 detail="{}",
             )
-            session.add(state)
+            store.add_state(session, state)
         else:
             state.status, state.since, state.measured_at, state.point = "missed", now, now, expected
         self.ledger.record(

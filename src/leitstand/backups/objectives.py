@@ -8,9 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.orm import Session
-
+from leitstand.backups import store
 from leitstand.backups.model import (
     DRILL_TESTS,
     DrillKind,
@@ -19,9 +17,9 @@ from leitstand.backups.model import (
     drill_due,
     rto_estimate,
 )
-from leitstand.backups.store import BackupRunRow, BackupStateRow, DrillRow, latest_runs, load
+from leitstand.backups.store import latest_runs, load
 from leitstand.clock import Clock
-from leitstand.db import Database
+from leitstand.db import Database, Session
 from leitstand.policy.continuity import BackupData, ServicePolicy
 from leitstand.policy.model import Policy
 
@@ -133,32 +131,22 @@ class ObjectiveReader:
     def drill_schedule(self, session: Session, system: str, *, now: datetime) -> list[DrillDue]:
         """Every applicable drill of ``system`` with its last result and next due date."""
         kinds = set(self.data_kinds(system))
-        first = session.execute(
-            sa.select(sa.func.min(BackupRunRow.started_at)).where(
-                BackupRunRow.system == system,
-                BackupRunRow.data == BackupData.DATABASE.value,
-                BackupRunRow.status == RunStatus.SUCCEEDED.value,
-            )
-        ).scalar_one_or_none()
+        first = store.first_run_start(
+            session,
+            system=system,
+            data=BackupData.DATABASE.value,
+            status=RunStatus.SUCCEEDED.value,
+        )
         result = []
         for kind in applicable_drills(kinds):
             test_key = DRILL_TESTS[kind]
             test = self.policy.backups.recovery_tests.get(test_key)
             if test is None:
                 continue
-            last = session.execute(
-                sa.select(DrillRow)
-                .where(DrillRow.system == system, DrillRow.kind == kind.value)
-                .order_by(DrillRow.started_at.desc(), DrillRow.id.desc())
-                .limit(1)
-            ).scalar_one_or_none()
-            passed = session.execute(
-                sa.select(sa.func.max(DrillRow.started_at)).where(
-                    DrillRow.system == system,
-                    DrillRow.kind == kind.value,
-                    DrillRow.status == DrillStatus.PASSED.value,
-                )
-            ).scalar_one_or_none()
+            last = store.latest_drill(session, system=system, kind=kind.value)
+            passed = store.newest_drill_start(
+                session, system=system, kind=kind.value, status=DrillStatus.PASSED.value
+            )
             due = None
             if passed is not None or first is not None:
                 due = drill_due(test.frequency, last_passed=passed, configured_since=first or now)
@@ -198,7 +186,7 @@ class ObjectiveReader:
         drills: list[DrillDue] = []
         if configured:
             status, reason = "unknown", "not measured yet"
-            state = session.get(BackupStateRow, f"rpo:{system}")
+            state = store.state(session, f"rpo:{system}")
             if state is not None:
                 point, measured_at = state.point, state.measured_at
                 reason = (load(state.detail) or {}).get("reason", "")
@@ -232,10 +220,8 @@ class ObjectiveReader:
     @staticmethod
     def _rto_estimate(session: Session, system: str) -> float | None:
         latest: dict[str, float | None] = {}
-        for kind, seconds in session.execute(
-            sa.select(DrillRow.kind, DrillRow.total_seconds)
-            .where(DrillRow.system == system, DrillRow.status == DrillStatus.PASSED.value)
-            .order_by(DrillRow.started_at, DrillRow.id)
+        for kind, seconds in store.drill_seconds(
+            session, system=system, status=DrillStatus.PASSED.value
         ):
             latest[kind] = seconds
         return rto_estimate(v for v in latest.values() if v is not None)

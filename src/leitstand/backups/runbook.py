@@ -11,16 +11,14 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.orm import Session
-
 from leitstand.auth.model import Actor
+from leitstand.backups import store
 from leitstand.backups.alertbook import AlertBook
 from leitstand.backups.model import Check, RunStatus, SiteResult, superseding_full
 from leitstand.backups.schemas import RunView, run_view
 from leitstand.backups.store import BackupRunRow, dump
 from leitstand.clock import Clock
-from leitstand.db import Database
+from leitstand.db import Database, Session
 from leitstand.errors import NotFoundError
 from leitstand.ledger.service import Ledger
 from leitstand.policy.continuity import BackupRow
@@ -59,9 +57,7 @@ class RunBook:
     ) -> RunView:
         now = self.clock.now()
         with self.db.transaction() as session:
-            existing = session.execute(
-                sa.select(BackupRunRow).where(BackupRunRow.run_key == run_key)
-            ).scalar_one_or_none()
+            existing = store.run_by_key(session, run_key)
             if existing is not None and existing.status in FINAL:
                 return run_view(existing)
             if existing is not None:
@@ -96,7 +92,7 @@ class RunBook:
                     verification="[]",
                     expired="[]",
                 )
-                session.add(row_obj)
+                store.add_run(session, row_obj)
             session.flush()
             full = None
             if due_at is not None:
@@ -140,7 +136,7 @@ class RunBook:
     ) -> RunView:
         now = self.clock.now()
         with self.db.transaction() as session:
-            run = session.get(BackupRunRow, run_id)
+            run = store.run(session, run_id)
             if run is None:  # pragma: no cover - rows are never deleted
                 raise NotFoundError(f"backup run {run_id} vanished")
             run.status = status.value

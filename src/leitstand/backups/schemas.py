@@ -4,18 +4,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from leitstand.api_types import Timestamp
 from leitstand.backups.model import DrillKind
 from leitstand.backups.store import BackupRunRow, DrillRow, load
 
 __all__ = [
+    "DrillDetailOut",
+    "DrillDueOut",
     "DrillIn",
+    "DrillOut",
+    "DrillRequestedOut",
     "DrillView",
+    "ObjectiveOut",
     "RunIn",
+    "RunOut",
+    "RunRequestedOut",
+    "RunStateOut",
     "RunView",
     "drill_view",
     "run_view",
@@ -184,3 +192,128 @@ class DrillIn(BaseModel):
     kind: DrillKind
     system: str = Field(min_length=1, examples=["enterprise-api"])
     target: Timestamp | None = Field(default=None, description="pitr: the point to restore to")
+
+
+# -- API read models -------------------------------------------------------------------------
+
+#: A time in the API's JSON as ``datetime.isoformat()`` gives it (``+00:00``, as before).
+IsoTime = Annotated[
+    datetime, PlainSerializer(lambda v: v.isoformat(), return_type=str, when_used="json")
+]
+
+
+class _Out(BaseModel):
+    """Read models are filled from the domain's views by attribute (no dict conversion)."""
+
+    model_config = ConfigDict(from_attributes=True, populate_by_name=True)
+
+
+class RunOut(_Out):
+    """A backup run: start, end, size, engine ids, sites, verification."""
+
+    id: int
+    run_key: str
+    system: str
+    row: str
+    data: str
+    method: str
+    engine: str
+    trigger: str
+    actor: str
+    status: str
+    attempts: int
+    due_at: IsoTime | None
+    started_at: IsoTime
+    finished_at: IsoTime | None
+    seconds: float | None
+    size_bytes: int | None
+    stored_bytes: int | None
+    sites: list[dict[str, Any]]
+    verification: list[dict[str, Any]]
+    expired: list[str]
+    error: str | None
+
+
+class RunRequestedOut(_Out):
+    """A backup queued for the scheduler's workers."""
+
+    job_key: str
+    system: str
+    row: str
+
+
+class DrillOut(_Out):
+    """A recovery drill without its Testprotokoll."""
+
+    id: int
+    drill_key: str
+    kind: str
+    system: str
+    trigger: str
+    actor: str
+    status: str
+    started_at: IsoTime
+    finished_at: IsoTime | None
+    total_seconds: float | None
+    rto_seconds: float | None
+    within_rto: bool | None
+    ledger_index: int | None
+
+
+class DrillDetailOut(DrillOut):
+    """A recovery drill with its Testprotokoll (JSON)."""
+
+    protocol: dict[str, Any] | None
+
+
+class DrillRequestedOut(_Out):
+    """A drill queued for the scheduler's workers."""
+
+    job_key: str
+    kind: str
+    system: str
+    trigger: str
+    target: str | None
+
+
+class RunStateOut(_Out):
+    """The latest run of one schedule row of a system."""
+
+    status: str
+    started_at: str
+    finished_at: str | None
+    sites: dict[str, bool]
+    error: str | None
+    last_success_at: str | None
+
+
+class DrillDueOut(_Out):
+    """An applicable drill of a system with its last result and next due date."""
+
+    kind: str
+    test: str
+    frequency: str
+    last_passed: IsoTime | None
+    last_status: str | None
+    due: IsoTime | None
+    overdue: bool
+
+
+class ObjectiveOut(_Out):
+    """RTO and RPO of one system: objectives, last measurement, estimate, drills due."""
+
+    system: str
+    name: str
+    priority: str
+    configured: bool
+    rto_seconds: float
+    rpo_seconds: float
+    rpo_measured_seconds: float | None = Field(validation_alias="rpo_measured")
+    restorable_until: IsoTime | None
+    rpo_status: str
+    rpo_reason: str
+    measured_at: IsoTime | None
+    rto_estimate_seconds: float | None = Field(validation_alias="rto_estimate")
+    rto_status: str
+    runs: dict[str, RunStateOut]
+    drills: list[DrillDueOut]

@@ -15,10 +15,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
 import structlog
 
 from leitstand.auth.model import Actor
+from leitstand.backups import store
 from leitstand.backups.alertbook import AlertBook
 from leitstand.backups.engines.base import BackupEngine
 from leitstand.backups.engines.factory import build_engine, retention_for
@@ -30,8 +30,7 @@ from leitstand.backups.model import (
 )
 from leitstand.backups.process import Runner
 from leitstand.backups.runbook import FINAL, RunBook
-from leitstand.backups.schemas import RunView, run_view
-from leitstand.backups.store import BackupRunRow
+from leitstand.backups.schemas import RunRequestedOut, RunView, run_view
 from leitstand.backups.targets import KeyStore, SystemTargets, system_targets
 from leitstand.clock import Clock
 from leitstand.db import Database
@@ -170,7 +169,7 @@ class BackupService:
 
     # -- runs ----------------------------------------------------------------------------------
 
-    def request_run(self, *, system: str, row: str, actor: Actor) -> dict[str, Any]:
+    def request_run(self, *, system: str, row: str, actor: Actor) -> RunRequestedOut:
         """Queue a run now for the scheduler's workers (validated first; nothing runs here)."""
         spec = self.schedule_row(row)
         if spec.frequency == CONTINUOUS:
@@ -197,7 +196,7 @@ class BackupService:
                 f"system:{system}",
                 payload={"system": system, "row": row, "job_key": key},
             )
-        return {"job_key": key, "system": system, "row": row}
+        return RunRequestedOut(job_key=key, system=system, row=row)
 
     def run(
         self,
@@ -319,33 +318,21 @@ class BackupService:
         self, *, system: str | None = None, row: str | None = None, limit: int = 50
     ) -> list[RunView]:
         """Runs, newest first."""
-        stmt = sa.select(BackupRunRow).order_by(BackupRunRow.id.desc()).limit(limit)
-        if system is not None:
-            stmt = stmt.where(BackupRunRow.system == system)
-        if row is not None:
-            stmt = stmt.where(BackupRunRow.row == row)
         with self.db.reader() as session:
-            return [run_view(r) for r in session.execute(stmt).scalars()]
+            found = store.runs(session, system=system, row=row, limit=limit)
+            return [run_view(r) for r in found]
 
     def get_run(self, run_id: int) -> RunView:
         with self.db.reader() as session:
-            row = session.get(BackupRunRow, run_id)
+            row = store.run(session, run_id)
             if row is None:
                 raise NotFoundError(f"backup run {run_id} does not exist")
             return run_view(row)
 
     def last_good(self, system: str, data: BackupData) -> RunView | None:
         """The newest run of ``data`` for ``system`` that is on every site and verified."""
-        stmt = (
-            sa.select(BackupRunRow)
-            .where(
-                BackupRunRow.system == system,
-                BackupRunRow.data == data.value,
-                BackupRunRow.status == RunStatus.SUCCEEDED.value,
-            )
-            .order_by(BackupRunRow.started_at.desc(), BackupRunRow.id.desc())
-            .limit(1)
-        )
         with self.db.reader() as session:
-            found = session.execute(stmt).scalar_one_or_none()
+            found = store.newest_run(
+                session, system=system, data=data.value, status=RunStatus.SUCCEEDED.value
+            )
             return run_view(found) if found is not None else None

@@ -16,9 +16,25 @@ __all__ = [
     "BackupRunRow",
     "BackupStateRow",
     "DrillRow",
+    "add_drill",
+    "add_run",
+    "add_state",
+    "drill",
+    "drill_by_key",
+    "drill_seconds",
+    "drills",
     "dump",
+    "first_run_start",
+    "latest_drill",
     "latest_runs",
     "load",
+    "newest_drill_start",
+    "newest_run",
+    "run",
+    "run_by_key",
+    "runs",
+    "runs_since",
+    "state",
 ]
 
 
@@ -106,3 +122,145 @@ def latest_runs(
         newest = newest.where(BackupRunRow.status.in_(list(statuses)))
     rows = session.execute(sa.select(BackupRunRow).where(BackupRunRow.id.in_(newest))).scalars()
     return {(row.system, row.row): row for row in rows}
+
+
+# -- runs ------------------------------------------------------------------------------------
+
+
+def add_run(session: Session, row: BackupRunRow) -> BackupRunRow:
+    """Insert a new run (its id is set by the flush)."""
+    session.add(row)
+    session.flush()
+    return row
+
+
+def run(session: Session, run_id: int) -> BackupRunRow | None:
+    return session.get(BackupRunRow, run_id)
+
+
+def run_by_key(session: Session, run_key: str) -> BackupRunRow | None:
+    return session.execute(
+        sa.select(BackupRunRow).where(BackupRunRow.run_key == run_key)
+    ).scalar_one_or_none()
+
+
+def runs(
+    session: Session, *, system: str | None = None, row: str | None = None, limit: int = 50
+) -> list[BackupRunRow]:
+    """Runs, newest first."""
+    stmt = sa.select(BackupRunRow).order_by(BackupRunRow.id.desc()).limit(limit)
+    if system is not None:
+        stmt = stmt.where(BackupRunRow.system == system)
+    if row is not None:
+        stmt = stmt.where(BackupRunRow.row == row)
+    return list(session.execute(stmt).scalars())
+
+
+def newest_run(session: Session, *, system: str, data: str, status: str) -> BackupRunRow | None:
+    """The newest run of ``data`` for ``system`` with ``status`` (by start)."""
+    return session.execute(
+        sa.select(BackupRunRow)
+        .where(
+            BackupRunRow.system == system,
+            BackupRunRow.data == data,
+            BackupRunRow.status == status,
+        )
+        .order_by(BackupRunRow.started_at.desc(), BackupRunRow.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def first_run_start(session: Session, *, system: str, data: str, status: str) -> datetime | None:
+    """When the first run of ``data`` for ``system`` with ``status`` started."""
+    return session.execute(
+        sa.select(sa.func.min(BackupRunRow.started_at)).where(
+            BackupRunRow.system == system,
+            BackupRunRow.data == data,
+            BackupRunRow.status == status,
+        )
+    ).scalar_one_or_none()
+
+
+def runs_since(session: Session, *, system: str, row: str, since: datetime) -> int:
+    """How many runs of ``row`` for ``system`` were due or started at ``since`` or later."""
+    return int(
+        session.execute(
+            sa.select(sa.func.count(BackupRunRow.id)).where(
+                BackupRunRow.system == system,
+                BackupRunRow.row == row,
+                sa.or_(BackupRunRow.due_at >= since, BackupRunRow.started_at >= since),
+            )
+        ).scalar_one()
+    )
+
+
+# -- drills ----------------------------------------------------------------------------------
+
+
+def add_drill(session: Session, row: DrillRow) -> DrillRow:
+    """Insert a new drill (its id is set by the flush)."""
+    session.add(row)
+    session.flush()
+    return row
+
+
+def drill(session: Session, drill_id: int) -> DrillRow | None:
+    return session.get(DrillRow, drill_id)
+
+
+def drill_by_key(session: Session, drill_key: str) -> DrillRow | None:
+    return session.execute(
+        sa.select(DrillRow).where(DrillRow.drill_key == drill_key)
+    ).scalar_one_or_none()
+
+
+def drills(session: Session, *, system: str | None = None, limit: int = 50) -> list[DrillRow]:
+    """Drills, newest first."""
+    stmt = sa.select(DrillRow).order_by(DrillRow.id.desc()).limit(limit)
+    if system is not None:
+        stmt = stmt.where(DrillRow.system == system)
+    return list(session.execute(stmt).scalars())
+
+
+def latest_drill(session: Session, *, system: str, kind: str) -> DrillRow | None:
+    """The drill of ``kind`` for ``system`` that started last."""
+    return session.execute(
+        sa.select(DrillRow)
+        .where(DrillRow.system == system, DrillRow.kind == kind)
+        .order_by(DrillRow.started_at.desc(), DrillRow.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def newest_drill_start(session: Session, *, system: str, kind: str, status: str) -> datetime | None:
+    """When the newest drill of ``kind`` for ``system`` with ``status`` started."""
+    return session.execute(
+        sa.select(sa.func.max(DrillRow.started_at)).where(
+            DrillRow.system == system, DrillRow.kind == kind, DrillRow.status == status
+        )
+    ).scalar_one_or_none()
+
+
+def drill_seconds(session: Session, *, system: str, status: str) -> list[tuple[str, float | None]]:
+    """(kind, total seconds) of every drill of ``system`` with ``status``, oldest first."""
+    return [
+        (kind, seconds)
+        for kind, seconds in session.execute(
+            sa.select(DrillRow.kind, DrillRow.total_seconds)
+            .where(DrillRow.system == system, DrillRow.status == status)
+            .order_by(DrillRow.started_at, DrillRow.id)
+        )
+    ]
+
+
+# -- the monitor's readings ------------------------------------------------------------------
+
+
+def state(session: Session, key: str) -> BackupStateRow | None:
+    return session.get(BackupStateRow, key)
+
+
+def add_state(session: Session, row: BackupStateRow) -> BackupStateRow:
+    """Insert a new reading."""
+    session.add(row)
+    return row

@@ -9,15 +9,22 @@ from fastapi.responses import HTMLResponse, Response
 
 from leitstand.api_types import PathId
 from leitstand.auth.model import ALL_ROLES, READ_ROLES, Actor
+from leitstand.backups.drills import DrillService
+from leitstand.backups.monitor import BackupMonitor
 from leitstand.backups.objectives import Objective
 from leitstand.backups.report import render_markdown, seconds_text
-from leitstand.deps import container_of
+from leitstand.backups.service import BackupService
+from leitstand.deps import provide
 from leitstand.web.i18n import register_nav, register_texts
 from leitstand.web.render import page, render, request_lang
 
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
+
+Backups = Annotated[BackupService, provide(BackupService)]
+Drills = Annotated[DrillService, provide(DrillService)]
+Monitor = Annotated[BackupMonitor, provide(BackupMonitor)]
 
 register_nav("/backups", de="Backup & Recovery", en="Backup & recovery", order=50)
 register_texts(
@@ -78,12 +85,17 @@ def _objective_row(o: Objective, lang: str) -> dict[str, Any]:
 
 
 @router.get("/backups", response_class=HTMLResponse)
-def backups_page(request: Request, actor: Annotated[Actor, page(*ALL_ROLES)]) -> Response:
-    container = container_of(request)
+def backups_page(
+    request: Request,
+    actor: Annotated[Actor, page(*ALL_ROLES)],
+    monitor: Monitor,
+    backups: Backups,
+    drill_service: Drills,
+) -> Response:
     lang = request_lang(request)
-    objectives = container.backup_monitor.objectives()
-    runs = container.backups.runs(limit=20)
-    drills = container.drills.drills(limit=20)
+    objectives = monitor.objectives()
+    runs = backups.runs(limit=20)
+    drills = drill_service.drills(limit=20)
     due = [
         {
             "system": o.system,
@@ -134,9 +146,12 @@ def backups_page(request: Request, actor: Annotated[Actor, page(*ALL_ROLES)]) ->
 
 @router.get("/backups/drills/{drill_id}", response_class=HTMLResponse)
 def drill_page(
-    request: Request, drill_id: PathId, actor: Annotated[Actor, page(*READ_ROLES)]
+    request: Request,
+    drill_id: PathId,
+    actor: Annotated[Actor, page(*READ_ROLES)],
+    drill_service: Drills,
 ) -> Response:
-    view = container_of(request).drills.get(drill_id)
+    view = drill_service.get(drill_id)
     markdown = render_markdown(view.protocol or {}, request_lang(request)) if view.protocol else ""
     return render(
         request,

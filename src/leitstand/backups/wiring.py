@@ -25,7 +25,7 @@ from leitstand.policy.model import Policy
 from leitstand.scheduler.service import JobContext, LeaseContext, Scheduler
 
 if TYPE_CHECKING:
-    from leitstand.bootstrap import Container
+    from leitstand.bootstrap import Container, Wiring
 
 __all__ = [
     "DRILL_CHECK_KIND",
@@ -34,6 +34,7 @@ __all__ = [
     "RUN_KIND",
     "register_backup_jobs",
     "schedule_backup_jobs",
+    "wire",
     "wire_backups",
 ]
 
@@ -200,3 +201,20 @@ def schedule_backup_jobs(container: Container) -> list[str]:
                 container.scheduler.cancel(session, key)
         log.info("backup_timers_cancelled", keys=stale)
     return wanted
+
+
+def wire(w: Wiring) -> None:
+    """The registry's entry (``leitstand.domains``): backups, drills and the RPO monitor."""
+    from leitstand.alerting.service import AlertingService
+
+    w.add(
+        *wire_backups(
+            db=w.db,
+            ledger=w.ledger,
+            clock=w.clock,
+            policy=w.policy,
+            home=w.settings.home,
+            alerting=w.get(AlertingService),
+            scheduler=w.scheduler,
+        )
+    )

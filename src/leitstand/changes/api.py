@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse, Response
 
 from leitstand.api_types import PathId, QueryId, QueryTimestamp
 from leitstand.auth.api import requires
 from leitstand.auth.model import READ_ROLES, Actor, Role
-from leitstand.changes.schemas import ChangeIn, DecisionIn
-from leitstand.changes.service import change_dict
-from leitstand.deps import container_of
+from leitstand.changes.schemas import ChangeIn, ChangeLogRowOut, ChangeOut, DecisionIn
+from leitstand.changes.service import ChangeService
+from leitstand.deps import provide
 
 __all__ = ["router"]
 
@@ -21,39 +21,39 @@ _OPEN = (Role.DEVELOPER, Role.DEVOPS, Role.PRODUCT_OWNER, Role.SECURITY)
 # Who may approve which category is the policy's (changes.categories); the service checks it.
 _DECIDE = (Role.COMPLIANCE_OFFICER, Role.DEVOPS, Role.MANAGEMENT, Role.SECURITY)
 _READ = (*READ_ROLES, Role.DEVELOPER, Role.QA, Role.PRODUCT_OWNER)
+Changes = Annotated[ChangeService, provide(ChangeService)]
 
 
 @router.get("")
 def list_changes(
-    request: Request,
+    changes: Changes,
     _: Annotated[Actor, requires(*_READ)],
     service: str | None = None,
     status: str | None = None,
-) -> list[dict[str, Any]]:
+) -> list[ChangeOut]:
     """Change records, newest first."""
-    changes = container_of(request).changes.list(service=service, status=status)
-    return [change_dict(c) for c in changes]
+    return [ChangeOut.of(c) for c in changes.list(service=service, status=status)]
 
 
 @router.post("", status_code=201)
 def open_change(
-    body: ChangeIn, request: Request, actor: Annotated[Actor, requires(*_OPEN)]
-) -> dict[str, Any]:
+    body: ChangeIn, changes: Changes, actor: Annotated[Actor, requires(*_OPEN)]
+) -> ChangeOut:
     """Open a change record (a standard change is approved by the pipeline at once)."""
     fields = {"what": body.what, "why": body.why, "rollback": body.rollback, "tests": body.tests}
-    change = container_of(request).changes.open(
+    change = changes.open(
         service=body.service,
         version=body.version,
         category=body.category,
         fields=fields,
         actor=actor,
     )
-    return change_dict(change)
+    return ChangeOut.of(change)
 
 
-@router.get("/log", response_model=None)
+@router.get("/log", response_model=list[ChangeLogRowOut])
 def change_log(
-    request: Request,
+    changes: Changes,
     _: Annotated[Actor, requires(*_READ)],
     service: str | None = None,
     change: QueryId | None = None,
@@ -61,12 +61,11 @@ def change_log(
     until: QueryTimestamp | None = None,
     format: str = "json",
     lang: str = "de",
-) -> list[dict[str, Any]] | Response:
+) -> list[ChangeLogRowOut] | Response:
     """The Änderungsprotokoll (a view of the ledger): JSON, or ``format=md|csv`` to export."""
-    changes = container_of(request).changes
     if format == "json":
         rows = changes.log(service=service, change_id=change, since=since, until=until, lang=lang)
-        return [row.as_dict() for row in rows]
+        return [ChangeLogRowOut.of(row) for row in rows]
     text = changes.export_log(
         format, service=service, change_id=change, since=since, until=until, lang=lang
     )
@@ -81,35 +80,31 @@ def change_log(
 
 @router.get("/{change_id}")
 def show_change(
-    change_id: PathId, request: Request, _: Annotated[Actor, requires(*_READ)]
-) -> dict[str, Any]:
+    change_id: PathId, changes: Changes, _: Annotated[Actor, requires(*_READ)]
+) -> ChangeOut:
     """One change record with its approvals."""
-    return change_dict(container_of(request).changes.get(change_id))
+    return ChangeOut.of(changes.get(change_id))
 
 
 @router.post("/{change_id}/approve")
 def approve_change(
     change_id: PathId,
     body: DecisionIn,
-    request: Request,
+    changes: Changes,
     actor: Annotated[Actor, requires(*_DECIDE)],
-) -> dict[str, Any]:
+) -> ChangeOut:
     """Approve: the category's role, never the requester (four eyes)."""
-    change = container_of(request).changes.decide(
-        change_id=change_id, actor=actor, approve=True, comment=body.comment
-    )
-    return change_dict(change)
+    change = changes.decide(change_id=change_id, actor=actor, approve=True, comment=body.comment)
+    return ChangeOut.of(change)
 
 
 @router.post("/{change_id}/reject")
 def reject_change(
     change_id: PathId,
     body: DecisionIn,
-    request: Request,
+    changes: Changes,
     actor: Annotated[Actor, requires(*_DECIDE)],
-) -> dict[str, Any]:
+) -> ChangeOut:
     """Reject a change waiting for approval."""
-    change = container_of(request).changes.decide(
-        change_id=change_id, actor=actor, approve=False, comment=body.comment
-    )
-    return change_dict(change)
+    change = changes.decide(change_id=change_id, actor=actor, approve=False, comment=body.comment)
+    return ChangeOut.of(change)

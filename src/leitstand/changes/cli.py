@@ -15,7 +15,7 @@ from rich.table import Table
 from leitstand.changes.api import _DECIDE as DECIDERS
 from leitstand.changes.api import _OPEN as OPENERS
 from leitstand.changes.model import Change
-from leitstand.changes.service import change_dict
+from leitstand.changes.schemas import ChangeLogRowOut, ChangeOut
 from leitstand.cli_support import (
     TokenOpt,
     console,
@@ -75,7 +75,7 @@ def open_change(
         actor=resolve_actor(container, token, action="change.open", roles=OPENERS),
     )
     if json_out:
-        emit_json(change_dict(change))
+        emit_json(ChangeOut.of(change).model_dump(mode="json"))
     else:
         _print(change)
 
@@ -97,7 +97,7 @@ def approve(
         comment=comment,
     )
     if json_out:
-        emit_json(change_dict(change))
+        emit_json(ChangeOut.of(change).model_dump(mode="json"))
     else:
         _print(change)
 
@@ -109,7 +109,7 @@ def show(
     """Show a change record and its approvals."""
     change = open_container().changes.get(change_id)
     if json_out:
-        emit_json(change_dict(change))
+        emit_json(ChangeOut.of(change).model_dump(mode="json"))
     else:
         _print(change)
 
@@ -123,7 +123,7 @@ def list_changes(
     """List change records, newest first."""
     changes = open_container().changes.list(service=service, status=status)
     if json_out:
-        emit_json([change_dict(c) for c in changes])
+        emit_json([ChangeOut.of(c).model_dump(mode="json") for c in changes])
         return
     table = Table("#", "service", "version", "category", "status", "requester", "approved by")
     for c in changes:
@@ -173,11 +173,16 @@ def change_log(
         )
         if fmt == "json":
             if out is None:
-                emit_json([r.as_dict() for r in rows])
+                emit_json([ChangeLogRowOut.of(r).model_dump() for r in rows])
                 return
             import json
 
-            text = json.dumps([r.as_dict() for r in rows], indent=2, ensure_ascii=False) + "\n"
+            text = (
+                json.dumps(
+                    [ChangeLogRowOut.of(r).model_dump() for r in rows], indent=2, ensure_ascii=False
+                )
+                + "\n"
+            )
         else:
             table = Table(
                 "#", "time (UTC)", "change", "service", "version", "env", "event", "actor"

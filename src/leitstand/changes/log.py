@@ -14,12 +14,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
-
-from sqlalchemy.orm import Session
 
 from leitstand.clock import BERLIN
 from leitstand.csvexport import to_csv as write_csv
+from leitstand.db import Session
+from leitstand.display import fmt_time
 from leitstand.ledger.canonical import Entry
 from leitstand.ledger.service import EntryQuery, Ledger
 
@@ -109,21 +108,6 @@ class LogRow:
     role: str
     detail: str
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "ledger_index": self.index,
-            "time": self.time,
-            "change_id": self.change_id,
-            "service": self.service,
-            "version": self.version,
-            "env": self.env,
-            "action": self.action,
-            "event": self.event,
-            "actor": self.actor,
-            "role": self.role,
-            "detail": self.detail,
-        }
-
 
 @dataclass
 class ChangeSummary:
@@ -154,12 +138,9 @@ def _change_id(entry: Entry) -> int | None:
     return None
 
 
-def _local(time: str) -> str:
-    return (
-        datetime.fromisoformat(time.replace("Z", "+00:00"))
-        .astimezone(BERLIN)
-        .strftime("%d.%m.%Y %H:%M:%S")
-    )
+def _local(time: str, lang: str = "de") -> str:
+    """``07.12.2026 14:05:00 MEZ``: a ledger time in Europe/Berlin, with its zone."""
+    return fmt_time(time, lang, BERLIN, seconds=True, sep=" ")
 
 
 def _flag_detail(entry: Entry, de: bool) -> str:
@@ -399,8 +380,8 @@ def to_markdown(
     """The change log as a Markdown document (German by default)."""
     key = "en" if lang == "en" else "de"
     t = _WORDS[key]
-    start = since.astimezone(BERLIN).strftime("%d.%m.%Y %H:%M") if since else "…"
-    end = until.astimezone(BERLIN).strftime("%d.%m.%Y %H:%M") if until else "…"
+    start = fmt_time(since, key, BERLIN, sep=" ") if since else "…"
+    end = fmt_time(until, key, BERLIN, sep=" ") if until else "…"
     period = t["all"] if not since and not until else f"{start} – {end}"
     lines = [f"# {t['title']}", "", f"{t['period']}: {period}", "", t["source"], ""]
     lines += [f"## {t['changes']}", ""]
@@ -424,7 +405,7 @@ def to_markdown(
             _HISTORY_HEAD[key],
             [
                 [
-                    _local(r.time), f"#{r.change_id}" if r.change_id else "–", r.service,
+                    _local(r.time, key), f"#{r.change_id}" if r.change_id else "–", r.service,
                     r.version, r.env, r.event, f"{r.actor} ({r.role})", r.detail, r.index,
                 ]
                 for r in rows

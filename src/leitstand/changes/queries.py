@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.orm import Session
-
+from leitstand.changes import store
 from leitstand.changes.log import LogRow, change_log, summaries, to_csv, to_markdown
 from leitstand.changes.model import ApprovalStage, Change, ChangeApproval, ChangeStatus
-from leitstand.changes.store import ChangeApprovalRow, ChangeRow
+from leitstand.changes.store import ChangeRow
 from leitstand.clock import Clock
-from leitstand.db import Database
+from leitstand.db import Database, Session
 from leitstand.errors import Issue, NotFoundError, ValidationError
 from leitstand.gates.context import ChangeState
 from leitstand.ledger.service import Ledger
 from leitstand.policy.model import Policy
 
-__all__ = ["ChangeQueries", "change_dict"]
+__all__ = ["ChangeQueries"]
 
 
 class ChangeQueries:
@@ -79,39 +76,22 @@ class ChangeQueries:
 
     def current_for(self, session: Session, *, service: str, version: str) -> Change | None:
         """The newest change record for a service version that was not rejected."""
-        change_id = session.execute(
-            sa.select(ChangeRow.id)
-            .where(
-                ChangeRow.service == service,
-                ChangeRow.version == version,
-                ChangeRow.status != ChangeStatus.REJECTED.value,
-            )
-            .order_by(ChangeRow.id.desc())
-            .limit(1)
-        ).scalar_one_or_none()
+        change_id = store.newest_change_id(
+            session, service=service, version=version, include_rejected=False
+        )
         return None if change_id is None else self._load(session, change_id)
 
     def list(
         self, *, service: str | None = None, status: str | None = None, limit: int = 100
     ) -> list[Change]:
         with self.db.reader() as session:
-            stmt = sa.select(ChangeRow.id).order_by(ChangeRow.id.desc()).limit(limit)
-            if service:
-                stmt = stmt.where(ChangeRow.service == service)
-            if status:
-                stmt = stmt.where(ChangeRow.status == status)
-            ids = list(session.execute(stmt).scalars())
+            ids = store.change_ids(session, service=service, status=status, limit=limit)
             return [self._load(session, i) for i in ids]
 
     def state_for(self, *, service: str, version: str) -> ChangeState | None:
         """The newest change record for a service version, as the compliance gate sees it."""
         with self.db.reader() as session:
-            change_id = session.execute(
-                sa.select(ChangeRow.id)
-                .where(ChangeRow.service == service, ChangeRow.version == version)
-                .order_by(ChangeRow.id.desc())
-                .limit(1)
-            ).scalar_one_or_none()
+            change_id = store.newest_change_id(session, service=service, version=version)
             if change_id is None:
                 return None
             change = self._load(session, change_id)
@@ -134,21 +114,14 @@ class ChangeQueries:
 
     @staticmethod
     def _row(session: Session, change_id: int, *, lock: bool = False) -> ChangeRow:
-        stmt = sa.select(ChangeRow).where(ChangeRow.id == change_id)
-        if lock and session.get_bind().dialect.name == "postgresql":
-            stmt = stmt.with_for_update()
-        row = session.execute(stmt).scalar_one_or_none()
+        row = store.change_row(session, change_id, lock=lock)
         if row is None:
             raise NotFoundError(f"change #{change_id} does not exist")
         return row
 
     def _load(self, session: Session, change_id: int) -> Change:
         row = self._row(session, change_id)
-        approvals = session.execute(
-            sa.select(ChangeApprovalRow)
-            .where(ChangeApprovalRow.change_id == change_id)
-            .order_by(ChangeApprovalRow.id)
-        ).scalars()
+        approvals = store.approvals_of(session, change_id)
         return Change(
             id=row.id,
             service=row.service,
@@ -176,37 +149,3 @@ class ChangeQueries:
                 for a in approvals
             ),
         )
-
-
-def change_dict(change: Change) -> dict[str, Any]:
-    """A change as plain data (CLI --json and the API)."""
-    return {
-        "id": change.id,
-        "service": change.service,
-        "version": change.version,
-        "category": change.category,
-        "status": change.status.value,
-        "what": change.what,
-        "why": change.why,
-        "rollback": change.rollback,
-        "tests": change.tests,
-        "requester": change.requester,
-        "requester_role": change.requester_role,
-        "created_at": change.created_at.isoformat(),
-        "retrospective_due_at": change.retrospective_due_at.isoformat()
-        if change.retrospective_due_at
-        else None,
-        "deployed_at": change.deployed_at.isoformat() if change.deployed_at else None,
-        "approved_by": change.approved_by,
-        "approvals": [
-            {
-                "stage": a.stage.value,
-                "approved": a.approved,
-                "approver": a.approver,
-                "role": a.role,
-                "at": a.at.isoformat(),
-                "comment": a.comment,
-            }
-            for a in change.approvals
-        ],
-    }

@@ -6,10 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-import sqlalchemy as sa
-from sqlalchemy.orm import Session
-
-from leitstand.auth.model import Actor
+from leitstand.changes import store
 from leitstand.changes.model import (
     ApprovalStage,
     Change,
@@ -18,11 +15,12 @@ from leitstand.changes.model import (
     approval_stage,
     fields_required_at_open,
 )
-from leitstand.changes.queries import ChangeQueries, change_dict
+from leitstand.changes.queries import ChangeQueries
 from leitstand.changes.store import ChangeApprovalRow, ChangeRow
 from leitstand.clock import Clock
-from leitstand.db import Database
+from leitstand.db import Database, Session
 from leitstand.errors import ConflictError, ForbiddenError, Issue, ValidationError
+from leitstand.identity import Actor
 from leitstand.ledger.service import Ledger
 from leitstand.policy.delivery import ApprovalMode
 from leitstand.policy.model import Policy
@@ -32,7 +30,7 @@ from leitstand.validators import service_issue, version_issue
 if TYPE_CHECKING:
     from leitstand.alerting.service import AlertingService
 
-__all__ = ["RETROSPECTIVE_DUE", "ChangeService", "change_dict"]
+__all__ = ["RETROSPECTIVE_DUE", "ChangeService"]
 
 RETROSPECTIVE_DUE = "changes.retrospective_due"
 _PIPELINE = Actor(name="pipeline", role="system")
@@ -87,31 +85,28 @@ class ChangeService(ChangeQueries):
         now = self.clock.now()
         automatic = policy.categories[category].approval is ApprovalMode.AUTOMATIC
         with self.db.transaction() as session:
-            clash = session.execute(
-                sa.select(ChangeRow.id).where(
-                    ChangeRow.service == service,
-                    ChangeRow.version == version,
-                    ChangeRow.status != ChangeStatus.REJECTED.value,
-                )
-            ).scalar_one_or_none()
+            clash = store.newest_change_id(
+                session, service=service, version=version, include_rejected=False
+            )
             if clash is not None:
                 raise ConflictError(f"change #{clash} already covers {service} {version}")
-            row = ChangeRow(
-                service=service,
-                version=version,
-                category=category,
-                status=(ChangeStatus.APPROVED if automatic else ChangeStatus.PENDING).value,
-                what=fields.get("what", ""),
-                why=fields.get("why", ""),
-                rollback=fields.get("rollback", ""),
-                tests=fields.get("tests", ""),
-                requester=actor.name,
-                requester_role=actor.role,
-                created_at=now,
-                updated_at=now,
+            row = store.insert_change(
+                session,
+                ChangeRow(
+                    service=service,
+                    version=version,
+                    category=category,
+                    status=(ChangeStatus.APPROVED if automatic else ChangeStatus.PENDING).value,
+                    what=fields.get("what", ""),
+                    why=fields.get("why", ""),
+                    rollback=fields.get("rollback", ""),
+                    tests=fields.get("tests", ""),
+                    requester=actor.name,
+                    requester_role=actor.role,
+                    created_at=now,
+                    updated_at=now,
+                ),
             )
-            session.add(row)
-            session.flush()
             self.ledger.record(
                 session,
                 actor,
@@ -171,7 +166,8 @@ class ChangeService(ChangeQueries):
         approve: bool,
     ) -> None:
         now = self.clock.now()
-        session.add(
+        store.insert_approval(
+            session,
             ChangeApprovalRow(
                 change_id=row.id,
                 stage=stage.value,
@@ -180,7 +176,7 @@ class ChangeService(ChangeQueries):
                 role=actor.role,
                 comment=comment,
                 at=now,
-            )
+            ),
         )
         category = self.policy.changes.categories[row.category]
         if stage is ApprovalStage.RETROSPECTIVE:

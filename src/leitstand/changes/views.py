@@ -9,8 +9,9 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 
 from leitstand.api_types import PathId
 from leitstand.auth.model import READ_ROLES, Actor, Role
-from leitstand.changes.service import change_dict
-from leitstand.deps import container_of
+from leitstand.changes.schemas import ChangeLogRowOut, ChangeOut
+from leitstand.changes.service import ChangeService
+from leitstand.deps import provide
 from leitstand.errors import LeitstandError
 from leitstand.web.i18n import register_nav, register_texts
 from leitstand.web.render import page, render, request_lang
@@ -20,6 +21,7 @@ __all__ = ["router"]
 router = APIRouter(include_in_schema=False)
 _READ = (*READ_ROLES, Role.DEVELOPER, Role.QA, Role.PRODUCT_OWNER)
 _DECIDE = (Role.COMPLIANCE_OFFICER, Role.DEVOPS, Role.MANAGEMENT, Role.SECURITY)
+Changes = Annotated[ChangeService, provide(ChangeService)]
 
 register_nav("/changes", de="Änderungen", en="Changes", order=25)
 register_texts(
@@ -58,9 +60,13 @@ def _may_decide(actor: Actor) -> bool:
 
 
 def _index(
-    request: Request, actor: Actor, *, error: str | None = None, status: int = 200
+    request: Request,
+    changes: ChangeService,
+    actor: Actor,
+    *,
+    error: str | None = None,
+    status: int = 200,
 ) -> Response:
-    changes = container_of(request).changes
     lang = request_lang(request)
     rows = changes.log(lang=lang)[-200:]
     return render(
@@ -68,8 +74,8 @@ def _index(
         "changes/index.html",
         {
             "actor": actor,
-            "changes": [change_dict(c) for c in changes.list()],
-            "log": [r.as_dict() for r in reversed(rows)],
+            "changes": [ChangeOut.of(c) for c in changes.list()],
+            "log": [ChangeLogRowOut.of(r) for r in reversed(rows)],
             "may_decide": _may_decide(actor),
             "error": error,
         },
@@ -78,15 +84,19 @@ def _index(
 
 
 @router.get("/changes", response_class=HTMLResponse)
-def changes_page(request: Request, actor: Annotated[Actor, page(*_READ)]) -> Response:
-    return _index(request, actor)
+def changes_page(
+    request: Request, changes: Changes, actor: Annotated[Actor, page(*_READ)]
+) -> Response:
+    return _index(request, changes, actor)
 
 
 @router.get("/changes/log.{fmt}", response_model=None)
-def export(fmt: str, request: Request, _: Annotated[Actor, page(*_READ)]) -> Response:
+def export(
+    fmt: str, request: Request, changes: Changes, _: Annotated[Actor, page(*_READ)]
+) -> Response:
     lang = request_lang(request)
     try:
-        text = container_of(request).changes.export_log(fmt, lang=lang)
+        text = changes.export_log(fmt, lang=lang)
     except LeitstandError as exc:
         return PlainTextResponse(exc.message, status_code=exc.http_status)
     name = ("aenderungsprotokoll" if lang == "de" else "change-log") + f".{fmt}"
@@ -100,19 +110,18 @@ def export(fmt: str, request: Request, _: Annotated[Actor, page(*_READ)]) -> Res
 
 @router.get("/changes/{change_id}", response_class=HTMLResponse)
 def change_page(
-    change_id: PathId, request: Request, actor: Annotated[Actor, page(*_READ)]
+    change_id: PathId, request: Request, changes: Changes, actor: Annotated[Actor, page(*_READ)]
 ) -> Response:
-    changes = container_of(request).changes
     lang = request_lang(request)
-    change = change_dict(changes.get(change_id))
+    change = ChangeOut.of(changes.get(change_id))
     return render(
         request,
         "changes/detail.html",
         {
             "actor": actor,
             "change": change,
-            "deployed": change["deployed_at"],
-            "log": [r.as_dict() for r in changes.log(change_id=change_id, lang=lang)],
+            "deployed": change.deployed_at,
+            "log": [ChangeLogRowOut.of(r) for r in changes.log(change_id=change_id, lang=lang)],
             "may_decide": _may_decide(actor),
         },
     )
@@ -122,14 +131,13 @@ def change_page(
 def decide(
     change_id: PathId,
     request: Request,
+    changes: Changes,
     actor: Annotated[Actor, page(*_DECIDE)],
     approve: Annotated[bool, Form()] = True,
     comment: Annotated[str, Form()] = "",
 ) -> Response:
     try:
-        container_of(request).changes.decide(
-            change_id=change_id, actor=actor, approve=approve, comment=comment
-        )
+        changes.decide(change_id=change_id, actor=actor, approve=approve, comment=comment)
     except LeitstandError as exc:
-        return _index(request, actor, error=exc.message, status=exc.http_status)
+        return _index(request, changes, actor, error=exc.message, status=exc.http_status)
     return RedirectResponse(f"/changes/{change_id}", status_code=303)

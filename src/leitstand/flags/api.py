@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Query
 from fastapi.responses import Response
 
 from leitstand.auth.api import requires
-from leitstand.auth.model import ALL_ROLES, Actor, Role
-from leitstand.deps import container_of
-from leitstand.flags.evaluation import tenant_state
+from leitstand.auth.model import ALL_ROLES, Actor
+from leitstand.changes.service import ChangeService
+from leitstand.deps import provide
 from leitstand.flags.model import FlagRecord, ValueType
+from leitstand.flags.rules import WRITERS
 from leitstand.flags.schemas import (
     ArchiveIn,
     EvaluateIn,
@@ -23,8 +24,10 @@ from leitstand.flags.schemas import (
     FlagUpdate,
     KillIn,
     RolloutIn,
+    SnapshotSchema,
+    StaleFlagOut,
+    StaleOut,
     TargetingIn,
-    TargetingSchema,
     TenantsIn,
     ToggleIn,
 )
@@ -34,63 +37,41 @@ from leitstand.ledger.schemas import EntryOut
 __all__ = ["WRITERS", "flag_out", "router"]
 
 router = APIRouter(prefix="/api/v1/flags", tags=["flags"])
-#: Admitted by the route; the policy's editors / production_editors decide per environment.
-WRITERS = tuple(sorted(ALL_ROLES - {Role.AUDITOR}))
 #: Applications evaluate with a token of any role but the read-only auditor.
 EVALUATORS = WRITERS
 
 
-def _service(request: Request) -> FlagService:
-    return container_of(request).flags
+Flags = Annotated[FlagService, provide(FlagService)]
+Changes = Annotated[ChangeService, provide(ChangeService)]
 
 
-def _change(request: Request, change_id: int | None) -> int | None:
+def _change(changes: ChangeService, change_id: int | None) -> int | None:
     """The change record a switch is made for (404 if there is none with that number)."""
     if change_id is not None:
-        container_of(request).changes.get(change_id)
+        changes.get(change_id)
     return change_id
 
 
 def flag_out(service: FlagService, flag: FlagRecord) -> FlagOut:
     """A flag for the API, with each tenant's state per environment."""
-    return FlagOut(
-        key=flag.key,
-        type=flag.kind,
-        value_type=flag.value_type,
-        description=flag.description,
-        owner=flag.owner,
-        variants=dict(flag.variants),
-        off_variant=flag.off_variant,
-        version=flag.version,
-        created_at=flag.created_at,
-        updated_at=flag.updated_at,
-        archived_at=flag.archived_at,
-        environments={env: TargetingSchema.of(flag.targeting(env)) for env in service.environments},
-        full_rollout_since={env: flag.full_rollout_since.get(env) for env in service.environments},
-        tenant_states={
-            env: {t: tenant_state(flag.config(env), t) for t in service.tenants}
-            for env in service.environments
-        },
-    )
+    return FlagOut.of(flag, environments=service.environments, tenants=service.tenants)
 
 
 @router.get("", response_model=list[FlagOut])
 def list_flags(
-    request: Request,
+    service: Flags,
     _: Annotated[Actor, requires(*ALL_ROLES)],
     include_archived: bool = True,
 ) -> list[FlagOut]:
     """Every flag with its targeting and tenant states per environment."""
-    service = _service(request)
     return [flag_out(service, f) for f in service.list_flags(include_archived=include_archived)]
 
 
 @router.post("", response_model=FlagOut, status_code=201)
 def create_flag(
-    body: FlagCreate, request: Request, actor: Annotated[Actor, requires(*WRITERS)]
+    body: FlagCreate, service: Flags, actor: Annotated[Actor, requires(*WRITERS)]
 ) -> FlagOut:
     """Create a flag (off everywhere unless ``environments`` says more)."""
-    service = _service(request)
     flag = service.create(
         key=body.key,
         kind=body.type,
@@ -106,27 +87,33 @@ def create_flag(
     return flag_out(service, flag)
 
 
-@router.get("/stale")
-def stale_flags(request: Request, _: Annotated[Actor, requires(*ALL_ROLES)]) -> dict[str, Any]:
+@router.get("/stale", response_model=StaleOut)
+def stale_flags(service: Flags, _: Annotated[Actor, requires(*ALL_ROLES)]) -> StaleOut:
     """Stale flags and what the quality gate makes of them (policy ``stale_gate``)."""
-    service = _service(request)
     stale = service.stale()
-    return {
-        "stale": [s.as_dict() for s in stale],
-        "gate": service.policy.deployment.feature_flags.stale_gate.value,
-        "fails": service.stale_gate_fails(stale),
-    }
+    return StaleOut(
+        stale=[StaleFlagOut.of(s) for s in stale],
+        gate=service.policy.deployment.feature_flags.stale_gate.value,
+        fails=service.stale_gate_fails(stale),
+    )
 
 
-@router.get("/snapshot")
+@router.get(
+    "/snapshot",
+    response_class=Response,
+    responses={
+        200: {"model": SnapshotSchema, "description": "The environment's flags (with an ETag)"},
+        304: {"description": "Not modified: the ETag of ``If-None-Match`` is current"},
+    },
+)
 def snapshot(
-    request: Request,
+    service: Flags,
     _: Annotated[Actor, requires(*ALL_ROLES)],
     environment: str = Query(min_length=1, max_length=64),
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     """The flags of one environment for in-process evaluation; ``If-None-Match`` gives 304."""
-    served = _service(request).snapshot(environment)
+    served = service.snapshot(environment)
     headers = {"ETag": served.etag, "Cache-Control": "no-cache"}
     if if_none_match is not None and served.etag in {t.strip() for t in if_none_match.split(",")}:
         return Response(status_code=304, headers=headers)
@@ -135,7 +122,7 @@ def snapshot(
 
 @router.post("/evaluate", response_model=EvaluateOut)
 def evaluate(
-    body: EvaluateIn, request: Request, _: Annotated[Actor, requires(*EVALUATORS)]
+    body: EvaluateIn, service: Flags, _: Annotated[Actor, requires(*EVALUATORS)]
 ) -> EvaluateOut:
     """Evaluate flags for one context; errors are OpenFeature codes with the caller's default."""
     requests: list[tuple[str, ValueType | None]] | None = None
@@ -146,7 +133,7 @@ def evaluate(
             wanted = item if isinstance(item, FlagRequest) else FlagRequest(key=item)
             requests.append((wanted.key, wanted.type))
             defaults.append(wanted.default)
-    served, results = _service(request).evaluate(
+    served, results = service.evaluate(
         environment=body.environment, context=body.context, flags=requests
     )
     defaults += [None] * (len(results) - len(defaults))
@@ -161,18 +148,16 @@ def evaluate(
 
 
 @router.get("/{key}", response_model=FlagOut)
-def get_flag(key: str, request: Request, _: Annotated[Actor, requires(*ALL_ROLES)]) -> FlagOut:
+def get_flag(key: str, service: Flags, _: Annotated[Actor, requires(*ALL_ROLES)]) -> FlagOut:
     """One flag."""
-    service = _service(request)
     return flag_out(service, service.get(key))
 
 
 @router.patch("/{key}", response_model=FlagOut)
 def update_flag(
-    key: str, body: FlagUpdate, request: Request, actor: Annotated[Actor, requires(*WRITERS)]
+    key: str, body: FlagUpdate, service: Flags, actor: Annotated[Actor, requires(*WRITERS)]
 ) -> FlagOut:
     """Change type, description, owner or variants."""
-    service = _service(request)
     flag = service.update(
         key,
         actor=actor,
@@ -192,11 +177,11 @@ def set_targeting(
     key: str,
     environment: str,
     body: TargetingIn,
-    request: Request,
+    service: Flags,
+    changes: Changes,
     actor: Annotated[Actor, requires(*WRITERS)],
 ) -> FlagOut:
     """Replace one environment's targeting (rules, exclusions, fallthrough, switches)."""
-    service = _service(request)
     flag = service.set_targeting(
         key,
         environment,
@@ -204,51 +189,60 @@ def set_targeting(
         actor=actor,
         reason=body.reason,
         expected_version=body.expected_version,
-        change_id=_change(request, body.change_id),
+        change_id=_change(changes, body.change_id),
     )
     return flag_out(service, flag)
 
 
 @router.post("/{key}/toggle", response_model=FlagOut)
 def toggle(
-    key: str, body: ToggleIn, request: Request, actor: Annotated[Actor, requires(*WRITERS)]
+    key: str,
+    body: ToggleIn,
+    service: Flags,
+    changes: Changes,
+    actor: Annotated[Actor, requires(*WRITERS)],
 ) -> FlagOut:
     """Switch targeting on or off in one environment (production needs a reason)."""
-    service = _service(request)
     flag = service.toggle(
         key,
         body.environment,
         enabled=body.enabled,
         actor=actor,
         reason=body.reason,
-        change_id=_change(request, body.change_id),
+        change_id=_change(changes, body.change_id),
     )
     return flag_out(service, flag)
 
 
 @router.post("/{key}/kill", response_model=FlagOut)
 def kill(
-    key: str, body: KillIn, request: Request, actor: Annotated[Actor, requires(*WRITERS)]
+    key: str,
+    body: KillIn,
+    service: Flags,
+    changes: Changes,
+    actor: Annotated[Actor, requires(*WRITERS)],
 ) -> FlagOut:
     """Pull (``killed: true``) or release the kill switch in one environment."""
-    service = _service(request)
     flag = service.kill(
         key,
         body.environment,
         killed=body.killed,
         actor=actor,
         reason=body.reason,
-        change_id=_change(request, body.change_id),
+        change_id=_change(changes, body.change_id),
     )
     return flag_out(service, flag)
 
 
 @router.post("/{key}/tenants", response_model=FlagOut)
 def tenants(
-    key: str, body: TenantsIn, request: Request, actor: Annotated[Actor, requires(*WRITERS)]
+    key: str,
+    body: TenantsIn,
+    service: Flags,
+    changes: Changes,
+    actor: Annotated[Actor, requires(*WRITERS)],
 ) -> FlagOut:
     """Switch the flag on for tenants, off again, or exclude them."""
-    service = _service(request)
     flag = service.set_tenants(
         key,
         body.environment,
@@ -259,17 +253,20 @@ def tenants(
         include=body.include,
         variant=body.variant,
         reason=body.reason,
-        change_id=_change(request, body.change_id),
+        change_id=_change(changes, body.change_id),
     )
     return flag_out(service, flag)
 
 
 @router.post("/{key}/rollout", response_model=FlagOut)
 def rollout(
-    key: str, body: RolloutIn, request: Request, actor: Annotated[Actor, requires(*WRITERS)]
+    key: str,
+    body: RolloutIn,
+    service: Flags,
+    changes: Changes,
+    actor: Annotated[Actor, requires(*WRITERS)],
 ) -> FlagOut:
     """Serve a variant to a sticky percentage (raising it only adds subjects)."""
-    service = _service(request)
     flag = service.rollout(
         key,
         body.environment,
@@ -278,35 +275,33 @@ def rollout(
         stickiness=body.stickiness,
         actor=actor,
         reason=body.reason,
-        change_id=_change(request, body.change_id),
+        change_id=_change(changes, body.change_id),
     )
     return flag_out(service, flag)
 
 
 @router.post("/{key}/archive", response_model=FlagOut)
 def archive(
-    key: str, body: ArchiveIn, request: Request, actor: Annotated[Actor, requires(*WRITERS)]
+    key: str, body: ArchiveIn, service: Flags, actor: Annotated[Actor, requires(*WRITERS)]
 ) -> FlagOut:
     """Archive a flag that left the code; evaluations then return the caller's default."""
-    service = _service(request)
     return flag_out(service, service.archive(key, actor=actor, reason=body.reason))
 
 
 @router.post("/{key}/restore", response_model=FlagOut)
 def restore(
-    key: str, body: ArchiveIn, request: Request, actor: Annotated[Actor, requires(*WRITERS)]
+    key: str, body: ArchiveIn, service: Flags, actor: Annotated[Actor, requires(*WRITERS)]
 ) -> FlagOut:
     """Bring an archived flag back."""
-    service = _service(request)
     return flag_out(service, service.restore(key, actor=actor, reason=body.reason))
 
 
 @router.get("/{key}/history", response_model=list[EntryOut])
 def history(
     key: str,
-    request: Request,
+    service: Flags,
     _: Annotated[Actor, requires(*ALL_ROLES)],
     limit: int = Query(default=100, ge=1, le=10_000),
 ) -> list[EntryOut]:
     """The flag's evidence entries (subject ``flag:<key>``), newest first."""
-    return [EntryOut.of(e) for e in _service(request).history(key, limit=limit)]
+    return [EntryOut.of(e) for e in service.history(key, limit=limit)]

@@ -1,8 +1,9 @@
-"""`leitstand flags`: create, target, toggle, kill, archive, evaluate; stale flags; code refs."""
+"""`leitstand flag`: create, target, toggle, kill, archive, evaluate; stale flags; code refs."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,10 +23,10 @@ from leitstand.cli_support import (
     resolve_actor,
 )
 from leitstand.errors import Issue, ValidationError
-from leitstand.flags.api import WRITERS, flag_out
 from leitstand.flags.evaluation import tenant_state
 from leitstand.flags.model import FlagRecord, ValueType
-from leitstand.flags.schemas import EvaluationOut, TargetingSchema
+from leitstand.flags.rules import WRITERS
+from leitstand.flags.schemas import EvaluationOut, FlagOut, StaleFlagOut, TargetingSchema
 from leitstand.flags.service import FlagService
 
 __all__ = ["app"]
@@ -56,6 +57,21 @@ def _change(container: Container, change_id: int | None) -> int | None:
     return change_id
 
 
+def _act(
+    action: str,
+    token: str | None,
+    json_out: bool,
+    do: Callable[[FlagService, Actor, int | None], FlagRecord],
+    *,
+    change: int | None = None,
+) -> None:
+    """Act on a flag as the resolved actor (for ``change``, if given) and print the result."""
+    container = open_container()
+    actor = _actor(container, token, action)
+    flag = do(container.flags, actor, _change(container, change))
+    _done(container.flags, flag, json_out)
+
+
 def _print_flag(flag: FlagRecord, environments: list[str], tenants: list[str]) -> None:
     console.print(
         f"[bold]{flag.key}[/bold] ({flag.kind}, {flag.value_type.value}) v{flag.version}"
@@ -72,9 +88,14 @@ def _print_flag(flag: FlagRecord, environments: list[str], tenants: list[str]) -
     console.print(table)
 
 
+def _flag_json(service: FlagService, flag: FlagRecord) -> dict[str, Any]:
+    out = FlagOut.of(flag, environments=service.environments, tenants=service.tenants)
+    return out.model_dump(mode="json")
+
+
 def _done(service: FlagService, flag: FlagRecord, json_out: bool) -> None:
     if json_out:
-        emit_json(flag_out(service, flag).model_dump(mode="json"))
+        emit_json(_flag_json(service, flag))
     else:
         _print_flag(flag, service.environments, service.tenants)
 
@@ -88,7 +109,7 @@ def list_flags(
     service = open_container().flags
     flags = service.list_flags(include_archived=archived)
     if json_out:
-        emit_json([flag_out(service, f).model_dump(mode="json") for f in flags])
+        emit_json([_flag_json(service, f) for f in flags])
         return
     if not flags:
         console.print("no feature flags yet")
@@ -139,19 +160,21 @@ def create(
     json_out: JsonOpt = False,
 ) -> None:
     """Create a flag; it starts off in every environment."""
-    container = open_container()
-    service = container.flags
-    flag = service.create(
-        key=key,
-        kind=kind,
-        actor=_actor(container, token, "flag.create"),
-        value_type=value_type,
-        variants=_variants(variants),
-        off_variant=off_variant,
-        description=description,
-        owner=owner,
+    _act(
+        "flag.create",
+        token,
+        json_out,
+        lambda flags, actor, _change_id: flags.create(
+            key=key,
+            kind=kind,
+            actor=actor,
+            value_type=value_type,
+            variants=_variants(variants),
+            off_variant=off_variant,
+            description=description,
+            owner=owner,
+        ),
     )
-    _done(service, flag, json_out)
 
 
 @app.command("on")
@@ -164,17 +187,15 @@ def switch_on(
     json_out: JsonOpt = False,
 ) -> None:
     """Switch a flag's targeting on in one environment."""
-    container = open_container()
-    service = container.flags
-    flag = service.toggle(
-        key,
-        env,
-        enabled=True,
-        actor=_actor(container, token, "flag.on"),
-        reason=reason,
-        change_id=_change(container, change),
+    _act(
+        "flag.on",
+        token,
+        json_out,
+        lambda flags, actor, change_id: flags.toggle(
+            key, env, enabled=True, actor=actor, reason=reason, change_id=change_id
+        ),
+        change=change,
     )
-    _done(service, flag, json_out)
 
 
 @app.command("off")
@@ -187,17 +208,15 @@ def switch_off(
     json_out: JsonOpt = False,
 ) -> None:
     """Switch a flag's targeting off in one environment (the off variant for everyone)."""
-    container = open_container()
-    service = container.flags
-    flag = service.toggle(
-        key,
-        env,
-        enabled=False,
-        actor=_actor(container, token, "flag.off"),
-        reason=reason,
-        change_id=_change(container, change),
+    _act(
+        "flag.off",
+        token,
+        json_out,
+        lambda flags, actor, change_id: flags.toggle(
+            key, env, enabled=False, actor=actor, reason=reason, change_id=change_id
+        ),
+        change=change,
     )
-    _done(service, flag, json_out)
 
 
 @app.command("kill")
@@ -211,17 +230,15 @@ def kill(
     json_out: JsonOpt = False,
 ) -> None:
     """Pull the kill switch: the off variant for everyone, over every rule."""
-    container = open_container()
-    service = container.flags
-    flag = service.kill(
-        key,
-        env,
-        killed=not release,
-        actor=_actor(container, token, "flag.kill"),
-        reason=reason,
-        change_id=_change(container, change),
+    _act(
+        "flag.kill",
+        token,
+        json_out,
+        lambda flags, actor, change_id: flags.kill(
+            key, env, killed=not release, actor=actor, reason=reason, change_id=change_id
+        ),
+        change=change,
     )
-    _done(service, flag, json_out)
 
 
 @app.command("tenants")
@@ -243,21 +260,24 @@ def tenants(
     json_out: JsonOpt = False,
 ) -> None:
     """Switch a flag on for tenants (this also switches the environment on) or exclude them."""
-    container = open_container()
-    service = container.flags
-    flag = service.set_tenants(
-        key,
-        env,
-        actor=_actor(container, token, "flag.tenants"),
-        change_id=_change(container, change),
-        add=add or [],
-        remove=remove or [],
-        exclude=exclude or [],
-        include=include or [],
-        variant=variant,
-        reason=reason,
+    _act(
+        "flag.tenants",
+        token,
+        json_out,
+        lambda flags, actor, change_id: flags.set_tenants(
+            key,
+            env,
+            actor=actor,
+            change_id=change_id,
+            add=add or [],
+            remove=remove or [],
+            exclude=exclude or [],
+            include=include or [],
+            variant=variant,
+            reason=reason,
+        ),
+        change=change,
     )
-    _done(service, flag, json_out)
 
 
 @app.command("rollout")
@@ -275,19 +295,22 @@ def rollout(
     json_out: JsonOpt = False,
 ) -> None:
     """Roll a variant out to a sticky percentage; raising it only adds subjects."""
-    container = open_container()
-    service = container.flags
-    flag = service.rollout(
-        key,
-        env,
-        percentage=percent,
-        variant=variant,
-        stickiness=stickiness,
-        actor=_actor(container, token, "flag.rollout"),
-        reason=reason,
-        change_id=_change(container, change),
+    _act(
+        "flag.rollout",
+        token,
+        json_out,
+        lambda flags, actor, change_id: flags.rollout(
+            key,
+            env,
+            percentage=percent,
+            variant=variant,
+            stickiness=stickiness,
+            actor=actor,
+            reason=reason,
+            change_id=change_id,
+        ),
+        change=change,
     )
-    _done(service, flag, json_out)
 
 
 @app.command("target")
@@ -316,17 +339,15 @@ def target(
                 for e in exc.errors()
             ]
         ) from None
-    container = open_container()
-    service = container.flags
-    flag = service.set_targeting(
-        key,
-        env,
-        schema.to_model(),
-        actor=_actor(container, token, "flag.target"),
-        reason=reason,
-        change_id=_change(container, change),
+    _act(
+        "flag.target",
+        token,
+        json_out,
+        lambda flags, actor, change_id: flags.set_targeting(
+            key, env, schema.to_model(), actor=actor, reason=reason, change_id=change_id
+        ),
+        change=change,
     )
-    _done(service, flag, json_out)
 
 
 @app.command("archive")
@@ -334,9 +355,12 @@ def archive(
     key: KeyArg, reason: ReasonOpt = None, token: TokenOpt = None, json_out: JsonOpt = False
 ) -> None:
     """Archive a flag removed from the code (evaluations return the caller's default)."""
-    container = open_container()
-    actor = _actor(container, token, "flag.archive")
-    _done(container.flags, container.flags.archive(key, actor=actor, reason=reason), json_out)
+    _act(
+        "flag.archive",
+        token,
+        json_out,
+        lambda flags, actor, _change_id: flags.archive(key, actor=actor, reason=reason),
+    )
 
 
 @app.command("restore")
@@ -344,9 +368,12 @@ def restore(
     key: KeyArg, reason: ReasonOpt = None, token: TokenOpt = None, json_out: JsonOpt = False
 ) -> None:
     """Bring an archived flag back."""
-    container = open_container()
-    actor = _actor(container, token, "flag.restore")
-    _done(container.flags, container.flags.restore(key, actor=actor, reason=reason), json_out)
+    _act(
+        "flag.restore",
+        token,
+        json_out,
+        lambda flags, actor, _change_id: flags.restore(key, actor=actor, reason=reason),
+    )
 
 
 @app.command("evaluate")
@@ -397,7 +424,13 @@ def stale(json_out: JsonOpt = False) -> None:
     fails = service.stale_gate_fails(found)
     gate = service.policy.deployment.feature_flags.stale_gate.value
     if json_out:
-        emit_json({"stale": [s.as_dict() for s in found], "gate": gate, "fails": fails})
+        emit_json(
+            {
+                "stale": [StaleFlagOut.of(s).model_dump(mode="json") for s in found],
+                "gate": gate,
+                "fails": fails,
+            }
+        )
     elif not found:
         console.print("no stale flags")
     else:

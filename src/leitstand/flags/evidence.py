@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from leitstand.auth.model import Actor
+from leitstand.db import Session
 from leitstand.flags.impact import affected_tenants
 from leitstand.flags.model import FlagRecord
 from leitstand.flags.rules import FlagRules

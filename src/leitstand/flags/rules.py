@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from leitstand.auth.model import Actor, Role
+from leitstand.auth.model import ALL_ROLES, Actor, Role
 from leitstand.errors import ForbiddenError, Issue, ValidationError
 from leitstand.flags.model import (
     TENANT_ATTRIBUTE,
@@ -15,7 +15,11 @@ from leitstand.flags.model import (
 )
 from leitstand.policy.model import Policy
 
-__all__ = ["FlagRules"]
+__all__ = ["WRITERS", "FlagRules"]
+
+#: The roles a flag change is admitted for; the policy's editors / production_editors decide
+#: per environment.
+WRITERS = tuple(sorted(ALL_ROLES - {Role.AUDITOR}))
 
 _AUTHORITIES = ("local", "local-admin", "system")  # the local operator and leitstand itself
 

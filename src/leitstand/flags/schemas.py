@@ -6,16 +6,19 @@ in-process client read one format.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
-from leitstand.flags.evaluation import Resolution, Snapshot
+from leitstand.flags.evaluation import Resolution, Snapshot, tenant_state
+from leitstand.flags.lifecycle import StaleFlag
 from leitstand.flags.model import (
     TARGETING_KEY,
     Condition,
     FlagConfig,
+    FlagRecord,
     FlagValue,
     Operator,
     Rule,
@@ -23,6 +26,7 @@ from leitstand.flags.model import (
     Targeting,
     ValueType,
 )
+from leitstand.policy.durations import format_duration
 
 __all__ = [
     "ArchiveIn",
@@ -41,6 +45,8 @@ __all__ = [
     "ServeSchema",
     "SnapshotSchema",
     "SplitSchema",
+    "StaleFlagOut",
+    "StaleOut",
     "TargetingIn",
     "TargetingSchema",
     "TenantsIn",
@@ -345,3 +351,61 @@ class FlagOut(BaseModel):
     tenant_states: dict[str, dict[str, str]] = Field(
         default_factory=dict, description="environment -> tenant -> state (off, on, 25% on)"
     )
+
+    @classmethod
+    def of(
+        cls, flag: FlagRecord, *, environments: Sequence[str], tenants: Sequence[str]
+    ) -> FlagOut:
+        """A flag for the API, with each tenant's state per environment."""
+        return cls(
+            key=flag.key,
+            type=flag.kind,
+            value_type=flag.value_type,
+            description=flag.description,
+            owner=flag.owner,
+            variants=dict(flag.variants),
+            off_variant=flag.off_variant,
+            version=flag.version,
+            created_at=flag.created_at,
+            updated_at=flag.updated_at,
+            archived_at=flag.archived_at,
+            environments={env: TargetingSchema.of(flag.targeting(env)) for env in environments},
+            full_rollout_since={env: flag.full_rollout_since.get(env) for env in environments},
+            tenant_states={
+                env: {t: tenant_state(flag.config(env), t) for t in tenants} for env in environments
+            },
+        )
+
+
+class StaleFlagOut(BaseModel):
+    """A flag that should leave the code and be archived."""
+
+    key: str
+    type: str
+    reason: str = Field(description="past_lifetime or fully_rolled_out")
+    since: str = Field(description="creation, or the start of the full rollout (ISO 8601)")
+    age: str
+    limit: str
+    message: str
+    owner: str | None
+
+    @classmethod
+    def of(cls, stale: StaleFlag) -> StaleFlagOut:
+        return cls(
+            key=stale.key,
+            type=stale.kind,
+            reason=stale.reason.value,
+            since=stale.since.isoformat(),
+            age=format_duration(stale.age),
+            limit=format_duration(stale.limit),
+            message=stale.message,
+            owner=stale.owner,
+        )
+
+
+class StaleOut(BaseModel):
+    """Stale flags and what the quality gate makes of them (policy ``stale_gate``)."""
+
+    stale: list[StaleFlagOut]
+    gate: str
+    fails: bool

@@ -14,11 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy.exc import IntegrityError
-
 from leitstand.auth.model import Actor
 from leitstand.clock import Clock
-from leitstand.db import Database
+from leitstand.db import Database, IntegrityError
 from leitstand.errors import ConflictError, NotFoundError
 from leitstand.flags.evaluation import Resolution, Snapshot, content_etag
 from leitstand.flags.evidence import record_change

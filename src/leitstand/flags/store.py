@@ -1,9 +1,14 @@
-"""Flag tables and their repository: one row per flag, one per flag and environment."""
+"""Flag tables and their repository: one row per flag, one per flag and environment.
+
+Variants and each environment's targeting (with its tenant lists: ``rules[].tenants``,
+``exclude_tenants``) are JSON columns, stored in the TargetingSchema shape.
+"""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
@@ -12,7 +17,7 @@ from leitstand.db import Base, UTCDateTime
 from leitstand.flags.model import FlagRecord, Targeting, ValueType
 from leitstand.flags.schemas import TargetingSchema
 
-__all__ = ["FlagRow", "FlagStore", "FlagTargetingRow", "targeting_json"]
+__all__ = ["FlagRow", "FlagStore", "FlagTargetingRow", "targeting_document"]
 
 
 class FlagRow(Base):
@@ -24,7 +29,8 @@ class FlagRow(Base):
     value_type: Mapped[str] = mapped_column(sa.String(16))
     description: Mapped[str] = mapped_column(sa.Text)
     owner: Mapped[str | None] = mapped_column(sa.String(200))
-    variants: Mapped[str] = mapped_column(sa.Text)  # JSON object: variant name -> value
+    # Variant name -> value, stored with sorted names (the order variants are read in).
+    variants: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
     off_variant: Mapped[str] = mapped_column(sa.String(64))
     # Incremented by every change; the sum over all rows is the snapshot revision.
     version: Mapped[int] = mapped_column(sa.Integer)
@@ -46,7 +52,7 @@ class FlagTargetingRow(Base):
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
     flag_id: Mapped[int] = mapped_column(sa.ForeignKey("flags.id", ondelete="CASCADE"), index=True)
     environment: Mapped[str] = mapped_column(sa.String(64))
-    config: Mapped[str] = mapped_column(sa.Text)  # TargetingSchema JSON
+    config: Mapped[dict[str, Any]] = mapped_column(sa.JSON)  # TargetingSchema document
     full_rollout_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     flag: Mapped[FlagRow] = relationship(back_populates="targeting")
@@ -56,13 +62,13 @@ def _record(row: FlagRow) -> FlagRecord:
     environments: dict[str, Targeting] = {}
     since: dict[str, datetime | None] = {}
     for t in row.targeting:
-        environments[t.environment] = TargetingSchema.model_validate_json(t.config).to_model()
+        environments[t.environment] = TargetingSchema.model_validate(t.config).to_model()
         since[t.environment] = t.full_rollout_since
     return FlagRecord(
         key=row.key,
         kind=row.kind,
         value_type=ValueType(row.value_type),
-        variants=json.loads(row.variants),
+        variants=dict(row.variants),
         off_variant=row.off_variant,
         description=row.description,
         owner=row.owner,
@@ -75,9 +81,13 @@ def _record(row: FlagRow) -> FlagRecord:
     )
 
 
-def targeting_json(targeting: Targeting) -> str:
-    """The stored JSON of one environment's targeting."""
-    return TargetingSchema.of(targeting).model_dump_json()
+def targeting_document(targeting: Targeting) -> dict[str, Any]:
+    """The stored JSON document of one environment's targeting."""
+    return TargetingSchema.of(targeting).model_dump(mode="json")
+
+
+def _variants(variants: Mapping[str, object]) -> dict[str, Any]:
+    return dict(sorted(variants.items()))
 
 
 class FlagStore:
@@ -118,7 +128,7 @@ class FlagStore:
             value_type=record.value_type.value,
             description=record.description,
             owner=record.owner,
-            variants=json.dumps(dict(record.variants), sort_keys=True),
+            variants=_variants(record.variants),
             off_variant=record.off_variant,
             version=record.version,
             created_at=record.created_at,
@@ -130,7 +140,7 @@ class FlagStore:
             row.targeting.append(
                 FlagTargetingRow(
                     environment=env,
-                    config=targeting_json(targeting),
+                    config=targeting_document(targeting),
                     full_rollout_since=record.full_rollout_since.get(env),
                     updated_at=record.updated_at,
                 )
@@ -144,27 +154,27 @@ class FlagStore:
         row.kind = record.kind
         row.description = record.description
         row.owner = record.owner
-        row.variants = json.dumps(dict(record.variants), sort_keys=True)
+        row.variants = _variants(record.variants)
         row.off_variant = record.off_variant
         row.version = record.version
         row.updated_at = record.updated_at
         row.archived_at = record.archived_at
         existing = {t.environment: t for t in row.targeting}
         for env, targeting in record.environments.items():
-            text = targeting_json(targeting)
+            document = targeting_document(targeting)
             since = record.full_rollout_since.get(env)
             current = existing.get(env)
             if current is None:
                 row.targeting.append(
                     FlagTargetingRow(
                         environment=env,
-                        config=text,
+                        config=document,
                         full_rollout_since=since,
                         updated_at=record.updated_at,
                     )
                 )
-            elif current.config != text or current.full_rollout_since != since:
-                current.config = text
+            elif current.config != document or current.full_rollout_since != since:
+                current.config = document
                 current.full_rollout_since = since
                 current.updated_at = record.updated_at
         self.session.flush()

@@ -8,11 +8,11 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from leitstand.auth.model import ALL_ROLES, Actor
-from leitstand.deps import container_of
+from leitstand.deps import provide
 from leitstand.errors import LeitstandError
-from leitstand.flags.api import WRITERS
 from leitstand.flags.evaluation import tenant_state
 from leitstand.flags.model import FlagRecord
+from leitstand.flags.rules import WRITERS
 from leitstand.flags.service import FlagService
 from leitstand.web.i18n import register_nav, register_texts
 from leitstand.web.render import page, render
@@ -20,6 +20,7 @@ from leitstand.web.render import page, render
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
+Flags = Annotated[FlagService, provide(FlagService)]
 
 register_nav("/flags", de="Feature-Flags", en="Feature flags", order=40)
 register_texts(
@@ -96,9 +97,13 @@ def _serve(variant: str | None, split: tuple[tuple[str, int], ...], percentage: 
 
 
 def _list(
-    request: Request, actor: Actor, *, error: str | None = None, status: int = 200
+    request: Request,
+    service: FlagService,
+    actor: Actor,
+    *,
+    error: str | None = None,
+    status: int = 200,
 ) -> Response:
-    service = container_of(request).flags
     flags = service.list_flags()
     stale = {s.key: s for s in service.stale()}
     rows = [
@@ -128,14 +133,21 @@ def _list(
 
 
 @router.get("/flags", response_class=HTMLResponse)
-def flags_page(request: Request, actor: Annotated[Actor, page(*ALL_ROLES)]) -> Response:
-    return _list(request, actor)
+def flags_page(
+    request: Request, service: Flags, actor: Annotated[Actor, page(*ALL_ROLES)]
+) -> Response:
+    return _list(request, service, actor)
 
 
 def _detail(
-    request: Request, key: str, actor: Actor, *, error: str | None = None, status: int = 200
+    request: Request,
+    service: FlagService,
+    key: str,
+    actor: Actor,
+    *,
+    error: str | None = None,
+    status: int = 200,
 ) -> Response:
-    service = container_of(request).flags
     flag = service.get(key)
     stale = {s.key: s for s in service.stale()}
     history = [
@@ -167,14 +179,23 @@ def _detail(
 
 
 @router.get("/flags/{key}", response_class=HTMLResponse)
-def flag_page(key: str, request: Request, actor: Annotated[Actor, page(*ALL_ROLES)]) -> Response:
-    return _detail(request, key, actor)
+def flag_page(
+    key: str, request: Request, service: Flags, actor: Annotated[Actor, page(*ALL_ROLES)]
+) -> Response:
+    return _detail(request, service, key, actor)
 
 
-def _back(request: Request, key: str, back: str, actor: Actor, exc: LeitstandError) -> Response:
+def _back(
+    request: Request,
+    service: FlagService,
+    key: str,
+    back: str,
+    actor: Actor,
+    exc: LeitstandError,
+) -> Response:
     if back == "detail":
-        return _detail(request, key, actor, error=exc.message, status=exc.http_status)
-    return _list(request, actor, error=f"{key}: {exc.message}", status=exc.http_status)
+        return _detail(request, service, key, actor, error=exc.message, status=exc.http_status)
+    return _list(request, service, actor, error=f"{key}: {exc.message}", status=exc.http_status)
 
 
 def _redirect(key: str, back: str) -> Response:
@@ -185,6 +206,7 @@ def _redirect(key: str, back: str) -> Response:
 def toggle(
     key: str,
     request: Request,
+    service: Flags,
     actor: Annotated[Actor, page(*WRITERS)],
     environment: Annotated[str, Form()],
     enabled: Annotated[bool, Form()],
@@ -192,11 +214,9 @@ def toggle(
     back: Annotated[str, Form()] = "list",
 ) -> Response:
     try:
-        container_of(request).flags.toggle(
-            key, environment, enabled=enabled, actor=actor, reason=reason
-        )
+        service.toggle(key, environment, enabled=enabled, actor=actor, reason=reason)
     except LeitstandError as exc:
-        return _back(request, key, back, actor, exc)
+        return _back(request, service, key, back, actor, exc)
     return _redirect(key, back)
 
 
@@ -204,6 +224,7 @@ def toggle(
 def kill(
     key: str,
     request: Request,
+    service: Flags,
     actor: Annotated[Actor, page(*WRITERS)],
     environment: Annotated[str, Form()],
     killed: Annotated[bool, Form()],
@@ -211,11 +232,9 @@ def kill(
     back: Annotated[str, Form()] = "list",
 ) -> Response:
     try:
-        container_of(request).flags.kill(
-            key, environment, killed=killed, actor=actor, reason=reason
-        )
+        service.kill(key, environment, killed=killed, actor=actor, reason=reason)
     except LeitstandError as exc:
-        return _back(request, key, back, actor, exc)
+        return _back(request, service, key, back, actor, exc)
     return _redirect(key, back)
 
 
@@ -223,13 +242,13 @@ def kill(
 def tenant(
     key: str,
     request: Request,
+    service: Flags,
     actor: Annotated[Actor, page(*WRITERS)],
     environment: Annotated[str, Form()],
     tenant: Annotated[str, Form()],
     active: Annotated[bool, Form()],
     reason: Annotated[str, Form()] = "",
 ) -> Response:
-    service = container_of(request).flags
     try:
         if active:
             service.set_tenants(
@@ -241,5 +260,5 @@ def tenant(
                 key, environment, actor=actor, remove=[tenant], exclude=[tenant], reason=reason
             )
     except LeitstandError as exc:
-        return _back(request, key, "detail", actor, exc)
+        return _back(request, service, key, "detail", actor, exc)
     return _redirect(key, "detail")

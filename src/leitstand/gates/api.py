@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
 from leitstand.auth.api import requires
 from leitstand.auth.model import READ_ROLES, Actor, Role
-from leitstand.deps import container_of
+from leitstand.deps import provide
+from leitstand.gates.schemas import GateRunOut
+from leitstand.gates.service import GateService
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1/gates", tags=["gates"])
+Gates = Annotated[GateService, provide(GateService)]
 
 
-@router.get("/runs")
+@router.get("/runs", response_model=list[GateRunOut])
 def runs(
-    request: Request,
+    gates: Gates,
     _: Annotated[Actor, requires(*READ_ROLES, Role.DEVELOPER, Role.QA)],
     project: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-) -> list[dict[str, Any]]:
+) -> list[GateRunOut]:
     """Gate runs from the evidence ledger, newest first: result per stage and check."""
-    return container_of(request).gates.runs(project=project, limit=limit)
+    return [GateRunOut.of(e) for e in gates.runs(project=project, limit=limit)]

@@ -80,6 +80,9 @@ def run(
     ] = None,
     token: TokenOpt = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print report.json")] = False,
+    stream: Annotated[
+        bool, typer.Option("--stream", help="Show the test run's output while it runs")
+    ] = False,
 ) -> None:
     """Run the gates; exit 0 when all passed, 1 when one failed, 2 for bad input."""
     try:
@@ -117,7 +120,7 @@ def run(
     container = open_container()
     try:
         actor = resolve_actor(container, token, action="gate.run", roles=GATE_RUNNERS)
-        result, folder = _run(container, request, actor, quiet=json_out)
+        result, folder = _run(container, request, actor, quiet=json_out, stream=stream)
     finally:
         container.close()
     if json_out:
@@ -128,7 +131,7 @@ def run(
 
 
 def _run(
-    container: object, request: GateRequest, actor: Actor, *, quiet: bool
+    container: object, request: GateRequest, actor: Actor, *, quiet: bool, stream: bool = False
 ) -> tuple[RunResult, Path]:
     gates = container.gates  # type: ignore[attr-defined]
     if quiet or not err_console.is_terminal:
@@ -136,6 +139,10 @@ def _run(
         def log(event: str, text: str) -> None:
             if not quiet and event in ("stage", "done"):
                 err_console.print(f"{event}: {text}", markup=False)
+            elif not quiet and stream and event == "output":
+                # Plain lines, flushed one by one: a CI log shows pytest's progress as it runs.
+                err_console.file.write(text + "\n")
+                err_console.file.flush()
 
         return gates.run(request, actor=actor, progress=log)  # type: ignore[no-any-return]
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
@@ -147,6 +154,8 @@ def _run(
                 tasks[text] = bar.add_task(f"{text.upper()}", total=None)
             elif event == "check":
                 bar.console.print(f"  {text}", markup=False)
+            elif event == "output" and stream:
+                bar.console.print(text, markup=False, highlight=False)
             elif event == "done":
                 name, _, status = text.partition(": ")
                 task = tasks.get(name)

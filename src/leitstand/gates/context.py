@@ -67,6 +67,8 @@ class GateContext:
     approvals: ApprovalLookup | None = None
     flags: FlagLookup | None = None  # None: no flag store for this run (the check is skipped)
     osv_db: Path | None = None  # --osv-db: an OSV folder instead of gates.osv.path
+    # Receives each line of the test run's output as it arrives (None: the output file only).
+    test_output: Callable[[str], None] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _memo: dict[str, Any] = field(default_factory=dict, repr=False)
     _locks: dict[str, threading.Lock] = field(default_factory=dict, repr=False)

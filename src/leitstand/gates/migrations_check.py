@@ -2,10 +2,12 @@
 
 The seed's "Rollback-Test ist Teil der Deployment-Pipeline" (policy
 ``deployment.database_rollback.rollback_test_in_pipeline``): a project with Alembic migrations
-(an ``alembic.ini`` found by ``gates.migrations.alembic_config``) passes the test stage only when
+(an ``alembic.ini`` found by ``gates.migrations.alembic_config``, or a package with a
+programmatic Alembic environment named in ``gates.migrations.packages``, as leitstand's own
+``leitstand.migrations``) passes the test stage only when
 every revision has a working ``downgrade()`` and the round trip upgrade -> downgrade -> upgrade
 on a scratch database returns to the same schema at every step. It is the same check as
-``leitstand release migration-check`` (``leitstand.releases.migrations.MigrationRunner``).
+``leitstand release migration-check``: both run ``leitstand.gates.rollback``.
 
 The scratch database is a SQLite file by default; ``gates.migrations.scratch_url_env`` names an
 environment variable with a PostgreSQL server URL, on which a fresh database is created and
@@ -18,7 +20,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from leitstand.clock import SystemClock
 from leitstand.errors import LeitstandError, ValidationError
 from leitstand.gates.checks import Check
 from leitstand.gates.context import GateContext
@@ -50,12 +51,13 @@ def _environ(root: Path) -> dict[str, str]:
 
 def migrations_check(ctx: GateContext) -> CheckResult:
     """Static check and round trip of every Alembic configuration of the project."""
-    from leitstand.releases.migrations import MigrationRunner
+    from leitstand.gates.rollback import AlembicRunner, MigrationTarget
 
     settings = ctx.gates.migrations
     root = ctx.project.root
-    configs = alembic_configs(root, list(settings.alembic_config))
-    if not configs:  # nothing to roll back: passes, as "no feature flags" does
+    targets = [MigrationTarget(config=c) for c in alembic_configs(root, settings.alembic_config)]
+    targets += [MigrationTarget(package=name) for name in settings.packages]
+    if not targets:  # nothing to roll back: passes, as "no feature flags" does
         patterns = ", ".join(settings.alembic_config)
         return CheckResult.judge(
             CHECK_ID, [], summary=f"no Alembic migrations ({patterns}), nothing to roll back"
@@ -70,16 +72,16 @@ def migrations_check(ctx: GateContext) -> CheckResult:
                 "set: no database server for the scratch database",
             )
             return CheckResult.judge(CHECK_ID, [finding], summary="no scratch database")
-    runner = MigrationRunner(home=root, clock=SystemClock(), environ=_environ(root))
+    runner = AlembicRunner(environ=_environ(root), cwd=root)
     timeout = settings.timeout.total_seconds()
     findings: list[Finding] = []
     steps = 0
     revisions = 0
     kinds: set[str] = set()
-    for config in configs:
-        where = ctx.rel(config)
+    for target in targets:
+        where = ctx.rel(target.config) if target.config is not None else None
         try:
-            result = runner.check(config, scratch=scratch, timeout=timeout)
+            result = runner.check(target, scratch=scratch, timeout=timeout)
         except ValidationError as exc:  # revisions without a working downgrade, by name
             findings += [
                 Finding(

@@ -22,7 +22,7 @@ from leitstand.gates.tools import ToolFailure
 
 __all__ = ["Progress", "run_stages", "stage_checks"]
 
-Progress = Callable[[str, str], None]  # (event, text): "stage", "check", "done"
+Progress = Callable[[str, str], None]  # (event, text): "stage", "check", "done", "output"
 
 
 def stage_checks(stage: Stage) -> tuple[Check, ...]:

@@ -10,15 +10,12 @@ alert, not a new one.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
-import sqlalchemy as sa
-from sqlalchemy.orm import Session
-
 from leitstand.auth.model import Actor
+from leitstand.db import Session
 from leitstand.gates.model import Stage, Status
-from leitstand.gates.store import GateRunRow
+from leitstand.gates.store import recent_stages
 from leitstand.policy.model import Policy
 
 if TYPE_CHECKING:
@@ -42,14 +39,8 @@ def security_gate_alert(
     ("fired", "resolved") or None."""
     runs = policy.gates.security_failing_runs
     verdicts: list[str] = []
-    rows = session.execute(
-        sa.select(GateRunRow.stages)
-        .where(GateRunRow.service == service)
-        .order_by(GateRunRow.id.desc())
-        .limit(runs * 5)
-    ).scalars()
-    for stages in rows:
-        verdict = json.loads(stages or "{}").get(Stage.SECURITY.value)
+    for stages in recent_stages(session, service=service, limit=runs * 5):
+        verdict = stages.get(Stage.SECURITY.value)
         if verdict in (Status.PASS.value, Status.FAIL.value):
             verdicts.append(verdict)
         if len(verdicts) == runs:

@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +22,8 @@ from leitstand.gates.project import commit_of, load_project
 from leitstand.gates.reports import write_reports
 from leitstand.gates.runner import Progress, run_stages, stage_checks
 from leitstand.gates.security_alert import security_gate_alert
-from leitstand.gates.store import GateRunRecord, GateRunRow, runs_for
+from leitstand.gates.store import GateRunRecord, add_run, runs_for
+from leitstand.ledger.canonical import Entry
 from leitstand.ledger.service import EntryQuery, Ledger
 from leitstand.policy.loader import load_policy
 from leitstand.policy.model import Policy
@@ -106,6 +107,7 @@ class GateService:
             approvals=self.approvals,
             flags=self.flags,
             osv_db=request.osv_db.expanduser().resolve() if request.osv_db else None,
+            test_output=_output_to(progress),
         )
         service = ctx.gates.service or project.name
         # A given --change is checked before any stage runs (fail fast); otherwise the change
@@ -191,7 +193,8 @@ class GateService:
                     "artifact_digests": digests,
                 },
             )
-            row = GateRunRow(
+            record = add_run(
+                session,
                 recorded_at=self.clock.now(),
                 actor=actor.name,
                 role=actor.role,
@@ -201,14 +204,12 @@ class GateService:
                 commit=result.commit,
                 change_id=result.change_id,
                 status=result.status.value,
-                stages=json.dumps({s.stage.value: s.status.value for s in result.stages}),
-                not_run=json.dumps([s.value for s in result.not_run]),
-                artifact_digests=json.dumps(digests),
+                stages={s.stage.value: s.status.value for s in result.stages},
+                not_run=[s.value for s in result.not_run],
+                artifact_digests=digests,
                 report_sha256=report_sha256,
                 ledger_index=entry.index,
             )
-            session.add(row)
-            session.flush()
             if self.alerting is not None:
                 security_gate_alert(
                     session,
@@ -217,7 +218,7 @@ class GateService:
                     service=service,
                     actor=actor,
                 )
-            return GateRunRecord.of(row)
+            return record
 
     def recorded(
         self,
@@ -233,18 +234,22 @@ class GateService:
                 session, service=service, version=version, change_id=change_id, limit=limit
             )
 
-    def runs(self, *, project: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-        """Recorded gate runs, newest first (from the ledger, the record of truth)."""
+    def runs(self, *, project: str | None = None, limit: int = 50) -> list[Entry]:
+        """Recorded gate runs, newest first (their ``gate.run`` entries, the record of truth)."""
         with self.db.reader() as session:
             entries = self.ledger.entries(
                 session, EntryQuery(action=RUN_ACTION, limit=None if project else limit)
             )
-        rows = [
-            {"index": e.index, "time": e.time, "actor": e.actor, **e.payload}
-            for e in entries
-            if project is None or e.payload.get("project") == project
-        ]
-        return rows[:limit]
+        found = [e for e in entries if project is None or e.payload.get("project") == project]
+        return found[:limit]
+
+
+def _output_to(progress: Progress | None) -> Callable[[str], None] | None:
+    """The test run's output lines as ``output`` progress events (shown by ``--stream``)."""
+    if progress is None:
+        return None
+    notify = progress
+    return lambda line: notify("output", line)
 
 
 def _merge_pip(given: PipOptions, policy: Policy) -> PipOptions:

@@ -9,6 +9,7 @@ keeps. A row binds the run to its service, version, change and the artifacts it 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from leitstand.db import Base, UTCDateTime
 
-__all__ = ["GateRunRecord", "GateRunRow", "runs_for"]
+__all__ = ["GateRunRecord", "GateRunRow", "add_run", "recent_stages", "runs_for"]
 
 
 class GateRunRow(Base):
@@ -102,3 +103,54 @@ def runs_for(
     if limit is not None:
         stmt = stmt.limit(limit)
     return [GateRunRecord.of(row) for row in session.execute(stmt).scalars()]
+
+
+def add_run(
+    session: Session,
+    *,
+    recorded_at: datetime,
+    actor: str,
+    role: str,
+    service: str,
+    project: str,
+    version: str,
+    commit: str | None,
+    change_id: int | None,
+    status: str,
+    stages: Mapping[str, str],
+    not_run: Sequence[str],
+    artifact_digests: Sequence[str],
+    report_sha256: str | None,
+    ledger_index: int | None,
+) -> GateRunRecord:
+    """Insert one finished run (``GateService.record`` is the only caller)."""
+    row = GateRunRow(
+        recorded_at=recorded_at,
+        actor=actor,
+        role=role,
+        service=service,
+        project=project,
+        version=version,
+        commit=commit,
+        change_id=change_id,
+        status=status,
+        stages=json.dumps(dict(stages)),
+        not_run=json.dumps(list(not_run)),
+        artifact_digests=json.dumps(list(artifact_digests)),
+        report_sha256=report_sha256,
+        ledger_index=ledger_index,
+    )
+    session.add(row)
+    session.flush()
+    return GateRunRecord.of(row)
+
+
+def recent_stages(session: Session, *, service: str, limit: int) -> list[dict[str, str]]:
+    """The stage results (stage -> status) of the service's newest ``limit`` runs, newest first."""
+    rows = session.execute(
+        sa.select(GateRunRow.stages)
+        .where(GateRunRow.service == service)
+        .order_by(GateRunRow.id.desc())
+        .limit(limit)
+    ).scalars()
+    return [{str(k): str(v) for k, v in json.loads(stages or "{}").items()} for stages in rows]

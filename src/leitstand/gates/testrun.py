@@ -86,7 +86,11 @@ def run_pytest(ctx: GateContext) -> PytestRun:
     command += ["-m", "pytest", "-p", _PROBE_MODULE, f"--junitxml={work / 'pytest-junit.xml'}"]
     command += list(settings.pytest_args)
     done = run_tool(
-        command, cwd=ctx.project.root, env=run_env, timeout=settings.timeout.total_seconds()
+        command,
+        cwd=ctx.project.root,
+        env=run_env,
+        timeout=settings.timeout.total_seconds(),
+        on_line=ctx.test_output,
     )
     (work / "pytest-output.txt").write_text(done.stdout + done.stderr, encoding="utf-8")
     if done.returncode not in (0, 1, 5) or not probe_file.is_file():

@@ -6,8 +6,9 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,8 +61,15 @@ def run_tool(
     cwd: Path | None = None,
     env: Mapping[str, str] | None = None,
     input_text: str | None = None,
+    on_line: Callable[[str], None] | None = None,
 ) -> Completed:
-    """Run a tool with an argument list and a timeout; raise ToolFailure on timeout or OSError."""
+    """Run a tool with an argument list and a timeout; raise ToolFailure on timeout or OSError.
+
+    ``on_line`` receives each line of the tool's standard output as it arrives (a test run one
+    can watch); the whole output is still returned.
+    """
+    if on_line is not None:
+        return _run_streaming(args, timeout=timeout, cwd=cwd, env=env, on_line=on_line)
     started = time.monotonic()
     try:
         proc = subprocess.run(  # noqa: S603 - an argument list built by leitstand, no shell
@@ -83,5 +91,66 @@ def run_tool(
         returncode=proc.returncode,
         stdout=proc.stdout,
         stderr=proc.stderr,
+        duration_s=time.monotonic() - started,
+    )
+
+
+def _run_streaming(
+    args: Sequence[str],
+    *,
+    timeout: float,
+    cwd: Path | None,
+    env: Mapping[str, str] | None,
+    on_line: Callable[[str], None],
+) -> Completed:
+    """``run_tool`` that hands each stdout line to ``on_line`` while it collects the output."""
+    started = time.monotonic()
+    try:
+        proc = subprocess.Popen(  # noqa: S603 - an argument list built by leitstand, no shell
+            list(args),
+            cwd=cwd,
+            env=dict(env) if env is not None else None,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
+    except OSError as exc:
+        raise ToolFailure(f"{args[0]}: {exc.strerror or exc}") from exc
+    stdout, stderr = proc.stdout, proc.stderr
+    assert stdout is not None and stderr is not None  # both are pipes (above)
+    errors: list[str] = []
+    reader = threading.Thread(target=lambda: errors.extend(stderr), daemon=True)
+    reader.start()
+    expired = threading.Event()
+
+    def expire() -> None:
+        expired.set()
+        proc.kill()
+
+    timer = threading.Timer(timeout, expire)
+    timer.start()
+    lines: list[str] = []
+    try:
+        for line in stdout:
+            lines.append(line)
+            on_line(line.rstrip("\n"))
+        proc.wait()
+    finally:
+        timer.cancel()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    reader.join(timeout=5)
+    stdout.close()
+    stderr.close()
+    if expired.is_set():
+        raise ToolFailure(f"{Path(args[0]).name} did not finish within {timeout:.0f}s")
+    return Completed(
+        args=tuple(args),
+        returncode=proc.returncode,
+        stdout="".join(lines),
+        stderr="".join(errors),
         duration_s=time.monotonic() - started,
     )

@@ -4,31 +4,47 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, Body, Query
+from fastapi.responses import Response
 
 from leitstand.api_types import PathId
 from leitstand.auth.api import requires
 from leitstand.auth.model import Actor, Role
-from leitstand.deps import container_of
-from leitstand.incidents.classify import classify_document
-from leitstand.incidents.documents import MEDIA_TYPES, render_document
-from leitstand.incidents.readmodel import IncidentView
-from leitstand.incidents.reports import report_markdown
+from leitstand.deps import provide
+from leitstand.incidents.dora.check import classify_document
+from leitstand.incidents.reporting.documents import MEDIA_TYPES, render_document
+from leitstand.incidents.reporting.dora_reports import report_markdown
+from leitstand.incidents.reporting.service import IncidentReporting
+from leitstand.incidents.response.actions import ActionItems
 from leitstand.incidents.schemas import (
     ActionIn,
+    ActionOut,
     ActionPatch,
     AssessmentIn,
+    AssessmentOut,
+    ClassificationOut,
     ClassifyIn,
+    DetailOut,
+    DoraReportOut,
     FixDecisionIn,
+    FixDecisionOut,
+    FixOut,
     IncidentIn,
+    IncidentOut,
     IncidentPatch,
     MergeIn,
+    NotedOut,
     NoteIn,
+    NoticeDraftOut,
+    NoticeSentOut,
     PhaseIn,
+    PostmortemOut,
     SubmitIn,
+    SubmittedOut,
+    TimelineEntryOut,
     TimesIn,
 )
+from leitstand.incidents.service import IncidentService
 
 __all__ = ["READERS", "REPORTERS", "RESPONDERS", "router"]
 
@@ -46,86 +62,97 @@ READERS = (
 RESPONDERS = (Role.DEVOPS, Role.ONCALL, Role.DEVELOPER, Role.SECURITY)
 #: Who assesses reporting duties and records submissions (the reporting check is theirs).
 REPORTERS = (Role.COMPLIANCE_OFFICER, Role.DEVOPS)
+#: Who approves fixes and releases notices (the policy narrows it further per incident).
+DECIDERS = (Role.COMPLIANCE_OFFICER, Role.MANAGEMENT, Role.DEVOPS)
+
 Lang = Annotated[str, Query(pattern="^(de|en)$")]
+Incidents = Annotated[IncidentService, provide(IncidentService)]
+Reporting = Annotated[IncidentReporting, provide(IncidentReporting)]
+Actions = Annotated[ActionItems, provide(ActionItems)]
+Reader = Annotated[Actor, requires(*READERS)]
+Responder = Annotated[Actor, requires(*RESPONDERS)]
+Reporter = Annotated[Actor, requires(*REPORTERS)]
+ActionEditor = Annotated[Actor, requires(*RESPONDERS, Role.COMPLIANCE_OFFICER)]
+
+#: The other answers of a route that renders a document (``?format=``) besides its JSON.
+_DOCUMENTS: dict[int | str, dict[str, Any]] = {
+    200: {"content": {MEDIA_TYPES[f]: {} for f in ("markdown", "html", "pdf")}}
+}
 
 
-@router.get("", response_model=list[IncidentView])
+def _document(markdown: str, fmt: str, name: str, lang: str) -> Response:
+    """A Markdown document as Markdown, HTML or PDF, named for the download."""
+    body = render_document(markdown, fmt, title=name, lang=lang)
+    ext = {"markdown": "md", "html": "html", "pdf": "pdf"}[fmt]
+    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in name)
+    return Response(
+        body,
+        media_type=MEDIA_TYPES[fmt],
+        headers={"Content-Disposition": f'inline; filename="{safe}.{ext}"'},
+    )
+
+
+@router.get("")
 def list_incidents(
-    request: Request,
-    _: Annotated[Actor, requires(*READERS)],
+    incidents: Incidents,
+    _: Reader,
     status: str | None = Query(default=None, max_length=16),
     tenant: str | None = Query(default=None, max_length=100),
-) -> list[IncidentView]:
+) -> list[IncidentOut]:
     """Incidents, newest first."""
-    return container_of(request).incidents.list(status=status, tenant=tenant)
+    return incidents.list(status=status, tenant=tenant)
 
 
-@router.post("", response_model=IncidentView, status_code=201)
-def open_incident(
-    body: IncidentIn, request: Request, actor: Annotated[Actor, requires(*RESPONDERS)]
-) -> IncidentView:
+@router.post("", status_code=201)
+def open_incident(body: IncidentIn, incidents: Incidents, actor: Responder) -> IncidentOut:
     """Open an incident by hand."""
     details = body.model_dump(exclude={"title", "severity"}, exclude_none=True)
-    return container_of(request).incidents.create(
-        title=body.title, severity=body.severity, actor=actor, details=details
-    )
+    return incidents.create(title=body.title, severity=body.severity, actor=actor, details=details)
 
 
 @router.post("/classify")
 def classify(
     body: ClassifyIn,
-    request: Request,
+    incidents: Incidents,
     _: Annotated[Actor, requires(*(r for r in READERS if r is not Role.AUDITOR))],
     lang: Lang = "de",
-) -> dict[str, Any]:
+) -> ClassificationOut:
     """Classify one DORA assessment (nothing is stored)."""
-    return classify_document(body, container_of(request).policy.incidents, lang=lang)
+    return classify_document(body, incidents.policy.incidents, lang=lang)
 
 
-@router.get("/{incident_id}", response_model=IncidentView)
-def get_incident(
-    incident_id: str, request: Request, _: Annotated[Actor, requires(*READERS)]
-) -> IncidentView:
+@router.get("/{incident_id}")
+def get_incident(incident_id: str, incidents: Incidents, _: Reader) -> IncidentOut:
     """One incident."""
-    return container_of(request).incidents.get(incident_id)
+    return incidents.get(incident_id)
 
 
 @router.get("/{incident_id}/detail")
-def detail(
-    incident_id: str, request: Request, _: Annotated[Actor, requires(*READERS)]
-) -> dict[str, Any]:
+def detail(incident_id: str, reporting: Reporting, _: Reader) -> DetailOut:
     """Incident, timeline, deadlines, action items, DORA assessments and submissions."""
-    return container_of(request).incident_reporting.detail(incident_id)
+    return reporting.detail(incident_id)
 
 
 @router.get("/{incident_id}/timeline")
-def timeline(
-    incident_id: str, request: Request, _: Annotated[Actor, requires(*READERS)]
-) -> list[dict[str, Any]]:
+def timeline(incident_id: str, reporting: Reporting, _: Reader) -> list[TimelineEntryOut]:
     """The timeline, assembled from the evidence ledger."""
-    return [e.as_dict() for e in container_of(request).incident_reporting.timeline(incident_id)]
+    return reporting.timeline(incident_id)
 
 
-@router.patch("/{incident_id}", response_model=IncidentView)
+@router.patch("/{incident_id}")
 def update(
-    incident_id: str,
-    body: IncidentPatch,
-    request: Request,
-    actor: Annotated[Actor, requires(*RESPONDERS)],
-) -> IncidentView:
+    incident_id: str, body: IncidentPatch, incidents: Incidents, actor: Responder
+) -> IncidentOut:
     """Change details, roles, systems, tenants or milestones."""
-    return container_of(request).incidents.update(incident_id, body.changes(), actor=actor)
+    return incidents.update(incident_id, body.changes(), actor=actor)
 
 
-@router.post("/{incident_id}/times", response_model=IncidentView)
+@router.post("/{incident_id}/times")
 def correct_times(
-    incident_id: str,
-    body: TimesIn,
-    request: Request,
-    actor: Annotated[Actor, requires(*RESPONDERS)],
-) -> IncidentView:
+    incident_id: str, body: TimesIn, incidents: Incidents, actor: Responder
+) -> IncidentOut:
     """The commander corrects detection and awareness, with a reason (the clocks follow)."""
-    return container_of(request).incidents.correct_times(
+    return incidents.correct_times(
         incident_id,
         detected_at=body.detected_at,
         aware_at=body.aware_at,
@@ -134,84 +161,59 @@ def correct_times(
     )
 
 
-@router.post("/{incident_id}/acknowledge", response_model=IncidentView)
-def acknowledge(
-    incident_id: str, request: Request, actor: Annotated[Actor, requires(*RESPONDERS)]
-) -> IncidentView:
+@router.post("/{incident_id}/acknowledge")
+def acknowledge(incident_id: str, incidents: Incidents, actor: Responder) -> IncidentOut:
     """Take the incident (meets the reaction time)."""
-    return container_of(request).incidents.acknowledge(incident_id, actor=actor)
+    return incidents.acknowledge(incident_id, actor=actor)
 
 
-@router.post("/{incident_id}/phase", response_model=IncidentView)
-def phase(
-    incident_id: str,
-    body: PhaseIn,
-    request: Request,
-    actor: Annotated[Actor, requires(*RESPONDERS)],
-) -> IncidentView:
+@router.post("/{incident_id}/phase")
+def phase(incident_id: str, body: PhaseIn, incidents: Incidents, actor: Responder) -> IncidentOut:
     """Move to the next phase (409 for any other)."""
-    return container_of(request).incidents.set_phase(
-        incident_id, body.phase, actor=actor, at=body.at, note=body.note
-    )
+    return incidents.set_phase(incident_id, body.phase, actor=actor, at=body.at, note=body.note)
 
 
 @router.post("/{incident_id}/notes", status_code=201)
 def note(
     incident_id: str,
     body: NoteIn,
-    request: Request,
+    incidents: Incidents,
     actor: Annotated[Actor, requires(*RESPONDERS, Role.COMPLIANCE_OFFICER, Role.MANAGEMENT)],
-) -> dict[str, str]:
+) -> NotedOut:
     """Add a note to the timeline."""
-    container_of(request).incidents.note(incident_id, body.text, actor=actor)
-    return {"status": "noted"}
+    incidents.note(incident_id, body.text, actor=actor)
+    return NotedOut()
 
 
-@router.post("/{incident_id}/close", response_model=IncidentView)
-def close(
-    incident_id: str, request: Request, actor: Annotated[Actor, requires(*RESPONDERS)]
-) -> IncidentView:
+@router.post("/{incident_id}/close")
+def close(incident_id: str, incidents: Incidents, actor: Responder) -> IncidentOut:
     """Close after follow-up and the post-mortem."""
-    return container_of(request).incidents.close(incident_id, actor=actor)
+    return incidents.close(incident_id, actor=actor)
 
 
-@router.post("/{incident_id}/merge", response_model=IncidentView)
-def merge(
-    incident_id: str,
-    body: MergeIn,
-    request: Request,
-    actor: Annotated[Actor, requires(*RESPONDERS)],
-) -> IncidentView:
+@router.post("/{incident_id}/merge")
+def merge(incident_id: str, body: MergeIn, incidents: Incidents, actor: Responder) -> IncidentOut:
     """Merge this duplicate into ``into`` (close it as a duplicate); 409 if either is closed
     or merged, or ``into`` is this incident."""
-    return container_of(request).incidents.merge(
-        incident_id, into=body.into, reason=body.reason, actor=actor
-    )
+    return incidents.merge(incident_id, into=body.into, reason=body.reason, actor=actor)
 
 
 @router.post("/{incident_id}/actions", status_code=201)
 def add_action(
-    incident_id: str,
-    body: ActionIn,
-    request: Request,
-    actor: Annotated[Actor, requires(*RESPONDERS, Role.COMPLIANCE_OFFICER)],
-) -> dict[str, Any]:
+    incident_id: str, body: ActionIn, actions: Actions, actor: ActionEditor
+) -> ActionOut:
     """Add an action item (Maßnahme)."""
-    return container_of(request).incident_actions.add(
+    return actions.add(
         incident_id, title=body.title, owner=body.owner, due_date=body.due_date, actor=actor
     )
 
 
 @router.patch("/{incident_id}/actions/{number}")
 def change_action(
-    incident_id: str,
-    number: PathId,
-    body: ActionPatch,
-    request: Request,
-    actor: Annotated[Actor, requires(*RESPONDERS, Role.COMPLIANCE_OFFICER)],
-) -> dict[str, Any]:
+    incident_id: str, number: PathId, body: ActionPatch, actions: Actions, actor: ActionEditor
+) -> ActionOut:
     """Change an action item's status, owner or due date."""
-    return container_of(request).incident_actions.change(
+    return actions.change(
         incident_id,
         number,
         actor=actor,
@@ -223,51 +225,38 @@ def change_action(
 
 @router.put("/{incident_id}/dora/{tenant}")
 def assess(
-    incident_id: str,
-    tenant: str,
-    body: AssessmentIn,
-    request: Request,
-    actor: Annotated[Actor, requires(*REPORTERS)],
-) -> dict[str, Any]:
+    incident_id: str, tenant: str, body: AssessmentIn, reporting: Reporting, actor: Reporter
+) -> AssessmentOut:
     """Classify the incident for one tenant; major starts that tenant's DORA deadlines."""
-    return container_of(request).incident_reporting.assess(incident_id, tenant, body, actor=actor)
+    return reporting.assess(incident_id, tenant, body, actor=actor)
 
 
 @router.get("/{incident_id}/dora")
-def assessments(
-    incident_id: str, request: Request, _: Annotated[Actor, requires(*READERS)]
-) -> list[dict[str, Any]]:
+def assessments(incident_id: str, reporting: Reporting, _: Reader) -> list[AssessmentOut]:
     """The DORA assessment of every assessed tenant."""
-    return container_of(request).incident_reporting.assessments(incident_id)
+    return reporting.assessments(incident_id)
 
 
-@router.get("/{incident_id}/dora/{tenant}/reports/{stage}")
+@router.get(
+    "/{incident_id}/dora/{tenant}/reports/{stage}",
+    response_model=DoraReportOut,
+    responses=_DOCUMENTS,
+)
 def draft(
     incident_id: str,
     tenant: str,
     stage: str,
-    request: Request,
-    _: Annotated[Actor, requires(*READERS)],
+    reporting: Reporting,
+    _: Reader,
     format: Annotated[str, Query(pattern="^(json|markdown|html|pdf)$")] = "json",
     lang: Lang = "de",
-) -> Response:
+) -> DoraReportOut | Response:
     """A tenant's report draft as JSON, Markdown, HTML or PDF (German by default)."""
-    report = container_of(request).incident_reporting.draft(incident_id, tenant, stage)
+    report = reporting.draft(incident_id, tenant, stage)
     if format == "json":
-        return JSONResponse(report)
-    name = f"{incident_id}-{tenant}-{report['stage']}-{lang}"
+        return report
+    name = f"{incident_id}-{tenant}-{report.stage}-{lang}"
     return _document(report_markdown(report, lang), format, name, lang)
-
-
-def _document(markdown: str, fmt: str, name: str, lang: str) -> Response:
-    body = render_document(markdown, fmt, title=name, lang=lang)
-    ext = {"markdown": "md", "html": "html", "pdf": "pdf"}[fmt]
-    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in name)
-    return Response(
-        body,
-        media_type=MEDIA_TYPES[fmt],
-        headers={"Content-Disposition": f'inline; filename="{safe}.{ext}"'},
-    )
 
 
 @router.post("/{incident_id}/dora/{tenant}/reports/{stage}/submit", status_code=201)
@@ -275,13 +264,13 @@ def submit(
     incident_id: str,
     tenant: str,
     stage: str,
-    request: Request,
-    actor: Annotated[Actor, requires(*REPORTERS)],
+    reporting: Reporting,
+    actor: Reporter,
     body: Annotated[SubmitIn | None, Body()] = None,
-) -> dict[str, Any]:
+) -> SubmittedOut:
     """Record that the report was submitted (the draft as it stood is kept)."""
     given = body or SubmitIn()
-    return container_of(request).incident_reporting.submit(
+    return reporting.submit(
         incident_id,
         tenant,
         stage,
@@ -295,14 +284,14 @@ def submit(
 def decide_fix(
     incident_id: str,
     body: FixDecisionIn,
-    request: Request,
-    actor: Annotated[Actor, requires(Role.COMPLIANCE_OFFICER, Role.MANAGEMENT, Role.DEVOPS)],
-) -> dict[str, Any]:
+    reporting: Reporting,
+    actor: Annotated[Actor, requires(*DECIDERS)],
+) -> FixDecisionOut:
     """Approve or reject a fix (service, version) for a SEV-1/2 incident before its release.
 
     Who may decide is the policy's ``remediation_deploy_approvers`` of the incident's severity
     (seed: the compliance officer); other admitted roles get 403."""
-    return container_of(request).incident_reporting.fixes.decide(
+    return reporting.fixes.decide(
         incident_id,
         service=body.service,
         version=body.version,
@@ -313,74 +302,66 @@ def decide_fix(
 
 
 @router.get("/{incident_id}/fixes")
-def fixes(
-    incident_id: str, request: Request, _: Annotated[Actor, requires(*READERS)]
-) -> list[dict[str, Any]]:
+def fixes(incident_id: str, reporting: Reporting, _: Reader) -> list[FixOut]:
     """The incident's fix approvals and rejections, oldest first."""
-    return container_of(request).incident_reporting.fixes.list(incident_id)
+    return reporting.fixes.list(incident_id)
 
 
 @router.get("/{incident_id}/notices")
-def notices(
-    incident_id: str, request: Request, _: Annotated[Actor, requires(*READERS)]
-) -> list[dict[str, Any]]:
+def notices(incident_id: str, reporting: Reporting, _: Reader) -> list[NoticeDraftOut]:
     """The German notice drafts to the affected broker houses (SEV-1/2), and which went out."""
-    return container_of(request).incident_reporting.notices.drafts(incident_id)
+    return reporting.notices.drafts(incident_id)
 
 
 @router.post("/{incident_id}/notices/{tenant}/release")
 def release_notice(
     incident_id: str,
     tenant: str,
-    request: Request,
+    reporting: Reporting,
     actor: Annotated[Actor, requires(Role.COMPLIANCE_OFFICER, Role.DEVOPS, Role.MANAGEMENT)],
-) -> dict[str, Any]:
+) -> NoticeSentOut:
     """Release a broker house's notice: queued for sending (e-mail) and recorded.
 
     Who may release is the policy's ``incidents.response.tenant_notice_releasers``."""
-    return container_of(request).incident_reporting.notices.release(
-        incident_id, tenant, actor=actor
-    )
+    return reporting.notices.release(incident_id, tenant, actor=actor)
 
 
-@router.get("/{incident_id}/gdpr/draft")
+@router.get("/{incident_id}/gdpr/draft", response_class=Response, responses=_DOCUMENTS)
 def gdpr_draft(
     incident_id: str,
-    request: Request,
-    _: Annotated[Actor, requires(*READERS)],
+    reporting: Reporting,
+    _: Reader,
     format: Annotated[str, Query(pattern="^(markdown|html|pdf)$")] = "markdown",
     lang: Lang = "de",
 ) -> Response:
     """The GDPR Art. 33 notification draft as Markdown, HTML or PDF (German by default)."""
-    text = container_of(request).incident_reporting.gdpr_draft(incident_id, lang)
+    text = reporting.gdpr_draft(incident_id, lang)
     return _document(text, format, f"{incident_id}-dsgvo-{lang}", lang)
 
 
 @router.post("/{incident_id}/gdpr/notified")
 def gdpr_notified(
     incident_id: str,
-    request: Request,
-    actor: Annotated[Actor, requires(*REPORTERS)],
+    reporting: Reporting,
+    actor: Reporter,
     body: Annotated[SubmitIn | None, Body()] = None,
-) -> dict[str, Any]:
+) -> IncidentOut:
     """Record the GDPR Art. 33 notification."""
     at = body.submitted_at if body else None
-    return container_of(request).incident_reporting.gdpr_notified(incident_id, actor=actor, at=at)
+    return reporting.gdpr_notified(incident_id, actor=actor, at=at)
 
 
-@router.post("/{incident_id}/postmortem")
+@router.post("/{incident_id}/postmortem", response_model=PostmortemOut, responses=_DOCUMENTS)
 def postmortem(
     incident_id: str,
-    request: Request,
-    actor: Annotated[Actor, requires(*RESPONDERS, Role.COMPLIANCE_OFFICER)],
+    reporting: Reporting,
+    actor: ActionEditor,
     lang: Lang = "de",
     format: Annotated[str, Query(pattern="^(json|markdown|html|pdf)$")] = "json",
-) -> Response:
+) -> PostmortemOut | Response:
     """Generate the post-mortem from the incident (German by default): JSON with the Markdown,
     or the document itself as Markdown, HTML or PDF."""
-    result = container_of(request).incident_reporting.postmortem(
-        incident_id, actor=actor, lang=lang
-    )
+    result = reporting.postmortem(incident_id, actor=actor, lang=lang)
     if format == "json":
-        return JSONResponse(result)
-    return _document(result["markdown"], format, f"{incident_id}-post-mortem-{lang}", lang)
+        return result
+    return _document(result.markdown, format, f"{incident_id}-post-mortem-{lang}", lang)

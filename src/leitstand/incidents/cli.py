@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import BaseModel
 from rich.table import Table
 
 from leitstand.auth.model import Actor, Role
@@ -24,9 +25,9 @@ from leitstand.cli_support import (
 )
 from leitstand.errors import Issue, ValidationError
 from leitstand.incidents.api import REPORTERS, RESPONDERS
-from leitstand.incidents.classify import classify_text
-from leitstand.incidents.documents import render_document
-from leitstand.incidents.reports import report_markdown
+from leitstand.incidents.dora.check import classify_text
+from leitstand.incidents.reporting.documents import render_document
+from leitstand.incidents.reporting.dora_reports import report_markdown
 from leitstand.incidents.schemas import AssessmentIn, parse_model
 from leitstand.policy.loader import find_policy_file, load_policy
 from leitstand.settings import Settings
@@ -52,6 +53,19 @@ _FOLLOW_UP = (*RESPONDERS, Role.COMPLIANCE_OFFICER)
 def _acting(token: str | None, action: str, roles: tuple[Role, ...]) -> tuple[Container, Actor]:
     container = open_container()
     return container, resolve_actor(container, token, action=action, roles=roles)
+
+
+def _plain(value: Any) -> Any:
+    """Read models as plain JSON data; times as ``isoformat()``, as the CLI prints them."""
+    if isinstance(value, BaseModel):
+        value = value.model_dump()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, date):  # and datetime
+        return value.isoformat()
+    return value
 
 
 def _lang(value: str) -> str:
@@ -119,7 +133,7 @@ def classify_cmd(
     # Only the policy (calendar, deadlines) is needed: no database is opened.
     settings = Settings()
     policy = load_policy(settings.policy or find_policy_file(Path.cwd()))
-    result = classify_text(text, policy.incidents, lang=_lang(lang))
+    result = _plain(classify_text(text, policy.incidents, lang=_lang(lang)))
     if json_out:
         emit_json(result)
         return
@@ -154,7 +168,7 @@ def open_cmd(
             "personal_data_affected": personal_data,
         },
     )
-    emit_json(incident.as_dict()) if json_out else console.print(f"opened {incident.id}")
+    emit_json(_plain(incident)) if json_out else console.print(f"opened {incident.id}")
 
 
 @app.command("list")
@@ -166,7 +180,7 @@ def list_incidents(
     """List incidents, newest first."""
     incidents = open_container().incidents.list(status=status, tenant=tenant)
     if json_out:
-        emit_json([i.as_dict() for i in incidents])
+        emit_json(_plain(incidents))
         return
     table = Table("id", "severity", "status", "phase", "opened", "systems", "tenants", "title")
     for i in incidents:
@@ -186,7 +200,7 @@ def list_incidents(
 @app.command("show")
 def show(incident_id: Id, json_out: JsonOpt = False) -> None:
     """Show an incident with timeline, deadlines, action items and DORA assessments."""
-    detail = open_container().incident_reporting.detail(incident_id)
+    detail = _plain(open_container().incident_reporting.detail(incident_id))
     if json_out:
         emit_json(detail)
         return
@@ -314,7 +328,7 @@ def merge(
     c, actor = _acting(token, "incident.merge", RESPONDERS)
     incident = c.incidents.merge(incident_id, into=into, reason=reason, actor=actor)
     if json_out:
-        emit_json(incident.as_dict())
+        emit_json(_plain(incident))
         return
     console.print(f"{incident.id}: closed as duplicate of {incident.merged_into}")
 
@@ -330,7 +344,7 @@ def assess(
     """Classify the incident for one tenant (DORA); major starts its reporting deadlines."""
     facts = parse_model(AssessmentIn, _read_json(input_file, "--input"))
     c, actor = _acting(token, "incident.assess", REPORTERS)
-    result = c.incident_reporting.assess(incident_id, tenant, facts, actor=actor)
+    result = _plain(c.incident_reporting.assess(incident_id, tenant, facts, actor=actor))
     if json_out:
         emit_json(result)
         return
@@ -350,7 +364,11 @@ def report(
     json_out: JsonOpt = False,
 ) -> None:
     """Draft a tenant's DORA report (Markdown, HTML or PDF, German by default; --json: fields)."""
-    draft = open_container().incident_reporting.draft(incident_id, tenant, stage)
+    draft = (
+        open_container()
+        .incident_reporting.draft(incident_id, tenant, stage)
+        .model_dump(mode="json")
+    )
     if not json_out:
         title = f"{incident_id}-{tenant}-{draft['stage']}-{lang}"
         _emit(report_markdown(draft, _lang(lang)), fmt, out, title, lang)
@@ -375,8 +393,10 @@ def submit(
     """Record that a report was submitted to the authority."""
     c, actor = _acting(token, "incident.submit", REPORTERS)
     when = parse_when(at, field="--at", now=c.clock.now())
-    result = c.incident_reporting.submit(
-        incident_id, tenant, stage, actor=actor, submitted_at=when, reference=reference
+    result = _plain(
+        c.incident_reporting.submit(
+            incident_id, tenant, stage, actor=actor, submitted_at=when, reference=reference
+        )
     )
     console.print(f"{tenant} {result['stage']} submitted at {local_time(result['submitted_at'])}")
 
@@ -403,7 +423,7 @@ def approve_fix(
 @app.command("notices")
 def notices(incident_id: Id, json_out: JsonOpt = False) -> None:
     """Show the notice drafts to the affected broker houses (SEV-1/2)."""
-    drafts = open_container().incident_reporting.notices.drafts(incident_id)
+    drafts = _plain(open_container().incident_reporting.notices.drafts(incident_id))
     if json_out:
         console.print_json(json.dumps(drafts, ensure_ascii=False))
         return
@@ -423,7 +443,7 @@ def release_notice(
     c, actor = _acting(
         token, "incident.release_notice", (Role.COMPLIANCE_OFFICER, Role.DEVOPS, Role.MANAGEMENT)
     )
-    result = c.incident_reporting.notices.release(incident_id, tenant, actor=actor)
+    result = _plain(c.incident_reporting.notices.release(incident_id, tenant, actor=actor))
     console.print(f"{tenant}: released ({result['channels']})", markup=False)
 
 
@@ -462,7 +482,7 @@ def postmortem(
 ) -> None:
     """Write the post-mortem from the incident (seed template; due in 5 working days)."""
     c, actor = _acting(token, "incident.postmortem", _FOLLOW_UP)
-    result = c.incident_reporting.postmortem(incident_id, actor=actor, lang=_lang(lang))
+    result = _plain(c.incident_reporting.postmortem(incident_id, actor=actor, lang=_lang(lang)))
     _emit(result["markdown"], fmt, out, f"{incident_id}-post-mortem-{lang}", lang)
     if not result["complete"]:
         console.print(f"draft: still missing {', '.join(result['missing'])}", markup=False)
@@ -500,7 +520,7 @@ def action_add(
     item = c.incident_actions.add(
         incident_id, title=title, owner=owner, due_date=due_date, actor=actor
     )
-    console.print(f"action item {item['number']} added")
+    console.print(f"action item {item.number} added")
 
 
 @action_app.command("set")
@@ -513,13 +533,13 @@ def action_set(
     """Change an action item's status."""
     c, actor = _acting(token, "incident.action_set", _FOLLOW_UP)
     item = c.incident_actions.change(incident_id, number, actor=actor, status=status)
-    console.print(f"action item {item['number']}: {item['status']}")
+    console.print(f"action item {item.number}: {item.status}")
 
 
 @action_app.command("list")
 def action_list(incident_id: Id, json_out: JsonOpt = False) -> None:
     """List action items; overdue ones are flagged."""
-    items = open_container().incident_actions.list(incident_id)
+    items = _plain(open_container().incident_actions.list(incident_id))
     if json_out:
         emit_json(items)
         return

@@ -3,255 +3,73 @@ offset are refused with the field path); outputs mirror the read model."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
-from typing import Annotated, Any, Literal, Self, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, TypeVar
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PlainSerializer,
     StrictBool,
-    StrictInt,
+    field_validator,
     model_validator,
 )
 from pydantic import ValidationError as PydanticValidationError
 
 from leitstand.api_types import Timestamp
 from leitstand.errors import Issue, ValidationError
-from leitstand.incidents.dora import Assessment, DataLoss
+from leitstand.incidents.dora.entities import ENTITY_TYPES, MEMBER_STATES
+from leitstand.incidents.dora.facts import AssessmentIn, ClassifyIn
+
+if TYPE_CHECKING:
+    from leitstand.incidents.reporting.timeline import TimelineEntry
+    from leitstand.incidents.response.deadlines import Deadline
 
 __all__ = [
     "ENTITY_TYPES",
     "MEMBER_STATES",
     "ActionIn",
+    "ActionOut",
     "ActionPatch",
     "AssessmentIn",
+    "AssessmentOut",
+    "ClassificationOut",
     "ClassifyIn",
+    "DeadlineOut",
+    "DetailOut",
+    "DoraReportOut",
     "FixDecisionIn",
+    "FixDecisionOut",
+    "FixOut",
     "IncidentIn",
+    "IncidentOut",
     "IncidentPatch",
+    "IsoTime",
     "MergeIn",
     "NoteIn",
+    "NotedOut",
+    "NoticeDraftOut",
+    "NoticeOut",
+    "NoticeSentOut",
     "PhaseIn",
+    "PostmortemOut",
+    "ReleasedOut",
+    "ReportFieldOut",
+    "ReportSectionOut",
+    "SubmissionOut",
     "SubmitIn",
+    "SubmittedOut",
+    "TimelineEntryOut",
     "TimesIn",
     "issues_of",
     "parse_model",
 ]
 
-#: DORA Art. 2(1) financial entity types, plus entities identified as essential or important
-#: under NIS2 (they may not use the weekend rule for initial and intermediate reports).
-ENTITY_TYPES = (
-    "credit_institution",
-    "payment_institution",
-    "account_information_service_provider",
-    "electronic_money_institution",
-    "investment_firm",
-    "crypto_asset_service_provider",
-    "central_securities_depository",
-    "central_counterparty",
-    "trading_venue_operator",
-    "trade_repository",
-    "alternative_investment_fund_manager",
-    "ucits_management_company",
-    "data_reporting_service_provider",
-    "insurance_undertaking",
-    "reinsurance_undertaking",
-    "insurance_intermediary",
-    "institution_for_occupational_retirement_provision",
-    "credit_rating_agency",
-    "critical_benchmark_administrator",
-    "crowdfunding_service_provider",
-    "securitisation_repository",
-    "nis2_essential_or_important_entity",
-)
-#: EU member states and the EEA states (ISO 3166-1 alpha-2).
-MEMBER_STATES = frozenset(
-    [
-        "AT",
-        "BE",
-        "BG",
-        "CY",
-        "CZ",
-        "DE",
-        "DK",
-        "EE",
-        "ES",
-        "FI",
-        "FR",
-        "GR",
-        "HR",
-        "HU",
-        "IE",
-        "IT",
-        "LT",
-        "LU",
-        "LV",
-        "MT",
-        "NL",
-        "PL",
-        "PT",
-        "RO",
-        "SE",
-        "SI",
-        "SK",
-        "IS",
-        "LI",
-        "NO",
-    ]
-)
-
-EntityType = Literal[
-    "credit_institution",
-    "payment_institution",
-    "account_information_service_provider",
-    "electronic_money_institution",
-    "investment_firm",
-    "crypto_asset_service_provider",
-    "central_securities_depository",
-    "central_counterparty",
-    "trading_venue_operator",
-    "trade_repository",
-    "alternative_investment_fund_manager",
-    "ucits_management_company",
-    "data_reporting_service_provider",
-    "insurance_undertaking",
-    "reinsurance_undertaking",
-    "insurance_intermediary",
-    "institution_for_occupational_retirement_provision",
-    "credit_rating_agency",
-    "critical_benchmark_administrator",
-    "crowdfunding_service_provider",
-    "securitisation_repository",
-    "nis2_essential_or_important_entity",
-]
-Count = Annotated[StrictInt, Field(ge=0)]
-Pct = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
-Amount = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-Reputation = Literal["media", "complaints", "regulatory_breach", "client_loss"]
-
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class DataLossIn(_Strict):
-    availability: StrictBool
-    authenticity: StrictBool
-    integrity: StrictBool
-    confidentiality: StrictBool
-
-
-class _Facts(_Strict):
-    critical_services_affected: StrictBool
-    malicious_unauthorised_access: StrictBool
-    clients_affected: Count
-    clients_total: Count
-    financial_counterparts_affected_pct: Pct
-    transactions_number_affected_pct: Pct
-    transactions_value_affected_pct: Pct
-    relevant_clients_affected: StrictBool
-    reputational_impact: list[Reputation]
-    duration_hours: Amount
-    critical_function_downtime_hours: Amount
-    member_states_affected: list[str]
-    data_loss: DataLossIn
-    economic_impact_eur: Amount
-    entity_type: EntityType | None = None
-
-    @model_validator(mode="after")
-    def _consistent(self) -> Self:
-        issues: list[Issue] = []
-        if self.clients_total and self.clients_affected > self.clients_total:
-            issues.append(
-                Issue(
-                    "clients_affected",
-                    f"must not exceed clients_total ({self.clients_total}) "
-                    f"(got {self.clients_affected})",
-                )
-            )
-        for index, code in enumerate(self.member_states_affected):
-            if code not in MEMBER_STATES:
-                issues.append(
-                    Issue(
-                        f"member_states_affected.{index}",
-                        f"an ISO code of an EU/EEA member state like DE or AT (got {code!r})",
-                    )
-                )
-        if len(set(self.reputational_impact)) != len(self.reputational_impact):
-            issues.append(Issue("reputational_impact", "each entry only once"))
-        if issues:
-            raise ValueError("; ".join(str(i) for i in issues))
-        return self
-
-    def assessment(self) -> Assessment:
-        return Assessment(
-            critical_services_affected=self.critical_services_affected,
-            malicious_unauthorised_access=self.malicious_unauthorised_access,
-            clients_affected=self.clients_affected,
-            clients_total=self.clients_total,
-            financial_counterparts_affected_pct=self.financial_counterparts_affected_pct,
-            transactions_number_affected_pct=self.transactions_number_affected_pct,
-            transactions_value_affected_pct=self.transactions_value_affected_pct,
-            relevant_clients_affected=self.relevant_clients_affected,
-            reputational_impact=tuple(self.reputational_impact),
-            duration_hours=self.duration_hours,
-            critical_function_downtime_hours=self.critical_function_downtime_hours,
-            member_states_affected=tuple(self.member_states_affected),
-            data_loss=DataLoss(**self.data_loss.model_dump()),
-            economic_impact_eur=self.economic_impact_eur,
-        )
-
-    def facts(self) -> dict[str, Any]:
-        """The facts alone (without times and entity type), as stored and shown."""
-        return self.model_dump(
-            mode="json",
-            exclude={
-                "aware_at",
-                "classified_at",
-                "entity_type",
-                "initial_notification_submitted_at",
-                "intermediate_report_submitted_at",
-            },
-        )
-
-
-class ClassifyIn(_Facts):
-    """The input of ``leitstand incident classify`` (one assessment, nothing stored)."""
-
-    aware_at: Timestamp
-    classified_at: Timestamp
-    initial_notification_submitted_at: Timestamp | None = None
-    intermediate_report_submitted_at: Timestamp | None = None
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Self:
-        order = [
-            ("aware_at", self.aware_at),
-            ("classified_at", self.classified_at),
-            ("initial_notification_submitted_at", self.initial_notification_submitted_at),
-            ("intermediate_report_submitted_at", self.intermediate_report_submitted_at),
-        ]
-        previous: tuple[str, datetime] | None = None
-        for name, value in order:
-            if value is None:
-                continue
-            if previous is not None and value < previous[1]:
-                raise ValueError(f"{name}: must not be before {previous[0]}")
-            previous = (name, value)
-        if self.intermediate_report_submitted_at and not self.initial_notification_submitted_at:
-            raise ValueError(
-                "intermediate_report_submitted_at: needs initial_notification_submitted_at"
-            )
-        return self
-
-
-class AssessmentIn(_Facts):
-    """A tenant's assessment of a stored incident; times default to the incident's awareness
-    and the moment of (first major) classification."""
-
-    aware_at: Timestamp | None = None
-    classified_at: Timestamp | None = None
 
 
 def issues_of(exc: PydanticValidationError, prefix: str = "") -> list[Issue]:
@@ -377,3 +195,296 @@ class FixDecisionIn(_Strict):
     version: Annotated[str, Field(min_length=1, max_length=200)]
     approve: bool = True
     note: Annotated[str, Field(max_length=2000)] | None = None
+
+
+# -- read models (what services return and the API answers) ----------------------------------
+
+
+def _iso(value: datetime | date) -> str:
+    return value.isoformat()
+
+
+#: A time these read models have always answered with ``isoformat()`` (``+00:00``).
+IsoTime = Annotated[datetime, PlainSerializer(_iso, return_type=str, when_used="json")]
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class IncidentOut(_Out):
+    """An incident as services return it and the API shows it."""
+
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+
+    id: str
+    title: str
+    severity: str
+    status: str
+    phase: str
+    opened_at: datetime
+    opened_by: str
+    service: str | None
+    tenant: str | None
+    source: str
+    alert_id: int | None
+    alert_fingerprint: str | None
+    escalation_id: int | None
+    systems: list[str]
+    tenants: list[str]
+    commander: str | None
+    scribe: str | None
+    communication: str | None
+    description: str | None
+    root_cause: str | None
+    root_cause_key: str | None
+    impact: str | None
+    occurred_at: datetime | None
+    detected_at: datetime | None
+    aware_at: datetime | None
+    acknowledged_at: datetime | None
+    contained_at: datetime | None
+    recovered_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    personal_data_affected: bool
+    gdpr_notified_at: datetime | None
+    postmortem_at: datetime | None
+    merged_into: str | None = None
+
+    @field_validator("systems", "tenants", mode="before")
+    @classmethod
+    def _json_list(cls, value: object) -> object:
+        # The row stores these lists as JSON text.
+        return json.loads(value or "[]") if isinstance(value, str | None) else value
+
+    def duration_seconds(self, now: datetime) -> float:
+        """From occurrence (or detection, or opening) to resolution (or now)."""
+        start = self.occurred_at or self.detected_at or self.opened_at
+        return ((self.resolved_at or now) - start).total_seconds()
+
+
+class TimelineEntryOut(_Out):
+    """One line of an incident's timeline (from the evidence ledger)."""
+
+    time: str
+    kind: str
+    action: str
+    text: str
+    text_en: str
+    actor: str
+    role: str
+    subject: str
+    tenant: str | None
+    system: str | None
+    ledger_index: int
+
+    @classmethod
+    def of(cls, entry: TimelineEntry) -> TimelineEntryOut:
+        return cls(
+            time=entry.time,
+            kind=entry.kind,
+            action=entry.action,
+            text=entry.text_de,
+            text_en=entry.text_en,
+            actor=entry.actor,
+            role=entry.role,
+            subject=entry.subject,
+            tenant=entry.tenant,
+            system=entry.system,
+            ledger_index=entry.ledger_index,
+        )
+
+
+class DeadlineOut(_Out):
+    """A deadline of an incident and where it stands at the time of asking."""
+
+    clock: str
+    tenant: str | None
+    label: str
+    label_en: str
+    due_at: IsoTime
+    met_at: IsoTime | None
+    open: bool
+    overdue: bool
+    late: bool
+    seconds_left: int | None
+
+    @classmethod
+    def of(cls, deadline: Deadline, now: datetime) -> DeadlineOut:
+        open_ = deadline.open
+        met = deadline.met_at
+        return cls(
+            clock=deadline.clock,
+            tenant=deadline.tenant,
+            label=deadline.label_de,
+            label_en=deadline.label_en,
+            due_at=deadline.due_at,
+            met_at=met,
+            open=open_,
+            overdue=open_ and now >= deadline.due_at,
+            late=met is not None and met > deadline.due_at,
+            seconds_left=int((deadline.due_at - now).total_seconds()) if open_ else None,
+        )
+
+
+class ActionOut(_Out):
+    """An action item (Maßnahme)."""
+
+    number: int
+    title: str
+    owner: str
+    due_date: date
+    status: str
+    overdue: bool
+    created_at: IsoTime
+    created_by: str
+    done_at: IsoTime | None
+
+
+class AssessmentOut(_Out):
+    """A tenant's DORA classification of an incident, and its submissions."""
+
+    tenant: str
+    entity_type: str
+    major: bool
+    criteria_met: list[str]
+    reasons: list[str]
+    reasons_en: list[str]
+    inputs: dict[str, Any]
+    aware_at: IsoTime
+    classified_at: IsoTime
+    assessed_at: IsoTime
+    assessed_by: str
+    initial_submitted_at: IsoTime | None
+    intermediate_submitted_at: IsoTime | None
+    final_submitted_at: IsoTime | None
+
+
+class SubmissionOut(_Out):
+    """A report as it went to the authority."""
+
+    tenant: str
+    stage: str
+    submitted_at: IsoTime
+    submitted_by: str
+    reference: str | None
+    sha256: str
+
+
+class SubmittedOut(_Out):
+    """The answer to recording a submission."""
+
+    stage: str
+    tenant: str
+    submitted_at: IsoTime
+    sha256: str
+
+
+class DetailOut(_Out):
+    """Incident, timeline, deadlines, action items, DORA assessments and submissions."""
+
+    incident: IncidentOut
+    timeline: list[TimelineEntryOut]
+    deadlines: list[DeadlineOut]
+    actions: list[ActionOut]
+    dora: list[AssessmentOut]
+    submissions: list[SubmissionOut]
+
+
+class ClassificationOut(_Out):
+    """One DORA classification and the deadlines that follow (nothing stored)."""
+
+    major: bool
+    criteria_met: list[str]
+    reasons: list[str]
+    deadlines: dict[str, str]
+
+
+class NotedOut(_Out):
+    status: Literal["noted"] = "noted"
+
+
+class FixDecisionOut(_Out):
+    """A recorded approval (or rejection) of a fix."""
+
+    incident_id: str
+    service: str
+    version: str
+    approved: bool
+    by: str
+
+
+class FixOut(_Out):
+    """One approval decision of an incident's fix, as the ledger holds it."""
+
+    service: str | None
+    version: str | None
+    approved: bool
+    by: str
+    role: str
+    at: str
+    note: str | None
+    ledger_index: int
+
+
+class ReleasedOut(_Out):
+    at: str
+    by: str
+    role: str
+
+
+class NoticeOut(_Out):
+    """A notice to an affected broker house (tenant)."""
+
+    tenant: str
+    name: str
+    to: str | None
+    subject: str
+    body: str
+
+
+class NoticeDraftOut(NoticeOut):
+    released: ReleasedOut | None
+
+
+class NoticeSentOut(NoticeOut):
+    channels: dict[str, str]
+
+
+class PostmortemOut(_Out):
+    markdown: str
+    sha256: str
+    complete: bool
+    missing: list[str]
+
+
+class ReportFieldOut(_Out):
+    field: str
+    name: str
+    name_en: str
+    key: str
+    value: Any
+
+
+class ReportSectionOut(_Out):
+    section: str
+    title: str
+    title_en: str
+    fields: list[ReportFieldOut]
+
+
+class DoraReportOut(_Out):
+    """A DORA report draft: the template's sections with numbered fields."""
+
+    template: str
+    template_en: str
+    authority: str
+    stage: str
+    stage_name: str
+    stage_name_en: str
+    incident_id: str
+    tenant: str
+    timezone: str
+    sections: list[ReportSectionOut]
+    missing_fields: list[str]

@@ -2,8 +2,9 @@
 
 Every change is one transaction with its evidence entry (``incident.*``, each with a German and
 English label for the timeline), re-arms the incident's deadline timers and fires the escalation
-rules that apply. Opening lives in ``opening``, DORA assessments and reports in ``reporting``,
-action items in ``actions``, deadline timers in ``timers``.
+rules that apply. Opening lives in ``response.opening``, DORA assessments and reports in
+``reporting``, action items in ``response.actions``, deadline timers in
+``response.deadline_timers``.
 """
 
 from __future__ import annotations
@@ -14,13 +15,11 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.orm import Session
-
 from leitstand.auth.model import Actor
 from leitstand.clock import Clock
-from leitstand.db import Database
+from leitstand.db import Database, Session
 from leitstand.errors import ConfigError, ConflictError, Issue, NotFoundError, ValidationError
+from leitstand.incidents import store
 from leitstand.incidents.model import (
     MILESTONES,
     IncidentStatus,
@@ -30,14 +29,14 @@ from leitstand.incidents.model import (
     label_pair,
     phase_milestones,
 )
-from leitstand.incidents.opening import EscalationOpening, IncidentOpener, Opening
-from leitstand.incidents.readmodel import IncidentView, view_of
-from leitstand.incidents.store import DoraAssessmentRow, IncidentRow, tenant_filter
-from leitstand.incidents.timers import IncidentClocks
+from leitstand.incidents.response.deadline_timers import IncidentClocks
+from leitstand.incidents.response.opening import EscalationOpening, IncidentOpener, Opening
+from leitstand.incidents.schemas import IncidentOut
+from leitstand.incidents.store import IncidentRow
 from leitstand.ledger.service import Ledger
 from leitstand.policy.model import Policy
 
-__all__ = ["EDITABLE", "EscalationOpening", "IncidentPart", "IncidentService", "IncidentView"]
+__all__ = ["EDITABLE", "EscalationOpening", "IncidentOut", "IncidentPart", "IncidentService"]
 
 #: Fields ``update`` may change (milestones that phases stamp are set by phases, or here).
 EDITABLE = frozenset(
@@ -105,7 +104,7 @@ class IncidentService:
         service: str | None = None,
         tenant: str | None = None,
         severity: str | None = None,
-    ) -> IncidentView:
+    ) -> IncidentOut:
         """Open the incident of an escalation in the caller's transaction; once per escalation.
 
         An alert leitstand raised for an incident's own deadline leads back to that incident.
@@ -119,7 +118,9 @@ class IncidentService:
             tenant=tenant,
             severity=severity,
         )
-        return view_of(self.opener.from_escalations(session, [opening], actor=actor)[0])
+        return IncidentOut.model_validate(
+            self.opener.from_escalations(session, [opening], actor=actor)[0]
+        )
 
     def open(
         self,
@@ -135,7 +136,7 @@ class IncidentService:
         fingerprint: str | None = None,
         escalation_id: int | None = None,
         details: Mapping[str, Any] | None = None,
-    ) -> IncidentView:
+    ) -> IncidentOut:
         """Open an incident in the caller's transaction and record ``incident.opened``."""
         spec = Opening(
             title=title,
@@ -148,11 +149,11 @@ class IncidentService:
             escalation_id=escalation_id,
             details=dict(details or {}),
         )
-        return view_of(self.opener.open_many(session, [spec], actor=actor)[0])
+        return IncidentOut.model_validate(self.opener.open_many(session, [spec], actor=actor)[0])
 
     def create(
         self, *, title: str, severity: str, actor: Actor, details: Mapping[str, Any] | None = None
-    ) -> IncidentView:
+    ) -> IncidentOut:
         """Open an incident by hand (CLI, API) in its own transaction."""
         if not title.strip():
             raise ValidationError([Issue("title", "a title (got an empty string)")])
@@ -169,7 +170,7 @@ class IncidentService:
         with self.db.transaction() as session:
             yield session, self.load_row(session, incident_id, lock=True)
 
-    def update(self, incident_id: str, changes: Mapping[str, Any], *, actor: Actor) -> IncidentView:
+    def update(self, incident_id: str, changes: Mapping[str, Any], *, actor: Actor) -> IncidentOut:
         """Change details, roles, systems, tenants or milestones; every change is evidence."""
         unknown = sorted(set(changes) - EDITABLE)
         if unknown:
@@ -195,7 +196,7 @@ class IncidentService:
                 setattr(row, key, stored)
             check_milestones({m: getattr(row, m) for m in MILESTONES}, now=self.clock.now())
             if not after:
-                return view_of(row)
+                return IncidentOut.model_validate(row)
             row.updated_at = self.clock.now()
             shown = ", ".join(sorted(after))
             self.ledger.record(
@@ -210,7 +211,7 @@ class IncidentService:
                 },
             )
             self.after_change(session, row, why="updated")
-            return view_of(row)
+            return IncidentOut.model_validate(row)
 
     def set_phase(
         self,
@@ -220,7 +221,7 @@ class IncidentService:
         actor: Actor,
         at: datetime | None = None,
         note: str | None = None,
-    ) -> IncidentView:
+    ) -> IncidentOut:
         """Move to the next phase; stamps the milestones the phase implies."""
         try:
             target = Phase(phase)
@@ -261,9 +262,9 @@ class IncidentService:
                 },
             )
             self.after_change(session, row, why="phase")
-            return view_of(row)
+            return IncidentOut.model_validate(row)
 
-    def acknowledge(self, incident_id: str, *, actor: Actor) -> IncidentView:
+    def acknowledge(self, incident_id: str, *, actor: Actor) -> IncidentOut:
         """Take the incident: the reaction time is met; the actor becomes commander if none."""
         with self.changing(incident_id) as (session, row):
             self._refuse_closed(row)
@@ -289,7 +290,7 @@ class IncidentService:
                 },
             )
             self.after_change(session, row, why="acknowledged")
-            return view_of(row)
+            return IncidentOut.model_validate(row)
 
     def correct_times(
         self,
@@ -299,7 +300,7 @@ class IncidentService:
         actor: Actor,
         detected_at: datetime | None = None,
         aware_at: datetime | None = None,
-    ) -> IncidentView:
+    ) -> IncidentOut:
         """The commander corrects detection and awareness, with a reason (recorded).
 
         The DORA and GDPR clocks run from these: DORA assessments that took the incident's
@@ -352,7 +353,7 @@ class IncidentService:
                 },
             )
             self.after_change(session, row, why="updated")
-            return view_of(row)
+            return IncidentOut.model_validate(row)
 
     @staticmethod
     def reporting_awareness(
@@ -362,19 +363,17 @@ class IncidentService:
         if new is None or old == new:
             return []
         moved = []
-        for record in session.execute(
-            sa.select(DoraAssessmentRow).where(DoraAssessmentRow.incident_id == row.id)
-        ).scalars():
+        for record in store.dora.assessments(session, row.id):
             if old is not None and record.aware_at == old:
                 record.aware_at = new
                 record.classified_at = max(record.classified_at, new)
                 moved.append(record.tenant)
         return sorted(moved)
 
-    def merge(self, incident_id: str, *, into: str, reason: str, actor: Actor) -> IncidentView:
+    def merge(self, incident_id: str, *, into: str, reason: str, actor: Actor) -> IncidentOut:
         """Merge the duplicate ``incident_id`` into ``into`` (close it as a duplicate): its clocks
-        stop, its tenants, systems, alerts and timeline join ``into`` (see ``merging``)."""
-        from leitstand.incidents.merging import check_reason, merge_rows
+        stop, its tenants, systems, alerts and timeline join ``into`` (see ``response.merging``)."""
+        from leitstand.incidents.response.merging import check_reason, merge_rows
 
         text = check_reason(reason)
         if not into.strip():
@@ -391,7 +390,7 @@ class IncidentService:
                 actor=actor,
                 clocks=self._clocks,
             )
-            return view_of(rows[incident_id])
+            return IncidentOut.model_validate(rows[incident_id])
 
     def note(self, incident_id: str, text: str, *, actor: Actor) -> None:
         """Add a manual note to the timeline (stored as evidence)."""
@@ -407,7 +406,7 @@ class IncidentService:
             )
             row.updated_at = self.clock.now()
 
-    def close(self, incident_id: str, *, actor: Actor, at: datetime | None = None) -> IncidentView:
+    def close(self, incident_id: str, *, actor: Actor, at: datetime | None = None) -> IncidentOut:
         """Close after follow-up, once the post-mortem has been written."""
         with self.changing(incident_id) as (session, row):
             if row.status == IncidentStatus.CLOSED.value:
@@ -438,42 +437,34 @@ class IncidentService:
                 },
             )
             self.after_change(session, row, why="closed")
-            return view_of(row)
+            return IncidentOut.model_validate(row)
 
     # -- reading -------------------------------------------------------------------------------
 
     def list(
         self, *, status: str | None = None, tenant: str | None = None, limit: int = 200
-    ) -> list[IncidentView]:
+    ) -> list[IncidentOut]:
         """Incidents, newest first."""
-        stmt = sa.select(IncidentRow).order_by(IncidentRow.opened_at.desc(), IncidentRow.id.desc())
-        if status is not None:
-            stmt = stmt.where(IncidentRow.status == status)
-        if tenant is not None:
-            # In SQL, before the limit: an old open incident of the tenant is never cut off.
-            stmt = stmt.where(tenant_filter(tenant))
         with self.db.reader() as session:
-            return [view_of(r) for r in session.execute(stmt.limit(limit)).scalars()]
+            rows = store.incidents.list_incidents(
+                session, status=status, tenant=tenant, limit=limit
+            )
+            return [IncidentOut.model_validate(r) for r in rows]
 
-    def get(self, incident_id: str) -> IncidentView:
+    def get(self, incident_id: str) -> IncidentOut:
         """One incident by id."""
         with self.db.reader() as session:
-            return view_of(self.load_row(session, incident_id))
+            return IncidentOut.model_validate(self.load_row(session, incident_id))
 
     def duplicates(self, incident_id: str) -> Sequence[str]:
         """The ids of the duplicates merged into ``incident_id``."""
-        from leitstand.incidents.merging import merged_ids
-
         with self.db.reader() as session:
-            return merged_ids(session, incident_id)
+            return store.incidents.merged_ids(session, incident_id)
 
     # -- helpers -------------------------------------------------------------------------------
 
     def load_row(self, session: Session, incident_id: str, *, lock: bool = False) -> IncidentRow:
-        stmt = sa.select(IncidentRow).where(IncidentRow.id == incident_id)
-        if lock and self.db.is_postgres:
-            stmt = stmt.with_for_update()
-        row = session.execute(stmt).scalar_one_or_none()
+        row = store.incidents.incident(session, incident_id, lock=lock and self.db.is_postgres)
         if row is None:
             raise NotFoundError(f"incident {incident_id!r} not found")
         return row

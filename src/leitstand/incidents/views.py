@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -10,11 +9,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from leitstand.auth.model import Actor
 from leitstand.clock import BERLIN
-from leitstand.deps import container_of
 from leitstand.errors import LeitstandError
-from leitstand.incidents.api import READERS, RESPONDERS
+from leitstand.incidents.api import READERS, RESPONDERS, Incidents, Reporting
 from leitstand.incidents.model import PHASE_ORDER
-from leitstand.incidents.wording import (
+from leitstand.incidents.reporting.service import IncidentReporting
+from leitstand.incidents.reporting.wording import (
     CRITERIA,
     TERMS,
     fmt_date,
@@ -22,6 +21,7 @@ from leitstand.incidents.wording import (
     germanize,
     term,
 )
+from leitstand.incidents.service import IncidentService
 from leitstand.web.i18n import register_nav, register_texts
 from leitstand.web.render import page, render, request_lang
 
@@ -81,60 +81,75 @@ def _time(value: Any, lang: str) -> str:
 
 
 @router.get("/incidents", response_class=HTMLResponse)
-def incidents_page(request: Request, actor: Annotated[Actor, page(*READERS)]) -> Response:
-    container = container_of(request)
+def incidents_page(
+    request: Request, incidents: Incidents, actor: Annotated[Actor, page(*READERS)]
+) -> Response:
     lang = request_lang(request)
-    phases = container.policy.incidents.phases
+    phases = incidents.policy.incidents.phases
     rows = [
         {
-            **i.as_dict(),
+            **i.model_dump(),
             "opened": _time(i.opened_at, lang),
             "status_name": term(_STATUS, i.status, lang),
             "phase_name": phases[i.phase].name.get(lang) if i.phase in phases else i.phase,
         }
-        for i in container.incidents.list()
+        for i in incidents.list()
     ]
     return render(request, "incidents/list.html", {"actor": actor, "incidents": rows})
 
 
 @router.get("/incidents/{incident_id}", response_class=HTMLResponse)
 def incident_page(
-    incident_id: str, request: Request, actor: Annotated[Actor, page(*READERS)]
+    incident_id: str,
+    request: Request,
+    incidents: Incidents,
+    reporting: Reporting,
+    actor: Annotated[Actor, page(*READERS)],
 ) -> Response:
-    return _detail(request, actor, incident_id)
+    return _detail(request, incidents, reporting, actor, incident_id)
 
 
 @router.post("/incidents/{incident_id}/merge")
 def merge(
     incident_id: str,
     request: Request,
+    incidents: Incidents,
+    reporting: Reporting,
     actor: Annotated[Actor, page(*RESPONDERS)],
     into: Annotated[str, Form(max_length=32)] = "",
     reason: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     """The form on the incident page: close this incident as a duplicate of ``into``."""
     try:
-        container_of(request).incidents.merge(
-            incident_id, into=into.strip(), reason=reason, actor=actor
-        )
+        incidents.merge(incident_id, into=into.strip(), reason=reason, actor=actor)
     except LeitstandError as exc:
-        return _detail(request, actor, incident_id, error=exc.message, status=exc.http_status)
+        return _detail(
+            request,
+            incidents,
+            reporting,
+            actor,
+            incident_id,
+            error=exc.message,
+            status=exc.http_status,
+        )
     return RedirectResponse(f"/incidents/{into.strip()}", status_code=303)
 
 
 def _detail(
     request: Request,
+    incidents: IncidentService,
+    reporting: IncidentReporting,
     actor: Actor,
     incident_id: str,
     *,
     error: str | None = None,
     status: int = 200,
 ) -> Response:
-    container = container_of(request)
     lang = request_lang(request)
-    detail = container.incident_reporting.detail(incident_id)
-    phases = container.policy.incidents.phases
-    current = detail["incident"]["phase"]
+    detail = reporting.detail(incident_id)
+    phases = incidents.policy.incidents.phases
+    incident = detail.incident
+    current = incident.phase
     steps: list[dict[str, Any]] = []
     reached = True
     for phase in PHASE_ORDER:
@@ -150,46 +165,53 @@ def _detail(
     en = lang == "en"
     timeline = [
         {
-            **e,
-            "local": _time(e["time"], lang),
-            "shown": germanize(e["text_en"] if en else e["text"], lang),
-            "role_name": term(TERMS, e["role"], lang),
+            **e.model_dump(mode="json"),
+            "local": _time(e.time, lang),
+            "shown": germanize(e.text_en if en else e.text, lang),
+            "role_name": term(TERMS, e.role, lang),
         }
-        for e in detail["timeline"]
+        for e in detail.timeline
     ]
     deadlines = [
-        {**d, "local": _time(d["due_at"], lang), "shown": d["label_en"] if en else d["label"]}
-        for d in detail["deadlines"]
-        if d["open"]
+        {
+            **d.model_dump(mode="json"),
+            "local": _time(d.due_at, lang),
+            "shown": d.label_en if en else d.label,
+        }
+        for d in detail.deadlines
+        if d.open
     ]
     dora = [
-        {**d, "criteria_names": [term(CRITERIA, c, lang) for c in d["criteria_met"]]}
-        for d in detail["dora"]
+        {
+            **d.model_dump(mode="json"),
+            "criteria_names": [term(CRITERIA, c, lang) for c in d.criteria_met],
+        }
+        for d in detail.dora
     ]
     actions = [
         {
-            **a,
-            "status_name": term(TERMS, a["status"], lang),
-            "due_shown": fmt_date(date.fromisoformat(str(a["due_date"])), lang),
+            **a.model_dump(mode="json"),
+            "status_name": term(TERMS, a.status, lang),
+            "due_shown": fmt_date(a.due_date, lang),
         }
-        for a in detail["actions"]
+        for a in detail.actions
     ]
     return render(
         request,
         "incidents/detail.html",
         {
             "actor": actor,
-            "incident": detail["incident"],
-            "opened": _time(detail["incident"]["opened_at"], lang),
-            "status_name": term(_STATUS, detail["incident"]["status"], lang),
+            "incident": incident,
+            "opened": _time(incident.opened_at, lang),
+            "status_name": term(_STATUS, incident.status, lang),
             "steps": steps,
             "timeline": timeline,
             "deadlines": deadlines,
             "actions": actions,
             "dora": dora,
-            "duplicates": container.incidents.duplicates(incident_id),
+            "duplicates": incidents.duplicates(incident_id),
             "may_merge": actor.role in {r.value for r in RESPONDERS}
-            and detail["incident"]["status"] != "closed",
+            and incident.status != "closed",
             "error": error,
         },
         status=status,

@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
-from leitstand.alerting.service import AlertingService
-from leitstand.incidents.actions import ActionItems
-from leitstand.incidents.recurring import RECURRING
-from leitstand.incidents.reporting import IncidentReporting
+from typing import TYPE_CHECKING, Protocol
+
+from leitstand.alerting.outbox import Outbox
+from leitstand.incidents.dora.recurring import RECURRING
+from leitstand.incidents.reporting.service import IncidentReporting
+from leitstand.incidents.response.actions import ActionItems
+from leitstand.incidents.response.deadline_timers import DEADLINE, AlertSink, IncidentClocks
 from leitstand.incidents.service import IncidentService
-from leitstand.incidents.timers import DEADLINE, IncidentClocks
 from leitstand.scheduler.service import Scheduler
 
-__all__ = ["RECURRING_KEY", "schedule_incident_jobs", "wire_incidents"]
+if TYPE_CHECKING:
+    from leitstand.bootstrap import Wiring
+
+__all__ = ["RECURRING_KEY", "Alerting", "schedule_incident_jobs", "wire", "wire_incidents"]
 
 RECURRING_KEY = "incidents.recurring:monthly"
 
 
+class Alerting(AlertSink, Protocol):
+    """What the incident response needs of the alerting service: raise, resolve and notify
+    (``AlertSink``), and its notification outbox for tenant notices."""
+
+    @property
+    def outbox(self) -> Outbox: ...
+
+
 def wire_incidents(
-    *, incidents: IncidentService, alerting: AlertingService, scheduler: Scheduler
+    *, incidents: IncidentService, alerting: Alerting, scheduler: Scheduler
 ) -> tuple[ActionItems, IncidentReporting]:
     """Bind deadline timers and alerts to ``incidents``; register the timer handlers."""
     clocks = IncidentClocks(
@@ -32,3 +45,14 @@ def wire_incidents(
 def schedule_incident_jobs(scheduler: Scheduler, recurrence: str) -> None:
     """The monthly recurring-incident check (DORA Art. 8(2)), for `leitstand up`."""
     scheduler.ensure_recurring(kind=RECURRING, key=RECURRING_KEY, recurrence=recurrence)
+
+
+def wire(w: Wiring) -> None:
+    """The registry's entry (``leitstand.domains``): the incident response on top of alerting
+    (the incident service itself is built with alerting's escalation, see alerting.wiring)."""
+    from leitstand.alerting.service import AlertingService
+
+    actions, reporting = wire_incidents(
+        incidents=w.get(IncidentService), alerting=w.get(AlertingService), scheduler=w.scheduler
+    )
+    w.add(actions, reporting)

@@ -5,26 +5,28 @@ from __future__ import annotations
 import base64
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from leitstand.api_types import PathIndex, QueryTimestamp
 from leitstand.auth.api import requires
-from leitstand.auth.model import ALL_ROLES, READ_ROLES, Actor, Role
-from leitstand.deps import container_of
+from leitstand.deps import provide
+from leitstand.identity import ALL_ROLES, READ_ROLES, Actor, Role
+from leitstand.ledger.audit import AuditService
 from leitstand.ledger.download import export_archive, zone
-from leitstand.ledger.schemas import EntryIn, EntryOut, ProofOut, VerifyOut
+from leitstand.ledger.schemas import CheckpointOut, EntryIn, EntryOut, ProofOut, VerifyOut
 from leitstand.ledger.service import EntryQuery
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 WRITERS = (Role.DEVOPS, Role.COMPLIANCE_OFFICER, Role.SECURITY, Role.ONCALL)
+Audit = Annotated[AuditService, provide(AuditService)]
 
 
 @router.get("/entries", response_model=list[EntryOut])
 def list_entries(
-    request: Request,
+    audit: Audit,
     _: Annotated[Actor, requires(*READ_ROLES)],
     since: QueryTimestamp | None = None,
     until: QueryTimestamp | None = None,
@@ -33,7 +35,7 @@ def list_entries(
     limit: int = Query(default=100, ge=1, le=10_000),
 ) -> list[EntryOut]:
     """Evidence entries, newest first; ``action`` may end in ``*`` for a prefix."""
-    entries = container_of(request).audit.log(
+    entries = audit.log(
         EntryQuery(since=since, until=until, action=action, tenant=tenant, limit=limit)
     )
     return [EntryOut.of(e) for e in entries]
@@ -41,14 +43,14 @@ def list_entries(
 
 @router.post("/entries", response_model=EntryOut, status_code=201)
 def record_entry(
-    body: EntryIn, request: Request, actor: Annotated[Actor, requires(*WRITERS)]
+    body: EntryIn, audit: Audit, actor: Annotated[Actor, requires(*WRITERS)]
 ) -> EntryOut:
     """Record a manual evidence entry (committed before the response is sent).
 
     The action is recorded as ``manual.<action>``; a reserved system namespace (``gate.*``,
     ``release.*``, ``ledger.*``, ...) is refused with 422: only the owning service writes it.
     """
-    entry = container_of(request).audit.record(
+    entry = audit.record(
         actor=actor,
         action=body.action,
         subject=body.subject,
@@ -59,18 +61,15 @@ def record_entry(
 
 
 @router.post("/verify", response_model=VerifyOut)
-def verify(request: Request, actor: Annotated[Actor, requires(*READ_ROLES)]) -> VerifyOut:
+def verify(audit: Audit, actor: Annotated[Actor, requires(*READ_ROLES)]) -> VerifyOut:
     """Verify the whole ledger now; the result is recorded as evidence."""
-    report = container_of(request).audit.verify(actor=actor)
-    return VerifyOut.model_validate(report.as_dict())
+    return VerifyOut.of(audit.verify(actor=actor))
 
 
 @router.get("/proof/{index}", response_model=ProofOut)
-def prove(
-    index: PathIndex, request: Request, _: Annotated[Actor, requires(*READ_ROLES)]
-) -> ProofOut:
+def prove(index: PathIndex, audit: Audit, _: Annotated[Actor, requires(*READ_ROLES)]) -> ProofOut:
     """Inclusion proof of one entry against the latest signed checkpoint."""
-    proof = container_of(request).audit.prove(index)
+    proof = audit.prove(index)
     return ProofOut(
         index=proof.index,
         tree_size=proof.tree_size,
@@ -82,24 +81,16 @@ def prove(
     )
 
 
-@router.get("/checkpoint", response_model=dict[str, str | int | None])
-def checkpoint(
-    request: Request, _: Annotated[Actor, requires(*ALL_ROLES)]
-) -> dict[str, str | int | None]:
+@router.get("/checkpoint", response_model=CheckpointOut)
+def checkpoint(audit: Audit, _: Annotated[Actor, requires(*ALL_ROLES)]) -> CheckpointOut:
     """The latest signed checkpoint and the verifier key."""
-    container = container_of(request)
-    with container.db.reader() as session:
-        head = container.ledger.head(session)
-    return {
-        "size": head.size,
-        "note": head.note,
-        "verifier_key": container.ledger.signer.verifier.format(),
-    }
+    head = audit.signed_head()
+    return CheckpointOut(size=head.size, note=head.note, verifier_key=head.verifier_key)
 
 
 @router.get("/export", response_class=Response)
 def export_download(
-    request: Request,
+    audit: Audit,
     actor: Annotated[Actor, requires(Role.AUDITOR, Role.COMPLIANCE_OFFICER)],
     since: QueryTimestamp | None = None,
     until: QueryTimestamp | None = None,
@@ -107,13 +98,12 @@ def export_download(
 ) -> Response:
     """The evidence of a period as a verifiable archive (tar.gz of ``leitstand audit export``;
     unpack and check offline with ``leitstand audit verify --export``)."""
-    container = container_of(request)
     body, name = export_archive(
-        container.audit,
+        audit,
         since=since,
         until=until,
         actor=actor,
-        now=container.clock.now(),
+        now=audit.clock.now(),
         tz=zone(tz),
     )
     return Response(

@@ -8,10 +8,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from leitstand.auth.model import Actor
 from leitstand.clock import Clock
 from leitstand.db import Database
 from leitstand.errors import Issue, NotFoundError, ValidationError
+from leitstand.identity import Actor
 from leitstand.ledger.canonical import Entry, decode_entry
 from leitstand.ledger.checkpoint import Checkpoint, open_checkpoint
 from leitstand.ledger.export import ExportSummary, export_ledger
@@ -26,7 +26,16 @@ from leitstand.ledger.service import EntryQuery, Ledger
 from leitstand.ledger.verifications import Verification, add_verification, latest_verification
 from leitstand.ledger.verify import Progress, VerifyReport, verify_database
 
-__all__ = ["AuditService", "InclusionProof"]
+__all__ = ["AuditService", "InclusionProof", "SignedHead"]
+
+
+@dataclass(frozen=True, slots=True)
+class SignedHead:
+    """The ledger's size, its latest signed checkpoint note and the key that checks it."""
+
+    size: int
+    note: str | None
+    verifier_key: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +103,18 @@ class AuditService:
             raise ValidationError([Issue("since", "must be before until")])
         with self.db.reader() as session:
             return self.ledger.entries(session, query)
+
+    def signed_head(self) -> SignedHead:
+        """The latest signed checkpoint and the verifier key."""
+        with self.db.reader() as session:
+            head = self.ledger.head(session)
+        return SignedHead(head.size, head.note, self.ledger.signer.verifier.format())
+
+    def latest(self, limit: int) -> tuple[int, list[Entry]]:
+        """The ledger's size and its newest ``limit`` entries, read together."""
+        with self.db.reader() as session:
+            head = self.ledger.head(session)
+            return head.size, self.ledger.entries(session, EntryQuery(limit=limit))
 
     def verify(
         self, *, actor: Actor | None = None, progress: Progress | None = None

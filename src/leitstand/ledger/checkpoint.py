@@ -15,9 +15,7 @@ checkpoints for the whole ledger.
 from __future__ import annotations
 
 import base64
-import binascii
 import contextlib
-import hashlib
 import os
 import re
 import secrets
@@ -30,6 +28,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from leitstand.errors import ConfigError, LeitstandError
+from leitstand.policy.vkeys import (
+    ALG_ED25519,
+    b64decode_strict,
+    parse_log_key,
+    valid_key_name,
+    vkey_id,
+)
 
 __all__ = [
     "Checkpoint",
@@ -44,7 +49,7 @@ __all__ = [
     "sign_note",
 ]
 
-_ALG_ED25519 = 0x01
+_ALG_ED25519 = ALG_ED25519
 _SIG_PREFIX = "\u2014 "  # em dash, space
 _MAX_SIGNATURES = 100  # the spec asks verifiers to cap signatures and accept at least 16
 _MAX_KEY_FILE_BYTES = 64 * 1024
@@ -62,28 +67,14 @@ class CheckpointError(LeitstandError):
     http_status = 422
 
 
-def _b64decode(text: str) -> bytes | None:
-    # Strict standard base64: alphabet, padding and canonical form, so one value has one text.
-    try:
-        raw = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    return raw if base64.b64encode(raw).decode("ascii") == text else None
-
-
-def _valid_name(name: str) -> bool:
-    return (
-        bool(name)
-        and "+" not in name
-        and not any(ch.isspace() for ch in name)
-        and not _CONTROL.search(name)
-    )
+# Strict standard base64 (alphabet, padding and canonical form), so one value has one text.
+_b64decode = b64decode_strict
+_valid_name = valid_key_name
 
 
 def key_id(name: str, public_key: bytes) -> int:
     """Return the C2SP Ed25519 key ID: SHA-256(name || 0x0A || 0x01 || public key)[:4]."""
-    digest = hashlib.sha256(name.encode("utf-8") + b"\n" + bytes([_ALG_ED25519]) + public_key)
-    return int.from_bytes(digest.digest()[:4], "big")
+    return vkey_id(name, _ALG_ED25519, public_key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,17 +146,7 @@ class VerifierKey:
     @classmethod
     def parse(cls, text: str) -> VerifierKey:
         """Parse ``<name>+<key ID hex>+<base64(0x01 || key)>``; raise ConfigError if malformed."""
-        name, _, rest = text.strip().partition("+")
-        id_hex, _, key_b64 = rest.partition("+")
-        raw = _b64decode(key_b64)
-        if not (_valid_name(name) and re.fullmatch(r"[0-9a-fA-F]{8}", id_hex) and raw):
-            raise ConfigError("verifier key: expected <name>+<8 hex digits>+<base64 key>")
-        if raw[0] != _ALG_ED25519 or len(raw) != 33:
-            raise ConfigError(f"verifier key {name}: not an Ed25519 key (type 0x01, 32 bytes)")
-        key = cls(name, raw[1:])
-        if int(id_hex, 16) != key.key_id:
-            raise ConfigError(f"verifier key {name}: key ID {id_hex} does not match the key")
-        return key
+        return cls(*parse_log_key(text))
 
     @property
     def key_id(self) -> int:

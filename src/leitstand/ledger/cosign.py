@@ -9,9 +9,7 @@ key)[:4]; the verifier key reads ``<name>+<key ID hex>+<base64(0x04 || public ke
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
-import re
 from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidSignature
@@ -19,6 +17,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from leitstand.errors import ConfigError
 from leitstand.ledger.checkpoint import CheckpointError, VerifierKey
+from leitstand.policy.vkeys import ALG_COSIGNATURE_V1, b64decode_strict, parse_witness_key
+from leitstand.policy.vkeys import parse_any_key as parse_any_vkey
 
 __all__ = [
     "ALG_COSIGNATURE_V1",
@@ -30,17 +30,11 @@ __all__ = [
     "signature_lines",
 ]
 
-ALG_COSIGNATURE_V1 = 0x04
 _SIG_PREFIX = "\u2014 "
 _MAX_TIMESTAMP = 2**63 - 1
 
 
-def _b64(text: str) -> bytes | None:
-    try:
-        raw = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    return raw if base64.b64encode(raw).decode("ascii") == text else None
+_b64 = b64decode_strict
 
 
 def cosigned_message(body: str, timestamp: int) -> bytes:
@@ -81,19 +75,7 @@ class CosignerKey:
     @classmethod
     def parse(cls, text: str) -> CosignerKey:
         """Parse ``<name>+<key ID hex>+<base64(0x04 || key)>``; raise ConfigError if malformed."""
-        name, _, rest = text.strip().partition("+")
-        id_hex, _, key_b64 = rest.partition("+")
-        raw = _b64(key_b64)
-        if not (name and re.fullmatch(r"[0-9a-fA-F]{8}", id_hex) and raw):
-            raise ConfigError("witness key: expected <name>+<8 hex digits>+<base64 key>")
-        if raw[0] != ALG_COSIGNATURE_V1 or len(raw) != 33:
-            raise ConfigError(
-                f"witness key {name}: not an Ed25519 cosignature/v1 key (type 0x04, 32 bytes)"
-            )
-        key = cls(name, raw[1:])
-        if int(id_hex, 16) != key.key_id:
-            raise ConfigError(f"witness key {name}: key ID {id_hex} does not match the key")
-        return key
+        return cls(*parse_witness_key(text))
 
     @property
     def key_id(self) -> int:
@@ -157,8 +139,7 @@ def signature_lines(note: str) -> tuple[str, list[str]]:
 
 def parse_any_key(text: str) -> VerifierKey | CosignerKey:
     """Parse a log key (type 0x01) or a witness key (type 0x04), for pins and policy lists."""
-    _, _, rest = text.strip().partition("+")
-    raw = _b64(rest.partition("+")[2])
-    if raw and raw[0] == ALG_COSIGNATURE_V1:
-        return CosignerKey.parse(text)
-    return VerifierKey.parse(text)
+    alg, name, public_key = parse_any_vkey(text)
+    if alg == ALG_COSIGNATURE_V1:
+        return CosignerKey(name, public_key)
+    return VerifierKey(name, public_key)

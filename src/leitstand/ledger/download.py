@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from leitstand.auth.model import Actor
 from leitstand.errors import Issue, ValidationError
+from leitstand.identity import Actor
 from leitstand.ledger.audit import AuditService
 
 __all__ = ["export_archive", "zone"]

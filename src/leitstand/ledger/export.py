@@ -25,16 +25,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-import sqlalchemy as sa
-from sqlalchemy.orm import Session
-
+from leitstand.db import Session
 from leitstand.errors import ConflictError, Issue, LeitstandError, ValidationError
 from leitstand.ledger.canonical import decode_entry
 from leitstand.ledger.checkpoint import Checkpoint, VerifierKey, open_checkpoint
 from leitstand.ledger.export_chain import Trust, check_manifest, verify_chain, write_chain
 from leitstand.ledger.merkle import decompose, leaf_hash, range_proof, verify_range
 from leitstand.ledger.service import Ledger
-from leitstand.ledger.store import LedgerEntryRow
+from leitstand.ledger.store import entries as store
 from leitstand.ledger.verify import VerifyReport
 
 __all__ = ["ExportSummary", "export_ledger", "verify_export"]
@@ -79,17 +77,13 @@ def export_ledger(
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
     try:
-        with (staging / "entries.jsonl").open("wb") as handle:
-            stmt = (
-                sa.select(LedgerEntryRow.body, LedgerEntryRow.nodes)
-                .where(LedgerEntryRow.idx >= first, LedgerEntryRow.idx < end)
-                .order_by(LedgerEntryRow.idx)
-                .execution_options(yield_per=10_000)
-            )
-            with (staging / "leaf_hashes.bin").open("wb") as hashes:
-                for body, stored in session.execute(stmt):
-                    handle.write(body + b"\n")
-                    hashes.write(stored[:32])  # the stored leaf hash, not one recomputed here
+        with (
+            (staging / "entries.jsonl").open("wb") as handle,
+            (staging / "leaf_hashes.bin").open("wb") as hashes,
+        ):
+            for body, stored in store.entry_range(session, first, end):
+                handle.write(body + b"\n")
+                hashes.write(stored[:32])  # the stored leaf hash, not one recomputed here
         (staging / "checkpoint.note").write_text(head.note, encoding="utf-8")
         (staging / "key.vkey").write_text(ledger.signer.verifier.format() + "\n", encoding="utf-8")
         write_chain(session, ledger, staging, head.size, head.note)

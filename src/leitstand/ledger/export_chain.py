@@ -18,14 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-from sqlalchemy.orm import Session
-
+from leitstand.db import Session
 from leitstand.errors import ConfigError, Issue, LeitstandError, ValidationError
 from leitstand.ledger.checkpoint import Checkpoint, VerifierKey, open_checkpoint
 from leitstand.ledger.cosign import CosignerKey, parse_any_key, signature_lines
 from leitstand.ledger.merkle import consistency_proof, consistency_proof_nodes, verify_consistency
-from leitstand.ledger.store import LedgerCheckpointRow
+from leitstand.ledger.store import entries as store
 from leitstand.ledger.witnessing import stored_cosignatures
 
 if TYPE_CHECKING:
@@ -41,14 +39,7 @@ def _b64(items: Sequence[bytes]) -> list[str]:
 
 def write_chain(session: Session, ledger: Ledger, folder: Path, size: int, note: str) -> None:
     """Write consistency.json and cosignatures.json for the head of ``size``."""
-    kept = [
-        (int(s), str(n))
-        for s, n in session.execute(
-            sa.select(LedgerCheckpointRow.size, LedgerCheckpointRow.note)
-            .where(LedgerCheckpointRow.size <= size)
-            .order_by(LedgerCheckpointRow.size)
-        ).all()
-    ]
+    kept = store.kept_checkpoints(session, up_to=size)
     if not kept or kept[-1][0] != size:
         kept.append((size, note))
     pairs = [(a, b) for (a, _), (b, _) in itertools.pairwise(kept)]

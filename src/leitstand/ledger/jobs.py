@@ -9,13 +9,13 @@ the alert resolves once that witness has cosigned its queue.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import structlog
 
-from leitstand.auth.model import Actor
+from leitstand.db import Database, Session
+from leitstand.identity import Actor
 from leitstand.ledger.witnessing import deliver_all, overdue_witnesses
-from leitstand.scheduler.service import JobContext, LeaseContext
 
 if TYPE_CHECKING:
     from leitstand.bootstrap import Container
@@ -27,6 +27,25 @@ VERIFY_KIND = "ledger.verify"
 DELIVERY_KIND = "ledger.witness_delivery"
 OVERDUE_ALERT = "LedgerWitnessOverdue"
 log = structlog.get_logger(__name__)
+
+
+# The parts of the scheduler's handler contexts the ledger's duties use: the ledger sits below
+# the scheduler (which records its runs in the ledger), so it names them instead of importing.
+class JobContext(Protocol):
+    """A firing inside the scheduler's transaction."""
+
+    @property
+    def session(self) -> Session: ...
+
+
+class LeaseContext(Protocol):
+    """A long duty under a lease, outside any transaction."""
+
+    @property
+    def db(self) -> Database: ...
+
+    @property
+    def instance(self) -> str: ...
 
 
 def register_ledger_jobs(container: Container) -> None:

@@ -8,8 +8,17 @@ from pydantic import BaseModel, Field
 
 from leitstand.ledger.canonical import Entry
 from leitstand.ledger.ownership import is_manual
+from leitstand.ledger.verify import VerifyReport
 
-__all__ = ["EntryIn", "EntryOut", "ProofOut", "VerifyOut"]
+__all__ = [
+    "CheckpointOut",
+    "EntryIn",
+    "EntryOut",
+    "ProblemOut",
+    "ProofOut",
+    "VerifyOut",
+    "WitnessOut",
+]
 
 
 class EntryIn(BaseModel):
@@ -37,15 +46,29 @@ class EntryOut(BaseModel):
 
     @classmethod
     def of(cls, entry: Entry) -> EntryOut:
-        data = entry.as_dict()
-        del data["v"]
-        data["manual"] = is_manual(entry.action)
-        return cls.model_validate(data)
+        return cls(
+            index=entry.index,
+            time=entry.time,
+            actor=entry.actor,
+            role=entry.role,
+            action=entry.action,
+            subject=entry.subject,
+            tenant=entry.tenant,
+            payload=dict(entry.payload),
+            manual=is_manual(entry.action),
+        )
 
 
 class ProblemOut(BaseModel):
     index: int | None
     message: str
+
+
+class WitnessOut(BaseModel):
+    name: str
+    url: str
+    size: int | None = Field(description="tree size the witness last cosigned, if any")
+    status: str
 
 
 class VerifyOut(BaseModel):
@@ -63,11 +86,31 @@ class VerifyOut(BaseModel):
     )
     incomplete: list[str] = Field(default_factory=list)
     witnesses_configured: bool = False
-    witnesses: list[dict[str, str | int | None]] = Field(
+    witnesses: list[WitnessOut] = Field(
         default_factory=list, description="each configured witness: name, url, size, status"
     )
     cosignatures_checked: int = 0
     notes: list[str] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, report: VerifyReport) -> VerifyOut:
+        return cls(
+            ok=report.ok,
+            size=report.size,
+            entries_checked=report.entries_checked,
+            checkpoints_checked=report.checkpoints_checked,
+            witness_checked=report.witness_checked,
+            bytes_hashed=report.bytes_hashed,
+            seconds=round(report.seconds, 3),
+            first_bad_index=report.first_bad_index,
+            problems=[ProblemOut(index=p.index, message=p.message) for p in report.problems],
+            complete=report.complete,
+            incomplete=list(report.incomplete),
+            witnesses_configured=report.witnesses_configured,
+            witnesses=[WitnessOut.model_validate(w) for w in report.witnesses],
+            cosignatures_checked=report.cosignatures_checked,
+            notes=report.notes(),
+        )
 
 
 class ProofOut(BaseModel):
@@ -78,3 +121,9 @@ class ProofOut(BaseModel):
     checkpoint: str = Field(description="signed checkpoint note")
     verified: bool
     entry: EntryOut
+
+
+class CheckpointOut(BaseModel):
+    size: int = Field(description="entries in the ledger")
+    note: str | None = Field(description="the latest signed checkpoint note (null: empty ledger)")
+    verifier_key: str = Field(description="the ledger's verifier key (vkey)")

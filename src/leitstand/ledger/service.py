@@ -11,26 +11,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, Protocol
 
-import sqlalchemy as sa
-from sqlalchemy import event
-from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
-
-from leitstand.auth.model import Actor
 from leitstand.clock import Clock
+from leitstand.db import Session
 from leitstand.errors import StoreError
+from leitstand.identity import Actor
 from leitstand.ledger.canonical import Entry, decode_entry, encode_entry
 from leitstand.ledger.keys import LedgerSigner
 from leitstand.ledger.merkle import CompactRange, leaf_hash
-from leitstand.ledger.store import LedgerCheckpointRow, LedgerEntryRow, LedgerStateRow
+from leitstand.ledger.store import entries as store
+from leitstand.ledger.store.hooks import SessionFactory, listen
 from leitstand.ledger.witness import CheckpointCopy
 from leitstand.ledger.witnessing import Witnessing, enqueue
 from leitstand.policy.auth import LOCAL_ADMIN_ROLE
 
 __all__ = ["EntryQuery", "Head", "Ledger", "install_session_hooks"]
 
-ENTRIES = cast(sa.Table, LedgerEntryRow.__table__)
 _INFO_KEY = "leitstand.ledger.pending"
 _SAVEPOINTS_KEY = "leitstand.ledger.savepoints"
 _COPY_KEY = "leitstand.ledger.copy"
@@ -184,12 +181,8 @@ class Ledger:
             if pending.ledger is not self:
                 raise StoreError("two ledgers appended in one transaction")
             return pending
-        stmt = sa.select(LedgerStateRow).where(LedgerStateRow.id == 1)
-        if session.get_bind().dialect.name == "postgresql":
-            # The head row is the queue every appender waits in; SQLite's BEGIN IMMEDIATE
-            # already holds the database write lock.
-            stmt = stmt.with_for_update()
-        state = session.execute(stmt).scalar_one_or_none()
+        # The head row is the queue every appender waits in.
+        state = store.state(session, for_update=True)
         if state is None:
             raise StoreError("ledger is not initialised: run `leitstand db upgrade`")
         frontier = CompactRange.from_hashes(0, state.size, _split(state.frontier))
@@ -209,9 +202,7 @@ class Ledger:
         session.info.pop(_SAVEPOINTS_KEY, None)
         if not isinstance(pending, _Pending) or not pending.rows:
             return
-        # A Core insert is one executemany; the ORM bulk path would split the batch into runs
-        # wherever an optional column (tenant) is None.
-        session.execute(sa.insert(ENTRIES), pending.rows)
+        store.insert_entries(session, pending.rows)
         size = pending.size_before + len(pending.rows)
         root = pending.frontier.root()
         now = self.clock.now()
@@ -229,32 +220,24 @@ class Ledger:
             self._keep(session, size, root, note, now)
             values.update(kept_size=size, kept_at=now)
             session.info[_COPY_KEY] = (self, size, note)
-        session.execute(sa.update(LedgerStateRow).where(LedgerStateRow.id == 1).values(**values))
+        store.update_state(session, values)
 
     def keep_head(self, session: Session) -> bool:
         """Keep the current head as a checkpoint row if it is newer than the last kept one."""
-        state = session.execute(
-            sa.select(LedgerStateRow).where(LedgerStateRow.id == 1)
-        ).scalar_one()
+        state = store.state(session)
+        if state is None:
+            raise StoreError("ledger is not initialised: run `leitstand db upgrade`")
         if state.note is None or state.size <= state.kept_size:
             return False
         now = self.clock.now()
         self._keep(session, state.size, state.root, state.note, now)
-        session.execute(
-            sa.update(LedgerStateRow)
-            .where(LedgerStateRow.id == 1)
-            .values(kept_size=state.size, kept_at=now)
-        )
+        store.update_state(session, {"kept_size": state.size, "kept_at": now})
         return True
 
     def _keep(self, session: Session, size: int, root: bytes, note: str, now: datetime) -> None:
         # A kept checkpoint is copied to the folder after commit and queued for every witness
         # in this same transaction, so a crash cannot lose a delivery.
-        session.execute(
-            sa.insert(LedgerCheckpointRow).values(
-                size=size, root=root, note=note, created_at=now, copied_at=None
-            )
-        )
+        store.add_checkpoint(session, size=size, root=root, note=note, created_at=now)
         if self.witness is not None and self.witness.remotes:
             enqueue(session, self.witness.names, size, note, now)
 
@@ -262,68 +245,43 @@ class Ledger:
         """Copy kept checkpoints not yet at the second location there; return how many."""
         if self.witness is None:
             return 0
-        rows = (
-            session.execute(
-                sa.select(LedgerCheckpointRow)
-                .where(LedgerCheckpointRow.copied_at.is_(None))
-                .order_by(LedgerCheckpointRow.size)
-            )
-            .scalars()
-            .all()
-        )
+        rows = store.uncopied_checkpoints(session)
         for row in rows:
             self.witness.write(row.size, row.note)
         if rows:
-            session.execute(
-                sa.update(LedgerCheckpointRow)
-                .where(LedgerCheckpointRow.size.in_([r.size for r in rows]))
-                .values(copied_at=self.clock.now())
-            )
+            store.mark_copied(session, [r.size for r in rows], self.clock.now())
         return len(rows)
 
     # -- reading -------------------------------------------------------------------------------
 
     def head(self, session: Session) -> Head:
         """Return the current signed head."""
-        state = session.execute(_HEAD).one_or_none()
+        state = store.head_row(session)
         if state is None:
             raise StoreError("ledger is not initialised: run `leitstand db upgrade`")
-        return Head(size=state.size, root=state.root, note=state.note, updated_at=state.updated_at)
+        size, root, note, updated_at = state
+        return Head(size=size, root=root, note=note, updated_at=updated_at)
 
     def entries(self, session: Session, query: EntryQuery | None = None) -> list[Entry]:
         """List entries matching the query (newest first by default)."""
         q = query or EntryQuery()
-        stmt = sa.select(LedgerEntryRow.body)
-        if q.since is not None:
-            stmt = stmt.where(LedgerEntryRow.recorded_at >= q.since)
-        if q.until is not None:
-            stmt = stmt.where(LedgerEntryRow.recorded_at < q.until)
-        if q.action is not None:
-            if q.action.endswith("*"):
-                stmt = stmt.where(LedgerEntryRow.action.startswith(q.action[:-1], autoescape=True))
-            else:
-                stmt = stmt.where(LedgerEntryRow.action == q.action)
-        if q.tenant is not None:
-            stmt = stmt.where(LedgerEntryRow.tenant == q.tenant)
-        if q.subject is not None:
-            stmt = stmt.where(LedgerEntryRow.subject == q.subject)
-        order = LedgerEntryRow.idx.desc() if q.newest_first else LedgerEntryRow.idx.asc()
-        stmt = stmt.order_by(order)
-        if q.limit is not None:
-            stmt = stmt.limit(q.limit)
-        return [decode_entry(body) for body in session.execute(stmt).scalars()]
+        bodies = store.entry_bodies(
+            session,
+            since=q.since,
+            until=q.until,
+            action=q.action,
+            tenant=q.tenant,
+            subject=q.subject,
+            limit=q.limit,
+            newest_first=q.newest_first,
+        )
+        return [decode_entry(body) for body in bodies]
 
     def index_range(
         self, session: Session, *, since: datetime | None, until: datetime | None
     ) -> tuple[int, int]:
         """Return ``[first, end)`` of the entries recorded in the time window."""
-        stmt = sa.select(sa.func.min(LedgerEntryRow.idx), sa.func.max(LedgerEntryRow.idx))
-        if since is not None:
-            stmt = stmt.where(LedgerEntryRow.recorded_at >= since)
-        if until is not None:
-            stmt = stmt.where(LedgerEntryRow.recorded_at < until)
-        row = session.execute(stmt).one()
-        low, high = cast("tuple[int | None, int | None]", (row[0], row[1]))
+        low, high = store.index_bounds(session, since=since, until=until)
         if low is None or high is None:
             return (0, 0)
         return (int(low), int(high) + 1)
@@ -340,15 +298,10 @@ class Ledger:
             rows_wanted = sorted({*rows_wanted, body_of})
         found: dict[int, bytes] = {}
         body: bytes | None = None
-        connection = session.connection()
-        for chunk_start in range(0, len(rows_wanted), 500):
-            chunk = rows_wanted[chunk_start : chunk_start + 500]
-            for idx, nodes, entry_body in connection.execute(
-                _NODES, {"rows": chunk, "body_of": -1 if body_of is None else body_of}
-            ):
-                found[int(idx)] = nodes
-                if entry_body is not None:
-                    body = entry_body
+        for idx, nodes, entry_body in store.nodes(session, rows_wanted, body_of=body_of):
+            found[idx] = nodes
+            if entry_body is not None:
+                body = entry_body
         return NodeStore(found, body)
 
 
@@ -368,17 +321,6 @@ class NodeStore:
         return nodes[start : start + HASH_SIZE]
 
 
-# Statements built once: proofs are a hot path, and compiling a select costs more than running it.
-_HEAD = sa.select(
-    LedgerStateRow.size, LedgerStateRow.root, LedgerStateRow.note, LedgerStateRow.updated_at
-).where(LedgerStateRow.id == 1)
-_NODES = sa.select(
-    ENTRIES.c.idx,
-    ENTRIES.c.nodes,
-    sa.case((ENTRIES.c.idx == sa.bindparam("body_of"), ENTRIES.c.body), else_=sa.null()),
-).where(ENTRIES.c.idx.in_(sa.bindparam("rows", expanding=True)))
-
-
 def _split(blob: bytes) -> list[bytes]:
     return [blob[i : i + HASH_SIZE] for i in range(0, len(blob), HASH_SIZE)]
 
@@ -386,13 +328,26 @@ def _split(blob: bytes) -> list[bytes]:
 # -- session hooks -------------------------------------------------------------------------------
 
 
-def install_session_hooks(sessions: sessionmaker[Session]) -> None:
+class _Transaction(Protocol):
+    """The part of a session transaction the hooks read."""
+
+    @property
+    def nested(self) -> bool: ...
+
+    @property
+    def parent(self) -> object | None: ...
+
+
+def install_session_hooks(sessions: SessionFactory) -> None:
     """Seal pending entries before every commit and keep savepoint rollbacks consistent."""
-    event.listen(sessions, "before_commit", _before_commit)
-    event.listen(sessions, "after_commit", _after_commit)
-    event.listen(sessions, "after_transaction_end", _after_transaction_end)
-    event.listen(sessions, "after_transaction_create", _after_transaction_create)
-    event.listen(sessions, "after_soft_rollback", _after_soft_rollback)
+    listen(
+        sessions,
+        before_commit=_before_commit,
+        after_commit=_after_commit,
+        after_transaction_end=_after_transaction_end,
+        after_transaction_create=_after_transaction_create,
+        after_soft_rollback=_after_soft_rollback,
+    )
 
 
 def _before_commit(session: Session) -> None:
@@ -416,7 +371,7 @@ def _after_commit(session: Session) -> None:
         ledger.witness.after_commit(size, note)
 
 
-def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
+def _after_transaction_end(session: Session, transaction: _Transaction) -> None:
     # Only the outermost transaction ends the batch (``after_rollback`` also fires for a
     # savepoint, which must keep the entries appended before it).
     if transaction.parent is not None:
@@ -426,7 +381,7 @@ def _after_transaction_end(session: Session, transaction: SessionTransaction) ->
     session.info.pop(_COPY_KEY, None)
 
 
-def _after_transaction_create(session: Session, transaction: SessionTransaction) -> None:
+def _after_transaction_create(session: Session, transaction: _Transaction) -> None:
     if not transaction.nested:
         return
     pending = session.info.get(_INFO_KEY)
@@ -435,7 +390,7 @@ def _after_transaction_create(session: Session, transaction: SessionTransaction)
         marks[id(transaction)] = (len(pending.rows), list(pending.frontier.hashes))
 
 
-def _after_soft_rollback(session: Session, previous_transaction: SessionTransaction) -> None:
+def _after_soft_rollback(session: Session, previous_transaction: _Transaction) -> None:
     if not previous_transaction.nested:
         return
     marks: dict[int, tuple[int, list[bytes]]] = session.info.get(_SAVEPOINTS_KEY, {})

@@ -13,19 +13,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
 
 import orjson
-import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
+from leitstand.db import Session
 from leitstand.errors import LeitstandError
 from leitstand.ledger.canonical import ENTRY_VERSION, FIELD_SET
 from leitstand.ledger.checkpoint import VerifierKey, open_checkpoint
 from leitstand.ledger.cosign import parse_any_key
 from leitstand.ledger.merkle import CompactRange, leaf_hash
-from leitstand.ledger.store import LedgerCheckpointRow, LedgerEntryRow, LedgerStateRow
+from leitstand.ledger.store import entries as store
 from leitstand.ledger.verify_witnesses import ask_witnesses, check_copy_history, stored_targets
 from leitstand.ledger.witness import CheckpointCopy
 from leitstand.ledger.witnessing import Witnessing
@@ -177,9 +174,7 @@ def verify_database(
     # is then in the snapshot, never "larger than the local tree".
     remote = ask_witnesses(witnessing, verifier, report)
     check_log_pins(report, verifier, witnessing.pins)
-    state = session.execute(
-        sa.select(LedgerStateRow).where(LedgerStateRow.id == 1)
-    ).scalar_one_or_none()
+    state = store.state(session)
     if state is None:
         report.add(None, "ledger head row is missing")
         return report
@@ -192,23 +187,8 @@ def verify_database(
     cr = CompactRange.empty()
     expected = 0
     last_good = 0
-    same_time, time_column = _time_comparison(session)
-    table = LedgerEntryRow.__table__.c
-    # Core rows on the session's connection: no ORM objects and no per-row type decorator,
-    # which would cost more than the hashing itself.
-    stmt = sa.select(
-        table.idx,
-        table.body,
-        table.nodes,
-        time_column,
-        table.actor,
-        table.role,
-        table.action,
-        table.subject,
-        table.tenant,
-    ).order_by(table.idx)
+    same_time, result = store.scan_entries(session, chunk=chunk)
     structural = False
-    result = session.connection().execution_options(yield_per=chunk).execute(stmt)
     for idx, body, nodes, recorded, actor, role, action, subject, tenant in result:
         if idx != expected:
             report.add(expected, f"entry is missing (the next stored entry is {idx})")
@@ -281,27 +261,6 @@ def verify_database(
     return report
 
 
-def _time_comparison(
-    session: Session,
-) -> tuple[Callable[[str, Any], bool], sa.ColumnElement[Any]]:
-    """How to compare an entry's RFC 3339 time with the stored column, cheaply per backend."""
-    column = LedgerEntryRow.__table__.c.recorded_at
-    if session.get_bind().dialect.name == "sqlite":
-        # SQLite keeps "YYYY-MM-DD HH:MM:SS.ffffff" (UTC): compare the text itself.
-        def same_text(entry_time: str, stored: Any) -> bool:
-            return bool(stored == entry_time[:-1].replace("T", " "))
-
-        return same_text, sa.type_coerce(column, sa.String)
-
-    def same_instant(entry_time: str, stored: Any) -> bool:
-        try:
-            return bool(datetime.fromisoformat(entry_time) == stored)
-        except (TypeError, ValueError):
-            return False
-
-    return same_instant, sa.type_coerce(column, sa.DateTime(timezone=True))
-
-
 def _node_mismatch(idx: int, computed: list[bytes], stored: bytes) -> tuple[int, str]:
     """Locate a stored-hash mismatch: the leaf itself, or the left half of a subtree."""
     if len(stored) != 32 * len(computed):
@@ -319,7 +278,7 @@ def _node_mismatch(idx: int, computed: list[bytes], stored: bytes) -> tuple[int,
 
 def _collect_targets(
     session: Session,
-    state: LedgerStateRow,
+    state: store.LedgerState,
     verifier: VerifierKey,
     witness: CheckpointCopy | None,
     report: VerifyReport,
@@ -341,9 +300,7 @@ def _collect_targets(
             add(head.size, head.root_hash, "signed head")
     elif state.size:
         report.add(0, "entries exist but no signed head")
-    for cp_row in session.execute(
-        sa.select(LedgerCheckpointRow).order_by(LedgerCheckpointRow.size)
-    ).scalars():
+    for cp_row in store.checkpoints(session):
         try:
             cp = open_checkpoint(cp_row.note, verifier)
         except LeitstandError as exc:

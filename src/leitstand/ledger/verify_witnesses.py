@@ -14,13 +14,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import sqlalchemy as sa
-from sqlalchemy.orm import Session
-
+from leitstand.db import Session
 from leitstand.errors import LeitstandError
 from leitstand.ledger.checkpoint import Checkpoint, VerifierKey
 from leitstand.ledger.cosign import signature_lines
-from leitstand.ledger.store import LedgerCheckpointRow
+from leitstand.ledger.store import entries as store
 from leitstand.ledger.witness import CheckpointCopy
 from leitstand.ledger.witness_client import WitnessUnreachable
 from leitstand.ledger.witnessing import Witnessing, stored_cosignatures
@@ -98,11 +96,7 @@ def check_copy_history(session: Session, copy: CheckpointCopy | None, report: Ve
     """The folder must hold every checkpoint the database says it copied there, unchanged."""
     if copy is None:
         return
-    copied = session.execute(
-        sa.select(LedgerCheckpointRow.size, LedgerCheckpointRow.note)
-        .where(LedgerCheckpointRow.copied_at.is_not(None))
-        .order_by(LedgerCheckpointRow.size)
-    ).all()
+    copied = store.copied_checkpoints(session)
     if not copied:
         return
     folder = copy.directory / "checkpoints"

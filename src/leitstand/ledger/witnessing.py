@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
 import structlog
-from sqlalchemy.orm import Session
 
+from leitstand.db import Session
 from leitstand.ledger.cosign import CosignerKey
 from leitstand.ledger.merkle import consistency_proof, consistency_proof_nodes
-from leitstand.ledger.store import LedgerCheckpointRow, WitnessDeliveryRow
+from leitstand.ledger.store import entries as entry_store
+from leitstand.ledger.store import witness as store
 from leitstand.ledger.witness import CheckpointCopy
 from leitstand.ledger.witness_client import AddResult, RemoteWitness, WitnessUnreachable
 
@@ -43,7 +43,6 @@ __all__ = [
 ]
 
 log = structlog.get_logger(__name__)
-_DELIVERIES = WitnessDeliveryRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,37 +171,7 @@ def _wait_at_exit() -> None:
 
 def enqueue(session: Session, names: Sequence[str], size: int, note: str, now: datetime) -> None:
     """Queue a kept checkpoint for every witness, in the keeping transaction."""
-    if not names:
-        return
-    session.execute(
-        sa.insert(WitnessDeliveryRow),
-        [
-            {"witness": name, "size": size, "note": note, "queued_at": now, "attempts": 0}
-            for name in names
-        ],
-    )
-
-
-def _pending(session: Session, name: str) -> WitnessDeliveryRow | None:
-    return session.execute(
-        sa.select(_DELIVERIES)
-        .where(
-            _DELIVERIES.witness == name,
-            _DELIVERIES.cosigned_at.is_(None),
-            _DELIVERIES.skipped.is_(False),
-        )
-        .order_by(_DELIVERIES.size)
-        .limit(1)
-    ).scalar_one_or_none()
-
-
-def _last_cosigned(session: Session, name: str) -> int:
-    value = session.execute(
-        sa.select(sa.func.max(_DELIVERIES.size)).where(
-            _DELIVERIES.witness == name, _DELIVERIES.cosigned_at.is_not(None)
-        )
-    ).scalar_one_or_none()
-    return int(value) if value is not None else 0
+    store.enqueue_deliveries(session, names, size, note, now)
 
 
 def _proof(session: Session, ledger: Ledger, old: int, size: int) -> list[bytes]:
@@ -238,10 +207,10 @@ def deliver_all(db: Database, ledger: Ledger, *, mark_copied: Sequence[int] = ()
         attempts: list[_Attempt] = []
         with db.reader() as session:
             for remote in remotes:
-                row = _pending(session, remote.name)
+                row = store.next_pending(session, remote.name)
                 if row is None:
                     continue
-                old = _last_cosigned(session, remote.name)
+                old = store.last_cosigned_size(session, remote.name)
                 proof = _proof(session, ledger, old, row.size) if old <= row.size else []
                 attempts.append(_Attempt(remote, row.size, row.note, old, proof))
         if not attempts and not marks:
@@ -251,22 +220,15 @@ def deliver_all(db: Database, ledger: Ledger, *, mark_copied: Sequence[int] = ()
         now = ledger.clock.now()
         with db.transaction() as session:
             for attempt in attempts:
-                session.execute(
-                    sa.update(_DELIVERIES)
-                    .where(
-                        _DELIVERIES.witness == attempt.remote.name,
-                        _DELIVERIES.size == attempt.size,
-                    )
-                    .values(**_outcome(attempt, now))
+                store.record_attempt(
+                    session,
+                    witness=attempt.remote.name,
+                    size=attempt.size,
+                    now=now,
+                    values=_outcome(attempt, now),
                 )
             if marks:
-                session.execute(
-                    sa.update(LedgerCheckpointRow)
-                    .where(
-                        LedgerCheckpointRow.size.in_(marks), LedgerCheckpointRow.copied_at.is_(None)
-                    )
-                    .values(copied_at=now)
-                )
+                entry_store.mark_copied(session, marks, now)
                 marks = []
         failed = set()
         for attempt in attempts:
@@ -306,11 +268,8 @@ def _submit(db: Database, ledger: Ledger, attempt: _Attempt) -> None:
 
 
 def _outcome(attempt: _Attempt, now: datetime) -> dict[str, Any]:
-    values: dict[str, Any] = {
-        "attempts": _DELIVERIES.attempts + 1,
-        "last_attempt_at": now,
-        "last_error": attempt.error,
-    }
+    # The attempt count and time are the store's part (``record_attempt``).
+    values: dict[str, Any] = {"last_error": attempt.error}
     result = attempt.result
     if attempt.old > attempt.size:
         values.update(skipped=True, last_error=f"the witness is already at size {attempt.old}")
@@ -327,15 +286,10 @@ def _outcome(attempt: _Attempt, now: datetime) -> dict[str, Any]:
 
 def overdue_witnesses(session: Session, now: datetime, overdue: timedelta) -> dict[str, Any]:
     """Witnesses whose oldest queued checkpoint waits longer than ``overdue``: name -> row."""
-    rows = session.execute(
-        sa.select(_DELIVERIES.witness, sa.func.min(_DELIVERIES.queued_at), sa.func.count())
-        .where(_DELIVERIES.cosigned_at.is_(None), _DELIVERIES.skipped.is_(False))
-        .group_by(_DELIVERIES.witness)
-    ).all()
     out: dict[str, Any] = {}
-    for name, oldest, count in rows:
+    for name, oldest, count in store.queued_per_witness(session):
         if oldest is not None and now - _aware(oldest, now) > overdue:
-            out[str(name)] = {"oldest": oldest, "pending": int(count)}
+            out[name] = {"oldest": oldest, "pending": count}
     return out
 
 
@@ -349,11 +303,7 @@ def _aware(value: datetime, like: datetime) -> datetime:
 
 def stored_cosignatures(session: Session) -> list[Delivery]:
     """Every stored cosignature, by witness and size."""
-    rows = session.execute(
-        sa.select(_DELIVERIES)
-        .where(_DELIVERIES.cosigned_at.is_not(None))
-        .order_by(_DELIVERIES.witness, _DELIVERIES.size)
-    ).scalars()
+    rows = store.cosigned_deliveries(session)
     return [
         Delivery(
             witness=r.witness,

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from leitstand.cli_support import ExitCode
+from leitstand.cli_support import ExitCode, configure_cli_logging
 from leitstand.errors import LeitstandError
 from leitstand.policy.loader import find_policy_file, load_policy, validate_policy_file
 from leitstand.policy.render import Format, render_policy
@@ -109,6 +109,8 @@ def reload_command(
     """
     from leitstand.policy_reload import signal_reload
     from leitstand.settings import Settings
+
+    configure_cli_logging()  # the root skips it for the policy group (show, validate never log)
 
     settings = Settings()
     path = file if file is not None else (settings.policy or find_policy_file(Path.cwd()))

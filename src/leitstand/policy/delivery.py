@@ -253,7 +253,7 @@ _DEFAULT_REFERENCE_PATTERNS = [
 
 
 class FlagReferencePolicy(PolicyModel):
-    """How ``leitstand flags refs`` finds flag keys in a code tree (leitstand's defaults)."""
+    """How ``leitstand flag refs`` finds flag keys in a code tree (leitstand's defaults)."""
 
     patterns: Annotated[list[str], AfterValidator(_reference_patterns)] = Field(
         default_factory=lambda: list(_DEFAULT_REFERENCE_PATTERNS)

@@ -17,7 +17,8 @@ from typing import Annotated, Literal
 from pydantic import PlainSerializer, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from leitstand.policy.values import describe
+from leitstand.policy.values import MICROSECONDS as _MICRO
+from leitstand.policy.values import describe, format_duration
 
 __all__ = [
     "UNLIMITED",
@@ -34,16 +35,6 @@ __all__ = [
 YEAR = timedelta(days=365)
 UNLIMITED = "unlimited"
 
-_MICRO = {
-    "us": 1,
-    "ms": 1_000,
-    "s": 1_000_000,
-    "m": 60_000_000,
-    "h": 3_600_000_000,
-    "d": 86_400_000_000,
-    "w": 7 * 86_400_000_000,
-    "y": 365 * 86_400_000_000,
-}
 _ALIASES = {
     "sec": "s",
     "secs": "s",
@@ -65,7 +56,6 @@ _ALIASES = {
     "years": "y",
 }
 # Output never uses weeks: "14d" reads better than "2w" next to the seed's "14 Tage".
-_OUTPUT_UNITS = ("y", "d", "h", "m", "s", "ms", "us")
 _NUM = r"\d+(?:\.\d+)?"
 _COMPACT = re.compile(rf"^(?:\s*{_NUM}\s*[a-z]+)+\s*$")
 _TOKEN = re.compile(rf"({_NUM})\s*([a-z]+)")
@@ -135,22 +125,6 @@ def _parse_text(value: str) -> timedelta:
         detail = str(err)
         hint = f"; {detail}" if detail.startswith("months") else ""
         raise ValueError(f"{EXPECTED}{hint} (got {describe(value)})") from None
-
-
-def format_duration(value: timedelta) -> str:
-    """Render a duration in the compact single-unit form, e.g. ``"15m"``, ``"4h"``, ``"5y"``."""
-    micro = value // timedelta(microseconds=1)
-    if micro == 0:
-        return "0s"
-    sign = "-" if micro < 0 else ""
-    micro = abs(micro)
-    for unit in _OUTPUT_UNITS:
-        # Below a week, hours read better: "24h", "72h" as the seed writes them, but "7d", "30d".
-        if unit == "d" and micro < 7 * _MICRO["d"]:
-            continue
-        if micro % _MICRO[unit] == 0:
-            return f"{sign}{micro // _MICRO[unit]}{unit}"
-    raise AssertionError("unreachable: every duration is a whole number of microseconds")
 
 
 def _duration(value: object) -> timedelta:

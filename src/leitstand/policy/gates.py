@@ -302,6 +302,10 @@ class MigrationCheckSettings(PolicyModel):
     alembic_config: Globs = Field(
         default_factory=lambda: ["alembic.ini", "migrations/alembic.ini"]
     )  # relative to the project; none found: the project has no migrations (check skipped)
+    # Python packages with a programmatic Alembic environment (env.py in the package, no
+    # alembic.ini; a version_locations() function if revisions live elsewhere), imported from
+    # the project's src: leitstand's own is leitstand.migrations.
+    packages: Globs = Field(default_factory=list)
     scratch_url_env: NonEmpty | None = None  # env var with a PostgreSQL server URL; None: SQLite
     timeout: PositiveDuration = timedelta(minutes=10)
 

@@ -11,15 +11,14 @@ from pydantic_core import PydanticCustomError
 from leitstand.errors import ConfigError
 from leitstand.policy.base import PolicyModel
 from leitstand.policy.values import describe
+from leitstand.policy.vkeys import parse_any_key, parse_witness_key
 
 __all__ = ["LedgerPolicy", "WitnessPolicy"]
 
 
 def _witness_key(value: str) -> str:
-    from leitstand.ledger.cosign import CosignerKey
-
     try:
-        CosignerKey.parse(value)
+        parse_witness_key(value)
     except ConfigError as exc:
         raise PydanticCustomError(
             "witness_key",
@@ -30,8 +29,6 @@ def _witness_key(value: str) -> str:
 
 
 def _any_key(value: str) -> str:
-    from leitstand.ledger.cosign import parse_any_key
-
     try:
         parse_any_key(value)
     except ConfigError as exc:

@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from sqlalchemy.orm import Session
-
 from leitstand.auth.model import Actor
+from leitstand.db import Session
 from leitstand.errors import ConflictError, Issue, ValidationError
 from leitstand.gates.service import DIGEST
 from leitstand.gates.store import GateRunRecord, runs_for

@@ -11,15 +11,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-import sqlalchemy as sa
-from sqlalchemy.orm import Session
-
 from leitstand.auth.model import Actor
 from leitstand.clock import Clock
+from leitstand.db import Session
 from leitstand.ledger.service import Ledger
 from leitstand.policy.model import Policy
 from leitstand.releases.flow import SYSTEM, evidence
-from leitstand.releases.store import ReleaseRow, TaskRow
+from leitstand.releases.store import ReleaseRow, TaskRow, add_task, task_row
 from leitstand.scheduler.service import JobContext, Scheduler
 
 if TYPE_CHECKING:
@@ -176,8 +174,7 @@ class Aftermath:
             due_at=now + within,
             created_at=now,
         )
-        session.add(task)
-        session.flush()
+        add_task(session, task)
         self.scheduler.schedule(
             session,
             kind=TASK_DUE,
@@ -199,9 +196,7 @@ class Aftermath:
 
     def task_due(self, ctx: JobContext) -> None:
         """A root-cause task reached its due time: if still open, it is overdue and alerted."""
-        task = ctx.session.execute(
-            sa.select(TaskRow).where(TaskRow.id == int(ctx.payload["task_id"]))
-        ).scalar_one_or_none()
+        task = task_row(ctx.session, int(ctx.payload["task_id"]))
         if task is None or task.status != "open":
             return
         self.ledger.record(

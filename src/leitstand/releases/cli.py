@@ -33,6 +33,7 @@ from leitstand.releases.flow import STEP, WORK
 from leitstand.releases.handover import HANDOVER
 from leitstand.releases.model import Phase, ReleaseInfo
 from leitstand.releases.progress import Progress
+from leitstand.releases.schemas import ReleaseOut, TargetOut
 from leitstand.releases.service import ReleaseOutcomeError
 
 __all__ = ["app"]
@@ -107,10 +108,10 @@ def _followed(
 
 def _emit(info: ReleaseInfo, json_out: bool, *, followed: bool) -> None:
     if json_out and followed:  # the last of the JSON lines: the release as it settled
-        line = {"event": "release", **info.as_dict()}
+        line = {"event": "release", **ReleaseOut.of(info).model_dump(mode="json")}
         sys.stdout.write(json.dumps(line, sort_keys=True, default=str) + "\n")
     elif json_out:
-        emit_json(info.as_dict())
+        emit_json(ReleaseOut.of(info).model_dump(mode="json"))
     else:
         _print(info)
 
@@ -281,7 +282,7 @@ def status(json_out: JsonOpt = False) -> None:
     """What serves each service and environment, and the traffic split."""
     targets = open_container().releases.targets()
     if json_out:
-        emit_json([t.as_dict() for t in targets])
+        emit_json([TargetOut.of(t).model_dump(mode="json") for t in targets])
         return
     table = Table("service", "env", "active version", "weights", "previous", "in flight")
     for t in targets:
@@ -310,7 +311,7 @@ def history(
     """Releases, newest first."""
     releases = open_container().releases.history(service=service, env=env)
     if json_out:
-        emit_json([r.as_dict() for r in releases])
+        emit_json([ReleaseOut.of(r).model_dump(mode="json") for r in releases])
         return
     table = Table("#", "service", "env", "version", "strategy", "phase", "started", "by")
     for r in releases:
@@ -334,21 +335,18 @@ def show(
     """One release, its canary analyses and its evidence timeline."""
     releases = open_container().releases
     info = releases.get(release_id)
+    detail = releases.detail(release_id)
     if json_out:
-        data = info.as_dict()
-        data["analyses"] = releases.analyses(release_id)
-        data["timeline"] = releases.timeline(release_id)
-        emit_json(data)
+        emit_json(detail.model_dump(mode="json"))
         return
     _print(info)
-    for a in releases.analyses(release_id):
+    for a in detail.analyses:
         console.print(
-            f"  analysis step {a['step']} at {a['weight']} %: {a['verdict']}: "
-            + "; ".join(a["reasons"]),
+            f"  analysis step {a.step} at {a.weight} %: {a.verdict}: " + "; ".join(a.reasons),
             markup=False,
         )
-    for e in releases.timeline(release_id):
-        console.print(f"  {e['time']}  {e['action']}  ({e['actor']})", markup=False)
+    for e in detail.timeline:
+        console.print(f"  {e.time}  {e.action}  ({e.actor})", markup=False)
 
 
 @app.command("tasks")
@@ -357,14 +355,14 @@ def tasks(
     json_out: JsonOpt = False,
 ) -> None:
     """Root-cause tasks left by rollbacks."""
-    found = open_container().releases.tasks(status=status_filter)
+    found = open_container().releases.task_list(status=status_filter)
     if json_out:
-        emit_json(found)
+        emit_json([t.model_dump(mode="json") for t in found])
         return
     table = Table("#", "service", "env", "status", "due", "title")
     for t in found:
-        state = t["status"] + (" (overdue)" if t["overdue"] else "")
-        table.add_row(str(t["id"]), t["service"], t["env"], state, t["due_at"], t["title"])
+        state = t.status + (" (overdue)" if t.overdue else "")
+        table.add_row(str(t.id), t.service, t.env, state, t.due_at.isoformat(), t.title)
     console.print(table)
 
 
@@ -381,9 +379,9 @@ def task_done(
         task_id=task_id, actor=_actor(container, token, "release.task_done"), note=note
     )
     if json_out:
-        emit_json(task)
+        emit_json(task.model_dump(mode="json"))
     else:
-        console.print(f"task #{task['id']} done", markup=False)
+        console.print(f"task #{task.id} done", markup=False)
 
 
 @app.command("handover")

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-from sqlalchemy.orm import Session
-
 from leitstand.auth.model import Actor
 from leitstand.clock import Clock
-from leitstand.db import Database
+from leitstand.db import Database, Session
 from leitstand.errors import (
     ConflictError,
     ForbiddenError,
@@ -25,17 +22,20 @@ from leitstand.releases.flow import Flow
 from leitstand.releases.handover import Handover, stored
 from leitstand.releases.history import previous_good
 from leitstand.releases.model import LIVE, Kind, Phase, ReleaseInfo, Strategy
-from leitstand.releases.queries import ReleaseQueries, task_dict
+from leitstand.releases.queries import ReleaseQueries, task_out
 from leitstand.releases.runtime import RuntimeFactory
+from leitstand.releases.schemas import HandoverOut, TaskOut
 from leitstand.releases.steps import Steps
 from leitstand.releases.store import (
-    AnalysisRow,
     ReleaseRow,
-    TargetRow,
-    TaskRow,
+    add_release,
+    last_release,
+    latest_analysis,
     lock_release,
     lock_target,
     release_info,
+    target_row,
+    task_row,
 )
 
 if TYPE_CHECKING:
@@ -93,9 +93,8 @@ class ReleaseDecisions(ReleaseQueries):
     def _role_in(actor: Actor, roles: Any, what: str) -> None:
         allowed = sorted(r.value for r in roles)
         if actor.role not in allowed:
-            hint = " (act as a user: --token)" if actor.role == "local" else ""
             raise ForbiddenError(
-                f"role {actor.role!r} may not {what} (allowed: {', '.join(allowed)}){hint}"
+                f"role {actor.role!r} may not {what} (allowed: {', '.join(allowed)})"
             )
 
     def promote(self, *, release_id: int, actor: Actor) -> ReleaseInfo:
@@ -105,12 +104,7 @@ class ReleaseDecisions(ReleaseQueries):
             if row.phase != Phase.PAUSED.value:
                 raise ConflictError(f"release #{release_id} is {row.phase}, not paused")
             self._role_in(actor, self._deciders(), "decide on a paused canary")
-            analysis = session.execute(
-                sa.select(AnalysisRow)
-                .where(AnalysisRow.release_id == row.id)
-                .order_by(AnalysisRow.id.desc())
-                .limit(1)
-            ).scalar_one_or_none()
+            analysis = latest_analysis(session, row.id)
             if analysis is not None:
                 analysis.decided_by = actor.name
             row.step += 1
@@ -128,13 +122,11 @@ class ReleaseDecisions(ReleaseQueries):
             raise ValidationError([Issue("reason", "why the release is stopped (got '')")])
         with self.db.transaction() as session:
             row = self._row(session, release_id)
-            self._may_decide(actor, row.env)
+            self._may_decide(actor)
             self._abort(session, row, actor, reason)
             return release_info(row)
 
-    def _may_decide(self, actor: Actor, env: str) -> None:
-        if actor.role == "local" and not self.admission.production(env):
-            return  # the operator on the machine, outside production
+    def _may_decide(self, actor: Actor) -> None:
         self._role_in(actor, self.policy.deployment.manual_rollback.deciders, "decide a rollback")
 
     def _abort(self, session: Session, row: ReleaseRow, actor: Actor, reason: str) -> None:
@@ -168,12 +160,10 @@ class ReleaseDecisions(ReleaseQueries):
         if not reason.strip():
             raise ValidationError([Issue("reason", "why the rollback is needed (got '')")])
         runtime = self.factory.get(service, env)
-        self._may_decide(actor, env)
+        self._may_decide(actor)
         now = self.clock.now()
         with self.db.transaction() as session:
-            target = session.execute(
-                sa.select(TargetRow).where(TargetRow.service == service, TargetRow.env == env)
-            ).scalar_one_or_none()
+            target = target_row(session, service, env)
             if target is None:
                 raise ConflictError(f"{service} has never been released in {env}")
             if target.release_id is not None:
@@ -188,12 +178,7 @@ class ReleaseDecisions(ReleaseQueries):
                     f"rolled back (serving: {target.active_version or 'unknown'}): nothing to "
                     "roll back to; release a good version instead"
                 )
-            last = session.execute(
-                sa.select(ReleaseRow)
-                .where(ReleaseRow.service == service, ReleaseRow.env == env)
-                .order_by(ReleaseRow.id.desc())
-                .limit(1)
-            ).scalar_one_or_none()
+            last = last_release(session, service, env)
             row = ReleaseRow(
                 service=service,
                 env=env,
@@ -219,8 +204,7 @@ class ReleaseDecisions(ReleaseQueries):
                 updated_at=now,
                 rollback_started_at=now,
             )
-            session.add(row)
-            session.flush()
+            add_release(session, row)
             target.release_id = row.id
             target.updated_at = now
             self.flow.record(
@@ -253,6 +237,15 @@ class ReleaseDecisions(ReleaseQueries):
     def handover_result(
         self, *, release_id: int, check: bool = False, check_if_missing: bool = True
     ) -> dict[str, Any]:
+        """``handover_report`` as a JSON-ready dict."""
+        report = self.handover_report(
+            release_id=release_id, check=check, check_if_missing=check_if_missing
+        )
+        return report.model_dump(mode="json")
+
+    def handover_report(
+        self, *, release_id: int, check: bool = False, check_if_missing: bool = True
+    ) -> HandoverOut:
         """The handover checklist of a completed production release: as last checked, or
         checked again now (``check``; also when it was never checked and
         ``check_if_missing``)."""
@@ -273,14 +266,14 @@ class ReleaseDecisions(ReleaseQueries):
                 )
             if check or result is None:
                 result = self.handover.check(session, row, self.clock.now())
-            return {"release_id": release_id, **result}
+            return HandoverOut.model_validate({"release_id": release_id, **result})
 
-    def complete_task(self, *, task_id: int, actor: Actor, note: str) -> dict[str, Any]:
+    def complete_task(self, *, task_id: int, actor: Actor, note: str) -> TaskOut:
         """Close a root-cause task with a note (the analysis or where it lives)."""
         if not note.strip():
             raise ValidationError([Issue("note", "the finding or where it is documented (got '')")])
         with self.db.transaction() as session:
-            task = session.get(TaskRow, task_id)
+            task = task_row(session, task_id)
             if task is None:
                 raise NotFoundError(f"task #{task_id} does not exist")
             if task.status == "done":
@@ -300,4 +293,4 @@ class ReleaseDecisions(ReleaseQueries):
                     "overdue": now > task.due_at,
                 },
             )
-            return task_dict(task, now)
+            return task_out(task, now)

@@ -12,12 +12,10 @@ import json
 from datetime import timedelta
 from typing import Any
 
-import sqlalchemy as sa
 import structlog
-from sqlalchemy.orm import Session
 
 from leitstand.clock import Clock
-from leitstand.db import Database
+from leitstand.db import Database, Session
 from leitstand.errors import LeitstandError
 from leitstand.policy.model import Policy
 from leitstand.releases.flow import WORK, Flow
@@ -30,11 +28,12 @@ from leitstand.releases.scrape import write_scrape_targets
 from leitstand.releases.snapshots import Snapshots
 from leitstand.releases.store import (
     ReleaseRow,
-    TargetRow,
+    detached_release,
     lock_release,
     lock_target,
     routing_of,
     set_slot,
+    target_of,
 )
 from leitstand.scheduler.service import LeaseContext, Scheduler
 
@@ -92,10 +91,7 @@ class Duties:
     def _snapshot(self, release_id: int) -> ReleaseRow | None:
         """The release as committed, detached (readable after the read session closed)."""
         with self.db.reader() as session:
-            row = session.get(ReleaseRow, release_id)
-            if row is not None:
-                session.expunge(row)
-            return row
+            return detached_release(session, release_id)
 
     def _fresh(self, session: Session, seen: ReleaseRow) -> ReleaseRow | None:
         row = lock_release(session, seen.id, postgres=self.db.is_postgres)
@@ -103,12 +99,7 @@ class Duties:
 
     def _committed(self, seen: ReleaseRow) -> Routing:
         with self.db.reader() as session:
-            target = session.execute(
-                sa.select(TargetRow).where(
-                    TargetRow.service == seen.service, TargetRow.env == seen.env
-                )
-            ).scalar_one()
-            return routing_of(target)
+            return routing_of(target_of(session, seen.service, seen.env))
 
     def _migrate(self, seen: ReleaseRow, runtime: Runtime) -> None:
         """Refuse revisions without rollback, snapshot the database, migrate; a failed

@@ -10,10 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from leitstand.auth.model import Actor
 from leitstand.clock import Clock
+from leitstand.db import Session
 from leitstand.ledger.service import Ledger
 from leitstand.releases.model import TERMINAL, Phase
 from leitstand.releases.store import ReleaseRow

@@ -19,11 +19,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
-import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
 from leitstand.alerting.model import recipients_for
 from leitstand.alerting.oncall import current_shift
+from leitstand.db import Session
 from leitstand.errors import LeitstandError
 from leitstand.gates.store import runs_for
 from leitstand.ledger.service import EntryQuery, Ledger
@@ -34,7 +33,14 @@ from leitstand.releases.flow import SYSTEM, evidence
 from leitstand.releases.health import probe, smoke
 from leitstand.releases.model import Phase
 from leitstand.releases.runtime import Runtime, RuntimeFactory
-from leitstand.releases.store import ReleaseRow, TargetRow, TaskRow
+from leitstand.releases.store import (
+    ReleaseRow,
+    TargetRow,
+    TaskRow,
+    open_task_titled,
+    release_row,
+    target_of,
+)
 from leitstand.scheduler.service import JobContext
 
 if TYPE_CHECKING:
@@ -93,7 +99,7 @@ class Handover:
 
     def job(self, ctx: JobContext) -> None:
         """The timer set when a production release completed: check the list once."""
-        row = ctx.session.get(ReleaseRow, int(ctx.payload["release_id"]))
+        row = release_row(ctx.session, int(ctx.payload["release_id"]))
         if row is not None and self.wanted(row):
             self.check(ctx.session, row, ctx.now)
 
@@ -103,9 +109,7 @@ class Handover:
 
     def check(self, session: Session, row: ReleaseRow, now: datetime) -> dict[str, Any]:
         """Check every item now, keep the result on the release, open action items."""
-        target = session.execute(
-            sa.select(TargetRow).where(TargetRow.service == row.service, TargetRow.env == row.env)
-        ).scalar_one()
+        target = target_of(session, row.service, row.env)
         ctx = _Context(session, row, target, self.factory.get(row.service, row.env), now)
         items: list[dict[str, Any]] = []
         for key, item in self.policy.handover_checklist.items():
@@ -155,14 +159,7 @@ class Handover:
 
     @staticmethod
     def _open_task(ctx: _Context, key: str) -> TaskRow | None:
-        return ctx.session.execute(
-            sa.select(TaskRow).where(
-                TaskRow.release_id == ctx.row.id,
-                TaskRow.kind == "handover",
-                TaskRow.status == "open",
-                TaskRow.title.startswith(f"[{key}]"),
-            )
-        ).scalar_one_or_none()
+        return open_task_titled(ctx.session, ctx.row.id, "handover", f"[{key}]")
 
     def _close(self, ctx: _Context, key: str, result: ItemResult) -> None:
         """An item that passes now closes its action item (with the evidence as its note)."""

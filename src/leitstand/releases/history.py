@@ -10,24 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-import sqlalchemy as sa
-from sqlalchemy.orm import Session
-
+from leitstand.db import Session
 from leitstand.releases.model import Kind, Phase
-from leitstand.releases.store import ReleaseRow
+from leitstand.releases.store import version_history
 
 __all__ = ["good_versions", "previous_good"]
 
 
 def good_versions(session: Session, service: str, env: str) -> list[str]:
     """Versions that completed and were not rolled back since, oldest first."""
-    rows = session.execute(
-        sa.select(ReleaseRow.version, ReleaseRow.kind, ReleaseRow.phase, ReleaseRow.stable_version)
-        .where(ReleaseRow.service == service, ReleaseRow.env == env)
-        .order_by(ReleaseRow.id)
-    ).all()
     good: list[str] = []
-    for version, kind, phase, stable_version in rows:
+    for version, kind, phase, stable_version in version_history(session, service, env):
         if phase == Phase.COMPLETED.value:
             if kind == Kind.ROLLBACK.value and stable_version in good:
                 good.remove(stable_version)  # the version this rollback took traffic away from

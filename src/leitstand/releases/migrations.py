@@ -7,158 +7,54 @@ the rollback test (upgrade -> downgrade -> upgrade on a scratch database) is a p
 The ``dump`` snapshot is a ``pg_dump`` (custom format) of the target database, or a copy through
 SQLite's backup API; ``leitstand.releases.snapshots`` chooses it or a pgBackRest backup through
 the backups domain (``deployment.database_rollback.snapshot_method``).
+
+The SQLAlchemy side of the project's database (URLs, the scratch database) lives in
+``leitstand.releases.store.project_db``; Alembic itself runs in a child process
+(``leitstand.gates.rollback.runner``, shared with the gate check test.migrations).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 import sqlite3
 import subprocess
-import sys
-import tempfile
-import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.engine import make_url
-
 from leitstand.clock import Clock
-from leitstand.errors import ConfigError, Issue, LeitstandError, ValidationError
+from leitstand.errors import ConfigError
+from leitstand.gates.rollback import AlembicRunner, MigrationError, scratch_database
 from leitstand.policy.releases import MigrationSettings
 from leitstand.releases.instances import fill
+from leitstand.releases.store.project_db import backend_name, database_path, libpq
 
 __all__ = ["MigrationError", "MigrationRunner", "scratch_database"]
 
 
-class MigrationError(LeitstandError):
-    """Migrations could not be run or checked; the message says where and why."""
-
-
-def _libpq(url: str) -> tuple[str, dict[str, str]]:
-    """A libpq URI without the password, and the environment that carries it."""
-    parsed = make_url(url)
-    env = {"PGPASSWORD": parsed.password} if parsed.password else {}
-    plain = parsed.set(drivername="postgresql", password=None)
-    return plain.render_as_string(hide_password=False), env
-
-
-@contextmanager
-def scratch_database(server_url: str | None, work: Path) -> Iterator[str]:
-    """A fresh empty database for a check: a SQLite file, or a new database on a PostgreSQL
-    server (dropped afterwards)."""
-    if server_url is None or server_url.startswith("sqlite"):
-        path = work / f"scratch-{uuid.uuid4().hex[:8]}.db"
-        try:
-            yield f"sqlite:///{path}"
-        finally:
-            path.unlink(missing_ok=True)
-        return
-    url = make_url(server_url)
-    if url.drivername in ("postgresql", "postgres"):
-        url = url.set(drivername="postgresql+psycopg")
-    name = f"leitstand_check_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    except sa.exc.SQLAlchemyError as exc:
-        admin.dispose()
-        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        raise MigrationError(
-            f"cannot create a scratch database on {url.render_as_string()}: {reason}"
-        ) from exc
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
-
-
-class MigrationRunner:
-    """Checks and runs an application's Alembic migrations in a child process."""
+class MigrationRunner(AlembicRunner):
+    """Checks and runs an application's Alembic migrations in a child process (the runner and
+    the round trip are the gate check's, ``leitstand.gates.rollback``), and snapshots its
+    database before a release migrates it."""
 
     def __init__(self, *, home: Path, clock: Clock, environ: Mapping[str, str] | None = None):
+        super().__init__(environ=environ)
         self.home = home
         self.clock = clock
-        self.environ = dict(os.environ if environ is None else environ)
 
     def _path(self, template: str, values: Mapping[str, str]) -> Path:
         path = Path(fill(template, values)).expanduser()
         return path if path.is_absolute() else self.home / path
 
-    def run(self, action: str, config: Path, url: str | None, timeout: float) -> dict[str, Any]:
-        """One runner call; raises MigrationError with the runner's own words."""
-        env = {k: v for k, v in self.environ.items() if not k.startswith("LEITSTAND_")}
-        if url:
-            env["LEITSTAND_MIGRATION_URL"] = url
-        argv = [sys.executable, "-m", "leitstand.releases.migration_runner", action, str(config)]
-        try:
-            done = subprocess.run(  # noqa: S603 - fixed argument list
-                argv,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                env=env,
-                cwd=config.parent,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise MigrationError(f"{config}: {action} took longer than {timeout:g} s") from exc
-        try:
-            answer = json.loads(done.stdout.strip().splitlines()[-1])
-        except (IndexError, ValueError):
-            tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-            raise MigrationError(f"{config}: {action} failed: {tail}") from None
-        if "error" in answer:
-            raise MigrationError(f"{config}: {action} failed: {answer['error']}")
-        return dict(answer)
-
-    def refuse_without_downgrade(self, config: Path, timeout: float) -> list[str]:
-        """Raise ValidationError naming every revision without a working downgrade."""
-        answer = self.run("static", config, None, timeout)
-        problems = answer.get("problems", [])
-        if problems:
-            raise ValidationError(
-                [Issue(p["path"], f"revision {p['revision']}: {p['message']}") for p in problems],
-                summary="migrations without a working rollback script are refused:",
-            )
-        return list(answer.get("revisions", []))
-
-    def check(self, config: Path, *, scratch: str | None, timeout: float) -> dict[str, Any]:
-        """The pipeline step: static check, then upgrade -> downgrade -> upgrade on scratch."""
-        if not config.is_file():
-            raise ValidationError([Issue("config", f"an alembic.ini file (got {config})")])
-        revisions = self.refuse_without_downgrade(config, timeout)
-        with (
-            tempfile.TemporaryDirectory(prefix="leitstand-mcheck-") as work,
-            scratch_database(scratch, Path(work)) as url,
-        ):
-            answer = self.run("roundtrip", config, url, timeout)
-            kind = make_url(url).get_backend_name()
-        return {
-            "config": str(config),
-            "scratch": kind,
-            "revisions": revisions,
-            "steps": answer.get("steps", []),
-            "problems": answer.get("problems", []),
-            "ok": not answer.get("problems"),
-        }
-
     def snapshot(self, url: str, folder: Path, label: str, timeout: float) -> dict[str, Any]:
         """Copy the database before a migration: pg_dump (custom format) or SQLite backup."""
         folder.mkdir(parents=True, exist_ok=True)
         stamp = self.clock.now().strftime("%Y%m%dT%H%M%SZ")
-        backend = make_url(url).get_backend_name()
+        backend = backend_name(url)
         if backend == "sqlite":
             target = folder / f"{label}-{stamp}.sqlite"
-            source_path = make_url(url).database or ""
+            source_path = database_path(url)
             try:
                 with sqlite3.connect(source_path) as source, sqlite3.connect(target) as copy:
                     source.backup(copy)
@@ -166,7 +62,7 @@ class MigrationRunner:
                 raise MigrationError(f"snapshot of {source_path} failed: {exc}") from exc
         elif backend == "postgresql":
             target = folder / f"{label}-{stamp}.dump"
-            uri, secret = _libpq(url)
+            uri, secret = libpq(url)
             argv = ["pg_dump", "--format=custom", "--no-password", f"--file={target}", uri]
             env = {**{k: v for k, v in self.environ.items() if not k.startswith("PG")}, **secret}
             try:

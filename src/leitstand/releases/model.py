@@ -249,15 +249,6 @@ class ReleaseInfo:
         """Nothing happens without a human: finished, or waiting for an approval or decision."""
         return self.phase in TERMINAL or self.phase in (Phase.AWAITING_APPROVAL, Phase.PAUSED)
 
-    def as_dict(self) -> dict[str, object]:
-        data: dict[str, object] = {}
-        for name in self.__slots__:
-            value = getattr(self, name)
-            data[name] = value.isoformat() if isinstance(value, datetime) else value
-        data["snapshot"] = dict(self.snapshot) if self.snapshot is not None else None
-        data["phase"] = self.phase.value
-        return data
-
 
 @dataclass(frozen=True, slots=True)
 class TargetInfo:
@@ -273,18 +264,3 @@ class TargetInfo:
     slots: Mapping[str, str | None]  # slot -> version running there
     release_id: int | None
     updated_at: datetime | None
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "service": self.service,
-            "env": self.env,
-            "active_slot": self.active_slot,
-            "active_version": self.active_version,
-            "previous_version": self.previous_version,
-            "previous_warm": self.previous_warm,
-            "weights": {s: self.routing.weight(s) for s in sorted(self.routing.weights)},
-            "retired": sorted(self.routing.retired),
-            "slots": dict(self.slots),
-            "release_id": self.release_id,
-            "updated_at": self.updated_at.isoformat() if self.updated_at else None,
-        }

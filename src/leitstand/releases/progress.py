@@ -40,17 +40,21 @@ class Progress:
         for target in self.releases.targets():
             if (target.service, target.env) == (info.service, info.env):
                 self.weights = {s: target.routing.weight(s) for s in sorted(target.routing.weights)}
-        timeline = [e for e in self.releases.timeline(self.release_id) if e["index"] > self.seen]
-        for entry in timeline:
-            self.seen = max(self.seen, int(entry["index"]))
-            if entry["action"] == "release.analysed":
-                payload = entry["payload"]
+        entries = self.releases.timeline_entries(self.release_id)
+        for entry in [e for e in entries if e.index > self.seen]:
+            self.seen = max(self.seen, entry.index)
+            if entry.action == "release.analysed":
+                payload = entry.payload
                 self.analysis = (
                     f"step {payload.get('step')} at {payload.get('percent')} %: "
                     f"{payload.get('verdict')}: {'; '.join(payload.get('reasons') or [])}"
                 )
             if self.events:
-                line = {"event": entry["action"], "release_id": self.release_id, **entry}
+                line = {
+                    "event": entry.action,
+                    "release_id": self.release_id,
+                    **entry.model_dump(mode="json"),
+                }
                 self.out.write(json.dumps(line, sort_keys=True, default=str) + "\n")
                 self.out.flush()
 

@@ -1,11 +1,14 @@
-"""Reading releases: what serves where, the history, analyses, timelines, root-cause tasks."""
+"""Reading releases: what serves where, the history, analyses, timelines, root-cause tasks.
+
+The read models are the Pydantic models of ``schemas`` (what the API and the pages show); the
+``analyses``, ``timeline`` and ``tasks`` lists are the same as JSON-ready dicts (``--json``).
+"""
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
-
-import sqlalchemy as sa
 
 from leitstand.clock import Clock
 from leitstand.db import Database
@@ -13,17 +16,20 @@ from leitstand.errors import NotFoundError
 from leitstand.ledger.service import EntryQuery, Ledger
 from leitstand.policy.model import Policy
 from leitstand.releases.model import IN_FLIGHT, ReleaseInfo, Routing, TargetInfo
+from leitstand.releases.schemas import AnalysisOut, ReleaseDetailOut, TaskOut, TimelineEntryOut
 from leitstand.releases.store import (
     AnalysisRow,
-    ReleaseRow,
-    SlotRow,
-    TargetRow,
     TaskRow,
+    analysis_rows,
     release_info,
-    target_info,
+    release_row,
+    release_rows,
+    releases_in,
+    target_infos,
+    task_rows,
 )
 
-__all__ = ["ReleaseQueries", "task_dict"]
+__all__ = ["ReleaseQueries", "analysis_out", "task_out"]
 
 
 class ReleaseQueries:
@@ -37,7 +43,7 @@ class ReleaseQueries:
 
     def get(self, release_id: int) -> ReleaseInfo:
         with self.db.reader() as session:
-            row = session.get(ReleaseRow, release_id)
+            row = release_row(session, release_id)
             if row is None:
                 raise NotFoundError(f"release #{release_id} does not exist")
             return release_info(row)
@@ -45,24 +51,22 @@ class ReleaseQueries:
     def history(
         self, *, service: str | None = None, env: str | None = None, limit: int = 100
     ) -> list[ReleaseInfo]:
-        stmt = sa.select(ReleaseRow).order_by(ReleaseRow.id.desc()).limit(limit)
-        if service:
-            stmt = stmt.where(ReleaseRow.service == service)
-        if env:
-            stmt = stmt.where(ReleaseRow.env == env)
         with self.db.reader() as session:
-            return [release_info(r) for r in session.execute(stmt).scalars()]
+            rows = release_rows(session, service=service, env=env, limit=limit)
+            return [release_info(r) for r in rows]
+
+    def detail(self, release_id: int) -> ReleaseDetailOut:
+        """One release with its canary analyses and its evidence timeline."""
+        return ReleaseDetailOut.of_release(
+            self.get(release_id),
+            analyses=self.analysis_list(release_id),
+            timeline=self.timeline_entries(release_id),
+        )
 
     def targets(self) -> list[TargetInfo]:
         """Every configured service and environment with what serves it now."""
         with self.db.reader() as session:
-            slots = list(session.execute(sa.select(SlotRow)).scalars())
-            rows = {
-                (t.service, t.env): target_info(
-                    t, [s for s in slots if (s.service, s.env) == (t.service, t.env)]
-                )
-                for t in session.execute(sa.select(TargetRow)).scalars()
-            }
+            rows = target_infos(session)
         found: list[TargetInfo] = []
         for service, target in self.policy.deployment.releases.items():
             for env, environment in target.environments.items():
@@ -86,29 +90,16 @@ class ReleaseQueries:
                     found.append(info)
         return found
 
-    def analyses(self, release_id: int) -> list[dict[str, Any]]:
+    def analysis_list(self, release_id: int) -> list[AnalysisOut]:
+        """The release's canary analyses, oldest first."""
         with self.db.reader() as session:
-            rows = session.execute(
-                sa.select(AnalysisRow)
-                .where(AnalysisRow.release_id == release_id)
-                .order_by(AnalysisRow.id)
-            ).scalars()
-            return [
-                {
-                    "step": a.step,
-                    "weight": a.weight,
-                    "started_at": a.started_at.isoformat(),
-                    "ended_at": a.ended_at.isoformat(),
-                    "verdict": a.verdict,
-                    "canary": json.loads(a.canary),
-                    "stable": json.loads(a.stable),
-                    "reasons": json.loads(a.reasons),
-                    "decided_by": a.decided_by,
-                }
-                for a in rows
-            ]
+            return [analysis_out(a) for a in analysis_rows(session, release_id)]
 
-    def timeline(self, release_id: int) -> list[dict[str, Any]]:
+    def analyses(self, release_id: int) -> list[dict[str, Any]]:
+        """``analysis_list`` as JSON-ready dicts."""
+        return [a.model_dump(mode="json") for a in self.analysis_list(release_id)]
+
+    def timeline_entries(self, release_id: int) -> list[TimelineEntryOut]:
         """The release's ledger entries, oldest first."""
         with self.db.reader() as session:
             entries = self.ledger.entries(
@@ -116,46 +107,62 @@ class ReleaseQueries:
                 EntryQuery(subject=f"release:{release_id}", newest_first=False, limit=None),
             )
         return [
-            {
-                "index": e.index,
-                "time": e.time,
-                "actor": e.actor,
-                "role": e.role,
-                "action": e.action,
-                "payload": e.payload,
-            }
+            TimelineEntryOut(
+                index=e.index,
+                time=e.time,
+                actor=e.actor,
+                role=e.role,
+                action=e.action,
+                payload=e.payload,
+            )
             for e in entries
         ]
 
-    def tasks(self, *, status: str | None = None) -> list[dict[str, Any]]:
-        stmt = sa.select(TaskRow).order_by(TaskRow.due_at)
-        if status:
-            stmt = stmt.where(TaskRow.status == status)
+    def timeline(self, release_id: int) -> list[dict[str, Any]]:
+        """``timeline_entries`` as JSON-ready dicts."""
+        return [e.model_dump(mode="json") for e in self.timeline_entries(release_id)]
+
+    def task_list(self, *, status: str | None = None) -> list[TaskOut]:
+        """Follow-up tasks (root cause, handover), earliest due first."""
         with self.db.reader() as session:
-            return [task_dict(t, self.clock.now()) for t in session.execute(stmt).scalars()]
+            return [task_out(t, self.clock.now()) for t in task_rows(session, status=status)]
+
+    def tasks(self, *, status: str | None = None) -> list[dict[str, Any]]:
+        """``task_list`` as JSON-ready dicts."""
+        return [t.model_dump(mode="json") for t in self.task_list(status=status)]
 
     def in_flight(self) -> list[ReleaseInfo]:
-        phases = [p.value for p in IN_FLIGHT]
         with self.db.reader() as session:
-            rows = session.execute(
-                sa.select(ReleaseRow).where(ReleaseRow.phase.in_(phases)).order_by(ReleaseRow.id)
-            ).scalars()
-            return [release_info(r) for r in rows]
+            return [release_info(r) for r in releases_in(session, IN_FLIGHT)]
 
 
-def task_dict(task: TaskRow, now: Any) -> dict[str, Any]:
-    return {
-        "id": task.id,
-        "release_id": task.release_id,
-        "service": task.service,
-        "env": task.env,
-        "kind": task.kind,
-        "title": task.title,
-        "owner": task.owner,
-        "status": task.status,
-        "overdue": task.status == "open" and now > task.due_at,
-        "due_at": task.due_at.isoformat(),
-        "done_at": task.done_at.isoformat() if task.done_at else None,
-        "done_by": task.done_by,
-        "note": task.note,
-    }
+def analysis_out(row: AnalysisRow) -> AnalysisOut:
+    return AnalysisOut(
+        step=row.step,
+        weight=row.weight,
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        verdict=row.verdict,
+        canary=json.loads(row.canary),
+        stable=json.loads(row.stable),
+        reasons=json.loads(row.reasons),
+        decided_by=row.decided_by,
+    )
+
+
+def task_out(task: TaskRow, now: datetime) -> TaskOut:
+    return TaskOut(
+        id=task.id,
+        release_id=task.release_id,
+        service=task.service,
+        env=task.env,
+        kind=task.kind,
+        title=task.title,
+        owner=task.owner,
+        status=task.status,
+        overdue=task.status == "open" and now > task.due_at,
+        due_at=task.due_at,
+        done_at=task.done_at,
+        done_by=task.done_by,
+        note=task.note,
+    )

@@ -14,10 +14,9 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from leitstand.auth.model import Actor
 from leitstand.clock import Clock
+from leitstand.db import Session
 from leitstand.policy.model import Policy
 from leitstand.releases.aftermath import Aftermath
 from leitstand.releases.flow import SYSTEM, Flow

@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from typing import Any
 
 from leitstand.auth.model import Actor
+from leitstand.db import Session
 from leitstand.errors import (
     ConflictError,
     ForbiddenError,
@@ -36,13 +33,13 @@ from leitstand.releases.model import (
 from leitstand.releases.store import (
     ReleaseRow,
     TargetRow,
+    add_release,
+    insert_target,
     lock_target,
     release_info,
+    target_row,
 )
 from leitstand.validators import version_issue
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["ReleaseOutcomeError", "ReleaseService"]
 
@@ -167,8 +164,7 @@ class ReleaseService(ReleaseDecisions):
             )
             if approved is not None:
                 row.approved_by, row.approved_role, row.approved_at = approved, actor.role, now
-            session.add(row)
-            session.flush()
+            add_release(session, row)
             target.release_id = row.id
             target.updated_at = now
             self.flow.record(
@@ -185,9 +181,7 @@ class ReleaseService(ReleaseDecisions):
     def _target_row(
         self, session: Session, service: str, env: str, live: Routing, now: Any
     ) -> TargetRow:
-        target = session.execute(
-            sa.select(TargetRow).where(TargetRow.service == service, TargetRow.env == env)
-        ).scalar_one_or_none()
+        target = target_row(session, service, env)
         if target is None:
             # First contact: adopt whatever the router serves now (its version is unknown).
             serving = live.serving()
@@ -199,14 +193,10 @@ class ReleaseService(ReleaseDecisions):
                 routing=json.dumps(live.as_dict()),
                 updated_at=now,
             )
-            try:
-                with session.begin_nested():
-                    session.add(target)
-                    session.flush()
-            except IntegrityError:
+            if not insert_target(session, target):
                 raise ConflictError(
                     f"another release of {service} in {env} started at this moment: try again"
-                ) from None
+                )
         elif self.db.is_postgres:
             target = lock_target(session, service, env, postgres=True)
         return target

@@ -10,10 +10,8 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy.orm import Session
-
 from leitstand.clock import Clock
-from leitstand.db import Database
+from leitstand.db import Database, Session
 from leitstand.policy.delivery import InconclusiveAction
 from leitstand.policy.model import Policy
 from leitstand.releases.aftermath import Aftermath
@@ -35,6 +33,7 @@ from leitstand.releases.store import (
     AnalysisRow,
     ReleaseRow,
     TargetRow,
+    add_analysis,
     lock_release,
     lock_target,
     routing_of,
@@ -271,7 +270,8 @@ class Steps:
             runtime, self.policy, row.target_slot, stable_slot, now=now, home=self.factory.home
         )
         percent = routing_of(target).weight(row.target_slot)
-        session.add(
+        add_analysis(
+            session,
             AnalysisRow(
                 release_id=row.id,
                 step=row.step,
@@ -282,7 +282,7 @@ class Steps:
                 canary=json.dumps(measurement_dict(canary)),
                 stable=json.dumps(measurement_dict(stable)),
                 reasons=json.dumps(list(judgement.reasons)),
-            )
+            ),
         )
         self.flow.record(
             session, row, "release.analysed", step=row.step, percent=percent,

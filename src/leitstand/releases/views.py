@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -9,10 +10,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from leitstand.api_types import PathId
 from leitstand.auth.model import Actor
-from leitstand.deps import container_of
 from leitstand.errors import LeitstandError
-from leitstand.releases.api import DECIDE, READ
-from leitstand.releases.model import TargetInfo
+from leitstand.releases.api import DECIDE, READ, Releases
+from leitstand.releases.model import ReleaseInfo, TargetInfo
+from leitstand.releases.schemas import HandoverOut, ReleaseOut
+from leitstand.releases.service import ReleaseService
 from leitstand.web.i18n import register_nav, register_texts
 from leitstand.web.render import page, render
 
@@ -86,10 +88,18 @@ def _target(t: TargetInfo) -> dict[str, Any]:
     }
 
 
+def _history_row(info: ReleaseInfo) -> dict[str, Any]:
+    return {**ReleaseOut.of(info).model_dump(), "started": info.created_at}
+
+
 def _index(
-    request: Request, actor: Actor, *, error: str | None = None, status: int = 200
+    request: Request,
+    releases: ReleaseService,
+    actor: Actor,
+    *,
+    error: str | None = None,
+    status: int = 200,
 ) -> Response:
-    releases = container_of(request).releases
     history = releases.history(limit=50)
     in_flight = {r.id: r for r in releases.in_flight()}
     return render(
@@ -99,8 +109,8 @@ def _index(
             "actor": actor,
             "targets": [_target(t) for t in releases.targets()],
             "in_flight": in_flight,
-            "history": [{**r.as_dict(), "started": r.created_at} for r in history],
-            "tasks": releases.tasks(status="open"),
+            "history": [_history_row(r) for r in history],
+            "tasks": releases.task_list(status="open"),
             "may_decide": actor.role in {r.value for r in DECIDE},
             "error": error,
         },
@@ -109,80 +119,96 @@ def _index(
 
 
 @router.get("/releases", response_class=HTMLResponse)
-def releases_page(request: Request, actor: Annotated[Actor, page(*READ)]) -> Response:
-    return _index(request, actor)
+def releases_page(
+    request: Request, releases: Releases, actor: Annotated[Actor, page(*READ)]
+) -> Response:
+    return _index(request, releases, actor)
 
 
 @router.get("/releases/{release_id}", response_class=HTMLResponse)
 def release_page(
-    release_id: PathId, request: Request, actor: Annotated[Actor, page(*READ)]
+    release_id: PathId,
+    request: Request,
+    releases: Releases,
+    actor: Annotated[Actor, page(*READ)],
 ) -> Response:
-    releases = container_of(request).releases
-    info = releases.get(release_id)
+    detail = releases.detail(release_id)
+    max_rollback = releases.policy.deployment.blue_green.max_rollback_time
     return render(
         request,
         "releases/detail.html",
         {
             "actor": actor,
-            "release": info.as_dict(),
-            "analyses": releases.analyses(release_id),
-            "timeline": [{**e, "time": e["time"]} for e in releases.timeline(release_id)],
+            "release": detail,
+            "analyses": detail.analyses,
+            "timeline": detail.timeline,
             "may_decide": actor.role in {r.value for r in DECIDE},
             "handover": _handover(releases, release_id),
-            "max_rollback_seconds": container_of(
-                request
-            ).policy.deployment.blue_green.max_rollback_time.total_seconds(),
+            "max_rollback_seconds": max_rollback.total_seconds(),
         },
     )
 
 
-def _handover(releases: Any, release_id: int) -> dict[str, Any] | None:
+def _handover(releases: ReleaseService, release_id: int) -> HandoverOut | None:
     try:
-        result: dict[str, Any] = releases.handover_result(
-            release_id=release_id, check_if_missing=False
-        )
+        return releases.handover_report(release_id=release_id, check_if_missing=False)
     except LeitstandError:
         return None  # not a completed production release, or not checked yet
-    return result
 
 
-def _act(request: Request, actor: Actor, call: Any) -> Response:
+def _act(
+    request: Request,
+    releases: ReleaseService,
+    actor: Actor,
+    call: Callable[[ReleaseService], object],
+) -> Response:
     try:
-        call(container_of(request).releases)
+        call(releases)
     except LeitstandError as exc:
-        return _index(request, actor, error=exc.message, status=exc.http_status)
+        return _index(request, releases, actor, error=exc.message, status=exc.http_status)
     return RedirectResponse("/releases", status_code=303)
 
 
 @router.post("/releases/{release_id}/approve")
 def approve(
-    release_id: PathId, request: Request, actor: Annotated[Actor, page(*DECIDE)]
+    release_id: PathId,
+    request: Request,
+    releases: Releases,
+    actor: Annotated[Actor, page(*DECIDE)],
 ) -> Response:
-    return _act(request, actor, lambda s: s.approve(release_id=release_id, actor=actor))
+    return _act(request, releases, actor, lambda s: s.approve(release_id=release_id, actor=actor))
 
 
 @router.post("/releases/{release_id}/promote")
 def promote(
-    release_id: PathId, request: Request, actor: Annotated[Actor, page(*DECIDE)]
+    release_id: PathId,
+    request: Request,
+    releases: Releases,
+    actor: Annotated[Actor, page(*DECIDE)],
 ) -> Response:
-    return _act(request, actor, lambda s: s.promote(release_id=release_id, actor=actor))
+    return _act(request, releases, actor, lambda s: s.promote(release_id=release_id, actor=actor))
 
 
 @router.post("/releases/{release_id}/abort")
 def abort(
     release_id: PathId,
     request: Request,
+    releases: Releases,
     actor: Annotated[Actor, page(*DECIDE)],
     reason: Annotated[str, Form()] = "",
 ) -> Response:
     return _act(
-        request, actor, lambda s: s.abort(release_id=release_id, actor=actor, reason=reason)
+        request,
+        releases,
+        actor,
+        lambda s: s.abort(release_id=release_id, actor=actor, reason=reason),
     )
 
 
 @router.post("/releases/rollback")
 def rollback(
     request: Request,
+    releases: Releases,
     actor: Annotated[Actor, page(*DECIDE)],
     service: Annotated[str, Form()] = "",
     env: Annotated[str, Form()] = "",
@@ -190,6 +216,7 @@ def rollback(
 ) -> Response:
     return _act(
         request,
+        releases,
         actor,
         lambda s: s.rollback(service=service, env=env, actor=actor, reason=reason),
     )

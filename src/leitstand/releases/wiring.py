@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import sqlalchemy as sa
 import structlog
 
 from leitstand.clock import Clock
@@ -20,22 +18,21 @@ from leitstand.releases.duties import Duties
 from leitstand.releases.flow import SYSTEM, Flow
 from leitstand.releases.handover import HANDOVER, Handover
 from leitstand.releases.migrations import MigrationRunner
-from leitstand.releases.model import Routing
 from leitstand.releases.runtime import RuntimeFactory
 from leitstand.releases.scrape import write_scrape_targets
 from leitstand.releases.service import ReleaseService
 from leitstand.releases.snapshots import Snapshots
 from leitstand.releases.steps import Steps
-from leitstand.releases.store import TargetRow
+from leitstand.releases.store import routing_of, target_rows
 from leitstand.scheduler.service import Scheduler
 
 if TYPE_CHECKING:
     from leitstand.alerting.service import AlertingService
     from leitstand.backups.service import BackupService
-    from leitstand.bootstrap import Container
+    from leitstand.bootstrap import Container, Wiring
     from leitstand.changes.service import ChangeService
 
-__all__ = ["reconcile_routers", "wire_releases"]
+__all__ = ["reconcile_routers", "wire", "wire_releases"]
 
 log = structlog.get_logger(__name__)
 
@@ -109,10 +106,7 @@ def reconcile_routers(container: Container) -> int:
     releases = container.releases
     corrected = 0
     with container.db.reader() as session:
-        targets = [
-            (t.service, t.env, Routing.from_dict(json.loads(t.routing)))
-            for t in session.execute(sa.select(TargetRow)).scalars()
-        ]
+        targets = [(t.service, t.env, routing_of(t)) for t in target_rows(session)]
     for service, env, committed in targets:
         if not committed.serving():
             continue
@@ -143,3 +137,26 @@ def reconcile_routers(container: Container) -> int:
                 },
             )
     return corrected
+
+
+def wire(w: Wiring) -> None:
+    """The registry's entry (``leitstand.domains``): releases, with the services they consult."""
+    from leitstand.alerting.service import AlertingService
+    from leitstand.backups.service import BackupService
+    from leitstand.changes.service import ChangeService
+    from leitstand.incidents.reporting.service import IncidentReporting
+
+    releases = wire_releases(
+        db=w.db,
+        ledger=w.ledger,
+        clock=w.clock,
+        policy=w.policy,
+        scheduler=w.scheduler,
+        home=w.settings.home,
+        alerting=w.get(AlertingService),
+        changes=w.get(ChangeService),
+        backups=w.get(BackupService),
+    )
+    # A fix for a SEV-1/2 incident needs the compliance officer's approval before admission.
+    releases.admission.incident_fixes = w.get(IncidentReporting).fixes.check_release
+    w.add(releases)

@@ -8,8 +8,8 @@ import structlog
 import typer
 from rich.table import Table
 
-from leitstand.auth.model import Role
 from leitstand.cli_support import TokenOpt, console, emit_json, open_container, resolve_actor
+from leitstand.identity import Role
 
 __all__ = ["app"]
 

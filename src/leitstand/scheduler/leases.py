@@ -18,14 +18,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
 import structlog
 
 from leitstand.clock import Clock
 from leitstand.db import Database
 from leitstand.errors import LeitstandError
-from leitstand.scheduler.model import JobStatus
-from leitstand.scheduler.store import JobRow
+from leitstand.scheduler import store
 
 __all__ = ["LeaseContext", "LeaseRunner", "LongHandler"]
 
@@ -121,7 +119,7 @@ class LeaseRunner:
             renewer.join()
         try:
             finish(context, error)
-        except (LeitstandError, sa.exc.SQLAlchemyError) as exc:
+        except (LeitstandError, store.DatabaseError) as exc:
             # The lease expires and the duty runs again; nothing is lost.
             log.error("scheduler_lease_finish_failed", key=context.key, error=str(exc))
 
@@ -130,14 +128,11 @@ class LeaseRunner:
         while not stop.wait(interval):
             try:
                 with self.db.transaction() as session:
-                    session.execute(
-                        sa.update(JobRow)
-                        .where(
-                            JobRow.id == context.job_id,
-                            JobRow.status == JobStatus.RUNNING.value,
-                            JobRow.claimed_by == context.claim,
-                        )
-                        .values(lease_until=self.clock.now() + lease)
+                    store.renew_lease(
+                        session,
+                        job_id=context.job_id,
+                        claim=context.claim,
+                        until=self.clock.now() + lease,
                     )
-            except (LeitstandError, sa.exc.SQLAlchemyError) as exc:
+            except (LeitstandError, store.DatabaseError) as exc:
                 log.warning("scheduler_lease_renew_failed", key=context.key, error=str(exc))

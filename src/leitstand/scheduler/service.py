@@ -19,25 +19,21 @@ import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-import sqlalchemy as sa
 import structlog
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.orm import Session
 
-from leitstand.auth.model import Actor
 from leitstand.clock import Clock
-from leitstand.db import Database
+from leitstand.db import Database, Session
 from leitstand.errors import ConflictError, Issue, LeitstandError, ValidationError
-from leitstand.ledger.service import Ledger
+from leitstand.identity import Actor
+from leitstand.scheduler import store
 from leitstand.scheduler.leases import LeaseContext, LeaseRunner, LongHandler
 from leitstand.scheduler.model import JobStatus, next_retry, parse_recurrence
-from leitstand.scheduler.store import JobRow, JobRunRow
+from leitstand.scheduler.store import JobRow
 
 __all__ = [
+    "EvidenceWriter",
     "Handler",
     "JobContext",
     "JobView",
@@ -50,6 +46,25 @@ __all__ = [
 
 log = structlog.get_logger(__name__)
 _URL_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
+
+
+class EvidenceWriter(Protocol):
+    """What the scheduler needs of the evidence ledger: record a failed duty.
+
+    The scheduler sits below the ledger (the ledger's own duties are timers), so it names this
+    capability instead of importing the ledger; ``leitstand.ledger.service.Ledger`` is one.
+    """
+
+    def record(
+        self,
+        session: Session,
+        actor: Actor,
+        action: str,
+        subject: str,
+        *,
+        tenant: str | None = None,
+        payload: Mapping[str, Any] | None = None,
+    ) -> object: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +137,7 @@ class Scheduler:
         *,
         db: Database,
         clock: Clock,
-        ledger: Ledger,
+        ledger: EvidenceWriter,
         instance: str,
         retry_base: timedelta = timedelta(seconds=30),
         retry_cap: timedelta = timedelta(hours=1),
@@ -189,7 +204,7 @@ class Scheduler:
         replace: bool = False,
     ) -> int:
         """Create a one-shot timer in the caller's transaction; idempotent per ``key``."""
-        row, created = self._insert_or_get(
+        row, created = store.insert_or_get(
             session,
             JobRow(
                 kind=kind,
@@ -236,8 +251,7 @@ class Scheduler:
             }
             for t in timers
         ]
-        insert = pg_insert if self.db.is_postgres else sqlite_insert
-        session.execute(insert(JobRow).on_conflict_do_nothing(index_elements=["key"]), rows)
+        store.insert_timers(session, rows)
 
     def ensure_recurring(
         self,
@@ -255,7 +269,7 @@ class Scheduler:
             raise ValidationError([Issue(f"schedule.{key}", str(exc))]) from exc
         now = self.clock.now()
         with self.db.transaction() as session:
-            row, created = self._insert_or_get(
+            row, created = store.insert_or_get(
                 session,
                 JobRow(
                     kind=kind,
@@ -278,44 +292,13 @@ class Scheduler:
             row.payload = _dump(payload)
             return row.id
 
-    @staticmethod
-    def _insert_or_get(session: Session, row: JobRow) -> tuple[JobRow, bool]:
-        """Insert a timer unless one with its key exists; safe against a concurrent insert."""
-        stmt = sa.select(JobRow).where(JobRow.key == row.key)
-        existing = session.execute(stmt).scalar_one_or_none()
-        if existing is not None:
-            return existing, False
-        try:
-            # A savepoint, so that losing the race to another instance does not abort the
-            # caller's transaction; the loser then sees the winner's committed row.
-            with session.begin_nested():
-                session.add(row)
-                session.flush()
-        except IntegrityError:
-            return session.execute(stmt).scalar_one(), False
-        return row, True
-
     def cancel(self, session: Session, key: str) -> bool:
         """Cancel a pending timer; returns False when there was none."""
-        result = session.execute(
-            sa.update(JobRow)
-            .where(JobRow.key == key, JobRow.status == JobStatus.PENDING.value)
-            .values(status=JobStatus.CANCELLED.value)
-        )
-        return bool(getattr(result, "rowcount", 0))
+        return store.cancel(session, key)
 
     def cancel_prefix(self, session: Session, prefix: str) -> int:
         """Cancel every pending timer whose key starts with ``prefix``; returns how many."""
-        result = session.execute(
-            sa.update(JobRow)
-            .where(
-                JobRow.key.startswith(prefix, autoescape=True),
-                JobRow.status == JobStatus.PENDING.value,
-            )
-            .values(status=JobStatus.CANCELLED.value)
-            .execution_options(synchronize_session=False)
-        )
-        return int(getattr(result, "rowcount", 0) or 0)
+        return store.cancel_prefix(session, prefix)
 
     # -- firing --------------------------------------------------------------------------------
 
@@ -347,20 +330,7 @@ class Scheduler:
         now = self.clock.now()
         long_duties: list[tuple[LeaseContext, LongHandler, timedelta]] = []
         with self.db.transaction() as session:
-            due = sa.and_(JobRow.status == JobStatus.PENDING.value, JobRow.due_at <= now)
-            # A running duty whose lease expired belongs to a crashed worker: run it again.
-            orphaned = sa.and_(JobRow.status == JobStatus.RUNNING.value, JobRow.lease_until < now)
-            stmt = (
-                sa.select(JobRow)
-                .where(sa.or_(due, orphaned))
-                .order_by(JobRow.due_at, JobRow.id)
-                .limit(limit)
-            )
-            if kinds is not None:
-                stmt = stmt.where(JobRow.kind.in_(sorted(kinds)))
-            if self.db.is_postgres:
-                stmt = stmt.with_for_update(skip_locked=True)
-            jobs = list(session.execute(stmt).scalars())
+            jobs = store.claim_due(session, now=now, limit=limit, kinds=kinds)
             run: list[JobRow] = []  # consecutive timers of one kind with a set-wise handler
             for job in jobs:
                 if run and job.kind != run[0].kind:
@@ -405,10 +375,7 @@ class Scheduler:
     def _finish_long(self, context: LeaseContext, error: str | None) -> None:
         now = self.clock.now()
         with self.db.transaction() as session:
-            stmt = sa.select(JobRow).where(JobRow.id == context.job_id)
-            if self.db.is_postgres:
-                stmt = stmt.with_for_update()
-            job = session.execute(stmt).scalar_one_or_none()
+            job = store.job_for_update(session, context.job_id)
             if (
                 job is None
                 or job.status != JobStatus.RUNNING.value
@@ -485,8 +452,8 @@ class Scheduler:
     def _record_success(
         self, session: Session, job: JobRow, now: datetime, *, flush: bool = True
     ) -> None:
-        session.add(
-            JobRunRow(job_id=job.id, due_at=job.due_at, fired_at=now, instance=self.instance)
+        store.add_run(
+            session, job_id=job.id, due_at=job.due_at, fired_at=now, instance=self.instance
         )
         job.fired_at = now
         job.fired_by = self.instance
@@ -528,7 +495,7 @@ class Scheduler:
             while not stop.is_set():
                 try:
                     fired = self.run_due(limit=batch)
-                except (LeitstandError, SQLAlchemyError) as exc:
+                except (LeitstandError, store.DatabaseError) as exc:
                     log.error("scheduler_tick_failed", error=_scrub(str(exc)))
                     fired = 0
                 if fired < batch:
@@ -545,12 +512,8 @@ class Scheduler:
         """
         try:
             with self.db.reader() as session:
-                next_due = session.execute(
-                    sa.select(sa.func.min(JobRow.due_at)).where(
-                        JobRow.status == JobStatus.PENDING.value
-                    )
-                ).scalar_one_or_none()
-        except (LeitstandError, SQLAlchemyError):
+                next_due = store.next_due(session)
+        except (LeitstandError, store.DatabaseError):
             return poll_seconds
         if next_due is None:
             return poll_seconds
@@ -561,9 +524,6 @@ class Scheduler:
 
     def jobs(self, *, status: str | None = None, limit: int = 200) -> list[JobView]:
         """List timers, soonest first."""
-        stmt = sa.select(JobRow).order_by(JobRow.due_at, JobRow.id).limit(limit)
-        if status is not None:
-            stmt = stmt.where(JobRow.status == status)
         with self.db.reader() as session:
             return [
                 JobView(
@@ -579,7 +539,7 @@ class Scheduler:
                     fired_by=r.fired_by,
                     lease_until=r.lease_until,
                 )
-                for r in session.execute(stmt).scalars()
+                for r in store.jobs(session, status=status, limit=limit)
             ]
 
 

@@ -6,6 +6,7 @@ Only what cannot run for real belongs here: time is controlled, engines are neve
 from __future__ import annotations
 
 import os
+import re
 import socket
 import time
 import uuid
@@ -16,7 +17,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
-import sqlalchemy as sa
+import psycopg
+from psycopg import sql
 
 from leitstand.clock import ensure_utc
 
@@ -90,17 +92,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _libpq_url(url: str) -> str:
+    # The store's SQLAlchemy URL names its driver (postgresql+psycopg://); libpq does not.
+    return re.sub(r"^postgresql\+\w+://", "postgresql://", url)
+
+
 def postgres_available(url: str = POSTGRES_URL) -> bool:
     """True when the test PostgreSQL server answers."""
-    engine = sa.create_engine(url, connect_args={"connect_timeout": 3})
     try:
-        with engine.connect() as conn:
-            conn.exec_driver_sql("SELECT 1")
+        with psycopg.connect(_libpq_url(url), connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
         return True
-    except sa.exc.SQLAlchemyError:
+    except psycopg.Error:
         return False
-    finally:
-        engine.dispose()
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,19 +113,20 @@ class PgSchema:
     schema: str
 
 
+def _execute(url: str, statement: sql.Composed) -> None:
+    with psycopg.connect(_libpq_url(url), autocommit=True, connect_timeout=10) as conn:
+        conn.execute(statement)
+
+
 @contextmanager
 def postgres_schema(url: str = POSTGRES_URL, *, prefix: str = "t") -> Iterator[PgSchema]:
     """Create a fresh schema for one test (run) and drop it afterwards."""
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    _execute(url, sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
     try:
-        with engine.connect() as conn:
-            conn.exec_driver_sql(f'CREATE SCHEMA "{name}"')
         yield PgSchema(url=url, schema=name)
     finally:
-        with engine.connect() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-        engine.dispose()
+        _execute(url, sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
 
 
 def artifacts_dir() -> Path:

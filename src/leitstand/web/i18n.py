@@ -1,21 +1,40 @@
-"""UI texts in German (default) and English."""
+"""UI texts in German (default) and English, and the Jinja filters that word values per page.
+
+Filters (registered by ``leitstand.web.render`` through ``jinja_filters``), each in the page's
+language (``lang`` of the template context):
+
+- ``{{ x|when }}``: a time in the display zone with the zone's name (``07.12.2026, 14:05 MEZ``,
+  ``7 Dec 2026, 14:05 CET``); the zone is the policy's (``display_zone``).
+- ``{{ x|day }}``, ``{{ x|day("long") }}``: a calendar day (``07.12.2026``, ``7 December 2026``).
+- ``{{ x|number }}``, ``{{ x|number(3) }}``: a number with the language's separators.
+- ``{{ n|plural("entry", "entries") }}``: ``1 Eintrag``, ``2 Einträge`` (UI text keys).
+- ``{{ status|label }}``: a stored status or phase value named in the language.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import date, datetime
+from decimal import Decimal
 from enum import Enum
-from typing import Final
+from typing import TYPE_CHECKING, Any, Final, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from babel import Locale
-from babel.dates import format_datetime
+from jinja2 import pass_context
+from jinja2.runtime import Context
 
-from leitstand.clock import BERLIN
+from leitstand import display
+from leitstand.display import DEFAULT_ZONE, fmt_day, fmt_number, fmt_time
+
+if TYPE_CHECKING:
+    from leitstand.policy.model import Policy
 
 __all__ = [
     "LANGUAGES",
     "NavEntry",
+    "display_zone",
+    "jinja_filters",
     "label",
     "nav_entries",
     "page_time",
@@ -144,8 +163,6 @@ def translator(lang: str) -> dict[str, str]:
     return {key: texts[code] for key, texts in _CATALOG.items()}
 
 
-_LOCALES: Final = {"de": "de_DE", "en": "en_GB"}
-
 #: Stored status and phase values as a page names them, (German, English): release phases,
 #: change statuses and stages, backup run and drill statuses, alert states and severities,
 #: flag states. One table for every page (the ``label`` filter); unknown values show as stored.
@@ -227,27 +244,86 @@ def label(value: object, lang: str) -> str:
 
 def plural(count: int, one: str, other: str, lang: str) -> str:
     """``1 Eintrag``, ``2 Einträge``: the count with the form the language's plural rule picks."""
-    form = Locale.parse(_LOCALES.get(lang, "de_DE")).plural_form(count)
-    return f"{count} {one if form == 'one' else other}"
+    return display.plural(count, one, other, lang)
 
 
-def page_time(value: datetime | str | None, lang: str) -> str:
-    """A time on a page, in Europe/Berlin with its zone.
+def page_time(value: datetime | str | None, lang: str, zone: ZoneInfo = DEFAULT_ZONE) -> str:
+    """A time on a page, in ``zone`` (Europe/Berlin unless told) with the zone's name.
 
     German ``07.12.2026, 14:05 MEZ``, English ``7 Dec 2026, 14:05 CET``. ISO strings (as the
     API and the ledger store them) are accepted; a naive time is taken as UTC. The API itself
-    keeps UTC; CLIs keep their own format (``leitstand.web.render.local_time``).
+    keeps UTC.
     """
-    if value is None or value == "":
-        return ""
-    if isinstance(value, str):
-        try:
-            when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return value
-    else:
-        when = value
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    pattern = "d MMM y, HH:mm zzz" if lang == "en" else "dd.MM.yyyy, HH:mm zzz"
-    return format_datetime(when, pattern, tzinfo=BERLIN, locale=_LOCALES.get(lang, "de_DE"))
+    return fmt_time(value, lang, zone)
+
+
+def display_zone(policy: Policy | None) -> ZoneInfo:
+    """The zone pages show times in: the policy's working calendar zone.
+
+    ``incidents.calendar.timezone`` is the zone the policy's deadlines and business days run in
+    and the incident documents name, so pages say the same; Europe/Berlin without a policy.
+    """
+    name = policy.incidents.calendar.timezone if policy is not None else None
+    if not name:
+        return DEFAULT_ZONE
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return DEFAULT_ZONE
+
+
+def _lang(context: Context) -> str:
+    lang = context.get("lang", "de")
+    return lang if lang in LANGUAGES else "de"
+
+
+def _zone(context: Context) -> ZoneInfo:
+    """The display zone of the app that renders the page (Europe/Berlin outside an app)."""
+    state = getattr(getattr(context.get("request"), "app", None), "state", None)
+    container = getattr(state, "container", None)
+    return display_zone(getattr(container, "policy", None))
+
+
+@pass_context
+def _when_filter(context: Context, value: datetime | str | None) -> str:
+    return fmt_time(value, _lang(context), _zone(context))
+
+
+@pass_context
+def _day_filter(
+    context: Context,
+    value: date | datetime | str | None,
+    form: Literal["medium", "long"] = "medium",
+) -> str:
+    return fmt_day(value, _lang(context), _zone(context), form=form)
+
+
+@pass_context
+def _number_filter(
+    context: Context, value: float | int | Decimal | None, digits: int | None = None
+) -> str:
+    return fmt_number(value, _lang(context), digits)
+
+
+@pass_context
+def _label_filter(context: Context, value: object) -> str:
+    return label(value, _lang(context))
+
+
+@pass_context
+def _plural_filter(context: Context, count: int, one_key: str, other_key: str) -> str:
+    texts = context.get("t") or {}
+    return plural(
+        count, texts.get(one_key, one_key), texts.get(other_key, other_key), _lang(context)
+    )
+
+
+def jinja_filters() -> dict[str, Callable[..., Any]]:
+    """The page filters by name: ``when``, ``day``, ``number``, ``plural``, ``label``."""
+    return {
+        "when": _when_filter,
+        "day": _day_filter,
+        "number": _number_filter,
+        "plural": _plural_filter,
+        "label": _label_filter,
+    }

@@ -16,14 +16,12 @@ from fastapi import Depends, Request
 from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.templating import Jinja2Templates
-from jinja2 import pass_context
-from jinja2.runtime import Context
 
 from leitstand.auth.api import BEARER, RoleGuard
 from leitstand.auth.model import Actor, Role
 from leitstand.clock import BERLIN
 from leitstand.errors import AuthenticationError
-from leitstand.web.i18n import LANGUAGES, label, nav_entries, page_time, plural, translator
+from leitstand.web.i18n import LANGUAGES, jinja_filters, nav_entries, translator
 
 __all__ = [
     "LoginRequired",
@@ -41,33 +39,8 @@ templates = Jinja2Templates(directory=[str(d) for d in TEMPLATE_DIRS])
 LANG_COOKIE = "leitstand_lang"
 
 
-def _lang(context: Context) -> str:
-    lang = context.get("lang", "de")
-    return lang if lang in LANGUAGES else "de"
-
-
-@pass_context
-def _when_filter(context: Context, value: datetime | str | None) -> str:
-    """``{{ x|when }}``: a time in Europe/Berlin with its zone, in the page's language."""
-    return page_time(value, _lang(context))
-
-
-@pass_context
-def _label_filter(context: Context, value: object) -> str:
-    """``{{ status|label }}``: a stored status or phase value in the page's language."""
-    return label(value, _lang(context))
-
-
-@pass_context
-def _plural_filter(context: Context, count: int, one_key: str, other_key: str) -> str:
-    """``{{ n|plural("entry", "entries") }}``: ``1 Eintrag``, ``2 Einträge`` (UI text keys)."""
-    texts = context.get("t") or {}
-    return plural(
-        count, texts.get(one_key, one_key), texts.get(other_key, other_key), _lang(context)
-    )
-
-
-templates.env.filters.update(when=_when_filter, label=_label_filter, plural=_plural_filter)
+# when, day, number, plural, label: see leitstand.web.i18n.
+templates.env.filters.update(jinja_filters())
 
 
 class LoginRequired(Exception):

@@ -4,20 +4,24 @@ and evidence."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from leitstand.auth.api import COOKIE_NAME, check_csrf, public, session_cookie_secure
 from leitstand.auth.model import ALL_ROLES, READ_ROLES, Actor, Role
+from leitstand.auth.service import AuthService
+from leitstand.backups.monitor import BackupMonitor
 from leitstand.backups.objectives import Objective
 from leitstand.backups.report import seconds_text
-from leitstand.deps import container_of
+from leitstand.deps import container_of, provide
 from leitstand.errors import AuthenticationError
+from leitstand.ledger.audit import AuditService
 from leitstand.ledger.ownership import is_manual
-from leitstand.ledger.service import EntryQuery
+from leitstand.policy.model import Policy
 from leitstand.web.i18n import nav_entries, translator
 from leitstand.web.render import (
     human_duration,
@@ -31,6 +35,19 @@ __all__ = ["router"]
 router = APIRouter(include_in_schema=False)
 
 
+def _policy_file(request: Request) -> Path | None:
+    # The file the running policy was loaded from: a fact of the composition root, not a
+    # service, so it is the one thing read from the container itself.
+    return container_of(request).policy_file
+
+
+Auth = Annotated[AuthService, provide(AuthService)]
+Audit = Annotated[AuditService, provide(AuditService)]
+Monitor = Annotated[BackupMonitor, provide(BackupMonitor)]
+CurrentPolicy = Annotated[Policy, provide(Policy)]
+PolicyFile = Annotated[Path | None, Depends(_policy_file)]
+
+
 @router.get("/login", response_class=HTMLResponse, dependencies=[public()])
 def login_form(request: Request, next: str = "/") -> Response:
     return render(request, "login.html", {"next": _safe_next(next), "error": None})
@@ -38,11 +55,14 @@ def login_form(request: Request, next: str = "/") -> Response:
 
 @router.post("/login", response_class=HTMLResponse, dependencies=[public()])
 def login(
-    request: Request, token: Annotated[str, Form()], next: Annotated[str, Form()] = "/"
+    request: Request,
+    auth: Auth,
+    token: Annotated[str, Form()],
+    next: Annotated[str, Form()] = "/",
 ) -> Response:
     # A cross-site sign-in (login CSRF) is refused before this by the web security middleware.
     try:
-        session_id, _actor = container_of(request).auth.start_session(token.strip())
+        session_id, _actor = auth.start_session(token.strip())
     except AuthenticationError:
         return render(
             request,
@@ -64,11 +84,11 @@ def login(
 
 
 @router.post("/logout", dependencies=[public()])
-async def logout(request: Request) -> Response:
+async def logout(request: Request, auth: Auth) -> Response:
     """Sign out: the session is revoked server-side, so a copied cookie is refused too."""
     session_id = request.cookies.get(COOKIE_NAME, "")
     if session_id:
-        sessions = container_of(request).auth.sessions
+        sessions = auth.sessions
         try:
             web = await run_in_threadpool(sessions.resolve, session_id)
         except AuthenticationError:
@@ -84,16 +104,19 @@ async def logout(request: Request) -> Response:
 
 
 @router.get("/", response_class=HTMLResponse)
-def overview(request: Request, actor: Annotated[Actor, page(*ALL_ROLES)]) -> Response:
-    container = container_of(request)
-    policy = container.policy
-    with container.db.reader() as session:
-        head = container.ledger.head(session)
-        latest = container.ledger.entries(session, EntryQuery(limit=15))
-    last = container.audit.last_verification()
+def overview(
+    request: Request,
+    actor: Annotated[Actor, page(*ALL_ROLES)],
+    audit: Audit,
+    monitor: Monitor,
+    policy: CurrentPolicy,
+    policy_file: PolicyFile,
+) -> Response:
+    head_size, latest = audit.latest(15)
+    last = audit.last_verification()
     lang = request_lang(request)
     # Stored readings only: the monitor's scheduled job measures, the overview never connects.
-    objectives = [_objective_row(o, lang) for o in container.backup_monitor.objectives()]
+    objectives = [_objective_row(o, lang) for o in monitor.objectives()]
     systems = [
         {
             "id": sid,
@@ -138,18 +161,18 @@ def overview(request: Request, actor: Annotated[Actor, page(*ALL_ROLES)]) -> Res
                 }
                 for e in latest
             ],
-            "head_size": head.size,
+            "head_size": head_size,
             "verification": verification,
             "can_verify": Role(actor.role) in READ_ROLES,
             "can_export": actor.role in (Role.AUDITOR.value, Role.COMPLIANCE_OFFICER.value),
-            "policy_file": str(container.policy_file) if container.policy_file else None,
+            "policy_file": str(policy_file) if policy_file else None,
         },
     )
 
 
 @router.post("/ui/verify")
-def verify_now(request: Request, actor: Annotated[Actor, page(*READ_ROLES)]) -> Response:
-    container_of(request).audit.verify(actor=actor)
+def verify_now(audit: Audit, actor: Annotated[Actor, page(*READ_ROLES)]) -> Response:
+    audit.verify(actor=actor)
     return RedirectResponse("/", status_code=303)
 
 

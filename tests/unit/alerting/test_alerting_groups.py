@@ -107,7 +107,7 @@ def test_one_group_with_two_tenants_opens_one_incident_and_later_alerts_join_it(
     assert sorted(joined.tenants) == sorted([NORD, SUED, WEST])
     later(clock, alerts, minutes=16)  # its own escalation reaches level 3: still one incident
     assert [i.id for i in alerts.incidents.list()] == [incident.id]
-    timeline = [e["action"] for e in alerts.incident_reporting.detail(incident.id)["timeline"]]
+    timeline = [e.action for e in alerts.incident_reporting.detail(incident.id).timeline]
     assert "incident.alert_joined" in timeline
     actions = _actions(alerts)
     assert actions.count("incident.opened") == 1
@@ -136,13 +136,13 @@ def test_detection_and_awareness_come_from_the_alert_and_bound_the_dora_deadline
     result = alerts.incident_reporting.assess(
         incident.id, NORD, AssessmentIn.model_validate(MAJOR), actor=COMPLIANCE
     )
-    assert result["major"] is True
+    assert result.major is True
     [initial] = [
         d
-        for d in alerts.incident_reporting.detail(incident.id)["deadlines"]
-        if d["clock"] == "dora_initial"
+        for d in alerts.incident_reporting.detail(incident.id).deadlines
+        if d.clock == "dora_initial"
     ]
-    assert initial["due_at"] == (started + timedelta(hours=24)).isoformat()
+    assert initial.due_at.isoformat() == (started + timedelta(hours=24)).isoformat()
     assert started == datetime(2026, 11, 30, 8, 50, tzinfo=UTC)
 
 
@@ -174,13 +174,13 @@ def test_the_commander_corrects_awareness_with_a_reason_and_the_dora_clock_follo
     )
     assert (fixed.detected_at, fixed.aware_at) == (started, aware)
     [assessment] = alerts.incident_reporting.assessments(incident.id)
-    assert assessment["aware_at"] == aware.isoformat()
+    assert assessment.aware_at.isoformat() == aware.isoformat()
     [initial] = [
         d
-        for d in alerts.incident_reporting.detail(incident.id)["deadlines"]
-        if d["clock"] == "dora_initial"
+        for d in alerts.incident_reporting.detail(incident.id).deadlines
+        if d.clock == "dora_initial"
     ]
-    assert initial["due_at"] == (clock.now() + timedelta(hours=4)).isoformat()
+    assert initial.due_at.isoformat() == (clock.now() + timedelta(hours=4)).isoformat()
     with alerts.db.reader() as session:
         [entry] = alerts.ledger.entries(
             session, EntryQuery(limit=None, action="incident.times_corrected")

@@ -14,10 +14,11 @@ from leitstand.policy.loader import load_policy_text
 
 _SRC = Path(leitstand.__file__).parent
 # resolve_actor(..., action="x.y", ...) and the domain wrappers _actor(c, token, "x.y"),
-# _acting(token, "x.y", ...), _may_change_schema("x.y", ...).
+# _acting(token, "x.y", ...), _act("x.y", token, ...), _may_change_schema("x.y", ...).
 _USES = re.compile(
     r'action="([a-z_]+\.[a-z_]+)"|_actor\(container, \w+, "([a-z_]+\.[a-z_]+)"\)'
-    r'|_acting\(\w+, "([a-z_]+\.[a-z_]+)"|_may_change_schema\("([a-z_]+\.[a-z_]+)"'
+    r'|_acting\(\w+, "([a-z_]+\.[a-z_]+)"|_act\(\s*"([a-z_]+\.[a-z_]+)"'
+    r'|_may_change_schema\("([a-z_]+\.[a-z_]+)"'
 )
 
 

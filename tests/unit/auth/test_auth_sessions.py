@@ -65,6 +65,32 @@ def test_a_session_ends_at_the_absolute_limit_however_active(
         container.auth.sessions.resolve(session_id)
 
 
+def test_sessions_no_cookie_can_use_again_are_pruned_at_the_next_sign_in(
+    container: Container, clock: ManualClock
+) -> None:
+    _user, token = container.auth.add_user(name="anna", role=Role.DEVOPS, actor=ADMIN)
+    idle_one, _ = container.auth.start_session(token)
+    ended, _ = container.auth.start_session(token)
+    active, _ = container.auth.start_session(token)
+    container.auth.sessions.end(ended)
+    idle = container.policy.auth.session_idle
+    clock.advance(idle - timedelta(minutes=1))
+    container.auth.sessions.resolve(active)
+    clock.advance(timedelta(minutes=2))
+    fresh, _ = container.auth.start_session(token)
+    with container.db.reader() as session:
+        stored = set(session.execute(sa.text("SELECT session_hash FROM web_sessions")).scalars())
+    # The idle and the ended session are gone; the active and the new one stay.
+    assert stored == {hash_token(active), hash_token(fresh)}
+    for gone in (idle_one, ended):
+        with pytest.raises(AuthenticationError):
+            container.auth.sessions.resolve(gone)
+    assert container.auth.sessions.resolve(active).actor.name == "anna"
+    # Past the absolute limit, even an active session goes at the next sign-in.
+    clock.advance(container.policy.auth.session_absolute)
+    assert container.auth.sessions.prune() == 2
+
+
 def test_session_lifetimes_come_from_the_policy_file() -> None:
     policy = load_policy_text("auth:\n  session_idle: 5m\n  session_absolute: 1h\n")
     assert policy.auth.session_idle == timedelta(minutes=5)

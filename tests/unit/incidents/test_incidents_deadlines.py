@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from leitstand.incidents.deadlines import (
+from leitstand.incidents.dora.due_dates import (
     Calendar,
     ReportStage,
     add_months,

@@ -16,10 +16,10 @@ import pytest
 
 from leitstand.auth.model import Actor
 from leitstand.bootstrap import Container
-from leitstand.incidents.documents import render_document
-from leitstand.incidents.reports import report_markdown
+from leitstand.incidents.reporting.documents import render_document
+from leitstand.incidents.reporting.dora_reports import report_markdown
+from leitstand.incidents.reporting.wording import fmt_datetime, fmt_number
 from leitstand.incidents.schemas import AssessmentIn
-from leitstand.incidents.wording import fmt_datetime, fmt_number
 from leitstand.testing import ManualClock
 
 from .conftest import COMPLIANCE, NORD, OPS, PORTAL, SUED, facts, pump
@@ -172,7 +172,7 @@ def documents(container: Container, clock: ManualClock) -> dict[str, str]:
         stage: report_markdown(reporting.draft(iid, NORD, stage), "de")
         for stage in ("initial", "intermediate", "final")
     }
-    docs["postmortem"] = reporting.postmortem(iid, actor=OPS)["markdown"]
+    docs["postmortem"] = reporting.postmortem(iid, actor=OPS).markdown
     docs["gdpr"] = reporting.gdpr_draft(iid)
     docs["id"] = iid
     return docs
@@ -237,7 +237,7 @@ def test_gdpr_notification_shows_when_it_was_made(
 ) -> None:
     iid = documents["id"]
     container.incident_reporting.gdpr_notified(iid, actor=COMPLIANCE)
-    text = container.incident_reporting.postmortem(iid, actor=OPS)["markdown"]
+    text = container.incident_reporting.postmortem(iid, actor=OPS).markdown
     assert re.search(r"DSGVO-Meldung erfolgt:\*\* Ja, \d\d\.\d\d\.\d{4}, \d\d:\d\d MEZ", text)
     draft = container.incident_reporting.gdpr_draft(iid)
     assert re.search(r"\| Meldung erfolgt \| Ja, \d\d\.\d\d\.\d{4}, \d\d:\d\d MEZ \|", draft)
@@ -282,7 +282,7 @@ def test_number_and_date_formats() -> None:
 
 
 def test_every_entity_type_has_its_german_name() -> None:
+    from leitstand.incidents.reporting.wording import ENTITY_TYPES
     from leitstand.incidents.schemas import ENTITY_TYPES as KNOWN
-    from leitstand.incidents.wording import ENTITY_TYPES
 
     assert set(KNOWN) == set(ENTITY_TYPES)

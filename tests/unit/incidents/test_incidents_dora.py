@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from leitstand.incidents.dora import (
+from leitstand.incidents.dora.classification import (
     Assessment,
     Criterion,
     DataLoss,

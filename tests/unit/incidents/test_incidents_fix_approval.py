@@ -7,7 +7,7 @@ import pytest
 
 from leitstand.bootstrap import Container
 from leitstand.errors import ConflictError, ForbiddenError, ValidationError
-from leitstand.incidents.approvals import FixNotApprovedError
+from leitstand.incidents.response.approvals import FixNotApprovedError
 
 from .conftest import COMPLIANCE, NORD, OPS, PORTAL, entries
 
@@ -48,9 +48,9 @@ def test_sev1_fix_needs_the_compliance_officers_approval_of_that_version(
         _admit(container, "2.4.2")
     [approved] = entries(container, "incident.fix_approved")
     assert (approved.role, approved.payload["version"]) == ("compliance_officer", "2.4.2")
-    assert [d["approved"] for d in fixes.list(iid)] == [True, False]
+    assert [d.approved for d in fixes.list(iid)] == [True, False]
     timeline = container.incident_reporting.timeline(iid)
-    assert any("Fix smart-bav-portal 2.4.2 freigegeben" in e.text("de") for e in timeline)
+    assert any("Fix smart-bav-portal 2.4.2 freigegeben" in e.text for e in timeline)
 
 
 def test_staging_closed_incidents_and_sev3_need_no_approval(container: Container) -> None:

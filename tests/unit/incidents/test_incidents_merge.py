@@ -11,9 +11,9 @@ from leitstand import migrations
 from leitstand.bootstrap import Container
 from leitstand.db import Database
 from leitstand.errors import ConflictError, NotFoundError, ValidationError
-from leitstand.incidents.opening import EscalationOpening
+from leitstand.incidents.response.deadline_timers import DEADLINE
+from leitstand.incidents.response.opening import EscalationOpening
 from leitstand.incidents.schemas import AssessmentIn
-from leitstand.incidents.timers import DEADLINE
 from leitstand.scheduler.store import JobRow
 from leitstand.settings import Settings
 from leitstand.testing import ManualClock
@@ -116,7 +116,7 @@ def test_the_duplicate_clocks_stop_and_a_late_reaction_timer_does_nothing(
         ).scalars()
     assert status == "done"
     # And the page shows no open deadline of the duplicate.
-    assert container.incident_reporting.detail(duplicate)["deadlines"] == []
+    assert container.incident_reporting.detail(duplicate).deadlines == []
 
 
 def test_a_missed_deadline_alert_of_the_duplicate_is_resolved_and_leads_to_the_survivor(
@@ -148,8 +148,8 @@ def test_a_dora_assessment_of_a_tenant_only_the_duplicate_had_moves_over(
     )
     container.incidents.merge(duplicate, into=survivor, reason="Duplikat", actor=OPS)
     detail = container.incident_reporting.detail(survivor)
-    assert [d["tenant"] for d in detail["dora"]] == [WEST]
-    assert {d["tenant"] for d in detail["deadlines"] if d["clock"] == "dora_initial"} == {WEST}
+    assert [d.tenant for d in detail.dora] == [WEST]
+    assert {d.tenant for d in detail.deadlines if d.clock == "dora_initial"} == {WEST}
 
 
 def test_invalid_merges_are_refused(container: Container) -> None:

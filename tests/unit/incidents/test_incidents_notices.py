@@ -28,27 +28,28 @@ def test_sev1_drafts_one_german_notice_per_broker_house_sent_only_when_released(
 ) -> None:
     iid = _incident(container, "SEV-1")
     notices = container.incident_reporting.notices
-    drafts = {d["tenant"]: d for d in notices.drafts(iid)}
+    drafts = {d.tenant: d for d in notices.drafts(iid)}
     assert set(drafts) == {NORD, SUED}
     nord = drafts[NORD]
-    assert nord["released"] is None and nord["to"] == "betrieb@makler-nord.example"
-    assert nord["subject"] == f"Störungsmeldung {iid}: Portal nicht erreichbar"
-    assert "Sehr geehrte Damen und Herren," in nord["body"]
-    assert "Aktueller Stand: Erkennung" in nord["body"] and " MEZ" in nord["body"]
+    assert nord.released is None and nord.to == "betrieb@makler-nord.example"
+    assert nord.subject == f"Störungsmeldung {iid}: Portal nicht erreichbar"
+    assert "Sehr geehrte Damen und Herren," in nord.body
+    assert "Aktueller Stand: Erkennung" in nord.body and " MEZ" in nord.body
     assert not entries(container, "incident.tenant_notified")  # nothing left yet
     with pytest.raises(ForbiddenError, match="compliance_officer"):
         notices.release(iid, NORD, actor=DEV)
     with pytest.raises(ValidationError, match="tenant"):
         notices.release(iid, "example-unknown", actor=COMPLIANCE)
     sent = notices.release(iid, NORD, actor=COMPLIANCE)
-    assert set(sent["channels"]) == {"email"}
+    assert set(sent.channels) == {"email"}
     [record] = entries(container, "incident.tenant_notified")
     assert (record.tenant, record.role) == (NORD, "compliance_officer")
     assert len(record.payload["sha256"]) == 64
     with pytest.raises(ConflictError, match="already released"):
         notices.release(iid, NORD, actor=COMPLIANCE)
-    released = {d["tenant"]: d["released"] for d in notices.drafts(iid)}
-    assert released[NORD]["by"] == "clara" and released[SUED] is None
+    released = {d.tenant: d.released for d in notices.drafts(iid)}
+    assert released[NORD] is not None and released[NORD].by == "clara"
+    assert released[SUED] is None
 
 
 def test_sev3_informs_no_broker_house(container: Container) -> None:

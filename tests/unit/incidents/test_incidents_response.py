@@ -113,8 +113,8 @@ def test_dora_initial_deadline_warns_alerts_and_submission_resolves(
     container.incidents.acknowledge(incident, actor=OPS)
     reporting = container.incident_reporting
     reporting.assess(incident, NORD, AssessmentIn.model_validate(facts()), actor=COMPLIANCE)
-    [initial] = [d for d in reporting.detail(incident)["deadlines"] if d["clock"] == "dora_initial"]
-    assert initial["due_at"] == (clock.now() + timedelta(hours=4)).isoformat()
+    [initial] = [d for d in reporting.detail(incident).deadlines if d.clock == "dora_initial"]
+    assert initial.due_at.isoformat() == (clock.now() + timedelta(hours=4)).isoformat()
     later(clock, container, hours=3, minutes=1)  # policy: warn 1 h before
     [near] = _alerts(container, "IncidentDeadlineNear")
     assert (near["severity"], near["tenant"]) == ("warning", NORD)
@@ -124,10 +124,11 @@ def test_dora_initial_deadline_warns_alerts_and_submission_resolves(
     assert _alerts(container, "IncidentDeadlineNear")[0]["status"] == "resolved"
     reporting.submit(incident, NORD, "initial", actor=COMPLIANCE, reference="BaFin-123")
     assert _alerts(container, "IncidentDeadlineMissed")[0]["status"] == "resolved"
-    deadlines = {d["clock"]: d for d in reporting.detail(incident)["deadlines"]}
-    assert deadlines["dora_initial"]["late"] is True
+    deadlines = {d.clock: d for d in reporting.detail(incident).deadlines}
+    assert deadlines["dora_initial"].late is True
     assert (
-        deadlines["dora_intermediate"]["due_at"] == (clock.now() + timedelta(hours=72)).isoformat()
+        deadlines["dora_intermediate"].due_at.isoformat()
+        == (clock.now() + timedelta(hours=72)).isoformat()
     )
     with pytest.raises(ConflictError, match="already submitted"):
         reporting.submit(incident, NORD, "initial", actor=COMPLIANCE)
@@ -140,8 +141,8 @@ def test_not_major_tenant_has_no_dora_deadlines(container: Container) -> None:
     result = container.incident_reporting.assess(
         incident, NORD, AssessmentIn.model_validate(facts(clients_affected=1)), actor=COMPLIANCE
     )
-    assert result["major"] is False
-    clocks = {d["clock"] for d in container.incident_reporting.detail(incident)["deadlines"]}
+    assert result.major is False
+    clocks = {d.clock for d in container.incident_reporting.detail(incident).deadlines}
     assert not any(c.startswith("dora") for c in clocks)
     with pytest.raises(ConflictError, match="not major"):
         container.incident_reporting.submit(incident, NORD, "initial", actor=COMPLIANCE)
@@ -152,11 +153,9 @@ def test_gdpr_clock_runs_72_hours_from_awareness(container: Container, clock: Ma
     container.incidents.acknowledge(incident, actor=OPS)
     start = clock.now()
     [gdpr] = [
-        d
-        for d in container.incident_reporting.detail(incident)["deadlines"]
-        if d["clock"] == "gdpr"
+        d for d in container.incident_reporting.detail(incident).deadlines if d.clock == "gdpr"
     ]
-    assert gdpr["due_at"] == (start + timedelta(hours=72)).isoformat()
+    assert gdpr.due_at.isoformat() == (start + timedelta(hours=72)).isoformat()
     later(clock, container, hours=72)
     [alert] = _alerts(container, "IncidentDeadlineMissed")
     assert alert["labels"]["deadline"] == "gdpr"
@@ -173,14 +172,14 @@ def test_overdue_action_items_are_flagged_and_alert(
     container.incident_actions.add(
         incident, title="Connection-Pool vergrößern", owner="devops", due_date=today, actor=OPS
     )
-    assert container.incident_actions.list(incident)[0]["overdue"] is False
+    assert container.incident_actions.list(incident)[0].overdue is False
     later(clock, container, days=1)
     [item] = container.incident_actions.list(incident)
-    assert item["overdue"] is True
+    assert item.overdue is True
     [alert] = _alerts(container, "IncidentDeadlineMissed")
     assert alert["labels"]["deadline"] == "action:1"
     container.incident_actions.change(incident, 1, actor=OPS, status="done")
-    assert container.incident_actions.list(incident)[0]["overdue"] is False
+    assert container.incident_actions.list(incident)[0].overdue is False
     assert _alerts(container, "IncidentDeadlineMissed")[0]["status"] == "resolved"
 
 
@@ -198,19 +197,19 @@ def test_post_mortem_is_due_in_five_working_days_and_closing_needs_it(
         container.incidents.close(incident, actor=OPS)
     [due] = [
         d
-        for d in container.incident_reporting.detail(incident)["deadlines"]
-        if d["clock"] == "postmortem"
+        for d in container.incident_reporting.detail(incident).deadlines
+        if d.clock == "postmortem"
     ]
-    assert due["due_at"] == "2026-12-04T16:00:00+00:00"  # Friday 4 Dec, 17:00 Berlin
+    assert due.due_at.isoformat() == "2026-12-04T16:00:00+00:00"  # Friday 4 Dec, 17:00 Berlin
     draft = container.incident_reporting.postmortem(incident, actor=OPS)
-    assert draft["complete"] is False and draft["missing"] == ["root_cause", "impact"]
+    assert draft.complete is False and draft.missing == ["root_cause", "impact"]
     later(clock, container, days=8)
     [alert] = _alerts(container, "IncidentDeadlineMissed")
     assert alert["labels"]["deadline"] == "postmortem"
     container.incidents.update(
         incident, {"root_cause": "Pool erschöpft", "impact": "Portal 20 min weg"}, actor=OPS
     )
-    assert container.incident_reporting.postmortem(incident, actor=OPS)["complete"] is True
+    assert container.incident_reporting.postmortem(incident, actor=OPS).complete is True
     assert _alerts(container, "IncidentDeadlineMissed")[0]["status"] == "resolved"
     assert container.incidents.close(incident, actor=OPS).status == "closed"
 
@@ -247,7 +246,7 @@ def test_monthly_recurring_check_finds_incidents_major_together(
         result = container.incident_reporting.assess(
             incident, NORD, AssessmentIn.model_validate(small), actor=COMPLIANCE
         )
-        assert result["major"] is False
+        assert result.major is False
         later(clock, container, days=10)
     container.scheduler.ensure_recurring(
         kind="incidents.recurring", key="incidents.recurring:monthly", recurrence="0 6 1 * *"

@@ -57,9 +57,9 @@ def test_timeline_collects_other_domains_entries_by_window_system_and_tenant(
         ("gameday", "gameday:1"),
         ("incident", f"incident:{incident}"),
     ]
-    assert [e.text("de") for e in timeline if e.kind == "note"] == ["Notiz: Flag new-ui aus"]
-    assert timeline[1].text("de") == "Feature-Flag new-ui: flag.disabled"
-    assert timeline[0].text("en").startswith("Rollback smart-bav-portal 2.4.1")
+    assert [e.text for e in timeline if e.kind == "note"] == ["Notiz: Flag new-ui aus"]
+    assert timeline[1].text == "Feature-Flag new-ui: flag.disabled"
+    assert timeline[0].text_en.startswith("Rollback smart-bav-portal 2.4.1")
     assert all(e.ledger_index >= 0 for e in timeline)
     subjects = {e.subject for e in timeline}
     assert not {"release:1", "release:3", "flag:other", "backup:db", "x:1"} & subjects

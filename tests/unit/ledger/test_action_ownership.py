@@ -11,7 +11,7 @@ import pytest
 
 import leitstand
 from leitstand.errors import ValidationError
-from leitstand.incidents.timeline import SOURCES
+from leitstand.incidents.reporting.timeline import SOURCES
 from leitstand.ledger.ownership import SYSTEM_NAMESPACES, is_manual, manual_action
 
 SRC = Path(leitstand.__file__).parent

@@ -214,5 +214,6 @@ def test_the_api_and_the_release_page_report_rollback_time_and_snapshot(rel: Con
         sign_in(client, token)
         page = client.get("/releases/1")
     assert page.status_code == 200
-    assert "0.004 s" in page.text and "60.0 s" in page.text
+    # The page's language (German by default) formats the numbers: decimal comma, no needless ".0".
+    assert "0,004 s" in page.text and "60 s)" in page.text
     assert "/srv/snap.dump" in page.text and "abababababababab" in page.text

@@ -178,6 +178,7 @@ def _escalation_rules() -> dict[str, EscalationRule]:
             ],
             [R.COMPLIANCE_OFFICER],
             immediately=True,
+            alerts=("RecoveryDrillFailed",),  # raised by every failed recovery drill
         ),
         "security_gate_failing": _rule(
             (

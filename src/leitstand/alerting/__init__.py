@@ -1,0 +1,1 @@
+"""Alerting: rules, Alertmanager config, dashboards, alert intake, escalation, notifications."""
