@@ -20,6 +20,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from leitstand.api_types import Timestamp
 from leitstand.errors import Issue, ValidationError
+from leitstand.incidents.dora.duration import incident_duration
 from leitstand.incidents.dora.entities import ENTITY_TYPES, MEMBER_STATES
 from leitstand.incidents.dora.facts import AssessmentIn, ClassifyIn
 
@@ -259,9 +260,8 @@ class IncidentOut(_Out):
         return json.loads(value or "[]") if isinstance(value, str | None) else value
 
     def duration_seconds(self, now: datetime) -> float:
-        """From occurrence (or detection, or opening) to resolution (or now)."""
-        start = self.occurred_at or self.detected_at or self.opened_at
-        return ((self.resolved_at or now) - start).total_seconds()
+        """DORA's duration (``dora.duration``): from occurrence to resolution (or now)."""
+        return incident_duration(self, now).total_seconds()
 
 
 class TimelineEntryOut(_Out):

@@ -226,12 +226,18 @@ def _incidents(policy: Policy, lang: str, w: Words) -> list[str]:
             f"{human_duration(dora.initial_notification_after_awareness, lang)} after awareness",
         ),
         w(
-            f"- Zwischenbericht innerhalb von {human_duration(dora.intermediate_report, lang)}",
-            f"- Intermediate report within {human_duration(dora.intermediate_report, lang)}",
+            f"- Zwischenmeldung innerhalb von {human_duration(dora.intermediate_report, lang)} "
+            "nach der Erstmeldung",
+            f"- Intermediate report within {human_duration(dora.intermediate_report, lang)} "
+            "of the initial notification",
         ),
         w(
-            f"- Abschlussbericht innerhalb von {months} " + ("Monat" if months == 1 else "Monaten"),
-            f"- Final report within {months} " + ("month" if months == 1 else "months"),
+            f"- Abschlussmeldung innerhalb von {months} "
+            + ("Monat" if months == 1 else "Monaten")
+            + " nach der letzten Zwischenmeldung",
+            f"- Final report within {months} "
+            + ("month" if months == 1 else "months")
+            + " of the latest intermediate report",
         ),
         w(
             f"- Sofort informieren: {roles_label(dora.inform_immediately, lang)}",

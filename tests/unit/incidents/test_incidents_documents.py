@@ -191,7 +191,9 @@ def test_german_drafts_and_post_mortem_read_as_german_documents(
     assert "wiederholte Beschwerden" in final and "Vertraulichkeit" in final
     assert "| 3.4 | Anzahl der betroffenen Kunden | 15.000 |" in final
     assert "| 3.5 | Prozentsatz der betroffenen Kunden | 15 % |" in final
-    assert "| 3.15 | Dauer des schwerwiegenden IKT-bezogenen Vorfalls (Stunden) | 26 |" in final
+    # 3.15 is measured on the incident (detection to now, unresolved), as in the post-mortem.
+    assert "| 3.15 | Dauer des schwerwiegenden IKT-bezogenen Vorfalls (Stunden) | 1,4 |" in final
+    assert "- **Dauer:** 1,4 Stunden (84 Minuten)" in documents["postmortem"]
     assert "150.000 EUR" in final
     assert re.search(r"\| 2\.2 \| [^|]+ \| \d\d\.\d\d\.\d{4}, \d\d:\d\d MEZ \|", final)
     assert "BaFin-2026-17" in final  # field 3.1 from the recorded submission

@@ -13,7 +13,7 @@ cause, not major on their own, that together meet Art. 8(1) count as one major i
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -115,7 +115,8 @@ class Assessment:
 
 def assessment_of(inputs: dict[str, Any]) -> Assessment:
     """The stored facts of an assessment as the classification's input."""
-    values = dict(inputs)
+    known = {f.name for f in fields(Assessment)}
+    values = {k: v for k, v in inputs.items() if k in known}  # 3.18's impacts: not a criterion
     values["data_loss"] = DataLoss(**values.get("data_loss", {}))
     values["reputational_impact"] = tuple(values.get("reputational_impact", ()))
     values["member_states_affected"] = tuple(values.get("member_states_affected", ()))

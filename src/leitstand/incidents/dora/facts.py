@@ -4,7 +4,7 @@ states outside the EU/EEA are refused with the field path); what ``classificatio
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal, Self, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
@@ -13,12 +13,25 @@ from leitstand.errors import Issue
 from leitstand.incidents.dora.classification import Assessment, DataLoss
 from leitstand.incidents.dora.entities import MEMBER_STATES, EntityType
 
-__all__ = ["AssessmentIn", "ClassifyIn", "DataLossIn"]
+__all__ = ["IMPACT_TYPES", "AssessmentIn", "ClassifyIn", "DataLossIn", "ImpactType"]
 
 Count = Annotated[StrictInt, Field(ge=0)]
 Pct = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
 Amount = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Reputation = Literal["media", "complaints", "regulatory_breach", "client_loss"]
+#: Field 3.18 "Types of impact in the Member States": what the incident hit in a member state,
+#: after Delegated Regulation (EU) 2024/1772 Art. 4 (clients or financial counterparts; branches
+#: or group entities active there; financial market infrastructures or third-party providers
+#: that other financial entities share).
+ImpactType = Literal[
+    "clients",
+    "financial_counterparts",
+    "branch",
+    "group_entities",
+    "financial_market_infrastructure",
+    "third_party_providers",
+]
+IMPACT_TYPES: tuple[str, ...] = get_args(ImpactType)
 
 
 class _Strict(BaseModel):
@@ -48,6 +61,8 @@ class _Facts(_Strict):
     data_loss: DataLossIn
     economic_impact_eur: Amount
     entity_type: EntityType | None = None
+    #: Field 3.18 per member state (optional: what the entity knows; else left to complete).
+    member_state_impacts: dict[str, list[ImpactType]] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -67,6 +82,19 @@ class _Facts(_Strict):
                         f"member_states_affected.{index}",
                         f"an ISO code of an EU/EEA member state like DE or AT (got {code!r})",
                     )
+                )
+        for code, kinds in (self.member_state_impacts or {}).items():
+            if code not in self.member_states_affected:
+                issues.append(
+                    Issue(
+                        f"member_state_impacts.{code}",
+                        "a member state listed in member_states_affected "
+                        f"({', '.join(self.member_states_affected) or 'none'}) (got {code!r})",
+                    )
+                )
+            if not kinds or len(set(kinds)) != len(kinds):
+                issues.append(
+                    Issue(f"member_state_impacts.{code}", "at least one type, each only once")
                 )
         if len(set(self.reputational_impact)) != len(self.reputational_impact):
             issues.append(Issue("reputational_impact", "each entry only once"))
@@ -94,7 +122,7 @@ class _Facts(_Strict):
 
     def facts(self) -> dict[str, Any]:
         """The facts alone (without times and entity type), as stored and shown."""
-        return self.model_dump(
+        facts = self.model_dump(
             mode="json",
             exclude={
                 "aware_at",
@@ -104,6 +132,9 @@ class _Facts(_Strict):
                 "intermediate_report_submitted_at",
             },
         )
+        if facts.get("member_state_impacts") is None:
+            facts.pop("member_state_impacts", None)  # optional: stored only when given
+        return facts
 
 
 class ClassifyIn(_Facts):

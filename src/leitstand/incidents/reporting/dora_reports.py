@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from babel import Locale
 from pydantic import BaseModel
 
 from leitstand.incidents.dora.due_dates import ReportStage
@@ -45,6 +46,26 @@ __all__ = [
 DISCOVERY = {
     "monitoring": ("durch Überwachung (automatischer Alarm)", "by monitoring (automatic alert)"),
     "manual": ("durch Meldung eines Mitarbeiters", "reported by staff"),
+}
+
+#: Field 3.18: the types of impact in a member state (Delegated Regulation (EU) 2024/1772
+#: Art. 4), as ``ImpactType`` values; leitstand's wording until checked against EUR-Lex.
+IMPACTS = {
+    "clients": ("Kunden", "clients"),
+    "financial_counterparts": ("finanzielle Gegenparteien", "financial counterparts"),
+    "branch": ("Zweigniederlassung des Finanzunternehmens", "branch of the financial entity"),
+    "group_entities": (
+        "im Mitgliedstaat tätige Finanzunternehmen der Gruppe",
+        "financial entities of the group active in the Member State",
+    ),
+    "financial_market_infrastructure": (
+        "Finanzmarktinfrastruktur",
+        "financial market infrastructure",
+    ),
+    "third_party_providers": (
+        "auch von anderen Finanzunternehmen genutzte Drittdienstleister",
+        "third-party providers shared with other financial entities",
+    ),
 }
 
 _STAGE_NAMES = {
@@ -97,7 +118,7 @@ _FIELDS: Mapping[str, tuple[tuple[str, str, str, str], ...]] = {
         ("3.13", "Reputationsschaden", "Reputational impact", "reputation"),
         ("3.15", "Dauer des schwerwiegenden IKT-bezogenen Vorfalls (Stunden)", "Duration of the major ICT-related incident (hours)", "duration_hours"),
         ("3.16", "Ausfallzeit des Dienstes (Stunden)", "Service downtime (hours)", "downtime_hours"),
-        ("3.18", "Art der Auswirkungen in den Mitgliedstaaten", "Types of impact in the Member States", "member_states"),
+        ("3.18", "Art der Auswirkungen in den Mitgliedstaaten", "Types of impact in the Member States", "member_state_impacts"),
         ("3.20", "Wesentlichkeitsschwellen für das Einstufungskriterium „Verluste von Daten“", "Materiality thresholds for the classification criterion 'Data losses'", "data_loss"),
         ("3.22", "Einstufungskriterium „Kritikalität der betroffenen Dienste“", "Classification criterion 'Critical services affected'", "critical_services"),
         ("3.27", "Angaben zu betroffenen Funktionsbereichen und Geschäftsprozessen", "Information about affected functional areas and business processes", "systems"),
@@ -204,11 +225,23 @@ def _show(field: Mapping[str, Any], report: Mapping[str, Any], lang: str, tz: Zo
         return fmt_datetime(str(value), tz, lang)
     if key in _TABLES:
         return join(term(_TABLES[key], str(v), lang) for v in _listed(value))
+    if key == "member_states":
+        return join(_state(str(code), lang) for code in _listed(value))
+    if key == "member_state_impacts" and isinstance(value, Mapping):
+        return join(
+            f"{_state(str(code), lang)}: " + ", ".join(term(IMPACTS, str(k), lang) for k in kinds)
+            for code, kinds in value.items()
+        )
     if isinstance(value, int | float):
         return fmt_number(value, lang) + _UNITS.get(key, "")
     if isinstance(value, list):
         return join(str(v) for v in value)
     return str(value).replace("\n", " ").replace("|", "/")
+
+
+def _state(code: str, lang: str) -> str:
+    """A member state's ISO code as its name: ``AT`` as "Österreich" (or "Austria")."""
+    return str(Locale.parse("en" if lang == "en" else "de").territories.get(code, code))
 
 
 def _listed(value: Any) -> list[Any]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from leitstand.incidents.dora.duration import incident_duration_hours
 from leitstand.incidents.model import ActionItem, ActionStatus
 from leitstand.incidents.reporting.dora_reports import stage_name
 from leitstand.incidents.reporting.timeline import TimelineEntry
@@ -53,12 +54,14 @@ _ROLES = {
 }
 
 
-def _duration(seconds: float, lang: str) -> str:
-    minutes = int(seconds // 60)
-    if minutes < 120:
-        return f"{minutes} " + ("Minuten" if lang == "de" else "minutes")
-    hours = round(minutes / 60, 1)
-    return fmt_number(hours, lang) + (" Stunden" if lang == "de" else " hours")
+def _duration(hours: float, lang: str) -> str:
+    """DORA's duration in hours as field 3.15 states it; short ones also in minutes."""
+    de = lang != "en"
+    unit = ("Stunde" if de else "hour") if hours == 1 else ("Stunden" if de else "hours")
+    text = f"{fmt_number(hours, lang)} {unit}"
+    if hours < 2:
+        text += f" ({round(hours * 60)} " + ("Minuten" if de else "minutes") + ")"
+    return text
 
 
 def render_postmortem(
@@ -78,6 +81,7 @@ def render_postmortem(
         return german if de else english
 
     start = incident.occurred_at or incident.detected_at or incident.opened_at
+    hours = incident_duration_hours(incident, now)  # DORA's duration, as field 3.15 states it
     todo = w("[offen: bitte ergänzen]", "[open: please fill in]")
     tenants = incident.tenants
     lines = [
@@ -85,7 +89,7 @@ def render_postmortem(
         "",
         f"- **{w('Datum des Vorfalls', 'Date of the incident')}:** {fmt_datetime(start, tz, lang)}",
         f"- **Severity:** {incident.severity}",
-        f"- **{w('Dauer', 'Duration')}:** {_duration(incident.duration_seconds(now), lang)}",
+        f"- **{w('Dauer', 'Duration')}:** {_duration(hours, lang)}",
         f"- **{w('Betroffene Systeme', 'Affected systems')}:** "
         f"{', '.join(incident.systems) or '-'}",
         f"- **{w('Betroffene Mandanten', 'Affected tenants')}:** "

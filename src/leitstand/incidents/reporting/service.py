@@ -20,6 +20,7 @@ from leitstand.errors import ConflictError, Issue, NotFoundError, ValidationErro
 from leitstand.incidents import store
 from leitstand.incidents.dora.classification import assessment_of, classify
 from leitstand.incidents.dora.due_dates import ReportStage
+from leitstand.incidents.dora.duration import incident_duration_hours
 from leitstand.incidents.dora.recurring import RecurringIncidents
 from leitstand.incidents.reporting.documents import recovery_measures
 from leitstand.incidents.reporting.dora_reports import ReportContext, build_report
@@ -192,6 +193,7 @@ class IncidentReporting(IncidentPart):
             "description": incident.description or incident.title,
             "criteria": json.loads(record.criteria),
             "member_states": facts.get("member_states_affected") or [],
+            "member_state_impacts": facts.get("member_state_impacts") or None,
             "discovery": "monitoring" if incident.source == "alert" else "manual",
             "third_party": None,
             "bcp": None,
@@ -207,7 +209,7 @@ class IncidentReporting(IncidentPart):
             "transactions_number_pct": facts.get("transactions_number_affected_pct"),
             "transactions_value_pct": facts.get("transactions_value_affected_pct"),
             "reputation": facts.get("reputational_impact") or [],
-            "duration_hours": facts.get("duration_hours"),
+            "duration_hours": incident_duration_hours(incident, self.clock.now()),
             "downtime_hours": facts.get("critical_function_downtime_hours"),
             "data_loss": [k for k, v in (facts.get("data_loss") or {}).items() if v],
             "critical_services": facts.get("critical_services_affected"),
