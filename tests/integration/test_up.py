@@ -122,7 +122,7 @@ def test_two_instances_start_together_on_one_postgresql(tmp_path: Path) -> None:
                     == 200
                 )
             verified = httpx.post(f"{servers[1].url}/api/v1/audit/verify", headers=auth, timeout=30)
-            assert verified.json()["ok"] is True
+            assert verified.json()["ok"] is True, verified.json()["problems"]
         finally:
             codes = [server.stop() for server in servers]
         assert codes == [0, 0]

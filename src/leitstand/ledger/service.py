@@ -249,7 +249,8 @@ class Ledger:
         for row in rows:
             self.witness.write(row.size, row.note)
         if rows:
-            store.mark_copied(session, [r.size for r in rows], self.clock.now())
+            folder = str(self.witness.directory)
+            store.mark_copied(session, [r.size for r in rows], self.clock.now(), folder)
         return len(rows)
 
     # -- reading -------------------------------------------------------------------------------

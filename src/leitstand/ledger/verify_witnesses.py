@@ -96,7 +96,7 @@ def check_copy_history(session: Session, copy: CheckpointCopy | None, report: Ve
     """The folder must hold every checkpoint the database says it copied there, unchanged."""
     if copy is None:
         return
-    copied = store.copied_checkpoints(session)
+    copied = store.copied_checkpoints(session, str(copy.directory))
     if not copied:
         return
     folder = copy.directory / "checkpoints"

@@ -228,7 +228,8 @@ def deliver_all(db: Database, ledger: Ledger, *, mark_copied: Sequence[int] = ()
                     values=_outcome(attempt, now),
                 )
             if marks:
-                entry_store.mark_copied(session, marks, now)
+                folder = str(witnessing.directory if witnessing is not None else "")
+                entry_store.mark_copied(session, marks, now, folder)
                 marks = []
         failed = set()
         for attempt in attempts:

@@ -254,6 +254,36 @@ def test_deleting_the_checkpoint_copy_folder_is_tampering(container: Container) 
     assert "missing" in report.problems[0].message
 
 
+def test_instances_sharing_a_database_check_their_own_copy_folders(
+    container: Container, tmp_path: Path, clock: ManualClock
+) -> None:
+    # Instance a copies the kept checkpoints to its folder; instance b (same database, same key,
+    # its own home and copy folder) copied nothing: its verification is clean, not "deleted".
+    record(container, 3)
+    _settle(container)
+    a_copy = container.ledger.witness.copy  # type: ignore[union-attr]
+    assert a_copy is not None and (a_copy.directory / "checkpoints").is_dir()
+    other = container.settings.model_copy(
+        update={
+            "home": tmp_path / "instance-b",
+            "database_url": container.settings.effective_database_url,
+            "signing_key": container.settings.signing_key_path,
+        }
+    )
+    b = build(other, clock=clock, migrate=False)
+    try:
+        b_copy = b.ledger.witness.copy  # type: ignore[union-attr]
+        assert b_copy is not None and b_copy.directory != a_copy.directory
+        report = b.audit.verify()
+        assert report.ok, [p.message for p in report.problems]
+    finally:
+        b.close()
+    # Deleting a's folder is still found, by a.
+    shutil.rmtree(a_copy.directory)
+    report = container.audit.verify()
+    assert not report.ok and "missing" in report.problems[0].message
+
+
 def test_a_shortened_copy_history_is_tampering(container: Container) -> None:
     record(container, 120)  # kept at sizes 1 and 100, both copied
     _settle(container)

@@ -259,12 +259,12 @@ def uncopied_checkpoints(session: Session) -> list[LedgerCheckpointRow]:
     )
 
 
-def mark_copied(session: Session, sizes: Sequence[int], now: datetime) -> None:
-    """Note that the kept checkpoints of ``sizes`` are at the second location."""
+def mark_copied(session: Session, sizes: Sequence[int], now: datetime, folder: str) -> None:
+    """Note that the kept checkpoints of ``sizes`` are at the second location ``folder``."""
     session.execute(
         sa.update(LedgerCheckpointRow)
         .where(LedgerCheckpointRow.size.in_(list(sizes)), LedgerCheckpointRow.copied_at.is_(None))
-        .values(copied_at=now)
+        .values(copied_at=now, copied_to=folder)
     )
 
 
@@ -287,13 +287,18 @@ def kept_checkpoints(session: Session, *, up_to: int) -> list[tuple[int, str]]:
     ]
 
 
-def copied_checkpoints(session: Session) -> list[tuple[int, str]]:
-    """(size, note) of the kept checkpoints noted as copied to the second location."""
+def copied_checkpoints(session: Session, folder: str) -> list[tuple[int, str]]:
+    """(size, note) of the kept checkpoints noted as copied to ``folder`` (or to an unnamed
+    folder, before the folder was recorded)."""
+    column = LedgerCheckpointRow.copied_to
     return [
         (int(s), str(n))
         for s, n in session.execute(
             sa.select(LedgerCheckpointRow.size, LedgerCheckpointRow.note)
-            .where(LedgerCheckpointRow.copied_at.is_not(None))
+            .where(
+                LedgerCheckpointRow.copied_at.is_not(None),
+                sa.or_(column.is_(None), column == folder),
+            )
             .order_by(LedgerCheckpointRow.size)
         ).all()
     ]

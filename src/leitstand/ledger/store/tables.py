@@ -52,6 +52,9 @@ class LedgerCheckpointRow(Base):
     note: Mapped[str] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     copied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The folder it was copied to: instances sharing one database may keep separate folders,
+    # and each folder is checked for the checkpoints copied to it (NULL: before ledger_0002).
+    copied_to: Mapped[str | None] = mapped_column(sa.Text)
 
 
 class LedgerStateRow(Base):
