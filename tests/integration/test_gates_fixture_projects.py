@@ -173,6 +173,30 @@ def test_coverage_of_50_percent_fails_only_the_coverage_gate(
     assert "line coverage 50.0% is below the minimum of 80%" in coverage.findings[0].message
 
 
+def test_a_test_run_stopped_on_its_timeout_keeps_its_output_and_names_what_failed(
+    shared: dict[str, Path], gate_container: Container, clean_python: Path
+) -> None:
+    # A failing test, then one that never ends: the gate stops pytest at test.timeout. The
+    # progress printed so far is kept, and the failure seen before the stop is named.
+    project = variant(shared["clean"], shared["base"] / "hangs")
+    (project / "tests" / "test_zz_hang.py").write_text(
+        "import threading\n\n\ndef test_a_fails():\n    assert 1 == 2\n\n\n"
+        "def test_b_hangs():\n    threading.Event().wait()\n"
+    )
+    config = yaml.safe_load((project / "leitstand.yaml").read_text(encoding="utf-8"))
+    config["gates"]["test"] = {"timeout": "20s"}
+    (project / "leitstand.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    result = _run(gate_container, shared, project, (Stage.TEST,), python=clean_python)
+    unit = next(c for c in result.checks if c.id == "test.unit")
+    assert unit.status is Status.FAIL
+    message = unit.findings[0].message
+    assert "did not finish within 20s" in message
+    assert "tests/test_zz_hang.py::test_a_fails (call)" in message
+    assert "test_b_hangs" not in message
+    kept = (project / "gate-report" / "test" / "pytest-output.txt").read_text(encoding="utf-8")
+    assert "test session starts" in kept or "collected" in kept
+
+
 def test_a_project_without_integration_tests_fails_the_integration_gate(
     shared: dict[str, Path], gate_container: Container, clean_python: Path
 ) -> None:

@@ -51,6 +51,7 @@ def pytest_runtest_logreport(report: Any) -> None:
         # Under xdist the controller did not collect: start the record, markers come later.
         test = _tests[report.nodeid] = {"markers": [], "outcome": "not run"}
     if report.failed:
+        _note_failure(report)
         test["outcome"] = "failed"
         test["phase"] = report.when
         test["message"] = str(getattr(report, "longreprtext", ""))[-2000:]
@@ -60,6 +61,17 @@ def pytest_runtest_logreport(report: Any) -> None:
         report.when == "call" and report.passed and hasattr(report, "wasxfail")
     ):
         test["outcome"] = "passed"
+
+
+def _note_failure(report: Any) -> None:
+    """Append the failure to ``<probe>-failures`` at once: a run stopped on a timeout never
+    reaches ``pytest_sessionfinish``, and the gate still names what had failed."""
+    target = os.environ.get("LEITSTAND_GATE_PROBE")
+    if not target or _worker() is not None:
+        return
+    line = json.dumps({"nodeid": report.nodeid, "phase": report.when})
+    with open(f"{target}-failures", "a", encoding="utf-8") as log:
+        log.write(line + "\n")
 
 
 def pytest_sessionfinish(session: Any, exitstatus: int) -> None:

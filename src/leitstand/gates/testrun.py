@@ -85,13 +85,23 @@ def run_pytest(ctx: GateContext) -> PytestRun:
     command = [str(env.python), "-m", "coverage", "run", f"--rcfile={rcfile}"]
     command += ["-m", "pytest", "-p", _PROBE_MODULE, f"--junitxml={work / 'pytest-junit.xml'}"]
     command += list(settings.pytest_args)
-    done = run_tool(
-        command,
-        cwd=ctx.project.root,
-        env=run_env,
-        timeout=settings.timeout.total_seconds(),
-        on_line=ctx.test_output,
-    )
+    try:
+        done = run_tool(
+            command,
+            cwd=ctx.project.root,
+            env=run_env,
+            timeout=settings.timeout.total_seconds(),
+            on_line=ctx.test_output,
+        )
+    except ToolFailure as exc:
+        # Stopped (a timeout): keep what pytest printed, and name the tests that had failed by
+        # then (the probe appends each failure as it happens).
+        (work / "pytest-output.txt").write_text(exc.output, encoding="utf-8")
+        failed = _failed_so_far(probe_file)
+        if failed:
+            listed = "\n".join(f"  {nodeid}" for nodeid in failed)
+            raise ToolFailure(f"{exc}; failed before it was stopped:\n{listed}") from exc
+        raise
     (work / "pytest-output.txt").write_text(done.stdout + done.stderr, encoding="utf-8")
     if done.returncode not in (0, 1, 5) or not probe_file.is_file():
         raise ToolFailure(
@@ -108,6 +118,23 @@ def run_pytest(ctx: GateContext) -> PytestRun:
         tools=(Tool("pytest", pytest_version), Tool("coverage", coverage_version)),
         output=tail(done.stdout, 5),
     )
+
+
+def _failed_so_far(probe_file: Path) -> list[str]:
+    """The tests the probe saw fail while pytest ran (``<probe>-failures``, one JSON per line)."""
+    log = probe_file.with_name(probe_file.name + "-failures")
+    if not log.is_file():
+        return []
+    failed: list[str] = []
+    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue  # a line cut by the stop
+        text = f"{entry.get('nodeid')} ({entry.get('phase')})"
+        if text not in failed:
+            failed.append(text)
+    return failed
 
 
 def _coverage_config(work: Path, root: Path, sources: list[str]) -> Path:

@@ -18,7 +18,15 @@ __all__ = ["Completed", "ToolFailure", "find_tool", "run_tool", "tail"]
 
 
 class ToolFailure(Exception):
-    """A tool ran but could not do its job (timeout, crash); the check fails with this message."""
+    """A tool ran but could not do its job (timeout, crash); the check fails with this message.
+
+    ``output`` keeps what the tool printed before it was stopped (a timeout), so the caller can
+    keep it as an artifact instead of losing it.
+    """
+
+    def __init__(self, message: str, *, output: str = "") -> None:
+        super().__init__(message)
+        self.output = output
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +91,10 @@ def run_tool(
             check=False,
         )
     except subprocess.TimeoutExpired as exc:
-        raise ToolFailure(f"{Path(args[0]).name} did not finish within {timeout:.0f}s") from exc
+        raise ToolFailure(
+            f"{Path(args[0]).name} did not finish within {timeout:.0f}s",
+            output=_text(exc.stdout) + _text(exc.stderr),
+        ) from exc
     except OSError as exc:
         raise ToolFailure(f"{args[0]}: {exc.strerror or exc}") from exc
     return Completed(
@@ -93,6 +104,12 @@ def run_tool(
         stderr=proc.stderr,
         duration_s=time.monotonic() - started,
     )
+
+
+def _text(data: str | bytes | None) -> str:
+    if data is None:
+        return ""
+    return data.decode("utf-8", "replace") if isinstance(data, bytes) else data
 
 
 def _run_streaming(
@@ -146,7 +163,10 @@ def _run_streaming(
     stdout.close()
     stderr.close()
     if expired.is_set():
-        raise ToolFailure(f"{Path(args[0]).name} did not finish within {timeout:.0f}s")
+        raise ToolFailure(
+            f"{Path(args[0]).name} did not finish within {timeout:.0f}s",
+            output="".join(lines) + "".join(errors),
+        )
     return Completed(
         args=tuple(args),
         returncode=proc.returncode,

@@ -40,8 +40,17 @@ def test_lines_arrive_while_the_tool_runs_and_the_whole_output_is_kept(tmp_path:
 
 def test_a_streamed_run_keeps_its_timeout(tmp_path: Path) -> None:
     never = str(tmp_path / "never")
-    with pytest.raises(ToolFailure, match="did not finish within 1s"):
+    with pytest.raises(ToolFailure, match="did not finish within 1s") as stopped:
         run_tool([sys.executable, "-c", SCRIPT, never], timeout=1, on_line=lambda _line: None)
+    # What the tool printed before it was stopped is kept for the caller.
+    assert "first\n" in stopped.value.output and "to stderr" in stopped.value.output
+
+
+def test_a_plain_run_keeps_its_output_on_a_timeout(tmp_path: Path) -> None:
+    never = str(tmp_path / "never")
+    with pytest.raises(ToolFailure, match="did not finish within 1s") as stopped:
+        run_tool([sys.executable, "-c", SCRIPT, never], timeout=1)
+    assert "first" in stopped.value.output
 
 
 def test_without_a_listener_the_output_is_only_returned(tmp_path: Path) -> None:
