@@ -70,7 +70,7 @@ def _note_failure(report: Any) -> None:
     if not target or _worker() is not None:
         return
     line = json.dumps({"nodeid": report.nodeid, "phase": report.when})
-    with open(f"{target}-failures", "a", encoding="utf-8") as log:
+    with Path(f"{target}-failures").open("a", encoding="utf-8") as log:
         log.write(line + "\n")
 
 
