@@ -249,7 +249,17 @@ def _output_to(progress: Progress | None) -> Callable[[str], None] | None:
     if progress is None:
         return None
     notify = progress
-    return lambda line: notify("output", line)
+    last: list[str] = [""]
+
+    def forward(line: str) -> None:
+        # pytest-xdist redraws its status line with carriage returns ("bringing up nodes..."),
+        # which arrive as repeated lines through a pipe: show each such line once.
+        if line and line == last[0]:
+            return
+        last[0] = line
+        notify("output", line)
+
+    return forward
 
 
 def _merge_pip(given: PipOptions, policy: Policy) -> PipOptions:

@@ -9,6 +9,7 @@ import pytest
 
 from leitstand.gates.cli import _run
 from leitstand.gates.runner import Progress
+from leitstand.gates.service import _output_to
 from leitstand.gates.tools import ToolFailure, run_tool
 
 #: Prints "first", then waits until the file named in argv[1] exists before it prints "second".
@@ -82,3 +83,17 @@ def test_the_cli_shows_the_test_output_only_when_asked(
     shown = capsys.readouterr().err
     assert "stage: test" in shown and "done: test: pass" in shown
     assert ("[ 50%]\n" in shown and "[100%]\n" in shown) is stream
+
+
+def test_a_status_line_redrawn_by_xdist_is_shown_once() -> None:
+    shown: list[tuple[str, str]] = []
+    forward = _output_to(lambda event, text: shown.append((event, text)))
+    assert forward is not None
+    for line in ["bringing up nodes...", "bringing up nodes...", "....  [ 50%]", "", ""]:
+        forward(line)
+    assert shown == [
+        ("output", "bringing up nodes..."),
+        ("output", "....  [ 50%]"),
+        ("output", ""),
+        ("output", ""),
+    ]
