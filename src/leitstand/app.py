@@ -33,6 +33,7 @@ from leitstand.errors import AuthenticationError, LeitstandError
 from leitstand.observability import HttpMetrics, RequestContextMiddleware
 from leitstand.policy.model import Policy
 from leitstand.scheduler import store as jobs_store
+from leitstand.telemetry.provider import tracer_provider
 from leitstand.web.docs import install_docs
 from leitstand.web.error_pages import error_page, wants_page
 from leitstand.web.limits import RequestLimitsMiddleware
@@ -48,6 +49,9 @@ _STATIC = Path(__file__).parent / "web" / "static"
 
 def create_app(container: Container, *, run_scheduler: bool = False) -> FastAPI:
     """Build the app around a container; ``run_scheduler`` fires timers in a background thread."""
+
+    # OpenTelemetry (the policy's `telemetry`): None when traces are off.
+    tracing = tracer_provider(container.policy.telemetry, service_version=__version__)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -71,6 +75,8 @@ def create_app(container: Container, *, run_scheduler: bool = False) -> FastAPI:
             stop.set()
             if worker is not None:
                 worker.join(timeout=30)
+            if tracing is not None:
+                tracing.shutdown()  # sends the spans still queued
 
     app = FastAPI(
         title="leitstand",
@@ -82,11 +88,16 @@ def create_app(container: Container, *, run_scheduler: bool = False) -> FastAPI:
         redoc_url=None,
     )
     app.state.container = container
+    app.state.tracer_provider = tracing
     registry = CollectorRegistry()
     _register_gauges(registry, container)
     register_backup_metrics(registry, container)
     app.add_middleware(RequestLimitsMiddleware, limits=container.policy.api.limits)
-    app.add_middleware(RequestContextMiddleware, metrics=HttpMetrics(registry))
+    app.add_middleware(
+        RequestContextMiddleware,
+        metrics=HttpMetrics(registry),
+        tracer=tracing.get_tracer("leitstand", __version__) if tracing is not None else None,
+    )
     app.add_middleware(WebSecurityMiddleware)
     _add_error_handlers(app)
     install_docs(app)

@@ -6,7 +6,7 @@ import getpass
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar, cast, overload
 
 import structlog
 
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from leitstand.incidents.service import IncidentService
     from leitstand.releases.service import ReleaseService
 
-__all__ = ["Container", "Wiring", "build", "local_actor"]
+__all__ = ["Container", "Shortcut", "Wiring", "build", "local_actor"]
 
 log = structlog.get_logger(__name__)
 _T = TypeVar("_T")
@@ -56,7 +56,35 @@ def _find(values: Iterable[object], kind: type[_T]) -> _T:
     for value in values:
         if isinstance(value, kind):
             return value
-    raise LookupError(f"no service of type {kind.__name__} is wired")
+    raise _not_wired(kind)
+
+
+def _not_wired(kind: type) -> LookupError:
+    return LookupError(f"no service of type {kind.__name__} is wired")
+
+
+class Shortcut(Generic[_T]):
+    """``container.<name>``: the container's service of the class at ``target``
+    (``module:Class``), imported on first use so that reading the container imports no domain."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self._kind: type[_T] | None = None
+
+    def kind(self) -> type[_T]:
+        if self._kind is None:
+            self._kind = cast("type[_T]", domains.load(self.target))
+        return self._kind
+
+    @overload
+    def __get__(self, container: None, owner: type[Container]) -> Shortcut[_T]: ...
+    @overload
+    def __get__(self, container: Container, owner: type[Container]) -> _T: ...
+    def __get__(self, container: Container | None, owner: type[Container]) -> Shortcut[_T] | _T:
+        return self if container is None else container.get(self.kind())
+
+    def __set__(self, container: Container, value: object) -> None:
+        raise AttributeError(f"{self.target} is wired once: the shortcut is read-only")
 
 
 @dataclass
@@ -86,7 +114,8 @@ class Container:
 
     The core (store, ledger, users, timers) are fields; each domain's services come from its
     ``wire`` function in the registry and are found by type with ``get`` (what the API's typed
-    dependencies do). The named properties below are shortcuts for the CLI and tests.
+    dependencies do), from an index built when the container is made. The named ``Shortcut``
+    attributes below (``container.incidents``, ...) are typed shortcuts for the CLI and tests.
     """
 
     settings: Settings
@@ -100,10 +129,27 @@ class Container:
     scheduler: Scheduler
     services: list[object] = field(default_factory=list)
 
+    _by_type: dict[type, object] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.reindex()
+
+    def reindex(self) -> None:
+        """Index the services by their class and its base classes, the first of a type winning
+        (core, then registry order). Done when the container is made and after a field is
+        replaced (the policy reload)."""
+        core = (self.policy, self.db, self.ledger, self.auth, self.audit, self.scheduler)
+        self._by_type = {}
+        for service in (*core, *self.services):
+            for kind in type(service).__mro__:
+                self._by_type.setdefault(kind, service)
+
     def get(self, kind: type[_T]) -> _T:
         """The one service of type ``kind`` (what typed API dependencies resolve to)."""
-        core = (self.policy, self.db, self.ledger, self.auth, self.audit, self.scheduler)
-        return _find((*core, *self.services), kind)
+        try:
+            return cast("_T", self._by_type[kind])
+        except KeyError:
+            raise _not_wired(kind) from None
 
     def close(self) -> None:
         self.ledger.close()
@@ -111,71 +157,29 @@ class Container:
 
     # -- shortcuts to the domains' services (imported when used, so the CLI stays fast) -------
 
-    @property
-    def changes(self) -> ChangeService:
-        from leitstand.changes.service import ChangeService
-
-        return self.get(ChangeService)
-
-    @property
-    def gates(self) -> GateService:
-        from leitstand.gates.service import GateService
-
-        return self.get(GateService)
-
-    @property
-    def flags(self) -> FlagService:
-        from leitstand.flags.service import FlagService
-
-        return self.get(FlagService)
-
-    @property
-    def alerting(self) -> AlertingService:
-        from leitstand.alerting.service import AlertingService
-
-        return self.get(AlertingService)
-
-    @property
-    def incidents(self) -> IncidentService:
-        from leitstand.incidents.service import IncidentService
-
-        return self.get(IncidentService)
-
-    @property
-    def incident_actions(self) -> ActionItems:
-        from leitstand.incidents.response.actions import ActionItems
-
-        return self.get(ActionItems)
-
-    @property
-    def incident_reporting(self) -> IncidentReporting:
-        from leitstand.incidents.reporting.service import IncidentReporting
-
-        return self.get(IncidentReporting)
-
-    @property
-    def backups(self) -> BackupService:
-        from leitstand.backups.service import BackupService
-
-        return self.get(BackupService)
-
-    @property
-    def drills(self) -> DrillService:
-        from leitstand.backups.drills import DrillService
-
-        return self.get(DrillService)
-
-    @property
-    def backup_monitor(self) -> BackupMonitor:
-        from leitstand.backups.monitor import BackupMonitor
-
-        return self.get(BackupMonitor)
-
-    @property
-    def releases(self) -> ReleaseService:
-        from leitstand.releases.service import ReleaseService
-
-        return self.get(ReleaseService)
+    changes: ClassVar[Shortcut[ChangeService]] = Shortcut("leitstand.changes.service:ChangeService")
+    gates: ClassVar[Shortcut[GateService]] = Shortcut("leitstand.gates.service:GateService")
+    flags: ClassVar[Shortcut[FlagService]] = Shortcut("leitstand.flags.service:FlagService")
+    alerting: ClassVar[Shortcut[AlertingService]] = Shortcut(
+        "leitstand.alerting.service:AlertingService"
+    )
+    incidents: ClassVar[Shortcut[IncidentService]] = Shortcut(
+        "leitstand.incidents.service:IncidentService"
+    )
+    incident_actions: ClassVar[Shortcut[ActionItems]] = Shortcut(
+        "leitstand.incidents.response.actions:ActionItems"
+    )
+    incident_reporting: ClassVar[Shortcut[IncidentReporting]] = Shortcut(
+        "leitstand.incidents.reporting.service:IncidentReporting"
+    )
+    backups: ClassVar[Shortcut[BackupService]] = Shortcut("leitstand.backups.service:BackupService")
+    drills: ClassVar[Shortcut[DrillService]] = Shortcut("leitstand.backups.drills:DrillService")
+    backup_monitor: ClassVar[Shortcut[BackupMonitor]] = Shortcut(
+        "leitstand.backups.monitor:BackupMonitor"
+    )
+    releases: ClassVar[Shortcut[ReleaseService]] = Shortcut(
+        "leitstand.releases.service:ReleaseService"
+    )
 
 
 def local_actor() -> Actor:

@@ -5,6 +5,7 @@ One place for every user-visible format, so pages (the ``when``, ``day``, ``numb
 zone: German ``07.12.2026, 14:05 MEZ``, English ``7 Dec 2026, 14:05 CET``. Stored times are
 aware UTC (or ISO text, ``Z`` allowed; naive is taken as UTC); the display zone is the caller's
 (the policy's, see ``leitstand.web.i18n.display_zone``), Europe/Berlin unless told otherwise.
+A ledger subject reads as a name: ``change:2`` is "Änderung 2" / "Change 2" (``fmt_subject``).
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from leitstand.clock import BERLIN
 __all__ = [
     "DEFAULT_ZONE",
     "LOCALES",
+    "SUBJECTS",
     "fmt_day",
     "fmt_number",
+    "fmt_subject",
     "fmt_time",
     "locale_of",
     "plural",
@@ -36,6 +39,14 @@ DEFAULT_ZONE: Final = BERLIN
 #: The Babel locale of each UI language (anything else reads German).
 LOCALES: Final = {"de": "de_DE", "en": "en_GB"}
 _DAY_PATTERNS: Final = {"de": "dd.MM.yyyy", "en": "d MMM y"}
+#: Ledger subject kinds as a reader names them, (German, English): ``change:2`` is
+#: "Änderung 2" / "Change 2". Unknown kinds are shown as stored.
+SUBJECTS: Final[dict[str, tuple[str, str]]] = {
+    "change": ("Änderung", "Change"),
+    "release": ("Release", "Release"),
+    "incident": ("Vorfall", "Incident"),
+    "alert": ("Alarm", "Alert"),
+}
 
 
 def locale_of(lang: str) -> str:
@@ -123,6 +134,22 @@ def fmt_day(
                 return value
             day = when.astimezone(zone).date()
     return format_date(day, form, locale=locale_of(lang))
+
+
+def fmt_subject(subject: str | None, lang: str) -> str:
+    """A ledger subject as people read it: ``change:2`` as "Änderung 2" (English "Change 2").
+
+    Also ``release:7`` ("Release 7"), ``incident:INC-2026-0001`` ("Vorfall INC-2026-0001" /
+    "Incident ...") and ``alert:3`` ("Alarm 3" / "Alert 3"). Other subjects are returned as
+    stored; the ledger's subjects themselves never change.
+    """
+    if not subject:
+        return ""
+    kind, sep, ident = subject.partition(":")
+    names = SUBJECTS.get(kind)
+    if not sep or names is None or not ident or ident != ident.strip():
+        return subject
+    return f"{names[1] if _language(lang) == 'en' else names[0]} {ident}"
 
 
 def fmt_number(value: float | int | Decimal | None, lang: str, digits: int | None = None) -> str:

@@ -91,7 +91,21 @@ DOMAINS: tuple[Domain, ...] = (
             ),
         ),
     ),
-    Domain("web", routers=("leitstand.web.views:router",)),
+    Domain("web", routers=("leitstand.web.views:router", "leitstand.web.chart_views:router")),
+    Domain(
+        "logs",
+        tables=("leitstand.logs.store",),
+        wire="leitstand.logs.wiring:wire",
+        routers=("leitstand.logs.api:router",),
+        commands=(
+            Command(
+                "logs",
+                "leitstand.logs.cli:app",
+                "Log management: rsyslog/logrotate from the policy, sealed segments, retention.",
+            ),
+        ),
+        jobs="leitstand.logs.wiring:register_log_jobs",
+    ),
     Domain(
         "alerting",
         tables=("leitstand.alerting.store",),

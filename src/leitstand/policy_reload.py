@@ -87,10 +87,6 @@ def _swap(obj: object, replacements: dict[int, Any], seen: set[int], depth: int)
             swapped += 1
         elif _ours(value):
             swapped += _swap(value, replacements, seen, depth + 1)
-        elif isinstance(value, list | tuple):  # the container's wired services
-            for item in value:
-                if _ours(item):
-                    swapped += _swap(item, replacements, seen, depth + 1)
     return swapped
 
 
@@ -100,7 +96,13 @@ def _ours(value: object) -> bool:
 
 def apply_policy(container: Container, policy: Policy) -> int:
     """Make every service of ``container`` read ``policy``; the number of references swapped."""
-    return _swap(container, _replacements(container.policy, policy), set(), 0)
+    replacements = _replacements(container.policy, policy)
+    seen: set[int] = set()
+    swapped = _swap(container, replacements, seen, 0)  # the policy field and the core services
+    for service in container.services:  # each domain's wired services
+        swapped += _swap(service, replacements, seen, 1)
+    container.reindex()  # `get(Policy)` answers the new policy
+    return swapped
 
 
 def reload_policy(container: Container, stack: LocalStack | None = None) -> bool:

@@ -20,6 +20,8 @@ from leitstand.bootstrap import build
 from leitstand.errors import ConfigError
 from leitstand.incidents.wiring import schedule_incident_jobs
 from leitstand.ledger.jobs import schedule_ledger_jobs
+from leitstand.logs.pseudonym import processor_for
+from leitstand.logs.wiring import schedule_log_jobs
 from leitstand.observability import configure_logging
 from leitstand.policy_reload import install_sighup, remove_pid_file, write_pid_file
 from leitstand.releases.wiring import reconcile_routers
@@ -42,11 +44,16 @@ def serve(settings: Settings, *, run_scheduler: bool = True) -> None:
     except BaseException:
         sock.close()
         raise
+    # The policy's pseudonymisation of personal data in log lines ("Keine PII in Logs").
+    configure_logging(
+        settings.log_level, pseudonymiser=processor_for(container.policy.logs, settings.home)
+    )
     try:
         token = container.auth.ensure_first_user(actor=SYSTEM_ACTOR)
         if run_scheduler:
             schedule_ledger_jobs(container)
             schedule_backup_jobs(container)
+            schedule_log_jobs(container)
             schedule_incident_jobs(
                 container.scheduler, container.policy.incidents.response.recurring_check
             )

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
+from leitstand.alerting.schemas import AlertOut
 from leitstand.auth.model import SYSTEM_ACTOR, Role
 from leitstand.backups.alertbook import AlertBook
 from leitstand.backups.alerts import LedgerSink
@@ -80,8 +81,8 @@ def _forget_cached_keys(lab: LabSystem) -> None:
     lab.container.backups.keys._cache.clear()
 
 
-def _alerts(lab: LabSystem, name: str) -> list[dict[str, object]]:
-    return [a for a in lab.container.alerting.queries.alerts(status=None) if a["name"] == name]
+def _alerts(lab: LabSystem, name: str) -> list[AlertOut]:
+    return [a for a in lab.container.alerting.queries.alert_list(status=None) if a.name == name]
 
 
 def test_timers_follow_the_policy_schedule_in_berlin_time(
@@ -163,11 +164,7 @@ def test_a_missed_scheduled_run_raises_an_alert_once(lab: LabSystem, clock: Manu
     lab.container.backup_monitor.measure(actor=ADMIN)
     # Only the incremental row is asserted: when the test runs late in the evening (Berlin),
     # the 02:00 full falls into the same window and is rightly reported missed as well.
-    missed = [
-        a
-        for a in _alerts(lab, "BackupMissed")
-        if a["labels"]["row"] == "database_incremental"  # type: ignore[index]
-    ]
+    missed = [a for a in _alerts(lab, "BackupMissed") if a.labels["row"] == "database_incremental"]
     assert len(missed) == 1
     with lab.container.db.reader() as session:
         entries = lab.container.ledger.entries(session, EntryQuery(action="backups.run.missed"))
@@ -416,10 +413,8 @@ def test_a_corrupted_repository_file_fails_verification_and_the_backup(lab: LabS
     assert run.status == "failed"
     primary = next(c for c in run.verification if "primary" in c["name"])
     assert not primary["ok"] and "invalid" in primary["detail"]
-    failed = [
-        a for a in _alerts(lab, "BackupFailed") if a["labels"]["row"] == "database_incremental"
-    ]  # type: ignore[index]
-    assert failed and failed[0]["severity"] == "critical"
+    failed = [a for a in _alerts(lab, "BackupFailed") if a.labels["row"] == "database_incremental"]
+    assert failed and failed[0].severity == "critical"
     recorded = [
         e
         for e in lab.container.audit.log(EntryQuery(action="backups.run.failed", limit=50))

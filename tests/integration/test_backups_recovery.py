@@ -411,13 +411,13 @@ def test_a_failed_drill_raises_a_critical_alert_and_informs_the_compliance_offic
     assert not consistency["ok"] and "contract-9999.pdf" in consistency["values"]["missing"]
     markdown = lab.container.drills.markdown(view.id)
     assert "**NICHT BESTANDEN**" in markdown and "contract-9999.pdf" in markdown
-    alerts = lab.container.alerting.queries.alerts(status=None)
-    failed = [a for a in alerts if a["name"] == "RecoveryDrillFailed"]
-    assert failed and failed[0]["severity"] == "critical"
-    assert failed[0]["labels"]["system"] == lab.system
-    messages = lab.container.alerting.queries.notifications()
-    told = [m for m in messages if "compliance_officer" in m["roles"]]
-    assert told and "Backup-Test fehlgeschlagen" in told[0]["subject"]
+    alerts = lab.container.alerting.queries.alert_list(status=None)
+    failed = [a for a in alerts if a.name == "RecoveryDrillFailed"]
+    assert failed and failed[0].severity == "critical"
+    assert failed[0].labels["system"] == lab.system
+    messages = lab.container.alerting.queries.notification_list()
+    told = [m for m in messages if "compliance_officer" in m.roles]
+    assert told and "Backup-Test fehlgeschlagen" in told[0].subject
     assert not list((lab.root / "drills").iterdir())
 
 

@@ -42,3 +42,29 @@ def test_incident_pages_show_dates_in_the_page_language(
     assert not re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", english)  # no ISO-style page times
     listing = client.get("/incidents?lang=en", headers=devops).text
     assert re.search(rf"<td>{ZONE['en']}</td>", listing), listing
+
+
+def test_incident_page_names_ledger_subjects_as_people_read_them(
+    client: TestClient, headers: dict[Role, dict[str, str]], container: Container
+) -> None:
+    changes = Actor(name="leitstand:changes", role="system")
+    with container.db.transaction() as session:
+        container.ledger.record(
+            session, changes, "change.approved", "change:2", payload={"service": "smart-bav-portal"}
+        )
+    iid = container.incidents.create(
+        title="Portal 5xx", severity="SEV-2", actor=OPS, details={"systems": ["smart-bav-portal"]}
+    ).id
+    devops = headers[Role.DEVOPS]
+    pages = {
+        lang: client.get(f"/incidents/{iid}?lang={lang}", headers=devops).text
+        for lang in ("de", "en")
+    }
+    timelines = {
+        lang: page.split('data-testid="timeline"')[1].split("</ul>")[0]
+        for lang, page in pages.items()
+    }
+    assert re.search(rf"<time [^>]+>{ZONE['de']}</time> – Änderung 2: genehmigt", timelines["de"])
+    assert re.search(rf"<time [^>]+>{ZONE['en']}</time> – Change 2: approved", timelines["en"])
+    for timeline in timelines.values():
+        assert "change:2" not in timeline and f"incident:{iid}" not in timeline

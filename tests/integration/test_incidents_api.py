@@ -365,7 +365,7 @@ def test_a_duplicate_is_merged_into_the_surviving_incident(
     _pump(container, clock, hours=1)
     paged = [
         a
-        for a in container.alerting.queries.alerts(status=None)
-        if a["labels"].get("incident") == duplicate
+        for a in container.alerting.queries.alert_list(status=None)
+        if a.labels.get("incident") == duplicate
     ]
     assert paged == []

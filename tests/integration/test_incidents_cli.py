@@ -4,6 +4,7 @@ and the response commands from open to post-mortem."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -224,6 +225,8 @@ def test_times_correct_detection_and_awareness_with_a_reason(tmp_path: Path) -> 
     )
     assert fixed.returncode == 0, fixed.stderr
     assert "aware 27.11.2026 09:45:00" in fixed.stdout
+    # Every time the CLI prints names its zone (the policy's, here the seed's Europe/Berlin).
+    assert "detected 27.11.2026 09:40:00 MEZ, aware 27.11.2026 09:45:00 MEZ" in fixed.stdout
     shown = json.loads(run(home, "show", iid, "--json").stdout)["incident"]
     assert (shown["detected_at"], shown["aware_at"]) == (
         "2026-11-27T08:40:00+00:00",
@@ -255,3 +258,49 @@ def test_merge_closes_a_duplicate_with_a_reason(tmp_path: Path) -> None:
     assert f"{duplicate}: closed as duplicate of {survivor}" in merged.stdout
     shown = json.loads(run(home, "show", duplicate, "--json").stdout)["incident"]
     assert (shown["status"], shown["merged_into"]) == ("closed", survivor)
+
+
+def test_classify_prints_deadlines_in_the_policy_zone_with_its_name(tmp_path: Path) -> None:
+    doc = json.dumps(FACTS | TIMES | {"entity_type": "insurance_intermediary"})
+    german = _classify(tmp_path, doc)
+    assert german.returncode == 0, german.stderr
+    assert "initial_notification: 2026-11-30T11:00:00Z (30.11.2026 12:00:00 MEZ)" in german.stdout
+    english = _classify(tmp_path, doc, "--lang", "en")
+    assert "initial_notification: 2026-11-30T11:00:00Z (30 Nov 2026 12:00:00 CET)" in (
+        english.stdout
+    )
+    assert "Europe/Berlin" not in german.stdout + english.stdout  # no hard-coded zone name
+    (tmp_path / "leitstand.yaml").write_text(
+        "incidents:\n  calendar:\n    timezone: Europe/London\n", encoding="utf-8"
+    )
+    london = _classify(tmp_path, doc)
+    assert london.returncode == 0, london.stderr
+    assert re.search(
+        r"initial_notification: \S+ \(\d\d\.\d\d\.2026 \d\d:\d\d:00 GMT\)", london.stdout
+    )
+    assert "MEZ" not in london.stdout and "CET" not in london.stdout
+
+
+def test_response_commands_print_times_in_the_policy_zone(tmp_path: Path) -> None:
+    (tmp_path / "leitstand.yaml").write_text(
+        "incidents:\n  calendar:\n    timezone: Europe/London\n", encoding="utf-8"
+    )
+    home = tmp_path / "home"
+    opened = run(home, "open", "Portal 5xx", "--severity", "SEV-2", "--json")
+    assert opened.returncode == 0, opened.stderr
+    iid = json.loads(opened.stdout)["id"]
+    fixed = run(
+        home, "times", iid, "--detected-at", "2026-11-27T08:40:00Z",
+        "--aware-at", "2026-11-27T08:45:00Z", "--reason", "Kunde meldete 5xx",
+    )  # fmt: skip
+    assert fixed.returncode == 0, fixed.stderr
+    assert "detected 27.11.2026 08:40:00 GMT, aware 27.11.2026 08:45:00 GMT" in fixed.stdout
+    shown = run(home, "show", iid)
+    assert shown.returncode == 0, shown.stderr
+    stamp = r"\d\d\.\d\d\.\d{4} \d\d:\d\d:\d\d GMT"
+    assert re.search(rf"^  {stamp}  ", shown.stdout, re.MULTILINE), shown.stdout  # timeline
+    assert re.search(rf": {stamp}$", shown.stdout, re.MULTILINE), shown.stdout  # deadlines
+    listed = run(home, "list")
+    assert re.search(stamp, listed.stdout), listed.stdout
+    for out in (fixed.stdout, shown.stdout, listed.stdout):
+        assert "MEZ" not in out and "Europe/Berlin" not in out

@@ -231,3 +231,14 @@ def test_the_ledger_count_uses_the_german_plural(browser: TestClient) -> None:
     count = re.search(r"(\d+) (Eintrag|Einträge)\b", text)
     assert count is not None, text
     assert count.group(2) == ("Eintrag" if count.group(1) == "1" else "Einträge")
+
+
+def test_the_ledger_table_names_subjects_the_way_people_read_them(
+    browser: TestClient, headers: dict[Role, dict[str, str]]
+) -> None:
+    change = {**CHANGE, "version": "2.4.1"}
+    second = browser.post("/api/v1/changes", json=change, headers=headers[Role.DEVELOPER])
+    assert second.status_code == 201 and str(second.json()["id"]) == "2", second.text
+    german, english = _page(browser, "/", "de"), _page(browser, "/", "en")
+    assert "| Änderung 2 |" in german and "change:2" not in german, german
+    assert "| Change 2 |" in english and "change:2" not in english, english

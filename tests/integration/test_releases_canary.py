@@ -44,9 +44,9 @@ def test_an_inconclusive_analysis_pauses_until_a_person_promotes_the_canary(
         )
         paused = drive(c, info.id)
         assert paused.phase is Phase.PAUSED
-        (analysis,) = c.releases.analyses(info.id)
-        assert analysis["verdict"] == "inconclusive"
-        assert "no Prometheus configured (analysis.prometheus_url)" in analysis["reasons"][0]
+        (analysis,) = c.releases.analysis_list(info.id)
+        assert analysis.verdict == "inconclusive"
+        assert "no Prometheus configured (analysis.prometheus_url)" in analysis.reasons[0]
         with c.db.reader() as session:
             asked = c.ledger.entries(session, EntryQuery(action="notification.requested"))
         assert "Entscheidung nötig" in asked[0].payload["subject"]
@@ -58,7 +58,7 @@ def test_an_inconclusive_analysis_pauses_until_a_person_promotes_the_canary(
         assert again.phase is Phase.PAUSED and again.step == 1
         (target,) = c.releases.targets()
         assert target.routing.weight("green") == 25
-        assert c.releases.analyses(info.id)[0]["decided_by"] == "clara"
+        assert c.releases.analysis_list(info.id)[0].decided_by == "clara"
         c.releases.abort(release_id=info.id, actor=OPS, reason="enough")
         assert drive(c, info.id).phase is Phase.ROLLED_BACK
     finally:
@@ -106,7 +106,7 @@ def test_an_unanswered_pause_ends_with_the_policys_default_action(tmp_path: Path
         assert done.reason is not None and "nobody decided within 2 s" in done.reason
         (target,) = c.releases.targets()
         assert target.routing.weight("green") == 0 and target.active_version == "1.0.0"
-        assert [a["name"] for a in c.alerting.queries.alerts()] == ["ReleaseRolledBack"]
+        assert [a.name for a in c.alerting.queries.alert_list()] == ["ReleaseRolledBack"]
         with c.db.reader() as session:
             (decided,) = c.ledger.entries(session, EntryQuery(action="release.rollback_decided"))
         assert decided.payload["trigger"] == "inconclusive" and decided.payload["automatic"]

@@ -52,7 +52,7 @@ def test_after_a_production_release_the_checklist_is_checked_with_evidence(
         staging = drive(c, gated_start(c, service=SERVICE, version="1.0.0", env="staging",
                                        actor=OPS).id)  # fmt: skip
         with pytest.raises(ConflictError, match="no completed production release"):
-            c.releases.handover_result(release_id=staging.id)
+            c.releases.handover_report(release_id=staging.id)
         change = c.changes.open(
             service=SERVICE, version="1.0.0", category="normal", fields=FIELDS, actor=DEV
         )
@@ -62,9 +62,9 @@ def test_after_a_production_release_the_checklist_is_checked_with_evidence(
         done = drive(c, info.id, timeout=90)
         assert done.phase is Phase.COMPLETED
         c.scheduler.run_due()  # the checklist's timer, due when the release completed
-        first = c.releases.handover_result(release_id=info.id, check_if_missing=False)
-        items = {i["key"]: i for i in first["items"]}
-        assert len(items) == 9 and not first["passed"]
+        first = c.releases.handover_report(release_id=info.id, check_if_missing=False)
+        items = {i.key: i.model_dump(mode="json") for i in first.items}
+        assert len(items) == 9 and not first.passed
         for key in ("deployed_to_production", "health_checks_passed", "change_log_entry",
                     "runbook_updated", "post_deployment_verification",
                     "documentation_handed_over", "alerting_configured"):  # fmt: skip
@@ -78,23 +78,23 @@ def test_after_a_production_release_the_checklist_is_checked_with_evidence(
         # No backup is set up for the system: an action item for its owner, due in 2 days.
         backup = items["backup_covers_new_data"]
         assert not backup["ok"] and "no backup configuration" in backup["detail"]
-        tasks = {t["id"]: t for t in c.releases.tasks(status="open")}
+        tasks = {t.id: t for t in c.releases.task_list(status="open")}
         task = tasks[backup["task_id"]]
-        assert task["kind"] == "handover" and task["owner"] == "devops"
-        assert "[backup_covers_new_data]" in task["title"]
+        assert task.kind == "handover" and task.owner == "devops"
+        assert "[backup_covers_new_data]" in task.title
         # Monitoring: passes once the managed Prometheus scrapes the production slot; checked
         # again, its action item (if the first check came too early) is closed.
         (prod,) = [t for t in c.releases.targets() if t.env == "production"]
         assert prod.active_slot is not None
         serving = f'env="production",instance="127.0.0.1:{lab.ports[prod.active_slot]}"'
         wait_scraped(stack.components["prometheus"].url, 1, labels=serving)
-        again = c.releases.handover_result(release_id=info.id, check=True)
-        items = {i["key"]: i for i in again["items"]}
+        again = c.releases.handover_report(release_id=info.id, check=True)
+        items = {i.key: i.model_dump(mode="json") for i in again.items}
         assert items["monitoring_active"]["ok"], items["monitoring_active"]
-        assert again["failed"] == ["backup_covers_new_data"]
+        assert again.failed == ["backup_covers_new_data"]
         assert items["backup_covers_new_data"]["task_id"] == backup["task_id"]  # not twice
-        open_handover = [t for t in c.releases.tasks(status="open") if t["kind"] == "handover"]
-        assert [t["id"] for t in open_handover] == [backup["task_id"]]
+        open_handover = [t for t in c.releases.task_list(status="open") if t.kind == "handover"]
+        assert [t.id for t in open_handover] == [backup["task_id"]]
         with c.db.reader() as session:
             checked = c.ledger.entries(session, EntryQuery(action="release.handover_checked"))
         assert len(checked) == 2 and checked[0].payload["failed"] == ["backup_covers_new_data"]
@@ -105,7 +105,7 @@ def test_after_a_production_release_the_checklist_is_checked_with_evidence(
                 f"/api/v1/releases/{info.id}/handover",
                 headers={"Authorization": f"Bearer {token}"},
             )
-            assert shown.status_code == 200 and shown.json()["failed"] == again["failed"]
+            assert shown.status_code == 200 and shown.json()["failed"] == again.failed
             refused = client.post(
                 f"/api/v1/releases/{info.id}/handover",
                 headers={"Authorization": f"Bearer {token}"},

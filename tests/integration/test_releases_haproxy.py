@@ -88,8 +88,8 @@ def test_blue_green_and_both_rollbacks_under_load_lose_no_request(
         redeployed = drive(c, again.id)
         assert redeployed.phase is Phase.COMPLETED
         assert redeployed.rollback_seconds is not None and redeployed.rollback_seconds > 0.001
-        (slow,) = [a for a in c.alerting.queries.alerts() if a["name"] == "ReleaseRollbackSlow"]
-        assert "the policy allows 0.001 s" in slow["summary"]
+        (slow,) = [a for a in c.alerting.queries.alert_list() if a.name == "ReleaseRollbackSlow"]
+        assert "the policy allows 0.001 s" in slow.summary
         (target,) = c.releases.targets()
         assert target.active_version == "1.0.0" and target.routing.retired == {"green"}
         load.wait_for(len(load.results) + 500)
@@ -113,8 +113,8 @@ def test_blue_green_and_both_rollbacks_under_load_lose_no_request(
         logged = c.ledger.entries(session, EntryQuery(action="change.rolled_back"))
     assert any("manuell" in e.payload["subject"] for e in told)
     assert {e.payload["reason"] for e in logged} == {"orders fail", "slow"}
-    tasks = c.releases.tasks(status="open")
-    assert len(tasks) == 2 and all(t["kind"] == "root_cause" for t in tasks)
+    tasks = c.releases.task_list(status="open")
+    assert len(tasks) == 2 and all(t.kind == "root_cause" for t in tasks)
 
 
 def test_a_version_whose_health_fails_after_the_switch_is_rolled_back_automatically(
@@ -132,8 +132,8 @@ def test_a_version_whose_health_fails_after_the_switch_is_rolled_back_automatica
         assert info.phase is Phase.ROLLED_BACK
         assert info.reason is not None and "failed 2 times in a row" in info.reason
         assert _weights(c) == {"blue": 100, "green": 0}
-        alerts = c.alerting.queries.alerts()
-        assert [a["name"] for a in alerts] == ["ReleaseRolledBack"]
+        alerts = c.alerting.queries.alert_list()
+        assert [a.name for a in alerts] == ["ReleaseRolledBack"]
         actions = [e.action for e in _entries(c, info.id)]
         assert actions.index("release.switched") < actions.index("release.rollback_decided")
         assert actions.index("release.rollback_decided") < actions.index("release.traffic_restored")
@@ -141,7 +141,7 @@ def test_a_version_whose_health_fails_after_the_switch_is_rolled_back_automatica
         with c.db.reader() as session:
             told = c.ledger.entries(session, EntryQuery(action="notification.requested"))
         assert told[0].payload["roles"] == ["devops", "developer"]
-        assert c.releases.tasks()[0]["title"].startswith("Root-Cause-Analyse: Rollback")
+        assert c.releases.task_list()[0].title.startswith("Root-Cause-Analyse: Rollback")
     finally:
         c.close()
     assert load.failed == []
@@ -247,13 +247,13 @@ def test_canary_analysis_asks_prometheus_aborts_a_bad_canary_and_promotes_a_good
         bad = drive(c, bad.id)
         assert bad.phase is Phase.ROLLED_BACK and _weights(c) == {"blue": 100, "green": 0}, (
             bad,
-            c.releases.analyses(bad.id),
+            c.releases.analysis_list(bad.id),
         )
-        (analysis,) = c.releases.analyses(bad.id)
-        assert (analysis["step"], analysis["weight"], analysis["verdict"]) == (0, 5, "fail")
-        assert 15 <= analysis["canary"]["error_rate"] <= 25
-        assert analysis["stable"]["error_rate"] == 0
-        assert "critical threshold 5 %" in analysis["reasons"][0]
+        (analysis,) = c.releases.analysis_list(bad.id)
+        assert (analysis.step, analysis.weight, analysis.verdict) == (0, 5, "fail")
+        assert 15 <= analysis.canary["error_rate"] <= 25
+        assert analysis.stable["error_rate"] == 0
+        assert "critical threshold 5 %" in analysis.reasons[0]
         actions = [e.action for e in _entries(c, bad.id)]
         assert actions[actions.index("release.analysed") + 1 :][:2] == [
             "release.rollback_decided",
@@ -265,11 +265,11 @@ def test_canary_analysis_asks_prometheus_aborts_a_bad_canary_and_promotes_a_good
         good = drive(c, good.id)
         load.stop()
         assert good.phase is Phase.COMPLETED, json.dumps(
-            [good.outcome, good.reason, c.releases.analyses(good.id)]
+            [good.outcome, good.reason, c.releases.analysis_list(good.id)]
             + [(e.action, e.payload) for e in _entries(c, good.id)],
             default=str,
         )
-        verdicts = [(a["weight"], a["verdict"]) for a in c.releases.analyses(good.id)]
+        verdicts = [(a.weight, a.verdict) for a in c.releases.analysis_list(good.id)]
         assert verdicts == [(5, "pass"), (50, "pass")]
         assert _weights(c) == {"blue": 0, "green": 100}
     finally:

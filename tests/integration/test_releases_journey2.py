@@ -5,7 +5,6 @@ version, never back to the rejected one, and its duration is measured against th
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -59,24 +58,24 @@ def test_a_bad_canary_is_rolled_back_and_a_manual_rollback_never_brings_it_back(
             load = LoadLoop(lab.url, threads=3).start()
             load.wait_for(300)
             bad = release("2.4.1", strategy="canary")
-            analyses = c.releases.analyses(bad.id)
-            assert bad.phase is Phase.ROLLED_BACK, json.dumps(analyses)
+            analyses = c.releases.analysis_list(bad.id)
+            assert bad.phase is Phase.ROLLED_BACK, analyses
             (analysis,) = analyses
-            assert (analysis["step"], analysis["weight"], analysis["verdict"]) == (0, 5, "fail")
-            assert analysis["canary"]["error_rate"] >= 5 and analysis["stable"]["error_rate"] == 0
+            assert (analysis.step, analysis.weight, analysis.verdict) == (0, 5, "fail")
+            assert analysis.canary["error_rate"] >= 5 and analysis.stable["error_rate"] == 0
             assert bad.rollback_seconds is not None and bad.rollback_seconds < 1
             (target,) = c.releases.targets()
             assert target.active_version == "2.4.0" and target.previous_version == "2.3.0"
             assert target.routing.weight(bad.target_slot) == 0
             # DevOps and the developers are told, the change log and a root-cause task record it.
-            assert [a["name"] for a in c.alerting.queries.alerts()] == ["ReleaseRolledBack"]
+            assert [a.name for a in c.alerting.queries.alert_list()] == ["ReleaseRolledBack"]
             with c.db.reader() as session:
                 told = c.ledger.entries(session, EntryQuery(action="notification.requested"))
                 logged = c.ledger.entries(session, EntryQuery(action="change.rolled_back"))
             assert told[0].payload["roles"] == ["devops", "developer"]
             assert logged[0].payload["version"] == "2.4.1" and logged[0].payload["automatic"]
-            (task,) = c.releases.tasks(status="open")
-            assert "2.4.1" in task["title"]
+            (task,) = c.releases.task_list(status="open")
+            assert "2.4.1" in task.title
 
             # The manual rollback goes to the last good version, not to the rejected 2.4.1.
             manual = c.releases.rollback(

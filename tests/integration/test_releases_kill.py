@@ -7,7 +7,7 @@ import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -16,6 +16,9 @@ import yaml
 from leitstand.testing import ServerProcess, free_port
 from support.gate_runs import record_gate_run_at
 from support.releases_lab import LoadLoop, ReleaseLab, short_dir
+
+if TYPE_CHECKING:
+    from leitstand.releases.schemas import TimelineEntryOut
 
 
 @pytest.fixture
@@ -121,16 +124,16 @@ def test_a_release_survives_a_killed_control_plane_and_no_request_is_lost(
     assert target["active_version"] == "1.1.0"
     assert target["weights"] == {"blue": 0, "green": 100} and target["retired"] == ["blue"]
     assert load.failed == []
-    actions = [e["action"] for e in _timeline(home, release)]
+    actions = [e.action for e in _timeline(home, release)]
     assert actions.count("release.switched") == 1 and actions[-1] == "release.completed"
 
 
-def _timeline(home: Path, release_id: int) -> list[dict[str, Any]]:
+def _timeline(home: Path, release_id: int) -> list[TimelineEntryOut]:
     from leitstand.bootstrap import build
     from leitstand.settings import Settings
 
     c = build(Settings(home=home), migrate=False)
     try:
-        return c.releases.timeline(release_id)
+        return c.releases.timeline_entries(release_id)
     finally:
         c.close()

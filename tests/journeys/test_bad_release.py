@@ -15,7 +15,7 @@ the gate service's own recording API (all four stages passed for the artifact di
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import pytest
@@ -79,12 +79,12 @@ def test_a_bad_canary_rolls_back_at_once_and_a_manual_rollback_skips_it(
         assert [e["payload"]["percent"] for e in events if e["event"] == "release.weight_set"] == [
             5
         ]
-        analyses = c.releases.analyses(rid)
+        analyses = c.releases.analysis_list(rid)
         (analysis,) = analyses
-        assert (analysis["step"], analysis["weight"], analysis["verdict"]) == (0, 5, "fail")
+        assert (analysis.step, analysis.weight, analysis.verdict) == (0, 5, "fail")
         # Measured on the managed Prometheus: the canary's 5xx rate against the stable's.
-        assert analysis["canary"]["error"] is None and analysis["canary"]["requests"] >= 20
-        assert analysis["canary"]["error_rate"] >= 5 and analysis["stable"]["error_rate"] == 0
+        assert analysis.canary["error"] is None and analysis.canary["requests"] >= 20
+        assert analysis.canary["error_rate"] >= 5 and analysis.stable["error_rate"] == 0
         # The weight went to 0 at once.
         assert bad.rollback_seconds is not None and bad.rollback_seconds < 1
         (target,) = c.releases.targets()
@@ -92,7 +92,7 @@ def test_a_bad_canary_rolls_back_at_once_and_a_manual_rollback_skips_it(
         assert target.routing.weight(bad.target_slot) == 0
 
         # DevOps and the developers are told; the change log has the automatic entry.
-        assert "ReleaseRolledBack" in [a["name"] for a in c.alerting.queries.alerts()]
+        assert "ReleaseRolledBack" in [a.name for a in c.alerting.queries.alert_list()]
         with c.db.reader() as session:
             told = c.ledger.entries(session, EntryQuery(action="notification.requested"))
         assert any(t.payload.get("roles") == ["devops", "developer"] for t in told), [
@@ -105,9 +105,9 @@ def test_a_bad_canary_rolls_back_at_once_and_a_manual_rollback_skips_it(
         (rolled,) = [row for row in log if row["action"] == "change.rolled_back"]
         assert rolled["version"] == "2.4.1" and rolled["actor"] != "otto"  # the system did it
         # A root-cause task, due within 24 hours of the rollback.
-        (task,) = [t for t in c.releases.tasks(status="open") if t["kind"] == "root_cause"]
-        assert "2.4.1" in task["title"] and task["release_id"] == rid
-        due = datetime.fromisoformat(task["due_at"]) - c.clock.now()
+        (task,) = [t for t in c.releases.task_list(status="open") if t.kind == "root_cause"]
+        assert "2.4.1" in task.title and task.release_id == rid
+        due = task.due_at - c.clock.now()
         assert timedelta(hours=23) < due <= timedelta(hours=24)
 
         # Customers complain: a manual rollback goes to the last good version, 2.3.0, never

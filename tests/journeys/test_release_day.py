@@ -119,12 +119,11 @@ def test_release_day_from_change_to_handover(journey: Journey, tmp_path: Path) -
     walked.append(switched["routing"]["weights"][switched["slot"]])
     assert walked == [5, 25, 50, 100], walked
     # Each analysis measured real values on the Prometheus leitstand manages.
-    analyses = c.releases.analyses(rid)
-    assert [a["weight"] for a in analyses] == [5, 25, 50], json.dumps(analyses)
+    analyses = c.releases.analysis_list(rid)
+    assert [a.weight for a in analyses] == [5, 25, 50], analyses
     for analysis in analyses:
-        assert analysis["verdict"] == "pass", analysis
-        for side in ("canary", "stable"):
-            measured = analysis[side]
+        assert analysis.verdict == "pass", analysis
+        for measured in (analysis.canary, analysis.stable):
             assert measured["error"] is None and measured["requests"] >= 20, analysis
             assert measured["error_rate"] == 0 and measured["p95_ms"] is not None, analysis
     (target,) = c.releases.targets()

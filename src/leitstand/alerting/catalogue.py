@@ -12,11 +12,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from leitstand.alerting.engine_config import PROBE_JOBS
+from leitstand.policy.monitoring import ProbeModule
+
 __all__ = ["CATALOGUE", "MetricSpec", "Series"]
 
 Series = list[tuple[str, str]]
 _FS = 'fstype!~"tmpfs|ramfs|squashfs|overlay"'
 _REQ = "http_server_request_duration_seconds"
+# The blackbox exporter's scrape jobs: TCP connect probes measure network latency; HTTP (https
+# URLs) and TLS probes report certificate expiry.
+_TCP_JOB = PROBE_JOBS[ProbeModule.TCP]
+_HTTP_JOB = PROBE_JOBS[ProbeModule.HTTP]
+_PROBES = 'job=~"blackbox-.+"'
 
 
 def _n(value: float) -> str:
@@ -93,7 +101,11 @@ def _disk_io(v: float, key: str, s: int, n: int) -> Series:
 
 
 def _probe(v: float, key: str, _s: int, n: int) -> Series:
-    return [(_sel("probe_duration_seconds", instance=key, job="blackbox"), _gauge(v / 1000, n))]
+    base = {"instance": key, "job": _TCP_JOB, "service": "portal"}
+    return [
+        (_sel("probe_duration_seconds", **base), _gauge(v / 1000, n)),
+        (_sel("probe_success", **base), _gauge(1, n)),
+    ]
 
 
 def _http_5xx(v: float, key: str, s: int, n: int) -> Series:
@@ -169,9 +181,8 @@ def _rate_limit(v: float, key: str, s: int, n: int) -> Series:
 
 def _cert(v: float, key: str, _s: int, n: int) -> Series:
     # Expiry timestamp v days after the test's time zero.
-    return [
-        (_sel("probe_ssl_earliest_cert_expiry", instance=key, job="blackbox"), _gauge(v * 86400, n))
-    ]
+    base = {"instance": key, "job": _HTTP_JOB, "service": "portal"}
+    return [(_sel("probe_ssl_earliest_cert_expiry", **base), _gauge(v * 86400, n))]
 
 
 def _contracts(v: float, key: str, s: int, n: int) -> Series:
@@ -268,8 +279,12 @@ CATALOGUE: dict[str, MetricSpec] = {
         MetricSpec(
             "network_latency",
             "ms",
-            lambda _w: "1000 * max by (instance) (probe_duration_seconds)",
-            ("instance",),
+            # The connect time of successful TCP probes; a failed probe is the uptime alert's.
+            lambda _w: (
+                f'1000 * max by (instance, service) (probe_duration_seconds{{job="{_TCP_JOB}"}}'
+                f' and on (instance, job) probe_success{{job="{_TCP_JOB}"}} == 1)'
+            ),
+            ("instance", "service"),
             _probe,
             "gauge",
             "blackbox_exporter",
@@ -358,8 +373,11 @@ CATALOGUE: dict[str, MetricSpec] = {
         MetricSpec(
             "certificate_expiry",
             "days",
-            lambda _w: "min by (instance) (probe_ssl_earliest_cert_expiry - time()) / 86400",
-            ("instance",),
+            lambda _w: (
+                f"min by (instance, service) (probe_ssl_earliest_cert_expiry{{{_PROBES}}} - time())"
+                " / 86400"
+            ),
+            ("instance", "service"),
             _cert,
             "time",
             "blackbox_exporter",

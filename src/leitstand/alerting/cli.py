@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from leitstand.alerting.api import ACKERS
+from leitstand.alerting.schemas import AlertOut
 from leitstand.cli_support import (
     TokenOpt,
     console,
@@ -20,6 +21,7 @@ from leitstand.cli_support import (
     resolve_actor,
 )
 from leitstand.policy.labels import human_duration
+from leitstand.web.i18n import display_zone
 from leitstand.web.render import local_time
 
 __all__ = ["alerting_app", "alerts_app", "oncall_app", "stack_app"]
@@ -42,6 +44,17 @@ def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
     return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in data.items()}
 
 
+def _alert_json(alert: AlertOut) -> dict[str, Any]:
+    """An alert as the CLI's JSON shows it: its own times as ISO text (``isoformat``), the
+    escalation and notifications (only where present) as the API writes them."""
+    data = _jsonable(alert.model_dump(exclude={"escalation", "notifications"}))
+    if alert.escalation is not None:
+        data["escalation"] = alert.escalation.model_dump(mode="json")
+    if alert.notifications is not None:
+        data["notifications"] = [n.model_dump(mode="json") for n in alert.notifications]
+    return data
+
+
 @alerts_app.command("list")
 def list_alerts(
     all_: Annotated[bool, typer.Option("--all", help="Include resolved alerts")] = False,
@@ -50,30 +63,30 @@ def list_alerts(
 ) -> None:
     """List firing alerts (newest first) with level, age and acknowledgement."""
     container = open_container()
-    rows = container.alerting.queries.alerts(status=None if all_ else "firing", tenant=tenant)
+    rows = container.alerting.queries.alert_list(status=None if all_ else "firing", tenant=tenant)
     if json_out:
-        emit_json([_jsonable(r) for r in rows])
+        emit_json([_alert_json(r) for r in rows])
         return
     if not rows:
         console.print("no firing alerts" if not all_ else "no alerts")
         return
-    now = container.clock.now()
+    now, zone = container.clock.now(), display_zone(container.policy)
     table = Table("id", "level", "alert", "service", "tenant", "age", "acknowledged", "status")
     for r in rows:
         ack = (
-            f"{r['acknowledged_by']} {local_time(r['acknowledged_at'])}"
-            if r["acknowledged_at"]
+            f"{r.acknowledged_by} {local_time(r.acknowledged_at, zone)}"
+            if r.acknowledged_at
             else "–"
         )
         table.add_row(
-            str(r["id"]),
-            str(r["level"]),
-            f"{r['name']} ({r['severity']})",
-            r["service"] or "",
-            r["tenant"] or "",
-            _age(r["received_at"], now),
+            str(r.id),
+            str(r.level),
+            f"{r.name} ({r.severity})",
+            r.service or "",
+            r.tenant or "",
+            _age(r.received_at, now),
             ack,
-            r["status"],
+            r.status,
         )
     console.print(table)
 
@@ -83,11 +96,12 @@ def show(
     alert_id: Annotated[int, typer.Argument(help="Alert id")], json_out: JsonOpt = False
 ) -> None:
     """Show an alert with its escalation chain and every notification attempt."""
-    data = open_container().alerting.queries.get(alert_id)
+    alert = open_container().alerting.queries.alert(alert_id)
+    data = _alert_json(alert)
     if json_out:
-        emit_json(_jsonable(data))
+        emit_json(data)
         return
-    for key, value in _jsonable(data).items():
+    for key, value in data.items():
         if key not in ("escalation", "notifications"):
             console.print(f"{key}: {value}", markup=False)
     escalation = data.get("escalation")
@@ -98,11 +112,10 @@ def show(
             f" incident {escalation['incident_id'] or '–'})",
             markup=False,
         )
-    for n in data.get("notifications") or []:
-        outcomes = ", ".join(f"#{a['attempt']} {a['outcome']}" for a in n["attempts"]) or "–"
+    for n in alert.notifications or []:
+        outcomes = ", ".join(f"#{a.attempt} {a.outcome}" for a in n.attempts) or "–"
         console.print(
-            f"  notification {n['id']} level {n['level']} {n['channel']}:"
-            f" {n['status']} ({outcomes})",
+            f"  notification {n.id} level {n.level} {n.channel}: {n.status} ({outcomes})",
             markup=False,
         )
 
@@ -119,7 +132,7 @@ def ack(
     actor = resolve_actor(container, token, action="alert.ack", roles=ACKERS)
     row = container.alerting.acknowledge(alert_id=alert_id, actor=actor, note=note)
     if json_out:
-        emit_json(_jsonable(container.alerting.queries.get(row.id)))
+        emit_json(_alert_json(container.alerting.queries.alert(row.id)))
         return
     console.print(f"alert {row.id} ({row.name}) acknowledged by {row.acknowledged_by}")
 
@@ -133,9 +146,10 @@ def now(
     container = open_container()
     when = parse_when(at, field="at", now=container.clock.now()) if at else None
     shift = container.alerting.oncall(when)
-    chain = container.alerting.preview_chain("critical")
+    chain = container.alerting.chain("critical")
     if json_out:
-        emit_json({"shift": shift.as_dict() if shift else None, "critical_chain": chain})
+        critical = [step.as_dict() for step in chain]
+        emit_json({"shift": shift.as_dict() if shift else None, "critical_chain": critical})
         return
     if shift is None:
         console.print("nobody is on call: add people to alerting.oncall.people in leitstand.yaml")
@@ -144,17 +158,17 @@ def now(
         kind = f"override ({shift.reason})" if shift.override else "rotation"
         console.print(
             f"on call: [bold]{person.name}[/bold] ({shift.person}) until "
-            f"{local_time(shift.end)}, {kind}"
+            f"{local_time(shift.end, display_zone(container.policy))}, {kind}"
         )
     for step in chain:
-        who = ", ".join(r["name"] for r in step["recipients"]) or "nobody"
-        after = step["escalate_after_s"]
+        who = ", ".join(r.name for r in step.recipients) or "nobody"
+        after = step.escalate_after_s
         nxt = (
             f"; unacknowledged after {human_duration(_seconds(after), 'en')} -> next level"
             if after
             else ""
         )
-        console.print(f"  level {step['level']} ({step['name']}): {who}{nxt}", markup=False)
+        console.print(f"  level {step.level} ({step.name}): {who}{nxt}", markup=False)
 
 
 def _seconds(value: float) -> timedelta:
@@ -174,11 +188,11 @@ def schedule(
     if json_out:
         emit_json([s.as_dict() for s in found])
         return
-    table = Table("from", "until", "person", "kind")
+    table, zone = Table("from", "until", "person", "kind"), display_zone(container.policy)
     for s in found:
         table.add_row(
-            local_time(s.start),
-            local_time(s.end),
+            local_time(s.start, zone),
+            local_time(s.end, zone),
             s.person,
             f"override: {s.reason or ''}" if s.override else "rotation",
         )

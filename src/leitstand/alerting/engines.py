@@ -1,4 +1,5 @@
-"""The engines' own checkers, promtool and amtool, as subprocesses (argument lists, timeouts)."""
+"""The engines' own checkers (promtool, amtool, the blackbox exporter's ``--config.check``), as
+subprocesses with argument lists and timeouts."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ class Engines:
     alertmanager: str | None
     amtool: str | None
     node_exporter: str | None
+    blackbox_exporter: str | None = None
 
     @property
     def complete(self) -> bool:
@@ -34,9 +36,12 @@ class Engines:
 
     def _run(self, tool: str | None, name: str, args: list[str], cwd: Path) -> str:
         if tool is None:
-            raise ConfigError(
-                f"{name} is not installed: apt-get install prometheus prometheus-alertmanager"
+            package = (
+                "prometheus-blackbox-exporter"
+                if name == "blackbox_exporter"
+                else "prometheus prometheus-alertmanager"
             )
+            raise ConfigError(f"{name} is not installed: apt-get install {package}")
         try:
             done = subprocess.run(  # noqa: S603 - fixed tool path and argument list
                 [tool, *args],
@@ -69,6 +74,15 @@ class Engines:
         """``amtool check-config``."""
         return self._run(self.amtool, "amtool", ["check-config", file], cwd)
 
+    def check_blackbox(self, file: str, cwd: Path) -> str:
+        """``prometheus-blackbox-exporter --config.check``."""
+        return self._run(
+            self.blackbox_exporter,
+            "blackbox_exporter",
+            ["--config.check", f"--config.file={file}"],
+            cwd,
+        )
+
 
 def find_engines() -> Engines:
     """Look the binaries up on PATH (Debian's package names)."""
@@ -78,4 +92,7 @@ def find_engines() -> Engines:
         alertmanager=shutil.which("prometheus-alertmanager") or shutil.which("alertmanager"),
         amtool=shutil.which("amtool"),
         node_exporter=shutil.which("prometheus-node-exporter") or shutil.which("node_exporter"),
+        blackbox_exporter=(
+            shutil.which("prometheus-blackbox-exporter") or shutil.which("blackbox_exporter")
+        ),
     )

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from leitstand.alerting import store
+from leitstand.alerting.evidence import record_alert
 from leitstand.alerting.incident_port import EscalationOpening, IncidentResponse
 from leitstand.alerting.messages import AlertText, alert_message
 from leitstand.alerting.model import ChainStep, EscalationState, build_chain, level_key_for
@@ -22,6 +24,7 @@ from leitstand.alerting.outbox import Notice, Outbox
 from leitstand.alerting.store import AlertRow, EscalationRow
 from leitstand.clock import Clock
 from leitstand.db import Session
+from leitstand.errors import ConfigError
 from leitstand.identity import Actor
 from leitstand.ledger.service import Ledger
 from leitstand.policy.labels import human_duration
@@ -51,25 +54,28 @@ def _text(alert: AlertRow) -> AlertText:
     )
 
 
+@dataclass(kw_only=True, eq=False, repr=False)
 class Escalator:
     """Start, advance, stop and close escalations."""
 
-    def __init__(
-        self,
-        *,
-        ledger: Ledger,
-        clock: Clock,
-        scheduler: Scheduler,
-        policy: Policy,
-        outbox: Outbox,
-        incidents: IncidentResponse,
-    ) -> None:
-        self.ledger = ledger
-        self.clock = clock
-        self.scheduler = scheduler
-        self.policy = policy
-        self.outbox = outbox
-        self.incidents = incidents
+    ledger: Ledger
+    clock: Clock
+    scheduler: Scheduler
+    policy: Policy
+    outbox: Outbox
+    # What an escalation reaching an incident level opens incidents with: incidents' wiring
+    # connects it (``connect``), as alerting sits below incidents.
+    incident_response: IncidentResponse | None = None
+
+    def connect(self, incidents: IncidentResponse) -> None:
+        """The incident response escalations open incidents with (incidents' wiring)."""
+        self.incident_response = incidents
+
+    @property
+    def incidents(self) -> IncidentResponse:
+        if self.incident_response is None:
+            raise ConfigError("escalation has no incident response (connect_incidents)")
+        return self.incident_response
 
     @staticmethod
     def timer_key(escalation_id: int, step: int) -> str:
@@ -333,15 +339,13 @@ class Escalator:
             moves, states, incident_ids, strict=True
         ):
             step = chain[index]
-            self.ledger.record(
+            record_alert(
+                self.ledger,
                 session,
                 _ESCALATION_ACTOR,
                 "alert.escalated",
-                f"alert:{alert.id}",
-                tenant=alert.tenant,
-                payload={
-                    "alert_id": alert.id,
-                    "fingerprint": alert.fingerprint,
+                alert,
+                {
                     "escalation_id": row.id,
                     "from_level": previous,
                     "to_level": step.level,

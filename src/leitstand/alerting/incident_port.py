@@ -2,8 +2,9 @@
 
 Alerting sits below incidents (incidents raise alerts and send notices through the outbox); an
 escalation that reaches an incident level hands an ``EscalationOpening`` to whatever implements
-``IncidentResponse``. ``leitstand.incidents.service.IncidentService`` does, structurally; the
-wiring (``leitstand.alerting.wiring``) passes it in.
+``IncidentResponse``. ``leitstand.incidents.service.IncidentService`` does, structurally;
+incidents' wiring (``leitstand.incidents.wiring``) connects it with
+``AlertingService.connect_incidents``.
 """
 
 from __future__ import annotations

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from leitstand.alerting import store
 from leitstand.alerting.schemas import (
@@ -59,17 +58,6 @@ def _escalation_out(row: EscalationRow) -> EscalationOut:
     )
 
 
-def _legacy(alert: AlertOut) -> dict[str, Any]:
-    # The plain-data form the CLI and service tests read: times of the alert itself stay
-    # datetimes, nested ones are ISO text (as before the typed read model).
-    data = alert.model_dump(exclude={"escalation", "notifications"})
-    if alert.escalation is not None:
-        data["escalation"] = alert.escalation.model_dump(mode="json")
-    if alert.notifications is not None:
-        data["notifications"] = [n.model_dump(mode="json") for n in alert.notifications]
-    return data
-
-
 class AlertQueries:
     """List and show alerts."""
 
@@ -96,25 +84,11 @@ class AlertQueries:
             ]
             return found
 
-    def alerts(
-        self, *, status: str | None = "firing", tenant: str | None = None, limit: int = 200
-    ) -> list[dict[str, Any]]:
-        """``alert_list`` as plain data (the CLI's JSON)."""
-        return [_legacy(a) for a in self.alert_list(status=status, tenant=tenant, limit=limit)]
-
-    def get(self, alert_id: int) -> dict[str, Any]:
-        """``alert`` as plain data (the CLI's JSON)."""
-        return _legacy(self.alert(alert_id))
-
     def notification_list(self, *, limit: int = 200) -> list[NotificationOut]:
         """The latest notifications of every kind, newest first."""
         with self.db.reader() as session:
             rows = store.latest_notifications(session, limit=limit)
             return [self._notification(session, n) for n in rows]
-
-    def notifications(self, *, limit: int = 200) -> list[dict[str, Any]]:
-        """``notification_list`` as plain data."""
-        return [n.model_dump(mode="json") for n in self.notification_list(limit=limit)]
 
     @staticmethod
     def _notification(session: Session, row: NotificationRow) -> NotificationOut:

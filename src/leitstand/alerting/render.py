@@ -2,8 +2,9 @@
 
 Everything is generated into a temporary folder next to the target, checked there with
 ``promtool check rules``, ``promtool test rules``, ``promtool check config`` and
-``amtool check-config`` (dashboard queries are checked by promtool as rules too), and only then
-moved into place. A failing check leaves the target untouched and reports the checker's output.
+``amtool check-config`` (dashboard queries are checked by promtool as rules too) and
+``prometheus-blackbox-exporter --config.check`` (``blackbox/blackbox.yml``), and only then moved
+into place. A failing check leaves the target untouched and reports the checker's output.
 """
 
 from __future__ import annotations
@@ -18,10 +19,17 @@ from typing import Any
 import yaml
 
 from leitstand.alerting.dashboards import dashboards, panel_queries, provisioning
-from leitstand.alerting.engine_config import Endpoints, alertmanager_config, prometheus_config
+from leitstand.alerting.engine_config import (
+    Endpoints,
+    alertmanager_config,
+    blackbox_config,
+    prometheus_config,
+    uptime_rules,
+)
 from leitstand.alerting.engines import Engines
 from leitstand.alerting.rules import compile_rules
 from leitstand.policy.model import Policy
+from leitstand.telemetry.render import render_files
 
 __all__ = ["RenderReport", "build_files", "render"]
 
@@ -53,13 +61,28 @@ def build_files(policy: Policy, endpoints: Endpoints) -> dict[str, str]:
         test = dict(data)
         test["rule_files"] = [f"../rules/{stem}.rules.yml"]
         files[f"prometheus/tests/{stem}.test.yml"] = _yaml(test)
+    uptime = uptime_rules(policy)
+    if uptime is not None:
+        files["prometheus/rules/uptime.rules.yml"] = _yaml(uptime[0])
+        files["prometheus/tests/uptime.test.yml"] = _yaml(
+            {**uptime[1], "rule_files": ["../rules/uptime.rules.yml"]}
+        )
     files["prometheus/prometheus.yml"] = _yaml(prometheus_config(policy, endpoints))
     files["alertmanager/alertmanager.yml"] = _yaml(alertmanager_config(policy, endpoints))
+    files["blackbox/blackbox.yml"] = _yaml(blackbox_config(policy))
     boards = dashboards(policy)
     for stem, board in boards.items():
         files[f"grafana/dashboards/{stem}.json"] = json.dumps(board, indent=2, ensure_ascii=False)
-    for name, data in provisioning(endpoints.prometheus_url, "dashboards").items():
+    grafana = provisioning(
+        endpoints.prometheus_url,
+        "dashboards",
+        alertmanager_url=f"http://{endpoints.alertmanager}",
+        scrape_interval=policy.monitoring.scrape_interval,
+    )
+    for name, data in grafana.items():
         files[f"grafana/provisioning/{name}"] = _yaml(data)
+    # The OpenTelemetry Collector and Jaeger configurations for production (rendered only).
+    files.update(render_files(policy.telemetry))
     # Dashboard queries, as recording rules, so promtool checks that every panel parses.
     checks = [
         {"record": f"leitstand:dashboard_check:{i}", "expr": q}
@@ -97,7 +120,12 @@ def check(folder: Path, engines: Engines, *, unit_tests: bool = True) -> list[st
     done = [f"promtool check rules: {len(rules)} files", "promtool check rules: dashboard queries"]
     if unit_tests:
         done.append(f"promtool test rules: {len(tests)} files")
-    return [*done, "promtool check config: prometheus.yml", "amtool check-config: alertmanager.yml"]
+    done += ["promtool check config: prometheus.yml", "amtool check-config: alertmanager.yml"]
+    if engines.blackbox_exporter is None:
+        # The exporter is optional (like node_exporter); its file is written unchecked, said so.
+        return [*done, "blackbox.yml: not checked (prometheus-blackbox-exporter not installed)"]
+    engines.check_blackbox("blackbox/blackbox.yml", folder)
+    return [*done, "blackbox_exporter --config.check: blackbox.yml"]
 
 
 def render(

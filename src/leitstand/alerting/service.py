@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from leitstand.alerting import store
 from leitstand.alerting.escalation import Escalator
+from leitstand.alerting.evidence import record_alert
 from leitstand.alerting.facts import AlertFacts, AlertRef, IntakeResult, group_id
+from leitstand.alerting.incident_port import IncidentResponse
 from leitstand.alerting.model import (
     AlertStatus,
     ChainStep,
@@ -47,26 +50,25 @@ __all__ = ["AlertFacts", "AlertRef", "AlertingService", "IntakeResult", "group_i
 _RULES_ACTOR = Actor(name="leitstand:escalation", role="system")
 
 
+@dataclass(kw_only=True, eq=False, repr=False)
 class AlertingService:
     """Receive, raise, resolve, acknowledge and list alerts; send role notifications."""
 
-    def __init__(
-        self,
-        *,
-        db: Database,
-        ledger: Ledger,
-        clock: Clock,
-        policy: Policy,
-        escalator: Escalator,
-        outbox: Outbox,
-    ) -> None:
-        self.db = db
-        self.ledger = ledger
-        self.clock = clock
-        self.policy = policy
-        self.escalator = escalator
-        self.outbox = outbox
-        self.queries = AlertQueries(db)
+    db: Database
+    ledger: Ledger
+    clock: Clock
+    policy: Policy
+    escalator: Escalator
+    outbox: Outbox
+    queries: AlertQueries = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.queries = AlertQueries(self.db)
+
+    def connect_incidents(self, incidents: IncidentResponse) -> None:
+        """Hand escalations that reach an incident level to ``incidents`` (the incident
+        domain's wiring calls this with its service)."""
+        self.escalator.connect(incidents)
 
     # -- entry point 1: Alertmanager -------------------------------------------------------
 
@@ -365,15 +367,13 @@ class AlertingService:
             return
         states = self.notify_many(session, [n.message for _, n in found], actor=_RULES_ACTOR)
         for (row, notice), state in zip(found, states, strict=True):
-            self.ledger.record(
+            record_alert(
+                self.ledger,
                 session,
                 _RULES_ACTOR,
                 "alert.escalation_rule",
-                f"alert:{row.id}",
-                tenant=row.tenant,
-                payload={
-                    "alert_id": row.id,
-                    "fingerprint": row.fingerprint,
+                row,
+                {
                     "rule": notice.rule,
                     "roles": [str(r) for r in notice.message.roles],
                     "subject": notice.message.subject,
@@ -432,15 +432,13 @@ class AlertingService:
         *,
         actor: Actor,
     ) -> None:
-        self.ledger.record(
+        record_alert(
+            self.ledger,
             session,
             actor,
             "alert.fired",
-            f"alert:{row.id}",
-            tenant=facts.tenant,
-            payload={
-                "alert_id": row.id,
-                "fingerprint": facts.fingerprint,
+            row,
+            {
                 "name": facts.name,
                 "severity": facts.severity,
                 "severity_known": known,
@@ -477,15 +475,13 @@ class AlertingService:
             self.escalator.stop(session, escalation, EscalationState.RESOLVED)
             if row.notified_at is not None:
                 states = self.escalator.notify_resolved(session, row, escalation)
-        self.ledger.record(
+        record_alert(
+            self.ledger,
             session,
             actor,
             "alert.resolved",
-            f"alert:{row.id}",
-            tenant=row.tenant,
-            payload={
-                "alert_id": row.id,
-                "fingerprint": fingerprint,
+            row,
+            {
                 "name": row.name,
                 "level": row.level,
                 "firing_seconds": (now - row.received_at).total_seconds(),
@@ -515,15 +511,13 @@ class AlertingService:
             if escalation is not None:
                 self.escalator.stop(session, escalation, EscalationState.ACKNOWLEDGED)
                 escalation.acknowledged_at, escalation.acknowledged_by = now, actor.name
-            self.ledger.record(
+            record_alert(
+                self.ledger,
                 session,
                 actor,
                 "alert.acknowledged",
-                f"alert:{row.id}",
-                tenant=row.tenant,
-                payload={
-                    "alert_id": row.id,
-                    "fingerprint": row.fingerprint,
+                row,
+                {
                     "level": row.level,
                     "after_seconds": (now - row.received_at).total_seconds(),
                     "note": note,
@@ -540,7 +534,3 @@ class AlertingService:
         key, _ = level_key_for(self.policy.alerting, severity)
         shift = self.oncall()
         return build_chain(self.policy.alerting, key, oncall=shift.person if shift else None)
-
-    def preview_chain(self, severity: str) -> list[dict[str, Any]]:
-        """``chain`` as plain data (for `leitstand oncall` and docs)."""
-        return [step.as_dict() for step in self.chain(severity)]

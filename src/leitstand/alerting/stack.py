@@ -1,11 +1,12 @@
 """The local Prometheus stack that `leitstand up` manages when the Debian packages are installed.
 
-Prometheus, Alertmanager and node_exporter run as child processes on 127.0.0.1 with the
-configuration generated from the policy (checked by promtool/amtool before it is written). The
-children get SIGTERM if leitstand dies (``PR_SET_PDEATHSIG``), a watcher re-renders and reloads
-them when the policy file changes (and on `leitstand policy reload` or SIGHUP to `leitstand up`),
-and ``stop()`` ends them by PID. ``state.json`` in the stack folder lets `leitstand stack status`
-find them from another process.
+Prometheus, Alertmanager, node_exporter and the blackbox exporter (uptime, certificate and TCP
+connect probes, ``monitoring.probes``) run as child processes on 127.0.0.1 with the configuration
+generated from the policy (checked by promtool, amtool and ``--config.check`` before it is
+written). The children get SIGTERM if leitstand dies (``PR_SET_PDEATHSIG``), a watcher
+re-renders and reloads them when the policy file changes (and on `leitstand policy reload` or
+SIGHUP to `leitstand up`), and ``stop()`` ends them by PID. ``state.json`` in the stack folder
+lets `leitstand stack status` find them from another process.
 
 Ports are stable across restarts: a port the policy fixes (``monitoring.stack.*_port``) is used as
 it is; otherwise the first start picks a free one and ``ports.json`` keeps it for every later
@@ -47,7 +48,7 @@ __all__ = ["INSTALL_HINT", "LocalStack", "read_status", "start_for_up"]
 log = structlog.get_logger(__name__)
 INSTALL_HINT = (
     "apt-get install prometheus prometheus-alertmanager prometheus-node-exporter "
-    "(Debian packages), then restart `leitstand up`"
+    "prometheus-blackbox-exporter (Debian packages), then restart `leitstand up`"
 )
 SERVICE_USER = "alertmanager"
 _PR_SET_PDEATHSIG = 1
@@ -69,6 +70,9 @@ def _is_free(port: int) -> bool:
     if not 0 < port < 65536:
         return False
     with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        # As the engines bind (Go sets SO_REUSEADDR): connections of the last run still in
+        # TIME_WAIT do not take the port, a listener does.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
@@ -119,6 +123,10 @@ class LocalStack:
     def available(self) -> bool:
         return self.engines.complete
 
+    @property
+    def _runs_blackbox(self) -> bool:
+        return bool(self.engines.blackbox_exporter) and self.policy.monitoring.probes.managed
+
     def _assign_ports(self) -> dict[str, int]:
         """Each engine's port: fixed by the policy, else kept from the last start, else free."""
         stack = self.policy.monitoring.stack
@@ -128,6 +136,8 @@ class LocalStack:
         }
         if self.engines.node_exporter:
             wanted["node_exporter"] = stack.node_exporter_port
+        if self._runs_blackbox:
+            wanted["blackbox_exporter"] = self.policy.monitoring.probes.port
         path = self.folder / "ports.json"
         stored: dict[str, Any] = {}
         with contextlib.suppress(OSError, ValueError):
@@ -149,6 +159,7 @@ class LocalStack:
 
     def _endpoints(self) -> Endpoints:
         node = self.components.get("node_exporter")
+        blackbox = self.components.get("blackbox_exporter")
         return Endpoints(
             leitstand_url=self.leitstand_url,
             credentials_file=str(self.folder / "alertmanager.token"),
@@ -157,6 +168,7 @@ class LocalStack:
             prometheus_url=self.components["prometheus"].url,
             # Written by leitstand.releases.scrape when instances start.
             release_targets=str(self.folder / "release-targets" / "*.json"),
+            blackbox=f"127.0.0.1:{blackbox.port}" if blackbox else None,
         )
 
     def _token(self) -> None:
@@ -206,11 +218,21 @@ class LocalStack:
             self.components["node_exporter"] = Component(
                 "node_exporter", ports["node_exporter"], ready_path="/metrics"
             )
+        if self._runs_blackbox:
+            self.components["blackbox_exporter"] = Component(
+                "blackbox_exporter", ports["blackbox_exporter"], ready_path="/-/healthy"
+            )
         self._token()
         self.render(self.policy)
         config = self.folder / "config"
         node = self.components.get("node_exporter", Component("", 0))
+        blackbox = self.components.get("blackbox_exporter", Component("", 0))
         commands = {
+            "blackbox_exporter": [
+                str(self.engines.blackbox_exporter),
+                f"--config.file={config / 'blackbox/blackbox.yml'}",
+                f"--web.listen-address=127.0.0.1:{blackbox.port}",
+            ],
             "node_exporter": [
                 str(self.engines.node_exporter),
                 f"--web.listen-address=127.0.0.1:{node.port}",
@@ -289,9 +311,10 @@ class LocalStack:
         return all(reloaded.values())
 
     def reload(self) -> dict[str, bool]:
-        """Ask Prometheus and Alertmanager to re-read their configuration; which succeeded."""
+        """Ask Prometheus, Alertmanager and the blackbox exporter to re-read their configuration;
+        which succeeded."""
         done: dict[str, bool] = {}
-        for name in ("prometheus", "alertmanager"):
+        for name in ("prometheus", "alertmanager", "blackbox_exporter"):
             component = self.components.get(name)
             if component is None:
                 continue
@@ -341,6 +364,7 @@ def read_status(home: Path, engines: Engines | None = None) -> dict[str, Any]:
         "prometheus": engines.prometheus,
         "alertmanager": engines.alertmanager,
         "node_exporter": engines.node_exporter,
+        "blackbox_exporter": engines.blackbox_exporter,
         "promtool": engines.promtool,
         "amtool": engines.amtool,
     }

@@ -1,4 +1,9 @@
-"""Construct the alerting and incident services and register their timer handlers."""
+"""Construct the alerting service and register its timer handlers.
+
+The incident response escalations open incidents with is connected by incidents' own wiring
+(``leitstand.incidents.wiring``, after this one in the registry) through
+``AlertingService.connect_incidents`` (the ``IncidentResponse`` port).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,6 @@ from leitstand.alerting.outbox import DELIVER, Outbox
 from leitstand.alerting.service import AlertingService
 from leitstand.clock import Clock
 from leitstand.db import Database
-from leitstand.incidents.service import IncidentService
 from leitstand.ledger.service import Ledger
 from leitstand.policy.model import Policy
 from leitstand.scheduler.service import Scheduler
@@ -32,9 +36,8 @@ def wire_alerting(
     scheduler: Scheduler,
     delivery: Delivery | None = None,
     environ: Mapping[str, str] | None = None,
-) -> tuple[AlertingService, IncidentService]:
-    """Build the services; the scheduler learns the escalation and delivery timers."""
-    incidents = IncidentService(db=db, ledger=ledger, clock=clock, policy=policy)
+) -> AlertingService:
+    """Build the service; the scheduler learns the escalation and delivery timers."""
     outbox = Outbox(
         ledger=ledger,
         clock=clock,
@@ -49,7 +52,6 @@ def wire_alerting(
         scheduler=scheduler,
         policy=policy,
         outbox=outbox,
-        incidents=incidents,
     )
     alerting = AlertingService(
         db=db, ledger=ledger, clock=clock, policy=policy, escalator=escalator, outbox=outbox
@@ -58,13 +60,12 @@ def wire_alerting(
     # Deliveries talk to the network: a long duty, so no transaction is held while sending.
     timeout = policy.alerting.notifications.timeout
     scheduler.register_long(DELIVER, outbox.handle, lease=max(timeout * 3, timedelta(seconds=30)))
-    return alerting, incidents
+    return alerting
 
 
 def wire(w: Wiring) -> None:
-    """The registry's entry (``leitstand.domains``): alerting, and the incident service its
-    escalation opens incidents with."""
-    alerting, incidents = wire_alerting(
+    """The registry's entry (``leitstand.domains``): the alerting service."""
+    alerting = wire_alerting(
         db=w.db, ledger=w.ledger, clock=w.clock, policy=w.policy, scheduler=w.scheduler
     )
-    w.add(alerting, incidents)
+    w.add(alerting)

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from leitstand.auth.model import Actor
 from leitstand.backups import store
-from leitstand.backups.alerts import AlertSink
+from leitstand.backups.alerts import AlertSink, BackupAlert
 from leitstand.backups.store import BackupStateRow, dump
 from leitstand.db import Session
 
@@ -46,15 +46,8 @@ class AlertBook:
         row = store.state(session, key)
         if row is not None and row.status == "open" and not again:
             return False
-        self.sink.raise_alert(
-            session,
-            name=name,
-            severity=severity,
-            summary=summary,
-            labels=labels,
-            service=service,
-            actor=actor,
-        )
+        alert = BackupAlert(name, severity, labels, service, summary)
+        self.sink.raise_alert(session, alert, actor=actor)
         detail = dump({"severity": severity, "summary": summary, "labels": dict(labels)})
         if row is None:
             store.add_state(
@@ -89,9 +82,7 @@ class AlertBook:
         row = store.state(session, self._key(name, labels))
         if row is None or row.status != "open":
             return False
-        self.sink.resolve_alert(
-            session, name=name, severity=severity, labels=labels, service=service, actor=actor
-        )
+        self.sink.resolve_alert(session, BackupAlert(name, severity, labels, service), actor=actor)
         row.status, row.since, row.measured_at = "resolved", now, now
         session.flush()
         return True

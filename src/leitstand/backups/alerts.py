@@ -8,42 +8,40 @@ the alert and the notification request as evidence, so nothing is silently dropp
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from leitstand.auth.model import Actor
 from leitstand.db import Session
 from leitstand.ledger.service import Ledger
 
-__all__ = ["SOURCE", "AlertSink", "AlertingSink", "LedgerSink"]
+__all__ = ["SOURCE", "AlertSink", "AlertingSink", "BackupAlert", "LedgerSink"]
 
 SOURCE = "backups"
+
+
+@dataclass(frozen=True, slots=True)
+class BackupAlert:
+    """One backup alert: what it is called, how bad, for which labels and service."""
+
+    name: str
+    severity: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+    service: str | None = None
+    summary: str = ""
+
+    @property
+    def subject(self) -> str:
+        """The ledger subject of the alert."""
+        return f"alert:{self.name}"
 
 
 class AlertSink(Protocol):
     """Raise and resolve alerts and notify roles, inside the caller's transaction."""
 
-    def raise_alert(
-        self,
-        session: Session,
-        *,
-        name: str,
-        severity: str,
-        summary: str,
-        labels: Mapping[str, str],
-        service: str | None,
-        actor: Actor,
-    ) -> None: ...
+    def raise_alert(self, session: Session, alert: BackupAlert, *, actor: Actor) -> None: ...
 
-    def resolve_alert(
-        self,
-        session: Session,
-        *,
-        name: str,
-        severity: str,
-        labels: Mapping[str, str],
-        service: str | None,
-        actor: Actor,
-    ) -> None: ...
+    def resolve_alert(self, session: Session, alert: BackupAlert, *, actor: Actor) -> None: ...
 
     def notify(
         self, session: Session, *, roles: Sequence[str], subject: str, body: str, actor: Actor
@@ -56,40 +54,26 @@ class AlertingSink:
     def __init__(self, alerting: Any) -> None:
         self.alerting = alerting
 
-    def raise_alert(
-        self,
-        session: Session,
-        *,
-        name: str,
-        severity: str,
-        summary: str,
-        labels: Mapping[str, str],
-        service: str | None,
-        actor: Actor,
-    ) -> None:
+    def raise_alert(self, session: Session, alert: BackupAlert, *, actor: Actor) -> None:
         self.alerting.raise_alert(
             session,
-            name=name,
-            severity=severity,
-            summary=summary,
-            labels=dict(labels),
-            service=service,
+            name=alert.name,
+            severity=alert.severity,
+            summary=alert.summary,
+            labels=dict(alert.labels),
+            service=alert.service,
             source=SOURCE,
             actor=actor,
         )
 
-    def resolve_alert(
-        self,
-        session: Session,
-        *,
-        name: str,
-        severity: str,
-        labels: Mapping[str, str],
-        service: str | None,
-        actor: Actor,
-    ) -> None:
+    def resolve_alert(self, session: Session, alert: BackupAlert, *, actor: Actor) -> None:
         self.alerting.resolve_alert(
-            session, name=name, severity=severity, labels=dict(labels), service=service, actor=actor
+            session,
+            name=alert.name,
+            severity=alert.severity,
+            labels=dict(alert.labels),
+            service=alert.service,
+            actor=actor,
         )
 
     def notify(
@@ -104,54 +88,25 @@ class LedgerSink:
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
 
-    def raise_alert(
-        self,
-        session: Session,
-        *,
-        name: str,
-        severity: str,
-        summary: str,
-        labels: Mapping[str, str],
-        service: str | None,
-        actor: Actor,
-    ) -> None:
-        self.ledger.record(
-            session,
-            actor,
-            "backups.alert.raised",
-            f"alert:{name}",
-            payload={
-                "name": name,
-                "severity": severity,
-                "summary": summary,
-                "labels": dict(labels),
-                "service": service,
-                "source": SOURCE,
-            },
-        )
+    def raise_alert(self, session: Session, alert: BackupAlert, *, actor: Actor) -> None:
+        payload = {
+            "name": alert.name,
+            "severity": alert.severity,
+            "summary": alert.summary,
+            "labels": dict(alert.labels),
+            "service": alert.service,
+            "source": SOURCE,
+        }
+        self.ledger.record(session, actor, "backups.alert.raised", alert.subject, payload=payload)
 
-    def resolve_alert(
-        self,
-        session: Session,
-        *,
-        name: str,
-        severity: str,
-        labels: Mapping[str, str],
-        service: str | None,
-        actor: Actor,
-    ) -> None:
-        self.ledger.record(
-            session,
-            actor,
-            "backups.alert.resolved",
-            f"alert:{name}",
-            payload={
-                "name": name,
-                "severity": severity,
-                "labels": dict(labels),
-                "service": service,
-            },
-        )
+    def resolve_alert(self, session: Session, alert: BackupAlert, *, actor: Actor) -> None:
+        payload = {
+            "name": alert.name,
+            "severity": alert.severity,
+            "labels": dict(alert.labels),
+            "service": alert.service,
+        }
+        self.ledger.record(session, actor, "backups.alert.resolved", alert.subject, payload=payload)
 
     def notify(
         self, session: Session, *, roles: Sequence[str], subject: str, body: str, actor: Actor

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field
 
 from leitstand.api_types import Timestamp
 from leitstand.backups.model import DrillKind
 from leitstand.backups.store import BackupRunRow, DrillRow, load
+from leitstand.read_models import IsoTime
 
 __all__ = [
     "DrillDetailOut",
@@ -28,10 +29,6 @@ __all__ = [
     "drill_view",
     "run_view",
 ]
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,29 +63,8 @@ class RunView:
         return round((self.finished_at - self.started_at).total_seconds(), 3)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "run_key": self.run_key,
-            "system": self.system,
-            "row": self.row,
-            "data": self.data,
-            "method": self.method,
-            "engine": self.engine,
-            "trigger": self.trigger,
-            "actor": self.actor,
-            "status": self.status,
-            "attempts": self.attempts,
-            "due_at": _iso(self.due_at),
-            "started_at": _iso(self.started_at),
-            "finished_at": _iso(self.finished_at),
-            "seconds": self.seconds,
-            "size_bytes": self.size_bytes,
-            "stored_bytes": self.stored_bytes,
-            "sites": self.sites,
-            "verification": self.verification,
-            "expired": self.expired,
-            "error": self.error,
-        }
+        """The run as JSON (the API's ``RunOut``)."""
+        return RunOut.model_validate(self).model_dump(mode="json")
 
 
 def run_view(row: BackupRunRow) -> RunView:
@@ -136,24 +112,9 @@ class DrillView:
     ledger_index: int | None
 
     def as_dict(self, *, with_protocol: bool = True) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "id": self.id,
-            "drill_key": self.drill_key,
-            "kind": self.kind,
-            "system": self.system,
-            "trigger": self.trigger,
-            "actor": self.actor,
-            "status": self.status,
-            "started_at": _iso(self.started_at),
-            "finished_at": _iso(self.finished_at),
-            "total_seconds": self.total_seconds,
-            "rto_seconds": self.rto_seconds,
-            "within_rto": self.within_rto,
-            "ledger_index": self.ledger_index,
-        }
-        if with_protocol:
-            data["protocol"] = self.protocol
-        return data
+        """The drill as JSON (the API's ``DrillDetailOut``, or ``DrillOut`` without protocol)."""
+        out = DrillDetailOut if with_protocol else DrillOut
+        return out.model_validate(self).model_dump(mode="json")
 
 
 def drill_view(row: DrillRow) -> DrillView:
@@ -195,11 +156,6 @@ class DrillIn(BaseModel):
 
 
 # -- API read models -------------------------------------------------------------------------
-
-#: A time in the API's JSON as ``datetime.isoformat()`` gives it (``+00:00``, as before).
-IsoTime = Annotated[
-    datetime, PlainSerializer(lambda v: v.isoformat(), return_type=str, when_used="json")
-]
 
 
 class _Out(BaseModel):

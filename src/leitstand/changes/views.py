@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from leitstand.api_types import PathId
 from leitstand.auth.model import READ_ROLES, Actor, Role
@@ -13,7 +13,7 @@ from leitstand.changes.schemas import ChangeLogRowOut, ChangeOut
 from leitstand.changes.service import ChangeService
 from leitstand.deps import provide
 from leitstand.errors import LeitstandError
-from leitstand.web.i18n import register_nav, register_texts
+from leitstand.web.i18n import act_or_redisplay, register_nav, register_texts
 from leitstand.web.render import page, render, request_lang
 
 __all__ = ["router"]
@@ -26,31 +26,28 @@ Changes = Annotated[ChangeService, provide(ChangeService)]
 register_nav("/changes", de="Änderungen", en="Changes", order=25)
 register_texts(
     {
-        "chg_title": {"de": "Änderungen", "en": "Changes"},
-        "chg_records": {"de": "Change-Records", "en": "Change records"},
-        "chg_log": {"de": "Änderungsprotokoll", "en": "Change log"},
-        "chg_category": {"de": "Kategorie", "en": "Category"},
-        "chg_status": {"de": "Status", "en": "Status"},
-        "chg_requester": {"de": "Beantragt von", "en": "Requested by"},
-        "chg_approved_by": {"de": "Genehmigt von", "en": "Approved by"},
-        "chg_deployed": {"de": "Deployed (Produktion)", "en": "Deployed (production)"},
-        "chg_what": {"de": "Was (technisch)", "en": "What (technical)"},
-        "chg_why": {"de": "Warum", "en": "Why"},
-        "chg_rollback": {"de": "Rollback-Plan", "en": "Rollback plan"},
-        "chg_tests": {"de": "Tests", "en": "Tests"},
-        "chg_approve": {"de": "Genehmigen", "en": "Approve"},
-        "chg_reject": {"de": "Ablehnen", "en": "Reject"},
-        "chg_comment": {"de": "Kommentar", "en": "Comment"},
-        "chg_export_md": {"de": "Export Markdown", "en": "Export Markdown"},
-        "chg_export_csv": {"de": "Export CSV", "en": "Export CSV"},
-        "chg_none": {"de": "Noch keine Änderungen.", "en": "No changes yet."},
-        "chg_event": {"de": "Ereignis", "en": "Event"},
-        "chg_details": {"de": "Details", "en": "Details"},
-        "chg_review_due": {
-            "de": "Nachträgliche Genehmigung fällig",
-            "en": "Retrospective review due",
-        },
-        "chg_version": {"de": "Version", "en": "Version"},
+        "chg_title": ("Änderungen", "Changes"),
+        "chg_records": ("Change-Records", "Change records"),
+        "chg_log": ("Änderungsprotokoll", "Change log"),
+        "chg_category": ("Kategorie", "Category"),
+        "chg_status": ("Status", "Status"),
+        "chg_requester": ("Beantragt von", "Requested by"),
+        "chg_approved_by": ("Genehmigt von", "Approved by"),
+        "chg_deployed": ("Deployed (Produktion)", "Deployed (production)"),
+        "chg_what": ("Was (technisch)", "What (technical)"),
+        "chg_why": ("Warum", "Why"),
+        "chg_rollback": ("Rollback-Plan", "Rollback plan"),
+        "chg_tests": ("Tests", "Tests"),
+        "chg_approve": ("Genehmigen", "Approve"),
+        "chg_reject": ("Ablehnen", "Reject"),
+        "chg_comment": ("Kommentar", "Comment"),
+        "chg_export_md": ("Export Markdown", "Export Markdown"),
+        "chg_export_csv": ("Export CSV", "Export CSV"),
+        "chg_none": ("Noch keine Änderungen.", "No changes yet."),
+        "chg_event": ("Ereignis", "Event"),
+        "chg_details": ("Details", "Details"),
+        "chg_review_due": ("Nachträgliche Genehmigung fällig", "Retrospective review due"),
+        "chg_version": ("Version", "Version"),
     }
 )
 
@@ -136,8 +133,8 @@ def decide(
     approve: Annotated[bool, Form()] = True,
     comment: Annotated[str, Form()] = "",
 ) -> Response:
-    try:
-        changes.decide(change_id=change_id, actor=actor, approve=approve, comment=comment)
-    except LeitstandError as exc:
-        return _index(request, changes, actor, error=exc.message, status=exc.http_status)
-    return RedirectResponse(f"/changes/{change_id}", status_code=303)
+    return act_or_redisplay(
+        lambda: changes.decide(change_id=change_id, actor=actor, approve=approve, comment=comment),
+        f"/changes/{change_id}",
+        lambda exc: _index(request, changes, actor, error=exc.message, status=exc.http_status),
+    )

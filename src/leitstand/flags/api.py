@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, TypedDict
 
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import Response
@@ -43,13 +43,27 @@ EVALUATORS = WRITERS
 
 Flags = Annotated[FlagService, provide(FlagService)]
 Changes = Annotated[ChangeService, provide(ChangeService)]
+Reader = Annotated[Actor, requires(*ALL_ROLES)]
+Writer = Annotated[Actor, requires(*WRITERS)]
 
 
-def _change(changes: ChangeService, change_id: int | None) -> int | None:
-    """The change record a switch is made for (404 if there is none with that number)."""
-    if change_id is not None:
-        changes.get(change_id)
-    return change_id
+class _By(TypedDict):
+    """Who makes a switch, why, and for which change record."""
+
+    actor: Actor
+    reason: str | None
+    change_id: int | None
+
+
+def _by(
+    actor: Actor,
+    changes: ChangeService,
+    body: TargetingIn | ToggleIn | KillIn | TenantsIn | RolloutIn,
+) -> _By:
+    """The actor, reason and change record of a switch (404 if there is no such change)."""
+    if body.change_id is not None:
+        changes.get(body.change_id)
+    return _By(actor=actor, reason=body.reason, change_id=body.change_id)
 
 
 def flag_out(service: FlagService, flag: FlagRecord) -> FlagOut:
@@ -60,7 +74,7 @@ def flag_out(service: FlagService, flag: FlagRecord) -> FlagOut:
 @router.get("", response_model=list[FlagOut])
 def list_flags(
     service: Flags,
-    _: Annotated[Actor, requires(*ALL_ROLES)],
+    _: Reader,
     include_archived: bool = True,
 ) -> list[FlagOut]:
     """Every flag with its targeting and tenant states per environment."""
@@ -68,9 +82,7 @@ def list_flags(
 
 
 @router.post("", response_model=FlagOut, status_code=201)
-def create_flag(
-    body: FlagCreate, service: Flags, actor: Annotated[Actor, requires(*WRITERS)]
-) -> FlagOut:
+def create_flag(body: FlagCreate, service: Flags, actor: Writer) -> FlagOut:
     """Create a flag (off everywhere unless ``environments`` says more)."""
     flag = service.create(
         key=body.key,
@@ -88,7 +100,7 @@ def create_flag(
 
 
 @router.get("/stale", response_model=StaleOut)
-def stale_flags(service: Flags, _: Annotated[Actor, requires(*ALL_ROLES)]) -> StaleOut:
+def stale_flags(service: Flags, _: Reader) -> StaleOut:
     """Stale flags and what the quality gate makes of them (policy ``stale_gate``)."""
     stale = service.stale()
     return StaleOut(
@@ -108,7 +120,7 @@ def stale_flags(service: Flags, _: Annotated[Actor, requires(*ALL_ROLES)]) -> St
 )
 def snapshot(
     service: Flags,
-    _: Annotated[Actor, requires(*ALL_ROLES)],
+    _: Reader,
     environment: str = Query(min_length=1, max_length=64),
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
@@ -148,15 +160,13 @@ def evaluate(
 
 
 @router.get("/{key}", response_model=FlagOut)
-def get_flag(key: str, service: Flags, _: Annotated[Actor, requires(*ALL_ROLES)]) -> FlagOut:
+def get_flag(key: str, service: Flags, _: Reader) -> FlagOut:
     """One flag."""
     return flag_out(service, service.get(key))
 
 
 @router.patch("/{key}", response_model=FlagOut)
-def update_flag(
-    key: str, body: FlagUpdate, service: Flags, actor: Annotated[Actor, requires(*WRITERS)]
-) -> FlagOut:
+def update_flag(key: str, body: FlagUpdate, service: Flags, actor: Writer) -> FlagOut:
     """Change type, description, owner or variants."""
     flag = service.update(
         key,
@@ -179,93 +189,51 @@ def set_targeting(
     body: TargetingIn,
     service: Flags,
     changes: Changes,
-    actor: Annotated[Actor, requires(*WRITERS)],
+    actor: Writer,
 ) -> FlagOut:
     """Replace one environment's targeting (rules, exclusions, fallthrough, switches)."""
     flag = service.set_targeting(
         key,
         environment,
         body.targeting.to_model(),
-        actor=actor,
-        reason=body.reason,
         expected_version=body.expected_version,
-        change_id=_change(changes, body.change_id),
+        **_by(actor, changes, body),
     )
     return flag_out(service, flag)
 
 
 @router.post("/{key}/toggle", response_model=FlagOut)
-def toggle(
-    key: str,
-    body: ToggleIn,
-    service: Flags,
-    changes: Changes,
-    actor: Annotated[Actor, requires(*WRITERS)],
-) -> FlagOut:
+def toggle(key: str, body: ToggleIn, service: Flags, changes: Changes, actor: Writer) -> FlagOut:
     """Switch targeting on or off in one environment (production needs a reason)."""
-    flag = service.toggle(
-        key,
-        body.environment,
-        enabled=body.enabled,
-        actor=actor,
-        reason=body.reason,
-        change_id=_change(changes, body.change_id),
-    )
+    flag = service.toggle(key, body.environment, enabled=body.enabled, **_by(actor, changes, body))
     return flag_out(service, flag)
 
 
 @router.post("/{key}/kill", response_model=FlagOut)
-def kill(
-    key: str,
-    body: KillIn,
-    service: Flags,
-    changes: Changes,
-    actor: Annotated[Actor, requires(*WRITERS)],
-) -> FlagOut:
+def kill(key: str, body: KillIn, service: Flags, changes: Changes, actor: Writer) -> FlagOut:
     """Pull (``killed: true``) or release the kill switch in one environment."""
-    flag = service.kill(
-        key,
-        body.environment,
-        killed=body.killed,
-        actor=actor,
-        reason=body.reason,
-        change_id=_change(changes, body.change_id),
-    )
+    flag = service.kill(key, body.environment, killed=body.killed, **_by(actor, changes, body))
     return flag_out(service, flag)
 
 
 @router.post("/{key}/tenants", response_model=FlagOut)
-def tenants(
-    key: str,
-    body: TenantsIn,
-    service: Flags,
-    changes: Changes,
-    actor: Annotated[Actor, requires(*WRITERS)],
-) -> FlagOut:
+def tenants(key: str, body: TenantsIn, service: Flags, changes: Changes, actor: Writer) -> FlagOut:
     """Switch the flag on for tenants, off again, or exclude them."""
     flag = service.set_tenants(
         key,
         body.environment,
-        actor=actor,
         add=body.add,
         remove=body.remove,
         exclude=body.exclude,
         include=body.include,
         variant=body.variant,
-        reason=body.reason,
-        change_id=_change(changes, body.change_id),
+        **_by(actor, changes, body),
     )
     return flag_out(service, flag)
 
 
 @router.post("/{key}/rollout", response_model=FlagOut)
-def rollout(
-    key: str,
-    body: RolloutIn,
-    service: Flags,
-    changes: Changes,
-    actor: Annotated[Actor, requires(*WRITERS)],
-) -> FlagOut:
+def rollout(key: str, body: RolloutIn, service: Flags, changes: Changes, actor: Writer) -> FlagOut:
     """Serve a variant to a sticky percentage (raising it only adds subjects)."""
     flag = service.rollout(
         key,
@@ -273,25 +241,19 @@ def rollout(
         percentage=body.percentage,
         variant=body.variant,
         stickiness=body.stickiness,
-        actor=actor,
-        reason=body.reason,
-        change_id=_change(changes, body.change_id),
+        **_by(actor, changes, body),
     )
     return flag_out(service, flag)
 
 
 @router.post("/{key}/archive", response_model=FlagOut)
-def archive(
-    key: str, body: ArchiveIn, service: Flags, actor: Annotated[Actor, requires(*WRITERS)]
-) -> FlagOut:
+def archive(key: str, body: ArchiveIn, service: Flags, actor: Writer) -> FlagOut:
     """Archive a flag that left the code; evaluations then return the caller's default."""
     return flag_out(service, service.archive(key, actor=actor, reason=body.reason))
 
 
 @router.post("/{key}/restore", response_model=FlagOut)
-def restore(
-    key: str, body: ArchiveIn, service: Flags, actor: Annotated[Actor, requires(*WRITERS)]
-) -> FlagOut:
+def restore(key: str, body: ArchiveIn, service: Flags, actor: Writer) -> FlagOut:
     """Bring an archived flag back."""
     return flag_out(service, service.restore(key, actor=actor, reason=body.reason))
 
@@ -300,7 +262,7 @@ def restore(
 def history(
     key: str,
     service: Flags,
-    _: Annotated[Actor, requires(*ALL_ROLES)],
+    _: Reader,
     limit: int = Query(default=100, ge=1, le=10_000),
 ) -> list[EntryOut]:
     """The flag's evidence entries (subject ``flag:<key>``), newest first."""

@@ -177,46 +177,35 @@ def create(
     )
 
 
-@app.command("on")
-def switch_on(
-    key: KeyArg,
-    env: EnvOpt,
-    reason: ReasonOpt = None,
-    change: ChangeOpt = None,
-    token: TokenOpt = None,
-    json_out: JsonOpt = False,
-) -> None:
-    """Switch a flag's targeting on in one environment."""
-    _act(
-        "flag.on",
-        token,
-        json_out,
-        lambda flags, actor, change_id: flags.toggle(
-            key, env, enabled=True, actor=actor, reason=reason, change_id=change_id
-        ),
-        change=change,
-    )
+def _toggle_command(enabled: bool) -> Callable[..., None]:
+    """The ``on`` (``enabled``) or ``off`` command: switch targeting in one environment."""
+
+    def command(
+        key: KeyArg,
+        env: EnvOpt,
+        reason: ReasonOpt = None,
+        change: ChangeOpt = None,
+        token: TokenOpt = None,
+        json_out: JsonOpt = False,
+    ) -> None:
+        _act(
+            "flag.on" if enabled else "flag.off",
+            token,
+            json_out,
+            lambda flags, actor, change_id: flags.toggle(
+                key, env, enabled=enabled, actor=actor, reason=reason, change_id=change_id
+            ),
+            change=change,
+        )
+
+    return command
 
 
-@app.command("off")
-def switch_off(
-    key: KeyArg,
-    env: EnvOpt,
-    reason: ReasonOpt = None,
-    change: ChangeOpt = None,
-    token: TokenOpt = None,
-    json_out: JsonOpt = False,
-) -> None:
-    """Switch a flag's targeting off in one environment (the off variant for everyone)."""
-    _act(
-        "flag.off",
-        token,
-        json_out,
-        lambda flags, actor, change_id: flags.toggle(
-            key, env, enabled=False, actor=actor, reason=reason, change_id=change_id
-        ),
-        change=change,
-    )
+app.command("on", help="Switch a flag's targeting on in one environment.")(_toggle_command(True))
+app.command(
+    "off",
+    help="Switch a flag's targeting off in one environment (the off variant for everyone).",
+)(_toggle_command(False))
 
 
 @app.command("kill")

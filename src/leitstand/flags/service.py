@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 from leitstand.auth.model import Actor
 from leitstand.clock import Clock
@@ -47,6 +48,13 @@ __all__ = ["TENANT_RULE", "FlagService", "ServedSnapshot"]
 
 #: The rule that ``tenants --add`` maintains: the tenants a flag is switched on for.
 TENANT_RULE = "tenants"
+
+
+class _Switches(TypedDict, total=False):
+    """The switches of one environment's targeting."""
+
+    enabled: bool
+    killed: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,15 +313,8 @@ class FlagService:
         change_id: int | None = None,
     ) -> FlagRecord:
         """Switch a flag's targeting on or off in one environment."""
-        return self._change_targeting(
-            key,
-            environment,
-            lambda _f, t: dataclasses.replace(t, enabled=enabled),
-            actor=actor,
-            action="flag.enabled" if enabled else "flag.disabled",
-            reason=reason,
-            change_id=change_id,
-        )
+        action = "flag.enabled" if enabled else "flag.disabled"
+        return self._switch(key, environment, action, actor, reason, change_id, enabled=enabled)
 
     def kill(
         self,
@@ -326,12 +327,26 @@ class FlagService:
         change_id: int | None = None,
     ) -> FlagRecord:
         """Pull (or release) the kill switch: the off variant for everyone, over every rule."""
+        action = "flag.killed" if killed else "flag.kill_released"
+        return self._switch(key, environment, action, actor, reason, change_id, killed=killed)
+
+    def _switch(
+        self,
+        key: str,
+        environment: str,
+        action: str,
+        actor: Actor,
+        reason: str | None,
+        change_id: int | None,
+        **switches: Unpack[_Switches],
+    ) -> FlagRecord:
+        """Set one environment's switches (``enabled``, ``killed``) as ``action``."""
         return self._change_targeting(
             key,
             environment,
-            lambda _f, t: dataclasses.replace(t, killed=killed),
+            lambda _f, t: dataclasses.replace(t, **switches),
             actor=actor,
-            action="flag.killed" if killed else "flag.kill_released",
+            action=action,
             reason=reason,
             change_id=change_id,
         )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from leitstand.auth.model import ALL_ROLES, Actor
 from leitstand.deps import provide
@@ -14,7 +15,7 @@ from leitstand.flags.evaluation import tenant_state
 from leitstand.flags.model import FlagRecord
 from leitstand.flags.rules import WRITERS
 from leitstand.flags.service import FlagService
-from leitstand.web.i18n import register_nav, register_texts
+from leitstand.web.i18n import act_or_redisplay, register_nav, register_texts
 from leitstand.web.render import page, render
 
 __all__ = ["router"]
@@ -25,37 +26,37 @@ Flags = Annotated[FlagService, provide(FlagService)]
 register_nav("/flags", de="Feature-Flags", en="Feature flags", order=40)
 register_texts(
     {
-        "flags_title": {"de": "Feature-Flags", "en": "Feature flags"},
-        "flags_none": {"de": "Noch keine Feature-Flags.", "en": "No feature flags yet."},
-        "flags_key": {"de": "Schlüssel", "en": "Key"},
-        "flags_type": {"de": "Typ", "en": "Type"},
-        "flags_owner": {"de": "Verantwortlich", "en": "Owner"},
-        "flags_on": {"de": "an", "en": "on"},
-        "flags_off": {"de": "aus", "en": "off"},
-        "flags_killed": {"de": "Notabschaltung", "en": "killed"},
-        "flags_switch_on": {"de": "Einschalten", "en": "Switch on"},
-        "flags_switch_off": {"de": "Ausschalten", "en": "Switch off"},
-        "flags_kill": {"de": "Notabschaltung", "en": "Kill switch"},
-        "flags_release": {"de": "Notabschaltung aufheben", "en": "Release kill switch"},
-        "flags_reason": {"de": "Begründung", "en": "Reason"},
-        "flags_reason_hint": {
-            "de": "Pflicht für Änderungen in Produktion",
-            "en": "Required for changes in production",
-        },
-        "flags_stale": {"de": "veraltet", "en": "stale"},
-        "flags_stale_title": {"de": "Veraltete Flags", "en": "Stale flags"},
-        "flags_archived": {"de": "archiviert", "en": "archived"},
-        "flags_history": {"de": "Verlauf (Nachweis-Ledger)", "en": "History (evidence ledger)"},
-        "flags_rules": {"de": "Regeln", "en": "Rules"},
-        "flags_activate": {"de": "Aktivieren", "en": "Activate"},
-        "flags_deactivate": {"de": "Deaktivieren", "en": "Deactivate"},
-        "flags_state": {"de": "Zustand", "en": "State"},
-        "flags_environment": {"de": "Umgebung", "en": "Environment"},
-        "flags_fallthrough": {"de": "Sonst", "en": "Otherwise"},
-        "flags_read_only": {
-            "de": "Ihre Rolle darf hier nichts ändern.",
-            "en": "Your role may not change anything here.",
-        },
+        "flags_title": ("Feature-Flags", "Feature flags"),
+        "flags_none": ("Noch keine Feature-Flags.", "No feature flags yet."),
+        "flags_key": ("Schlüssel", "Key"),
+        "flags_type": ("Typ", "Type"),
+        "flags_owner": ("Verantwortlich", "Owner"),
+        "flags_on": ("an", "on"),
+        "flags_off": ("aus", "off"),
+        "flags_killed": ("Notabschaltung", "killed"),
+        "flags_switch_on": ("Einschalten", "Switch on"),
+        "flags_switch_off": ("Ausschalten", "Switch off"),
+        "flags_kill": ("Notabschaltung", "Kill switch"),
+        "flags_release": ("Notabschaltung aufheben", "Release kill switch"),
+        "flags_reason": ("Begründung", "Reason"),
+        "flags_reason_hint": (
+            "Pflicht für Änderungen in Produktion",
+            "Required for changes in production",
+        ),
+        "flags_stale": ("veraltet", "stale"),
+        "flags_stale_title": ("Veraltete Flags", "Stale flags"),
+        "flags_archived": ("archiviert", "archived"),
+        "flags_history": ("Verlauf (Nachweis-Ledger)", "History (evidence ledger)"),
+        "flags_rules": ("Regeln", "Rules"),
+        "flags_activate": ("Aktivieren", "Activate"),
+        "flags_deactivate": ("Deaktivieren", "Deactivate"),
+        "flags_state": ("Zustand", "State"),
+        "flags_environment": ("Umgebung", "Environment"),
+        "flags_fallthrough": ("Sonst", "Otherwise"),
+        "flags_read_only": (
+            "Ihre Rolle darf hier nichts ändern.",
+            "Your role may not change anything here.",
+        ),
     }
 )
 
@@ -185,21 +186,22 @@ def flag_page(
     return _detail(request, service, key, actor)
 
 
-def _back(
+def _act(
     request: Request,
     service: FlagService,
     key: str,
     back: str,
     actor: Actor,
-    exc: LeitstandError,
+    act: Callable[[], object],
 ) -> Response:
-    if back == "detail":
-        return _detail(request, service, key, actor, error=exc.message, status=exc.http_status)
-    return _list(request, service, actor, error=f"{key}: {exc.message}", status=exc.http_status)
+    """Do ``act``, then back to the page the form was on (``back``), with the error if refused."""
 
+    def redisplay(exc: LeitstandError) -> Response:
+        if back == "detail":
+            return _detail(request, service, key, actor, error=exc.message, status=exc.http_status)
+        return _list(request, service, actor, error=f"{key}: {exc.message}", status=exc.http_status)
 
-def _redirect(key: str, back: str) -> Response:
-    return RedirectResponse(f"/flags/{key}" if back == "detail" else "/flags", status_code=303)
+    return act_or_redisplay(act, f"/flags/{key}" if back == "detail" else "/flags", redisplay)
 
 
 @router.post("/flags/{key}/toggle")
@@ -213,11 +215,14 @@ def toggle(
     reason: Annotated[str, Form()] = "",
     back: Annotated[str, Form()] = "list",
 ) -> Response:
-    try:
-        service.toggle(key, environment, enabled=enabled, actor=actor, reason=reason)
-    except LeitstandError as exc:
-        return _back(request, service, key, back, actor, exc)
-    return _redirect(key, back)
+    return _act(
+        request,
+        service,
+        key,
+        back,
+        actor,
+        lambda: service.toggle(key, environment, enabled=enabled, actor=actor, reason=reason),
+    )
 
 
 @router.post("/flags/{key}/kill")
@@ -231,11 +236,14 @@ def kill(
     reason: Annotated[str, Form()] = "",
     back: Annotated[str, Form()] = "list",
 ) -> Response:
-    try:
-        service.kill(key, environment, killed=killed, actor=actor, reason=reason)
-    except LeitstandError as exc:
-        return _back(request, service, key, back, actor, exc)
-    return _redirect(key, back)
+    return _act(
+        request,
+        service,
+        key,
+        back,
+        actor,
+        lambda: service.kill(key, environment, killed=killed, actor=actor, reason=reason),
+    )
 
 
 @router.post("/flags/{key}/tenant")
@@ -249,16 +257,14 @@ def tenant(
     active: Annotated[bool, Form()],
     reason: Annotated[str, Form()] = "",
 ) -> Response:
-    try:
+    def act() -> FlagRecord:
         if active:
-            service.set_tenants(
+            return service.set_tenants(
                 key, environment, actor=actor, add=[tenant], include=[tenant], reason=reason
             )
-        else:
-            # Off for this tenant whatever the other rules say: out of the list and excluded.
-            service.set_tenants(
-                key, environment, actor=actor, remove=[tenant], exclude=[tenant], reason=reason
-            )
-    except LeitstandError as exc:
-        return _back(request, service, key, "detail", actor, exc)
-    return _redirect(key, "detail")
+        # Off for this tenant whatever the other rules say: out of the list and excluded.
+        return service.set_tenants(
+            key, environment, actor=actor, remove=[tenant], exclude=[tenant], reason=reason
+        )
+
+    return _act(request, service, key, "detail", actor, act)

@@ -10,5 +10,6 @@ Where is what:
 - ``dora``: major-incident classification (``classification``), due-date arithmetic on the
   working-day calendar (``due_dates``), the stand-alone check (``check``), recurring incidents.
 - ``reporting``: the ``IncidentReporting`` service, the timeline, DORA report drafts
-  (``dora_reports``), the GDPR notification, the post-mortem, wording and PDF/HTML rendering.
+  (``dora_reports``), the GDPR notification, the post-mortem and PDF/HTML rendering.
+- ``wording`` (pure, Babel): how documents and notices word terms, numbers and dates.
 """

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import typer
 from pydantic import BaseModel
@@ -23,6 +24,7 @@ from leitstand.cli_support import (
     parse_when,
     resolve_actor,
 )
+from leitstand.display import fmt_time
 from leitstand.errors import Issue, ValidationError
 from leitstand.incidents.api import REPORTERS, RESPONDERS
 from leitstand.incidents.dora.check import classify_text
@@ -31,7 +33,7 @@ from leitstand.incidents.reporting.dora_reports import report_markdown
 from leitstand.incidents.schemas import AssessmentIn, parse_model
 from leitstand.policy.loader import find_policy_file, load_policy
 from leitstand.settings import Settings
-from leitstand.web.render import local_time
+from leitstand.web.i18n import display_zone
 
 __all__ = ["app"]
 
@@ -66,6 +68,12 @@ def _plain(value: Any) -> Any:
     if isinstance(value, date):  # and datetime
         return value.isoformat()
     return value
+
+
+def _when(value: datetime | str | None, zone: ZoneInfo, lang: str = "de") -> str:
+    """A time as the CLI prints it: in the policy's zone, to the second, with the zone's name
+    (``27.11.2026 09:45:00 MEZ``; English ``27 Nov 2026 09:45:00 CET``)."""
+    return fmt_time(value, lang, zone, seconds=True, sep=" ")
 
 
 def _lang(value: str) -> str:
@@ -134,6 +142,7 @@ def classify_cmd(
     settings = Settings()
     policy = load_policy(settings.policy or find_policy_file(Path.cwd()))
     result = _plain(classify_text(text, policy.incidents, lang=_lang(lang)))
+    zone = display_zone(policy)
     if json_out:
         emit_json(result)
         return
@@ -143,7 +152,7 @@ def classify_cmd(
     for reason in result["reasons"]:
         console.print(f"- {reason}", markup=False)
     for name, due in result["deadlines"].items():
-        console.print(f"{name}: {due} ({local_time(due)} Europe/Berlin)")
+        console.print(f"{name}: {due} ({_when(due, zone, lang)})")
 
 
 @app.command("open")
@@ -178,10 +187,12 @@ def list_incidents(
     json_out: JsonOpt = False,
 ) -> None:
     """List incidents, newest first."""
-    incidents = open_container().incidents.list(status=status, tenant=tenant)
+    c = open_container()
+    incidents = c.incidents.list(status=status, tenant=tenant)
     if json_out:
         emit_json(_plain(incidents))
         return
+    zone = display_zone(c.policy)
     table = Table("id", "severity", "status", "phase", "opened", "systems", "tenants", "title")
     for i in incidents:
         table.add_row(
@@ -189,7 +200,7 @@ def list_incidents(
             i.severity,
             i.status,
             i.phase,
-            local_time(i.opened_at),
+            _when(i.opened_at, zone),
             ", ".join(i.systems),
             ", ".join(i.tenants),
             i.title,
@@ -200,7 +211,8 @@ def list_incidents(
 @app.command("show")
 def show(incident_id: Id, json_out: JsonOpt = False) -> None:
     """Show an incident with timeline, deadlines, action items and DORA assessments."""
-    detail = _plain(open_container().incident_reporting.detail(incident_id))
+    c = open_container()
+    detail = _plain(c.incident_reporting.detail(incident_id))
     if json_out:
         emit_json(detail)
         return
@@ -211,12 +223,13 @@ def show(incident_id: Id, json_out: JsonOpt = False) -> None:
     console.print(
         f"systems: {', '.join(i['systems']) or '-'}  tenants: {', '.join(i['tenants']) or '-'}"
     )
+    zone = display_zone(c.policy)
     for e in detail["timeline"]:
-        console.print(f"  {local_time(e['time'])}  {e['text']}", markup=False)
+        console.print(f"  {_when(e['time'], zone)}  {e['text']}", markup=False)
     for d in detail["deadlines"]:
         if d["open"]:
             flag = "OVERDUE " if d["overdue"] else ""
-            console.print(f"  {flag}{d['label']}: {local_time(d['due_at'])}", markup=False)
+            console.print(f"  {flag}{d['label']}: {_when(d['due_at'], zone)}", markup=False)
 
 
 @app.command("phase")
@@ -256,9 +269,10 @@ def times(
         reason=reason,
         actor=actor,
     )
+    zone = display_zone(c.policy)
     console.print(
-        f"{incident.id}: detected {local_time(incident.detected_at or incident.opened_at)}, "
-        f"aware {local_time(incident.aware_at or incident.opened_at)}",
+        f"{incident.id}: detected {_when(incident.detected_at or incident.opened_at, zone)}, "
+        f"aware {_when(incident.aware_at or incident.opened_at, zone)}",
         markup=False,
     )
 
@@ -398,7 +412,8 @@ def submit(
             incident_id, tenant, stage, actor=actor, submitted_at=when, reference=reference
         )
     )
-    console.print(f"{tenant} {result['stage']} submitted at {local_time(result['submitted_at'])}")
+    shown = _when(result["submitted_at"], display_zone(c.policy))
+    console.print(f"{tenant} {result['stage']} submitted at {shown}", markup=False)
 
 
 @app.command("approve-fix")
@@ -423,12 +438,14 @@ def approve_fix(
 @app.command("notices")
 def notices(incident_id: Id, json_out: JsonOpt = False) -> None:
     """Show the notice drafts to the affected broker houses (SEV-1/2)."""
-    drafts = _plain(open_container().incident_reporting.notices.drafts(incident_id))
+    c = open_container()
+    drafts = _plain(c.incident_reporting.notices.drafts(incident_id))
     if json_out:
         console.print_json(json.dumps(drafts, ensure_ascii=False))
         return
+    zone = display_zone(c.policy)
     for d in drafts:
-        state = f"released {d['released']['at']}" if d["released"] else "draft"
+        state = f"released {_when(d['released']['at'], zone)}" if d["released"] else "draft"
         console.print(f"--- {d['tenant']} <{d['to'] or '-'}> ({state})", markup=False)
         console.print(f"{d['subject']}\n\n{d['body']}\n", markup=False)
 

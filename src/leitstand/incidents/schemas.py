@@ -5,24 +5,25 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
 from pydantic import (
+    AliasChoices,
     BaseModel,
     ConfigDict,
     Field,
-    PlainSerializer,
     StrictBool,
     field_validator,
     model_validator,
 )
-from pydantic import ValidationError as PydanticValidationError
 
 from leitstand.api_types import Timestamp
-from leitstand.errors import Issue, ValidationError
+from leitstand.incidents.dora.check import ClassificationOut
 from leitstand.incidents.dora.duration import incident_duration
 from leitstand.incidents.dora.entities import ENTITY_TYPES, MEMBER_STATES
 from leitstand.incidents.dora.facts import AssessmentIn, ClassifyIn
+from leitstand.incidents.parsing import issues_of, parse_model
+from leitstand.read_models import IsoTime
 
 if TYPE_CHECKING:
     from leitstand.incidents.reporting.timeline import TimelineEntry
@@ -71,34 +72,6 @@ __all__ = [
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-def issues_of(exc: PydanticValidationError, prefix: str = "") -> list[Issue]:
-    """Turn Pydantic's errors into issues with dotted field paths."""
-    issues: list[Issue] = []
-    for err in exc.errors():
-        path = ".".join(str(p) for p in (prefix, *err.get("loc", ())) if p != "")
-        message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
-        got = err.get("input")
-        if err.get("type") == "extra_forbidden":
-            message = "unknown key"
-        elif got is not None and not isinstance(got, dict | list):
-            message += f" (got {got!r})"
-        if ": " in message and not path and err.get("type") == "value_error":
-            path, message = message.split(": ", 1)
-        issues.append(Issue(path, message))
-    return issues
-
-
-M = TypeVar("M", bound=BaseModel)
-
-
-def parse_model(model: type[M], data: object, prefix: str = "") -> M:
-    """Validate ``data`` or raise leitstand's ValidationError (exit 2 / HTTP 422)."""
-    try:
-        return model.model_validate(data)
-    except PydanticValidationError as exc:
-        raise ValidationError(issues_of(exc, prefix)) from None
 
 
 class IncidentIn(_Strict):
@@ -201,14 +174,6 @@ class FixDecisionIn(_Strict):
 # -- read models (what services return and the API answers) ----------------------------------
 
 
-def _iso(value: datetime | date) -> str:
-    return value.isoformat()
-
-
-#: A time these read models have always answered with ``isoformat()`` (``+00:00``).
-IsoTime = Annotated[datetime, PlainSerializer(_iso, return_type=str, when_used="json")]
-
-
 class _Out(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -231,7 +196,8 @@ class IncidentOut(_Out):
     alert_id: int | None
     alert_fingerprint: str | None
     escalation_id: int | None
-    systems: list[str]
+    # A row's systems are rows of their own (``IncidentRow.system_names``).
+    systems: list[str] = Field(validation_alias=AliasChoices("system_names", "systems"))
     tenants: list[str]
     commander: str | None
     scribe: str | None
@@ -256,7 +222,7 @@ class IncidentOut(_Out):
     @field_validator("systems", "tenants", mode="before")
     @classmethod
     def _json_list(cls, value: object) -> object:
-        # The row stores these lists as JSON text.
+        # The row stores the tenants as JSON text (the systems as rows: a list already).
         return json.loads(value or "[]") if isinstance(value, str | None) else value
 
     def duration_seconds(self, now: datetime) -> float:
@@ -390,15 +356,6 @@ class DetailOut(_Out):
     actions: list[ActionOut]
     dora: list[AssessmentOut]
     submissions: list[SubmissionOut]
-
-
-class ClassificationOut(_Out):
-    """One DORA classification and the deadlines that follow (nothing stored)."""
-
-    major: bool
-    criteria_met: list[str]
-    reasons: list[str]
-    deadlines: dict[str, str]
 
 
 class NotedOut(_Out):

@@ -29,6 +29,7 @@ from leitstand.incidents.model import (
     label_pair,
     phase_milestones,
 )
+from leitstand.incidents.parts import IncidentPart
 from leitstand.incidents.response.deadline_timers import IncidentClocks
 from leitstand.incidents.response.opening import EscalationOpening, IncidentOpener, Opening
 from leitstand.incidents.schemas import IncidentOut
@@ -187,11 +188,17 @@ class IncidentService:
             before: dict[str, Any] = {}
             after: dict[str, Any] = {}
             for key, value in changes.items():
+                if key == "systems":  # rows of their own (``IncidentRow.system_names``)
+                    if row.system_names == list(value):
+                        continue
+                    before[key], after[key] = row.system_names, value
+                    row.system_names = list(value)
+                    continue
                 old = getattr(row, key)
-                stored = json.dumps(list(value)) if key in ("systems", "tenants") else value
+                stored = json.dumps(list(value)) if key == "tenants" else value
                 if old == stored:
                     continue
-                before[key] = json.loads(old) if key in ("systems", "tenants") else old
+                before[key] = json.loads(old) if key == "tenants" else old
                 after[key] = value
                 setattr(row, key, stored)
             check_milestones({m: getattr(row, m) for m in MILESTONES}, now=self.clock.now())
@@ -442,12 +449,17 @@ class IncidentService:
     # -- reading -------------------------------------------------------------------------------
 
     def list(
-        self, *, status: str | None = None, tenant: str | None = None, limit: int = 200
+        self,
+        *,
+        status: str | None = None,
+        tenant: str | None = None,
+        system: str | None = None,
+        limit: int = 200,
     ) -> list[IncidentOut]:
-        """Incidents, newest first."""
+        """Incidents, newest first; optionally of one status, tenant or affected system."""
         with self.db.reader() as session:
             rows = store.incidents.list_incidents(
-                session, status=status, tenant=tenant, limit=limit
+                session, status=status, tenant=tenant, system=system, limit=limit
             )
             return [IncidentOut.model_validate(r) for r in rows]
 
@@ -508,15 +520,3 @@ class IncidentService:
 
 def _jsonable(values: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in values.items()}
-
-
-class IncidentPart:
-    """A part of the incident domain that works with an ``IncidentService``'s store, ledger,
-    clock and policy (history, reporting, recurrences, action items)."""
-
-    def __init__(self, incidents: IncidentService) -> None:
-        self.incidents = incidents
-        self.policy = incidents.policy
-        self.ledger = incidents.ledger
-        self.clock = incidents.clock
-        self.db = incidents.db

@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from leitstand.auth.model import Actor
 from leitstand.clock import BERLIN
-from leitstand.errors import LeitstandError
 from leitstand.incidents.api import READERS, RESPONDERS, Incidents, Reporting
 from leitstand.incidents.model import PHASE_ORDER
 from leitstand.incidents.reporting.service import IncidentReporting
-from leitstand.incidents.reporting.wording import (
+from leitstand.incidents.service import IncidentService
+from leitstand.incidents.wording import (
     CRITERIA,
     TERMS,
     fmt_date,
@@ -21,8 +21,7 @@ from leitstand.incidents.reporting.wording import (
     germanize,
     term,
 )
-from leitstand.incidents.service import IncidentService
-from leitstand.web.i18n import register_nav, register_texts
+from leitstand.web.i18n import act_or_redisplay, register_nav, register_texts
 from leitstand.web.render import page, render, request_lang
 
 __all__ = ["router"]
@@ -32,38 +31,38 @@ router = APIRouter(include_in_schema=False)
 register_nav("/incidents", de="Incidents", en="Incidents", order=25)
 register_texts(
     {
-        "incidents_title": {"de": "Incidents", "en": "Incidents"},
-        "incidents_none": {"de": "Keine Incidents.", "en": "No incidents."},
-        "incident_severity": {"de": "Severity", "en": "Severity"},
-        "incident_status": {"de": "Status", "en": "Status"},
-        "incident_phase": {"de": "Phase", "en": "Phase"},
-        "incident_opened": {"de": "Eröffnet", "en": "Opened"},
-        "incident_systems": {"de": "Systeme", "en": "Systems"},
-        "incident_tenants": {"de": "Mandanten", "en": "Tenants"},
-        "incident_title": {"de": "Titel", "en": "Title"},
-        "incident_timeline": {"de": "Timeline", "en": "Timeline"},
-        "incident_deadlines": {"de": "Offene Fristen", "en": "Open deadlines"},
-        "incident_no_deadlines": {"de": "Keine offenen Fristen.", "en": "No open deadlines."},
-        "incident_overdue": {"de": "überschritten", "en": "overdue"},
-        "incident_actions": {"de": "Maßnahmen", "en": "Action items"},
-        "incident_owner": {"de": "Verantwortlich", "en": "Owner"},
-        "incident_due": {"de": "Frist", "en": "Due"},
-        "incident_dora": {"de": "DORA-Bewertung je Mandant", "en": "DORA assessment per tenant"},
-        "incident_major": {"de": "schwerwiegend", "en": "major"},
-        "incident_not_major": {"de": "nicht schwerwiegend", "en": "not major"},
-        "incident_roles": {"de": "Rollen", "en": "Roles"},
-        "incident_commander": {"de": "Incident Commander", "en": "Incident commander"},
-        "incident_scribe": {"de": "Protokollführung", "en": "Scribe"},
-        "incident_communication": {"de": "Kommunikation", "en": "Communication"},
-        "incident_merge": {"de": "Als Duplikat schließen", "en": "Close as duplicate"},
-        "incident_merge_into": {"de": "Zusammenführen in", "en": "Merge into"},
-        "incident_merge_reason": {"de": "Begründung", "en": "Reason"},
-        "incident_merge_button": {"de": "Zusammenführen", "en": "Merge"},
-        "incident_merged_into": {
-            "de": "Als Duplikat geschlossen, weitergeführt in",
-            "en": "Closed as a duplicate, continued in",
-        },
-        "incident_duplicates": {"de": "Zusammengeführte Duplikate", "en": "Merged duplicates"},
+        "incidents_title": ("Incidents", "Incidents"),
+        "incidents_none": ("Keine Incidents.", "No incidents."),
+        "incident_severity": ("Severity", "Severity"),
+        "incident_status": ("Status", "Status"),
+        "incident_phase": ("Phase", "Phase"),
+        "incident_opened": ("Eröffnet", "Opened"),
+        "incident_systems": ("Systeme", "Systems"),
+        "incident_tenants": ("Mandanten", "Tenants"),
+        "incident_title": ("Titel", "Title"),
+        "incident_timeline": ("Timeline", "Timeline"),
+        "incident_deadlines": ("Offene Fristen", "Open deadlines"),
+        "incident_no_deadlines": ("Keine offenen Fristen.", "No open deadlines."),
+        "incident_overdue": ("überschritten", "overdue"),
+        "incident_actions": ("Maßnahmen", "Action items"),
+        "incident_owner": ("Verantwortlich", "Owner"),
+        "incident_due": ("Frist", "Due"),
+        "incident_dora": ("DORA-Bewertung je Mandant", "DORA assessment per tenant"),
+        "incident_major": ("schwerwiegend", "major"),
+        "incident_not_major": ("nicht schwerwiegend", "not major"),
+        "incident_roles": ("Rollen", "Roles"),
+        "incident_commander": ("Incident Commander", "Incident commander"),
+        "incident_scribe": ("Protokollführung", "Scribe"),
+        "incident_communication": ("Kommunikation", "Communication"),
+        "incident_merge": ("Als Duplikat schließen", "Close as duplicate"),
+        "incident_merge_into": ("Zusammenführen in", "Merge into"),
+        "incident_merge_reason": ("Begründung", "Reason"),
+        "incident_merge_button": ("Zusammenführen", "Merge"),
+        "incident_merged_into": (
+            "Als Duplikat geschlossen, weitergeführt in",
+            "Closed as a duplicate, continued in",
+        ),
+        "incident_duplicates": ("Zusammengeführte Duplikate", "Merged duplicates"),
     }
 )
 
@@ -120,10 +119,10 @@ def merge(
     reason: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     """The form on the incident page: close this incident as a duplicate of ``into``."""
-    try:
-        incidents.merge(incident_id, into=into.strip(), reason=reason, actor=actor)
-    except LeitstandError as exc:
-        return _detail(
+    return act_or_redisplay(
+        lambda: incidents.merge(incident_id, into=into.strip(), reason=reason, actor=actor),
+        f"/incidents/{into.strip()}",
+        lambda exc: _detail(
             request,
             incidents,
             reporting,
@@ -131,8 +130,8 @@ def merge(
             incident_id,
             error=exc.message,
             status=exc.http_status,
-        )
-    return RedirectResponse(f"/incidents/{into.strip()}", status_code=303)
+        ),
+    )
 
 
 def _detail(

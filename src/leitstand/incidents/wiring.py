@@ -2,34 +2,26 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
-from leitstand.alerting.outbox import Outbox
+from leitstand.alerting.service import AlertingService
 from leitstand.incidents.dora.recurring import RECURRING
 from leitstand.incidents.reporting.service import IncidentReporting
 from leitstand.incidents.response.actions import ActionItems
-from leitstand.incidents.response.deadline_timers import DEADLINE, AlertSink, IncidentClocks
+from leitstand.incidents.response.deadline_timers import DEADLINE, IncidentClocks
 from leitstand.incidents.service import IncidentService
 from leitstand.scheduler.service import Scheduler
 
 if TYPE_CHECKING:
     from leitstand.bootstrap import Wiring
 
-__all__ = ["RECURRING_KEY", "Alerting", "schedule_incident_jobs", "wire", "wire_incidents"]
+__all__ = ["RECURRING_KEY", "schedule_incident_jobs", "wire", "wire_incidents"]
 
 RECURRING_KEY = "incidents.recurring:monthly"
 
 
-class Alerting(AlertSink, Protocol):
-    """What the incident response needs of the alerting service: raise, resolve and notify
-    (``AlertSink``), and its notification outbox for tenant notices."""
-
-    @property
-    def outbox(self) -> Outbox: ...
-
-
 def wire_incidents(
-    *, incidents: IncidentService, alerting: Alerting, scheduler: Scheduler
+    *, incidents: IncidentService, alerting: AlertingService, scheduler: Scheduler
 ) -> tuple[ActionItems, IncidentReporting]:
     """Bind deadline timers and alerts to ``incidents``; register the timer handlers."""
     clocks = IncidentClocks(
@@ -48,11 +40,13 @@ def schedule_incident_jobs(scheduler: Scheduler, recurrence: str) -> None:
 
 
 def wire(w: Wiring) -> None:
-    """The registry's entry (``leitstand.domains``): the incident response on top of alerting
-    (the incident service itself is built with alerting's escalation, see alerting.wiring)."""
-    from leitstand.alerting.service import AlertingService
-
+    """The registry's entry (``leitstand.domains``, after alerting): the incident service, the
+    incident response on top of alerting, and the service connected to alerting's escalation
+    as its ``IncidentResponse`` (``leitstand.alerting.incident_port``)."""
+    alerting = w.get(AlertingService)
+    incidents = IncidentService(db=w.db, ledger=w.ledger, clock=w.clock, policy=w.policy)
+    alerting.connect_incidents(incidents)
     actions, reporting = wire_incidents(
-        incidents=w.get(IncidentService), alerting=w.get(AlertingService), scheduler=w.scheduler
+        incidents=incidents, alerting=alerting, scheduler=w.scheduler
     )
-    w.add(actions, reporting)
+    w.add(incidents, actions, reporting)

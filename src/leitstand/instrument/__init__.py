@@ -7,6 +7,15 @@
     metrics.failed_login(client_ip)                   # pseudonymised, never the raw IP
 
 The metric names and labels are the contract documented in docs/metrics.md.
+
+Traces: both middlewares make an OpenTelemetry server span per request, continuing an incoming
+``traceparent``. Give them the tracer provider of the policy's ``telemetry`` section (OTLP
+exporter, sampling) and add ``add_trace_ids`` to the service's structlog processors:
+
+    tracing = tracer_provider(policy.telemetry, service_name="enterprise-api")
+    app = PrometheusMiddleware(app, metrics, tracer_provider=tracing)
+    structlog.configure(processors=[..., add_trace_ids, ..., JSONRenderer()])
+    tracing.shutdown()                                # at exit: sends what is queued
 """
 
 from __future__ import annotations
@@ -14,5 +23,14 @@ from __future__ import annotations
 from leitstand.instrument.asgi import PrometheusMiddleware
 from leitstand.instrument.metrics import AppMetrics, Pseudonymiser
 from leitstand.instrument.wsgi import WSGIMiddleware
+from leitstand.telemetry.provider import tracer_provider
+from leitstand.telemetry.spans import add_trace_ids
 
-__all__ = ["AppMetrics", "PrometheusMiddleware", "Pseudonymiser", "WSGIMiddleware"]
+__all__ = [
+    "AppMetrics",
+    "PrometheusMiddleware",
+    "Pseudonymiser",
+    "WSGIMiddleware",
+    "add_trace_ids",
+    "tracer_provider",
+]

@@ -39,6 +39,7 @@ CLI_ACTIONS: frozenset[str] = frozenset(
         "backup.setup", "backup.run", "backup.expire", "backup.measure", "drill.run",
         "scheduler.tick",
         "audit.record",
+        "log.seal", "log.expire", "log.read",
     }
 )  # fmt: skip
 

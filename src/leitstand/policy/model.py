@@ -23,6 +23,7 @@ from leitstand.policy.logs import LogsPolicy
 from leitstand.policy.monitoring import AlertingPolicy, MonitoringPolicy, ObservabilityPolicy
 from leitstand.policy.operations import ChecklistItem, GameDayPolicy, RunbookSection
 from leitstand.policy.pipeline import PipelinePolicy
+from leitstand.policy.telemetry import TelemetryPolicy
 from leitstand.policy.tenants import EvidencePolicy, TenantPolicy
 
 __all__ = ["SECTIONS", "Policy", "default_policy", "section_adapter"]
@@ -49,6 +50,7 @@ class Policy(PolicyModel):
     hardening: HardeningPolicy = Field(default_factory=defaults.hardening)
     gamedays: GameDayPolicy = Field(default_factory=defaults.gamedays)
     observability: ObservabilityPolicy = Field(default_factory=defaults.observability)
+    telemetry: TelemetryPolicy = Field(default_factory=TelemetryPolicy)
     handover_checklist: dict[str, ChecklistItem] = Field(
         default_factory=defaults.handover_checklist
     )

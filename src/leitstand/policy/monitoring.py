@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import Discriminator, Field, Tag, model_validator
+from pydantic import AfterValidator, Discriminator, Field, Tag, model_validator
+from pydantic_core import PydanticCustomError
 
 from leitstand.policy.base import Flag, Number, PolicyModel, RoleList, Rules, Text
 from leitstand.policy.durations import ActionDeadline, Duration, PositiveDuration
@@ -14,10 +17,12 @@ from leitstand.policy.notifications import (
     NotificationPolicy,
     OnCallRotation,
     Person,
+    Port,
     ScrapeTarget,
     StackSettings,
 )
-from leitstand.policy.values import number
+from leitstand.policy.releases import ReleaseTarget
+from leitstand.policy.values import describe, number
 
 __all__ = [
     "PERCENT_UNITS",
@@ -33,7 +38,11 @@ __all__ = [
     "MonitoringPolicy",
     "ObservabilityPolicy",
     "ObservabilityTool",
+    "ProbeModule",
+    "ProbeSettings",
+    "ProbeTarget",
     "ThresholdMetric",
+    "probe_targets",
 ]
 
 
@@ -151,6 +160,103 @@ MetricPolicy = Annotated[
 ]
 
 
+class ProbeModule(StrEnum):
+    """How the blackbox exporter probes a target (one scrape job ``blackbox-<module>`` each)."""
+
+    HTTP = "http"  # GET, 2xx: uptime (and the certificate of an https URL)
+    TCP = "tcp"  # TCP connect: network latency
+    TLS = "tls"  # TCP connect and TLS handshake: the certificate of any TLS port
+
+
+_PROBE_ADDRESS = re.compile(r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$")
+_LABEL = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class ProbeTarget(PolicyModel):
+    """One target of the blackbox exporter: a URL (``http``) or host:port (``tcp``, ``tls``).
+
+    ``service`` (default: the target itself) groups targets for the uptime alert: a service is
+    down when none of its HTTP targets answers. ``labels`` are added to every probe series.
+    """
+
+    module: ProbeModule
+    target: str
+    service: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _target_fits_module(self) -> Self:
+        rules = Rules()
+        if self.module is ProbeModule.HTTP:
+            if not self.target.startswith(("http://", "https://")):
+                rules.add("target", f"an http:// or https:// URL (got {describe(self.target)})")
+        elif not _PROBE_ADDRESS.match(self.target):
+            rules.add("target", f"host:port (got {describe(self.target)})")
+        for name in self.labels:
+            if name in ("job", "instance", "service"):
+                rules.add(f"labels.{name}", f"a label other than {name!r}")
+            elif not _LABEL.match(name) or name.startswith("__"):
+                rules.add(f"labels.{name}", f"a Prometheus label name (got {describe(name)})")
+        rules.check()
+        return self
+
+    def series_labels(self) -> dict[str, str]:
+        """The labels every probe series of this target carries (besides job and instance)."""
+        return {"service": self.service or self.target, **self.labels}
+
+
+def _ca_file(value: str) -> str:
+    if not value.strip():
+        raise PydanticCustomError("path", "a file path (got '')")
+    return value
+
+
+class ProbeSettings(PolicyModel):
+    """The blackbox exporter: uptime, certificate expiry and TCP connect latency (not in the seed).
+
+    ``targets`` null (the default): an HTTP probe of the health endpoint and a TCP probe of every
+    slot of every service in ``deployment.releases``; a list replaces them (an empty list: none).
+    """
+
+    managed: Flag = True  # `leitstand up` runs the exporter when the Debian package is there
+    port: Port = 0  # 0: a free one at the first start, kept across restarts
+    timeout: PositiveDuration = timedelta(seconds=5)  # at most; Prometheus's scrape timeout caps
+    ca_file: Annotated[str, AfterValidator(_ca_file)] | None = None  # extra CA (a private PKI)
+    targets: list[ProbeTarget] | None = None
+    # How long every HTTP target of a service must fail before the uptime alert fires.
+    uptime_pending: Duration = timedelta(minutes=1)
+
+
+def _host_port(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def probe_targets(
+    probes: ProbeSettings, releases: Mapping[str, ReleaseTarget]
+) -> list[ProbeTarget]:
+    """The targets the blackbox exporter probes: the policy's list, else derived from releases."""
+    if probes.targets is not None:
+        return list(probes.targets)
+    derived: list[ProbeTarget] = []
+    for service, release in releases.items():
+        for env, environment in release.environments.items():
+            for slot, instance in environment.instances.items():
+                address = _host_port(instance.host, instance.port)
+                labels = {"env": env, "slot": slot}
+                derived += [
+                    ProbeTarget(
+                        module=ProbeModule.HTTP,
+                        target=f"http://{address}{release.health.path}",
+                        service=service,
+                        labels=labels,
+                    ),
+                    ProbeTarget(
+                        module=ProbeModule.TCP, target=address, service=service, labels=labels
+                    ),
+                ]
+    return derived
+
+
 class MonitoringPolicy(PolicyModel):
     """The mandatory metrics, keyed by a stable id such as ``cpu``."""
 
@@ -162,6 +268,7 @@ class MonitoringPolicy(PolicyModel):
     max_pending: Duration = timedelta(minutes=15)
     targets: dict[str, ScrapeTarget] = Field(default_factory=dict)
     stack: StackSettings = Field(default_factory=StackSettings)
+    probes: ProbeSettings = Field(default_factory=ProbeSettings)
 
 
 class Channel(StrEnum):

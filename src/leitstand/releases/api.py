@@ -36,12 +36,16 @@ READ = (*READ_ROLES, Role.DEVELOPER, Role.QA, Role.PRODUCT_OWNER, Role.ONCALL)
 
 #: The release service of the running app (a typed route dependency).
 Releases = Annotated[ReleaseService, provide(ReleaseService)]
+#: The signed-in actor, by the roles a route admits.
+Reader = Annotated[Actor, requires(*READ)]
+Starter = Annotated[Actor, requires(*START)]
+Decider = Annotated[Actor, requires(*DECIDE)]
 
 
 @router.get("")
 def history(
     releases: Releases,
-    _: Annotated[Actor, requires(*READ)],
+    _: Reader,
     service: str | None = None,
     env: str | None = None,
     limit: Limit = 100,
@@ -51,9 +55,7 @@ def history(
 
 
 @router.post("", status_code=201)
-def start(
-    body: ReleaseIn, releases: Releases, actor: Annotated[Actor, requires(*START)]
-) -> ReleaseOut:
+def start(body: ReleaseIn, releases: Releases, actor: Starter) -> ReleaseOut:
     """Start a release; production waits for an approved change and a manual approval."""
     info = releases.start(
         service=body.service,
@@ -67,24 +69,20 @@ def start(
 
 
 @router.get("/services")
-def services(releases: Releases, _: Annotated[Actor, requires(*READ)]) -> list[TargetOut]:
+def services(releases: Releases, _: Reader) -> list[TargetOut]:
     """Every service and environment: the serving version, the weights, the release in flight."""
     return [TargetOut.of(t) for t in releases.targets()]
 
 
 @router.post("/rollback", status_code=201)
-def rollback(
-    body: RollbackIn, releases: Releases, actor: Annotated[Actor, requires(*DECIDE)]
-) -> ReleaseOut:
+def rollback(body: RollbackIn, releases: Releases, actor: Decider) -> ReleaseOut:
     """The manual rollback of a service (the seed's six steps)."""
     info = releases.rollback(service=body.service, env=body.env, actor=actor, reason=body.reason)
     return ReleaseOut.of(info)
 
 
 @router.get("/tasks")
-def tasks(
-    releases: Releases, _: Annotated[Actor, requires(*READ)], status: str | None = None
-) -> list[TaskOut]:
+def tasks(releases: Releases, _: Reader, status: str | None = None) -> list[TaskOut]:
     """Root-cause tasks left by rollbacks."""
     return releases.task_list(status=status)
 
@@ -94,16 +92,14 @@ def task_done(
     task_id: PathId,
     body: TaskDoneIn,
     releases: Releases,
-    actor: Annotated[Actor, requires(*DECIDE)],
+    actor: Decider,
 ) -> TaskOut:
     """Close a root-cause task with its finding."""
     return releases.complete_task(task_id=task_id, actor=actor, note=body.note)
 
 
 @router.get("/{release_id}")
-def show(
-    release_id: PathId, releases: Releases, _: Annotated[Actor, requires(*READ)]
-) -> ReleaseDetailOut:
+def show(release_id: PathId, releases: Releases, _: Reader) -> ReleaseDetailOut:
     """One release with its canary analyses and its evidence timeline."""
     return releases.detail(release_id)
 
@@ -113,7 +109,7 @@ def approve(
     release_id: PathId,
     body: ApproveIn,
     releases: Releases,
-    actor: Annotated[Actor, requires(*DECIDE)],
+    actor: Decider,
 ) -> ReleaseOut:
     """The manual approval of a production release (not by the one who started it)."""
     info = releases.approve(release_id=release_id, actor=actor, comment=body.comment)
@@ -121,9 +117,7 @@ def approve(
 
 
 @router.post("/{release_id}/promote")
-def promote(
-    release_id: PathId, releases: Releases, actor: Annotated[Actor, requires(*DECIDE)]
-) -> ReleaseOut:
+def promote(release_id: PathId, releases: Releases, actor: Decider) -> ReleaseOut:
     """Continue a canary paused by an inconclusive analysis."""
     return ReleaseOut.of(releases.promote(release_id=release_id, actor=actor))
 
@@ -133,7 +127,7 @@ def abort(
     release_id: PathId,
     body: AbortIn,
     releases: Releases,
-    actor: Annotated[Actor, requires(*DECIDE)],
+    actor: Decider,
 ) -> ReleaseOut:
     """Stop a release: cancelled before traffic moved, rolled back after."""
     info = releases.abort(release_id=release_id, actor=actor, reason=body.reason)
@@ -141,16 +135,12 @@ def abort(
 
 
 @router.get("/{release_id}/handover")
-def handover(
-    release_id: PathId, releases: Releases, _: Annotated[Actor, requires(*READ)]
-) -> HandoverOut:
+def handover(release_id: PathId, releases: Releases, _: Reader) -> HandoverOut:
     """The handover checklist of a completed production release, each item with evidence."""
     return releases.handover_report(release_id=release_id, check_if_missing=False)
 
 
 @router.post("/{release_id}/handover")
-def handover_check(
-    release_id: PathId, releases: Releases, _: Annotated[Actor, requires(*DECIDE)]
-) -> HandoverOut:
+def handover_check(release_id: PathId, releases: Releases, _: Decider) -> HandoverOut:
     """Check the handover checklist again now (failing items keep or open action items)."""
     return releases.handover_report(release_id=release_id, check=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -34,7 +35,7 @@ from leitstand.releases.handover import HANDOVER
 from leitstand.releases.model import Phase, ReleaseInfo
 from leitstand.releases.progress import Progress
 from leitstand.releases.schemas import ReleaseOut, TargetOut
-from leitstand.releases.service import ReleaseOutcomeError
+from leitstand.releases.service import ReleaseOutcomeError, ReleaseService
 
 __all__ = ["app"]
 
@@ -45,6 +46,8 @@ WaitOpt = Annotated[
     bool, typer.Option("--wait/--no-wait", help="Follow the release until it settles")
 ]
 TimeoutOpt = Annotated[float, typer.Option(help="Stop following after this many seconds")]
+ReleaseIdArg = Annotated[int, typer.Argument(help="Release number")]
+ReasonOpt = Annotated[str, typer.Option(help="Why (goes to the change log)")]
 
 
 def _actor(container: Container, token: str | None, action: str) -> Actor:
@@ -97,13 +100,26 @@ def follow(
     return info
 
 
-def _followed(
-    container: Container, info: ReleaseInfo, *, wait: bool, timeout: float, json_out: bool
-) -> ReleaseInfo:
-    """The release after following it (``--wait``), or as it is (``--no-wait``)."""
-    if not wait:
-        return info
-    return follow(container, info.id, timeout=timeout, events=json_out)
+def _act(
+    action: str,
+    call: Callable[[ReleaseService, Actor], ReleaseInfo],
+    *,
+    token: str | None,
+    wait: bool,
+    timeout: float,
+    json_out: bool,
+    outcome: bool = True,
+) -> None:
+    """Carry out ``action`` as the token's actor, follow the release (``--wait``) and show it;
+    with ``outcome``, exit 1 when it failed or was rolled back."""
+    container = open_container()
+    info = call(container.releases, _actor(container, token, action))
+    if wait:
+        info = follow(container, info.id, timeout=timeout, events=json_out)
+    if outcome:
+        _finish(info, json_out, followed=wait)
+    else:
+        _emit(info, json_out, followed=wait)
 
 
 def _emit(info: ReleaseInfo, json_out: bool, *, followed: bool) -> None:
@@ -181,22 +197,26 @@ def start(
     json_out: JsonOpt = False,
 ) -> None:
     """Release VERSION of SERVICE to an environment (after its gates passed for the artifact)."""
-    container = open_container()
-    info = container.releases.start(
-        service=service,
-        version=version,
-        env=env,
-        strategy=strategy,
-        actor=_actor(container, token, "release.start"),
-        artifact_digest=artifact_digest,
+    _act(
+        "release.start",
+        lambda releases, actor: releases.start(
+            service=service,
+            version=version,
+            env=env,
+            strategy=strategy,
+            actor=actor,
+            artifact_digest=artifact_digest,
+        ),
+        token=token,
+        wait=wait,
+        timeout=timeout,
+        json_out=json_out,
     )
-    info = _followed(container, info, wait=wait, timeout=timeout, json_out=json_out)
-    _finish(info, json_out, followed=wait)
 
 
 @app.command("follow")
 def follow_command(
-    release_id: Annotated[int, typer.Argument(help="Release number")],
+    release_id: ReleaseIdArg,
     timeout: TimeoutOpt = 3600,
     json_out: JsonOpt = False,
 ) -> None:
@@ -207,7 +227,7 @@ def follow_command(
 
 @app.command("approve")
 def approve(
-    release_id: Annotated[int, typer.Argument(help="Release number")],
+    release_id: ReleaseIdArg,
     comment: Annotated[str, typer.Option(help="A note for the record")] = "",
     wait: WaitOpt = True,
     timeout: TimeoutOpt = 3600,
@@ -215,53 +235,62 @@ def approve(
     json_out: JsonOpt = False,
 ) -> None:
     """Give the manual approval of a production release (not the one who started it)."""
-    container = open_container()
-    info = container.releases.approve(
-        release_id=release_id, actor=_actor(container, token, "release.approve"), comment=comment
+    _act(
+        "release.approve",
+        lambda releases, actor: releases.approve(
+            release_id=release_id, actor=actor, comment=comment
+        ),
+        token=token,
+        wait=wait,
+        timeout=timeout,
+        json_out=json_out,
     )
-    info = _followed(container, info, wait=wait, timeout=timeout, json_out=json_out)
-    _finish(info, json_out, followed=wait)
 
 
 @app.command("promote")
 def promote(
-    release_id: Annotated[int, typer.Argument(help="Release number")],
+    release_id: ReleaseIdArg,
     wait: WaitOpt = True,
     timeout: TimeoutOpt = 3600,
     token: TokenOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Continue a canary paused by an inconclusive analysis."""
-    container = open_container()
-    info = container.releases.promote(
-        release_id=release_id, actor=_actor(container, token, "release.promote")
+    _act(
+        "release.promote",
+        lambda releases, actor: releases.promote(release_id=release_id, actor=actor),
+        token=token,
+        wait=wait,
+        timeout=timeout,
+        json_out=json_out,
     )
-    info = _followed(container, info, wait=wait, timeout=timeout, json_out=json_out)
-    _finish(info, json_out, followed=wait)
 
 
 @app.command("abort")
 def abort(
-    release_id: Annotated[int, typer.Argument(help="Release number")],
-    reason: Annotated[str, typer.Option(help="Why (goes to the change log)")],
+    release_id: ReleaseIdArg,
+    reason: ReasonOpt,
     wait: WaitOpt = True,
     timeout: TimeoutOpt = 600,
     token: TokenOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Stop a release: cancel it before traffic moved, roll it back after."""
-    container = open_container()
-    info = container.releases.abort(
-        release_id=release_id, actor=_actor(container, token, "release.abort"), reason=reason
+    _act(
+        "release.abort",
+        lambda releases, actor: releases.abort(release_id=release_id, actor=actor, reason=reason),
+        token=token,
+        wait=wait,
+        timeout=timeout,
+        json_out=json_out,
+        outcome=False,
     )
-    info = _followed(container, info, wait=wait, timeout=timeout, json_out=json_out)
-    _emit(info, json_out, followed=wait)
 
 
 @app.command("rollback")
 def rollback(
     service: Annotated[str, typer.Argument(help="The service to roll back")],
-    reason: Annotated[str, typer.Option(help="Why (goes to the change log)")],
+    reason: ReasonOpt,
     env: Annotated[str, typer.Option("--env", help="The environment")] = "production",
     wait: WaitOpt = True,
     timeout: TimeoutOpt = 600,
@@ -269,12 +298,17 @@ def rollback(
     json_out: JsonOpt = False,
 ) -> None:
     """Roll SERVICE back to its previous version (decision, deploy, verify, inform, log, RCA)."""
-    container = open_container()
-    info = container.releases.rollback(
-        service=service, env=env, actor=_actor(container, token, "release.rollback"), reason=reason
+    _act(
+        "release.rollback",
+        lambda releases, actor: releases.rollback(
+            service=service, env=env, actor=actor, reason=reason
+        ),
+        token=token,
+        wait=wait,
+        timeout=timeout,
+        json_out=json_out,
+        outcome=False,
     )
-    info = _followed(container, info, wait=wait, timeout=timeout, json_out=json_out)
-    _emit(info, json_out, followed=wait)
 
 
 @app.command("status")
@@ -329,17 +363,13 @@ def history(
 
 
 @app.command("show")
-def show(
-    release_id: Annotated[int, typer.Argument(help="Release number")], json_out: JsonOpt = False
-) -> None:
+def show(release_id: ReleaseIdArg, json_out: JsonOpt = False) -> None:
     """One release, its canary analyses and its evidence timeline."""
-    releases = open_container().releases
-    info = releases.get(release_id)
-    detail = releases.detail(release_id)
+    detail = open_container().releases.detail(release_id)
     if json_out:
         emit_json(detail.model_dump(mode="json"))
         return
-    _print(info)
+    _print(detail)
     for a in detail.analyses:
         console.print(
             f"  analysis step {a.step} at {a.weight} %: {a.verdict}: " + "; ".join(a.reasons),
@@ -386,28 +416,28 @@ def task_done(
 
 @app.command("handover")
 def handover(
-    release_id: Annotated[int, typer.Argument(help="Release number")],
+    release_id: ReleaseIdArg,
     check: Annotated[bool, typer.Option("--check", help="Check every item again now")] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """The handover checklist of a production release, each item with its evidence."""
-    result = open_container().releases.handover_result(release_id=release_id, check=check)
+    result = open_container().releases.handover_report(release_id=release_id, check=check)
     if json_out:
-        emit_json(result)
+        emit_json(result.model_dump(mode="json"))
     else:
         table = Table("", "item", "detail", "action item")
-        for item in result["items"]:
+        for item in result.items:
             table.add_row(
-                "ok" if item["ok"] else "FAIL",
-                item["text"]["en"],
-                item["detail"],
-                f"#{item['task_id']} ({item['owner']})" if item["task_id"] else "",
+                "ok" if item.ok else "FAIL",
+                item.text["en"],
+                item.detail,
+                f"#{item.task_id} ({item.owner})" if item.task_id else "",
             )
         console.print(table)
-        console.print(f"checked {result['checked_at']}", markup=False)
-    if not result["passed"]:
+        console.print(f"checked {result.checked_at}", markup=False)
+    if not result.passed:
         raise ReleaseOutcomeError(
-            f"release #{release_id}: handover items failing: {', '.join(result['failed'])}"
+            f"release #{release_id}: handover items failing: {', '.join(result.failed)}"
         )
 
 

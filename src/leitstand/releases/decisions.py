@@ -234,15 +234,6 @@ class ReleaseDecisions(ReleaseQueries):
             self.flow.advance(session, row, Phase.STARTING, now=now)
             return release_info(row)
 
-    def handover_result(
-        self, *, release_id: int, check: bool = False, check_if_missing: bool = True
-    ) -> dict[str, Any]:
-        """``handover_report`` as a JSON-ready dict."""
-        report = self.handover_report(
-            release_id=release_id, check=check, check_if_missing=check_if_missing
-        )
-        return report.model_dump(mode="json")
-
     def handover_report(
         self, *, release_id: int, check: bool = False, check_if_missing: bool = True
     ) -> HandoverOut:

@@ -13,11 +13,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from leitstand.read_models import IsoTime
 
 __all__ = [
     "IN_FLIGHT",
     "LIVE",
     "TERMINAL",
+    "IsoTime",
     "Judgement",
     "Kind",
     "Measurement",
@@ -211,12 +217,13 @@ def judge(
     return Judgement(Verdict.PASS, tuple(r for _, r in results))
 
 
-# -- what the service returns (plain data) ---------------------------------------------------
+# -- what the service returns (read models) ---------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class ReleaseInfo:
+class ReleaseInfo(BaseModel):
     """A release as shown to people and machines."""
+
+    model_config = ConfigDict(frozen=True)
 
     id: int
     service: str
@@ -235,14 +242,17 @@ class ReleaseInfo:
     step: int
     last_check: str | None
     reason: str | None
-    deadline: datetime | None
-    switched_at: datetime | None
-    finished_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
-    # Decision -> traffic fully on the restored version (None: no rollback happened).
-    rollback_seconds: float | None = None
-    snapshot: Mapping[str, object] | None = None  # the database snapshot before migrations
+    deadline: IsoTime | None
+    switched_at: IsoTime | None
+    finished_at: IsoTime | None
+    created_at: IsoTime
+    updated_at: IsoTime
+    rollback_seconds: float | None = Field(
+        default=None, description="decision to traffic on the restored version (None: none)"
+    )
+    snapshot: dict[str, Any] | None = Field(
+        default=None, description="the database snapshot taken before the migrations"
+    )
 
     @property
     def settled(self) -> bool:

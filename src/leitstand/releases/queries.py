@@ -1,14 +1,13 @@
 """Reading releases: what serves where, the history, analyses, timelines, root-cause tasks.
 
-The read models are the Pydantic models of ``schemas`` (what the API and the pages show); the
-``analyses``, ``timeline`` and ``tasks`` lists are the same as JSON-ready dicts (``--json``).
+The read models are Pydantic models (``model.ReleaseInfo`` and those of ``schemas``): what the
+API, the pages and ``--json`` show.
 """
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
 
 from leitstand.clock import Clock
 from leitstand.db import Database
@@ -95,10 +94,6 @@ class ReleaseQueries:
         with self.db.reader() as session:
             return [analysis_out(a) for a in analysis_rows(session, release_id)]
 
-    def analyses(self, release_id: int) -> list[dict[str, Any]]:
-        """``analysis_list`` as JSON-ready dicts."""
-        return [a.model_dump(mode="json") for a in self.analysis_list(release_id)]
-
     def timeline_entries(self, release_id: int) -> list[TimelineEntryOut]:
         """The release's ledger entries, oldest first."""
         with self.db.reader() as session:
@@ -118,18 +113,10 @@ class ReleaseQueries:
             for e in entries
         ]
 
-    def timeline(self, release_id: int) -> list[dict[str, Any]]:
-        """``timeline_entries`` as JSON-ready dicts."""
-        return [e.model_dump(mode="json") for e in self.timeline_entries(release_id)]
-
     def task_list(self, *, status: str | None = None) -> list[TaskOut]:
         """Follow-up tasks (root cause, handover), earliest due first."""
         with self.db.reader() as session:
             return [task_out(t, self.clock.now()) for t in task_rows(session, status=status)]
-
-    def tasks(self, *, status: str | None = None) -> list[dict[str, Any]]:
-        """``task_list`` as JSON-ready dicts."""
-        return [t.model_dump(mode="json") for t in self.task_list(status=status)]
 
     def in_flight(self) -> list[ReleaseInfo]:
         with self.db.reader() as session:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field
 
-from leitstand.releases.model import Phase, ReleaseInfo, TargetInfo
+from leitstand.releases.model import IsoTime, ReleaseInfo, TargetInfo
 
 __all__ = [
     "AbortIn",
@@ -71,49 +70,13 @@ class TaskDoneIn(BaseModel):
 # -- read models (what the API, the pages and ``--json`` show) -------------------------------
 
 
-def _iso(value: datetime) -> str:
-    return value.isoformat()
-
-
-#: A time shown as Python's ISO 8601 (``+00:00``, as the API always wrote it).
-IsoTime = Annotated[datetime, PlainSerializer(_iso, return_type=str, when_used="json")]
-
-
 class _Out(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
-class ReleaseOut(_Out):
+# The fields are ``ReleaseInfo``'s: the domain's read model is what the API answers with.
+class ReleaseOut(ReleaseInfo):
     """A release as shown to people and machines."""
-
-    id: int
-    service: str
-    env: str
-    version: str
-    strategy: str
-    kind: str
-    phase: Phase
-    outcome: str | None
-    target_slot: str
-    stable_slot: str | None
-    stable_version: str | None
-    change_id: int | None
-    requested_by: str
-    approved_by: str | None
-    step: int
-    last_check: str | None
-    reason: str | None
-    deadline: IsoTime | None
-    switched_at: IsoTime | None
-    finished_at: IsoTime | None
-    created_at: IsoTime
-    updated_at: IsoTime
-    rollback_seconds: float | None = Field(
-        default=None, description="decision to traffic on the restored version (None: none)"
-    )
-    snapshot: dict[str, Any] | None = Field(
-        default=None, description="the database snapshot taken before the migrations"
-    )
 
     @classmethod
     def of(cls, info: ReleaseInfo) -> ReleaseOut:
@@ -159,8 +122,7 @@ class ReleaseDetailOut(ReleaseOut):
         analyses: list[AnalysisOut],
         timeline: list[TimelineEntryOut],
     ) -> ReleaseDetailOut:
-        fields = {name: getattr(info, name) for name in ReleaseOut.model_fields}
-        return cls(**fields, analyses=analyses, timeline=timeline)
+        return cls(**dict(info), analyses=analyses, timeline=timeline)
 
 
 class TargetOut(_Out):

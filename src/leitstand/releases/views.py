@@ -6,21 +6,23 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from leitstand.api_types import PathId
 from leitstand.auth.model import Actor
 from leitstand.errors import LeitstandError
 from leitstand.releases.api import DECIDE, READ, Releases
 from leitstand.releases.model import ReleaseInfo, TargetInfo
-from leitstand.releases.schemas import HandoverOut, ReleaseOut
+from leitstand.releases.schemas import HandoverOut
 from leitstand.releases.service import ReleaseService
-from leitstand.web.i18n import register_nav, register_texts
+from leitstand.web.i18n import act_or_redisplay, register_nav, register_texts
 from leitstand.web.render import page, render
 
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
+Reader = Annotated[Actor, page(*READ)]
+Decider = Annotated[Actor, page(*DECIDE)]
 
 register_nav("/releases", de="Releases", en="Releases", order=30)
 register_texts(
@@ -89,7 +91,11 @@ def _target(t: TargetInfo) -> dict[str, Any]:
 
 
 def _history_row(info: ReleaseInfo) -> dict[str, Any]:
-    return {**ReleaseOut.of(info).model_dump(), "started": info.created_at}
+    return {**info.model_dump(), "started": info.created_at}
+
+
+def _may_decide(actor: Actor) -> bool:
+    return actor.role in {r.value for r in DECIDE}
 
 
 def _index(
@@ -111,7 +117,7 @@ def _index(
             "in_flight": in_flight,
             "history": [_history_row(r) for r in history],
             "tasks": releases.task_list(status="open"),
-            "may_decide": actor.role in {r.value for r in DECIDE},
+            "may_decide": _may_decide(actor),
             "error": error,
         },
         status=status,
@@ -119,9 +125,7 @@ def _index(
 
 
 @router.get("/releases", response_class=HTMLResponse)
-def releases_page(
-    request: Request, releases: Releases, actor: Annotated[Actor, page(*READ)]
-) -> Response:
+def releases_page(request: Request, releases: Releases, actor: Reader) -> Response:
     return _index(request, releases, actor)
 
 
@@ -130,7 +134,7 @@ def release_page(
     release_id: PathId,
     request: Request,
     releases: Releases,
-    actor: Annotated[Actor, page(*READ)],
+    actor: Reader,
 ) -> Response:
     detail = releases.detail(release_id)
     max_rollback = releases.policy.deployment.blue_green.max_rollback_time
@@ -142,7 +146,7 @@ def release_page(
             "release": detail,
             "analyses": detail.analyses,
             "timeline": detail.timeline,
-            "may_decide": actor.role in {r.value for r in DECIDE},
+            "may_decide": _may_decide(actor),
             "handover": _handover(releases, release_id),
             "max_rollback_seconds": max_rollback.total_seconds(),
         },
@@ -162,11 +166,11 @@ def _act(
     actor: Actor,
     call: Callable[[ReleaseService], object],
 ) -> Response:
-    try:
-        call(releases)
-    except LeitstandError as exc:
-        return _index(request, releases, actor, error=exc.message, status=exc.http_status)
-    return RedirectResponse("/releases", status_code=303)
+    return act_or_redisplay(
+        lambda: call(releases),
+        "/releases",
+        lambda exc: _index(request, releases, actor, error=exc.message, status=exc.http_status),
+    )
 
 
 @router.post("/releases/{release_id}/approve")
@@ -174,7 +178,7 @@ def approve(
     release_id: PathId,
     request: Request,
     releases: Releases,
-    actor: Annotated[Actor, page(*DECIDE)],
+    actor: Decider,
 ) -> Response:
     return _act(request, releases, actor, lambda s: s.approve(release_id=release_id, actor=actor))
 
@@ -184,7 +188,7 @@ def promote(
     release_id: PathId,
     request: Request,
     releases: Releases,
-    actor: Annotated[Actor, page(*DECIDE)],
+    actor: Decider,
 ) -> Response:
     return _act(request, releases, actor, lambda s: s.promote(release_id=release_id, actor=actor))
 
@@ -194,7 +198,7 @@ def abort(
     release_id: PathId,
     request: Request,
     releases: Releases,
-    actor: Annotated[Actor, page(*DECIDE)],
+    actor: Decider,
     reason: Annotated[str, Form()] = "",
 ) -> Response:
     return _act(
@@ -209,7 +213,7 @@ def abort(
 def rollback(
     request: Request,
     releases: Releases,
-    actor: Annotated[Actor, page(*DECIDE)],
+    actor: Decider,
     service: Annotated[str, Form()] = "",
     env: Annotated[str, Form()] = "",
     reason: Annotated[str, Form()] = "",

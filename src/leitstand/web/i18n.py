@@ -25,14 +25,19 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 
 from leitstand import display
-from leitstand.display import DEFAULT_ZONE, fmt_day, fmt_number, fmt_time
+from leitstand.display import DEFAULT_ZONE, fmt_day, fmt_number, fmt_subject, fmt_time
+from leitstand.errors import LeitstandError
 
 if TYPE_CHECKING:
+    from fastapi.responses import Response
+
     from leitstand.policy.model import Policy
 
 __all__ = [
     "LANGUAGES",
     "NavEntry",
+    "Text",
+    "act_or_redisplay",
     "display_zone",
     "jinja_filters",
     "label",
@@ -46,79 +51,88 @@ __all__ = [
 
 LANGUAGES: Final = ("de", "en")
 
-_TEXTS: Final[dict[str, dict[str, str]]] = {
-    "overview": {"de": "Übersicht", "en": "Overview"},
-    "systems": {"de": "Systeme", "en": "Systems"},
-    "system": {"de": "System", "en": "System"},
-    "priority": {"de": "Priorität", "en": "Priority"},
-    "tenants": {"de": "Mandanten (Maklerhäuser)", "en": "Tenants (broker houses)"},
-    "tenant": {"de": "Mandant", "en": "Tenant"},
-    "ledger": {"de": "Nachweis-Ledger", "en": "Evidence ledger"},
-    "latest_entries": {"de": "Neueste Einträge", "en": "Latest entries"},
-    "time": {"de": "Zeit", "en": "Time"},
-    "actor": {"de": "Akteur", "en": "Actor"},
-    "action": {"de": "Aktion", "en": "Action"},
-    "subject": {"de": "Gegenstand", "en": "Subject"},
-    "verify": {"de": "Prüfung", "en": "Verification"},
-    "verify_now": {"de": "Jetzt prüfen", "en": "Verify now"},
-    "intact": {"de": "intakt", "en": "intact"},
-    "not_intact": {"de": "NICHT intakt", "en": "NOT intact"},
-    "never_verified": {"de": "noch nicht geprüft", "en": "not verified yet"},
-    "manual_entry": {"de": "manuell", "en": "manual"},
-    "verify_incomplete": {"de": "unvollständig", "en": "incomplete"},
-    "entries": {"de": "Einträge", "en": "entries"},
-    "entry": {"de": "Eintrag", "en": "entry"},
-    "export_period": {"de": "Zeitraum exportieren", "en": "Export a period"},
-    "export_from": {"de": "Von", "en": "From"},
-    "export_until": {"de": "Bis (ausschließlich)", "en": "Until (exclusive)"},
-    "export_download": {
-        "de": "Prüfarchiv herunterladen (tar.gz)",
-        "en": "Download verifiable archive (tar.gz)",
-    },
-    "export_hint": {
-        "de": "Entpacken und offline prüfen: leitstand audit verify --export ORDNER",
-        "en": "Unpack and verify offline: leitstand audit verify --export FOLDER",
-    },
-    "first_bad": {"de": "erster fehlerhafter Index", "en": "first bad index"},
-    "checked_at": {"de": "geprüft am", "en": "checked at"},
-    "policy_source": {"de": "Richtlinie", "en": "Policy"},
-    "defaults": {"de": "eingebaute Vorgaben (Seed)", "en": "built-in defaults (seed)"},
-    "login": {"de": "Anmelden", "en": "Sign in"},
-    "logout": {"de": "Abmelden", "en": "Sign out"},
-    "token": {"de": "API-Token", "en": "API token"},
-    "token_help": {
-        "de": "Das Token wurde bei `leitstand up` oder `leitstand user add` ausgegeben.",
-        "en": "The token was printed by `leitstand up` or `leitstand user add`.",
-    },
-    "bad_token": {"de": "Ungültiges oder gesperrtes Token.", "en": "Invalid or revoked token."},
-    "signed_in_as": {"de": "Angemeldet als", "en": "Signed in as"},
-    "no_entries": {"de": "Noch keine Einträge.", "en": "No entries yet."},
-    "none": {"de": "keine", "en": "none"},
-    "critical": {"de": "Kritisch", "en": "Critical"},
-    "high": {"de": "Hoch", "en": "High"},
-    "normal": {"de": "Normal", "en": "Normal"},
-    "language": {"de": "English", "en": "Deutsch"},
-    "navigation": {"de": "Bereiche", "en": "Sections"},
-    "recovery_objectives": {"de": "Wiederherstellungsziele", "en": "Recovery objectives"},
-    "ro_rpo_now": {"de": "RPO gemessen", "en": "RPO measured"},
-    "ro_rpo_target": {"de": "RPO Ziel", "en": "RPO objective"},
-    "ro_rto_estimate": {"de": "RTO letzter Drill", "en": "RTO last drill"},
-    "ro_rto_target": {"de": "RTO Ziel", "en": "RTO objective"},
-    "ro_status": {"de": "Status", "en": "Status"},
-    "ro_ok": {"de": "eingehalten", "en": "met"},
-    "ro_breach": {"de": "verletzt", "en": "breached"},
-    "ro_unknown": {"de": "unbekannt", "en": "unknown"},
-    "ro_not_configured": {"de": "keine Sicherung konfiguriert", "en": "no backup configured"},
-    "ro_no_backup": {"de": "noch keine Sicherung", "en": "no backup yet"},
-    "ro_not_measured": {"de": "noch nicht gemessen", "en": "not measured yet"},
-    "ro_no_point": {"de": "kein wiederherstellbarer Stand", "en": "no restorable point"},
-    "ro_no_drill": {"de": "noch kein Drill", "en": "no drill yet"},
-    "ro_measured_at": {"de": "gemessen", "en": "measured"},
-    "ro_details": {"de": "Details unter Backup & Recovery", "en": "Details in Backup & recovery"},
+#: UI texts as (German, English).
+_TEXTS: Final[dict[str, tuple[str, str]]] = {
+    "overview": ("Übersicht", "Overview"),
+    "systems": ("Systeme", "Systems"),
+    "system": ("System", "System"),
+    "priority": ("Priorität", "Priority"),
+    "tenants": ("Mandanten (Maklerhäuser)", "Tenants (broker houses)"),
+    "tenant": ("Mandant", "Tenant"),
+    "ledger": ("Nachweis-Ledger", "Evidence ledger"),
+    "latest_entries": ("Neueste Einträge", "Latest entries"),
+    "time": ("Zeit", "Time"),
+    "actor": ("Akteur", "Actor"),
+    "action": ("Aktion", "Action"),
+    "subject": ("Gegenstand", "Subject"),
+    "verify": ("Prüfung", "Verification"),
+    "verify_now": ("Jetzt prüfen", "Verify now"),
+    "intact": ("intakt", "intact"),
+    "not_intact": ("NICHT intakt", "NOT intact"),
+    "never_verified": ("noch nicht geprüft", "not verified yet"),
+    "manual_entry": ("manuell", "manual"),
+    "verify_incomplete": ("unvollständig", "incomplete"),
+    "entries": ("Einträge", "entries"),
+    "entry": ("Eintrag", "entry"),
+    "export_period": ("Zeitraum exportieren", "Export a period"),
+    "export_from": ("Von", "From"),
+    "export_until": ("Bis (ausschließlich)", "Until (exclusive)"),
+    "export_download": (
+        "Prüfarchiv herunterladen (tar.gz)",
+        "Download verifiable archive (tar.gz)",
+    ),
+    "export_hint": (
+        "Entpacken und offline prüfen: leitstand audit verify --export ORDNER",
+        "Unpack and verify offline: leitstand audit verify --export FOLDER",
+    ),
+    "first_bad": ("erster fehlerhafter Index", "first bad index"),
+    "checked_at": ("geprüft am", "checked at"),
+    "policy_source": ("Richtlinie", "Policy"),
+    "defaults": ("eingebaute Vorgaben (Seed)", "built-in defaults (seed)"),
+    "login": ("Anmelden", "Sign in"),
+    "logout": ("Abmelden", "Sign out"),
+    "token": ("API-Token", "API token"),
+    "token_help": (
+        "Das Token wurde bei `leitstand up` oder `leitstand user add` ausgegeben.",
+        "The token was printed by `leitstand up` or `leitstand user add`.",
+    ),
+    "bad_token": ("Ungültiges oder gesperrtes Token.", "Invalid or revoked token."),
+    "signed_in_as": ("Angemeldet als", "Signed in as"),
+    "no_entries": ("Noch keine Einträge.", "No entries yet."),
+    "none": ("keine", "none"),
+    "critical": ("Kritisch", "Critical"),
+    "high": ("Hoch", "High"),
+    "normal": ("Normal", "Normal"),
+    "language": ("English", "Deutsch"),
+    "navigation": ("Bereiche", "Sections"),
+    "recovery_objectives": ("Wiederherstellungsziele", "Recovery objectives"),
+    "ro_rpo_now": ("RPO gemessen", "RPO measured"),
+    "ro_rpo_target": ("RPO Ziel", "RPO objective"),
+    "ro_rto_estimate": ("RTO letzter Drill", "RTO last drill"),
+    "ro_rto_target": ("RTO Ziel", "RTO objective"),
+    "ro_status": ("Status", "Status"),
+    "ro_ok": ("eingehalten", "met"),
+    "ro_breach": ("verletzt", "breached"),
+    "ro_unknown": ("unbekannt", "unknown"),
+    "ro_not_configured": ("keine Sicherung konfiguriert", "no backup configured"),
+    "ro_no_backup": ("noch keine Sicherung", "no backup yet"),
+    "ro_not_measured": ("noch nicht gemessen", "not measured yet"),
+    "ro_no_point": ("kein wiederherstellbarer Stand", "no restorable point"),
+    "ro_no_drill": ("noch kein Drill", "no drill yet"),
+    "ro_measured_at": ("gemessen", "measured"),
+    "ro_details": ("Details unter Backup & Recovery", "Details in Backup & recovery"),
 }
 
 
-_CATALOG: dict[str, dict[str, str]] = dict(_TEXTS)
+#: A UI text: (German, English), or by language (``{"de": ..., "en": ...}``).
+Text = tuple[str, str] | Mapping[str, str]
+
+
+def _by_language(text: Text) -> dict[str, str]:
+    return dict(zip(LANGUAGES, text, strict=True)) if isinstance(text, tuple) else dict(text)
+
+
+_CATALOG: dict[str, dict[str, str]] = {key: _by_language(text) for key, text in _TEXTS.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,14 +148,30 @@ class NavEntry:
 _NAV: list[NavEntry] = [NavEntry("/", "Übersicht", "Overview", 0)]
 
 
-def register_texts(texts: Mapping[str, Mapping[str, str]]) -> None:
-    """Add a domain's UI texts (``key -> {"de": ..., "en": ...}``); keys must be new."""
-    for key, value in texts.items():
-        if key in _CATALOG and _CATALOG[key] != dict(value):
+def register_texts(texts: Mapping[str, Text]) -> None:
+    """Add a domain's UI texts (``key -> (German, English)``); keys must be new."""
+    for key, text in texts.items():
+        value = _by_language(text)
+        if key in _CATALOG and _CATALOG[key] != value:
             raise ValueError(f"UI text {key!r} is already defined differently")
         if set(value) != set(LANGUAGES):
             raise ValueError(f"UI text {key!r} needs exactly the languages {LANGUAGES}")
-        _CATALOG[key] = dict(value)
+        _CATALOG[key] = value
+
+
+def act_or_redisplay(
+    act: Callable[[], object], then: str, redisplay: Callable[[LeitstandError], Response]
+) -> Response:
+    """A page form's answer: do ``act``, then go to ``then`` (303); on a refusal show the page
+    again with its message (``redisplay``, e.g. ``error=exc.message, status=exc.http_status``).
+    """
+    from fastapi.responses import RedirectResponse  # the CLI reads this module without FastAPI
+
+    try:
+        act()
+    except LeitstandError as exc:
+        return redisplay(exc)
+    return RedirectResponse(then, status_code=303)
 
 
 def register_nav(path: str, *, de: str, en: str, order: int) -> None:
@@ -319,11 +349,13 @@ def _plural_filter(context: Context, count: int, one_key: str, other_key: str) -
 
 
 def jinja_filters() -> dict[str, Callable[..., Any]]:
-    """The page filters by name: ``when``, ``day``, ``number``, ``plural``, ``label``."""
+    """The page filters by name: ``when``, ``day``, ``number``, ``plural``, ``label`` and
+    ``subject`` (a ledger subject as people read it: ``change:2`` as "Änderung 2")."""
     return {
         "when": _when_filter,
         "day": _day_filter,
         "number": _number_filter,
         "plural": _plural_filter,
         "label": _label_filter,
+        "subject": pass_context(lambda c, v: fmt_subject(v, _lang(c))),
     }

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
 from fastapi.responses import Response
@@ -19,7 +20,7 @@ from fastapi.templating import Jinja2Templates
 
 from leitstand.auth.api import BEARER, RoleGuard
 from leitstand.auth.model import Actor, Role
-from leitstand.clock import BERLIN
+from leitstand.display import DEFAULT_ZONE, fmt_time
 from leitstand.errors import AuthenticationError
 from leitstand.web.i18n import LANGUAGES, jinja_filters, nav_entries, translator
 
@@ -110,7 +111,10 @@ def human_duration(value: timedelta) -> str:
     return f"{seconds} s"
 
 
-def local_time(value: str | datetime) -> str:
-    """Render a UTC time in Europe/Berlin, German style."""
-    when = datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else value
-    return when.astimezone(BERLIN).strftime("%d.%m.%Y %H:%M:%S")
+def local_time(value: str | datetime, zone: ZoneInfo = DEFAULT_ZONE, lang: str = "de") -> str:
+    """A UTC time in ``zone`` with the zone's name, to the second: ``27.11.2026 09:45:00 MEZ``.
+
+    For command-line output; the caller passes the policy's zone (``i18n.display_zone``),
+    Europe/Berlin unless told. The format is ``leitstand.display.fmt_time``'s.
+    """
+    return fmt_time(value, lang, zone, seconds=True, sep=" ")

@@ -60,11 +60,11 @@ def test_unacknowledged_critical_alert_escalates_to_level_3_and_opens_one_incide
     assert "Stufe 2" in smtp.mails[0].subject
 
     later(clock, alerts, minutes=14)
-    assert alerts.alerting.queries.get(alert_id)["level"] == 2
+    assert alerts.alerting.queries.alert(alert_id).level == 2
     later(clock, alerts, minutes=1, seconds=1)
-    data = alerts.alerting.queries.get(alert_id)
-    assert data["level"] == 3
-    incident = data["escalation"]["incident_id"]
+    data = alerts.alerting.queries.alert(alert_id)
+    assert data.level == 3
+    incident = data.escalation.incident_id
     assert incident == "INC-2026-0001"
     level3 = {"anna@example.org", "carla@example.org", "dirk@example.org", "eva@example.org"}
     level3.add("mario@example.org")
@@ -92,9 +92,9 @@ def test_acknowledged_alert_does_not_escalate(
     later(clock, alerts, minutes=10)
     alerts.alerting.acknowledge(alert_id=alert_id, actor=OPS, note="looking")
     later(clock, alerts, minutes=30)
-    data = alerts.alerting.queries.get(alert_id)
-    assert (data["level"], data["escalation"]["state"]) == (2, "acknowledged")
-    assert data["acknowledged_by"] == "anna"
+    data = alerts.alerting.queries.alert(alert_id)
+    assert (data.level, data.escalation.state) == (2, "acknowledged")
+    assert data.acknowledged_by == "anna"
     assert alerts.incidents.list() == []
     assert "alert.escalated" not in _actions(alerts)
     with alerts.db.reader() as session:
@@ -113,11 +113,11 @@ def test_a_burst_of_escalations_opens_one_incident_each_in_one_batch(
     clock.advance(timedelta(minutes=16))
     # All 24 level-3 steps are due at once: one claim, one set-wise firing, one commit.
     assert alerts.scheduler.run_due(limit=500, kinds=["alerting.escalate"]) == 24
-    data = {i: alerts.alerting.queries.get(i) for i in ids}
-    assert (data[ids[7]]["level"], data[ids[7]]["escalation"]["state"]) == (2, "acknowledged")
+    data = {i: alerts.alerting.queries.alert(i) for i in ids}
+    assert (data[ids[7]].level, data[ids[7]].escalation.state) == (2, "acknowledged")
     escalated = [data[i] for i in ids if i != ids[7]]
-    assert all(d["level"] == 3 for d in escalated)
-    incidents = [d["escalation"]["incident_id"] for d in escalated]
+    assert all(d.level == 3 for d in escalated)
+    incidents = [d.escalation.incident_id for d in escalated]
     assert sorted(incidents) == [f"INC-2026-{n:04d}" for n in range(1, 25)]
     listed = {i.id: i for i in alerts.incidents.list()}
     assert set(listed) == set(incidents)
@@ -148,7 +148,7 @@ def test_warning_notifies_devops_only_and_never_escalates(
     pump(alerts)
     assert [m.recipients for m in smtp.wait_for(1)] == [["anna@example.org"]]
     later(clock, alerts, hours=1)
-    assert alerts.alerting.queries.get(alert_id)["level"] == 1
+    assert alerts.alerting.queries.alert(alert_id).level == 1
     assert len(smtp.mails) == 1
 
 
@@ -168,8 +168,8 @@ def test_resolving_closes_the_escalation_and_tells_who_was_paged(
     assert ref is not None and ref.id == alert_id
     pump(alerts)
     later(clock, alerts, minutes=20)
-    data = alerts.alerting.queries.get(alert_id)
-    assert (data["status"], data["level"], data["escalation"]["state"]) == (
+    data = alerts.alerting.queries.alert(alert_id)
+    assert (data.status, data.level, data.escalation.state) == (
         "resolved",
         2,
         "resolved",
@@ -229,7 +229,7 @@ def test_a_pending_escalation_survives_a_restart_and_fires_exactly_once(
         again = build(settings, clock=clock, policy=policy)
         try:
             pump(again)
-            assert again.alerting.queries.get(alert_id)["level"] == 3
+            assert again.alerting.queries.alert(alert_id).level == 3
             assert _actions(again).count("alert.escalated") == 1
             assert len(again.incidents.list()) == 1
         finally:
@@ -252,7 +252,7 @@ def test_other_domains_raise_alerts_in_their_own_transaction(alerts: Container) 
             raise Boom
     except Boom:
         pass
-    assert alerts.alerting.queries.alerts(status=None) == []
+    assert alerts.alerting.queries.alert_list(status=None) == []
     assert "alert.fired" not in _actions(alerts)
 
 
@@ -276,6 +276,6 @@ def test_notify_reaches_everyone_holding_a_role(alerts: Container, smtp: SmtpSin
 
 def test_the_alert_time_is_the_clock_time(alerts: Container, clock: ManualClock) -> None:
     alert_id = _raise(alerts)
-    assert alerts.alerting.queries.get(alert_id)["received_at"] == datetime(
+    assert alerts.alerting.queries.alert(alert_id).received_at == datetime(
         2026, 11, 27, 9, 0, tzinfo=UTC
     )

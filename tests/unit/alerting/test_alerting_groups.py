@@ -97,12 +97,12 @@ def test_one_group_with_two_tenants_opens_one_incident_and_later_alerts_join_it(
     incident = incidents[0]
     assert (incident.severity, sorted(incident.tenants)) == ("SEV-1", sorted([NORD, SUED]))
     for alert_id in first:
-        assert alerts.alerting.queries.get(alert_id)["escalation"]["incident_id"] == incident.id
+        assert alerts.alerting.queries.alert(alert_id).escalation.incident_id == incident.id
     assert _actions(alerts).count("incident.opened") == 1
 
     # A later alert of the same group (Alertmanager's next group_interval) joins at once.
     [late] = _deliver(alerts, _webhook([_alert("aa03", WEST, clock.now())]))
-    assert alerts.alerting.queries.get(late)["escalation"]["incident_id"] == incident.id
+    assert alerts.alerting.queries.alert(late).escalation.incident_id == incident.id
     joined = alerts.incidents.get(incident.id)
     assert sorted(joined.tenants) == sorted([NORD, SUED, WEST])
     later(clock, alerts, minutes=16)  # its own escalation reaches level 3: still one incident

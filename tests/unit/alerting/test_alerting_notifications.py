@@ -34,15 +34,15 @@ def test_a_failing_channel_is_retried_with_backoff_and_never_blocks_the_others(
     _notify(alerts)
     pump(alerts)
     assert len(smtp.wait_for(1)) == 1  # e-mail went out although the webhook failed
-    pager = next(n for n in alerts.alerting.queries.notifications() if n["channel"] == "pager")
-    assert [a["outcome"] for a in pager["attempts"]] == ["failed"]
+    pager = next(n for n in alerts.alerting.queries.notification_list() if n.channel == "pager")
+    assert [a.outcome for a in pager.attempts] == ["failed"]
     later(clock, alerts, seconds=29)
     assert len(hook.bodies) == 0
     later(clock, alerts, seconds=2)  # 30 s after the first attempt
     later(clock, alerts, seconds=61)  # then 60 s
-    pager = next(n for n in alerts.alerting.queries.notifications() if n["channel"] == "pager")
-    assert [a["outcome"] for a in pager["attempts"]] == ["failed", "failed", "sent"]
-    assert pager["status"] == "sent" and len(hook.bodies) == 1
+    pager = next(n for n in alerts.alerting.queries.notification_list() if n.channel == "pager")
+    assert [a.outcome for a in pager.attempts] == ["failed", "failed", "sent"]
+    assert pager.status == "sent" and len(hook.bodies) == 1
     with alerts.db.reader() as session:
         attempts = alerts.ledger.entries(session, EntryQuery(action="notification.attempted"))
     assert len(attempts) == 4  # e-mail once, pager three times

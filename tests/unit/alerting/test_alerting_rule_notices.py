@@ -84,7 +84,7 @@ def test_a_security_gate_failing_three_runs_in_a_row_involves_the_security_engin
     alerts: Container, smtp: SmtpSink
 ) -> None:
     def open_alerts() -> list[str]:
-        return [a["name"] for a in alerts.alerting.queries.alerts(status="firing")]
+        return [a.name for a in alerts.alerting.queries.alert_list(status="firing")]
 
     for version in ("2.4.0", "2.4.1"):
         record_gate_run(alerts, service="enterprise-api", version=version, failed=["security"])

@@ -139,3 +139,128 @@ def test_log_lines_lose_secrets_in_values_too(stream: io.StringIO) -> None:
     assert "hunter2" not in text and JWT not in text
     first = json.loads(text.splitlines()[0])
     assert first["url"] == f"postgresql://app:{REDACTED}@db/app"
+
+
+# The fast path: a flat event (a log line's fields) is tested as a whole before any pattern runs.
+
+SECRETS_IN_TEXT = {
+    "github-pat": "github_pat_" + "A1b2" * 6,
+    "gitlab": "glpat-" + "x1Y2z3" * 4,
+    "slack": "xoxb-123456789012-abcdef",
+    "stripe": "sk_live_" + "a1B2" * 5,
+    "stripe-restricted": "rk_test_" + "Z9y8" * 5,
+    "google": "AIza" + ("b3C4d5" * 6)[:35],
+    "aws-session": "ASIA" + "ABCD2345EFGH6789",
+    "aws": "AKIA" + "IOSFODNN7EXAMPLE",
+    "lst": "lst_" + "Zx9_" * 8,
+    "jwt": JWT,
+}
+
+
+@pytest.mark.parametrize("secret", list(SECRETS_IN_TEXT.values()), ids=list(SECRETS_IN_TEXT))
+def test_every_key_format_is_caught_in_a_flat_event(secret: str) -> None:
+    event = {"event": "call", "level": "info", "status": 200, "note": f"using {secret} now"}
+    assert redact(event) == {**event, "note": f"using {REDACTED} now"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Token abc123def456", f"Token {REDACTED}"),
+        ("DIGEST u7Yx+Q2z/9==", f"DIGEST {REDACTED}"),
+        ("bearer\tabcDEF123456789", f"bearer\t{REDACTED}"),
+        ("api_key=k3y", f"api_key={REDACTED}"),
+        ("apikey = 'k 3 y'", f"apikey = {REDACTED}"),
+        ("ACCESS-TOKEN=t0k", f"ACCESS-TOKEN={REDACTED}"),
+        ("client_secret: s3cr3t", f"client_secret: {REDACTED}"),
+        ("PASSWD=hunter2", f"PASSWD={REDACTED}"),
+        ("redis://:hunter2@cache:6379/0", f"redis://:{REDACTED}@cache:6379/0"),
+        (
+            "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk\n",
+            REDACTED,
+        ),
+        ("Fehler für anna: password=hunter2", f"Fehler für anna: password={REDACTED}"),
+    ],
+)
+def test_every_pattern_is_caught_in_a_flat_event_in_any_case(text: str, expected: str) -> None:
+    assert redact_text(text) == expected
+    event = {"event": "retry", "timestamp": "2026-12-07T10:40:39Z", "attempt": 2, "detail": text}
+    assert redact(event) == {**event, "detail": expected}
+
+
+def test_unicode_case_variants_of_scheme_words_are_caught() -> None:
+    # re.IGNORECASE matches "ſ" (long s) as "s": non-ASCII text is tested case-insensitively.
+    assert redact_text("Baſic dXNlcjpodW50ZXIy") == f"Baſic {REDACTED}"
+    assert redact({"h": "paſſword=hunter2 für"}) == {"h": f"paſſword={REDACTED} für"}
+
+
+def test_an_event_with_nothing_secret_is_returned_unchanged_without_a_copy() -> None:
+    event = {
+        "event": "http_request",
+        "level": "info",
+        "timestamp": "2026-12-07T10:40:39.123456Z",
+        "request_id": "5ef458a2edbf67026cf0f3b2ec5bcb65",
+        "method": "password",  # a word, not a pair: no secret
+        "route": "/api/v1/incidents/{incident_id}",
+        "url": "http://127.0.0.1:8080/readyz",
+        "status": 200,
+        "duration_ms": 12.5,
+        "cached": False,
+        "user": None,
+        "error": "delivery to ops@example.org failed via 10.0.1.2: timeout",
+    }
+    before = dict(event)
+    assert redact(event) is event
+    assert event == before
+
+
+def test_secret_key_names_are_found_in_any_case_in_a_flat_event() -> None:
+    event = {
+        "event": "login",
+        "PASSWORD": "hunter2",
+        "Api-Key": "k3y",
+        "X-Auth-Token": "abc",
+        "Authorization": "Basic dXNlcjpodW50ZXIy",
+        "SessionId": "s1",
+        "token_valid": True,
+        "user": "anna",
+    }
+    assert redact(event) == {
+        "event": "login",
+        "PASSWORD": REDACTED,
+        "Api-Key": REDACTED,
+        "X-Auth-Token": REDACTED,
+        "Authorization": REDACTED,
+        "SessionId": REDACTED,
+        "token_valid": True,
+        "user": "anna",
+    }
+    assert redact({"event": "login", "user": "anna"}) == {"event": "login", "user": "anna"}
+
+
+def test_values_in_separate_fields_do_not_combine_into_a_secret() -> None:
+    event = {"a": "password", "b": "=x", "c": "Bearer", "d": "abcDEF123456789"}
+    assert redact(event) == event
+
+
+def test_nested_values_are_redacted_and_copied() -> None:
+    inner = {"url": "postgresql://app:hunter2@db/app", "ok": "plain"}
+    event = {
+        "event": "backup",
+        "target": inner,
+        "headers": ["Accept: */*", "Authorization: Bearer abcDEF123456789"],
+        "pair": ("x", "pwd=hunter2"),
+        "clean": {"n": 1},
+        7: "seven",
+    }
+    result = redact(event)
+    assert result == {
+        "event": "backup",
+        "target": {"url": f"postgresql://app:{REDACTED}@db/app", "ok": "plain"},
+        "headers": ["Accept: */*", f"Authorization: Bearer {REDACTED}"],
+        "pair": ["x", f"pwd={REDACTED}"],
+        "clean": {"n": 1},
+        "7": "seven",
+    }
+    assert result is not event and result["clean"] is not event["clean"]
+    assert inner["url"] == "postgresql://app:hunter2@db/app"

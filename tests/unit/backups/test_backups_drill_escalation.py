@@ -79,11 +79,11 @@ def test_a_failed_drill_fires_the_backup_test_failed_rule_with_its_evidence(
     _failed_drill(container)
     [alert] = [
         a
-        for a in container.alerting.queries.alerts(status=None)
-        if a["name"] == "RecoveryDrillFailed"
+        for a in container.alerting.queries.alert_list(status=None)
+        if a.name == "RecoveryDrillFailed"
     ]
     [fired] = _entries(container, "alert.escalation_rule")
-    assert fired["rule"] == "backup_test_failed" and fired["alert_id"] == alert["id"]
+    assert fired["rule"] == "backup_test_failed" and fired["alert_id"] == alert.id
     assert fired["roles"] == ["compliance_officer"]
     assert "Backup-Test fehlgeschlagen" in fired["subject"]
     told = [

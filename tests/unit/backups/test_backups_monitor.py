@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from leitstand.alerting.schemas import AlertOut
 from leitstand.app import create_app
 from leitstand.backups.monitor import BackupMonitor
 from leitstand.backups.objectives import run_timer_key
@@ -40,8 +41,8 @@ def _monitor(container: Container, policy: Policy, tmp_path: Path) -> BackupMoni
     return monitor
 
 
-def _alerts(container: Container, name: str) -> list[dict[str, Any]]:
-    return [a for a in container.alerting.queries.alerts(status=None) if a["name"] == name]
+def _alerts(container: Container, name: str) -> list[AlertOut]:
+    return [a for a in container.alerting.queries.alert_list(status=None) if a.name == name]
 
 
 def _actions(container: Container, action: str) -> int:
@@ -94,13 +95,13 @@ def test_the_rpo_of_a_file_system_follows_its_last_good_snapshot(
     monitor.measure(actor=ADMIN)
     assert _actions(container, "backups.rpo.breached") == 1
     breach = _alerts(container, "RpoBreach")
-    assert len(breach) == 1 and breach[0]["severity"] == "critical"
-    assert breach[0]["labels"]["system"] == "batch-processing"
+    assert len(breach) == 1 and breach[0].severity == "critical"
+    assert breach[0].labels["system"] == "batch-processing"
 
     store_backup_run(container, "batch-processing", "files", "files", clock.now())
     monitor.measure(actor=ADMIN)
     assert _actions(container, "backups.rpo.recovered") == 1
-    assert _alerts(container, "RpoBreach")[0]["status"] == "resolved"
+    assert _alerts(container, "RpoBreach")[0].status == "resolved"
 
 
 def test_a_system_without_a_good_backup_on_both_sites_breaches(
@@ -127,7 +128,7 @@ def test_a_scheduled_run_that_did_not_happen_alerts_once_per_occurrence(
     monitor.measure(actor=ADMIN)
     monitor.measure(actor=ADMIN)
     missed = _alerts(container, "BackupMissed")
-    assert len(missed) == 1 and missed[0]["labels"]["row"] == "files"
+    assert len(missed) == 1 and missed[0].labels["row"] == "files"
     assert _actions(container, "backups.run.missed") == 1
     # The next night is missed as well: a new occurrence, a new alert.
     clock.advance(timedelta(days=1))
@@ -177,7 +178,7 @@ def test_overdue_recovery_drills_are_flagged_until_one_passes(
     assert due["disaster-recovery"].frequency == "annual"
     assert objective.rto_estimate == 42.0 and objective.rto_status == "ok"
     assert objective.rpo_status == "breach" and "cannot measure" in objective.rpo_reason
-    overdue = {a["labels"]["kind"] for a in _alerts(container, "RecoveryDrillOverdue")}
+    overdue = {a.labels["kind"] for a in _alerts(container, "RecoveryDrillOverdue")}
     # 100 days after the first backup: the quarterly full restore is overdue; the semi-annual
     # failover and the annual disaster recovery are not due yet.
     assert overdue == {"full-restore"}
@@ -311,7 +312,7 @@ def test_an_impossible_drill_is_refused_before_queueing_and_a_scheduled_one_aler
                 kind=DrillKind.PITR, system="enterprise-api", actor=ADMIN, trigger="schedule"
             )
         [alert] = _alerts(container, "RecoveryDrillFailed")
-        assert alert["severity"] == "critical" and "could not start" in alert["summary"]
+        assert alert.severity == "critical" and "could not start" in alert.summary
         assert _actions(container, "backups.drill.refused") == 1
     finally:
         container.close()

@@ -109,9 +109,9 @@ def test_an_overdue_emergency_review_is_alerted_to_the_compliance_officer(
     container.changes.decide(change_id=change.id, actor=OPS, approve=True)
     clock.advance(timedelta(hours=49))
     container.scheduler.run_due()
-    alerts = container.alerting.queries.alerts()
-    assert [a["name"] for a in alerts] == ["ChangeReviewOverdue"]
-    assert f"change #{change.id}" in alerts[0]["summary"]
+    alerts = container.alerting.queries.alert_list()
+    assert [a.name for a in alerts] == ["ChangeReviewOverdue"]
+    assert f"change #{change.id}" in alerts[0].summary
     actions = [r.action for r in container.changes.log(change_id=change.id)]
     assert actions[-1] == "change.review_overdue"
 

@@ -43,6 +43,25 @@ def facts(**overrides: Any) -> dict[str, Any]:
     return {**base, **overrides}
 
 
+def crowd(container: Container, clock: ManualClock, key: str, *, old: str, new: str) -> str:
+    """One incident whose ``key`` list (systems, tenants) is ``[old]``, then 205 newer incidents
+    of ``[new]`` (more than a list shows); the old incident's id."""
+    first = container.incidents.create(
+        title="Alter Vorfall", severity="SEV-4", actor=OPS, details={key: [old]}
+    ).id
+    clock.advance(timedelta(minutes=5))
+    with container.db.transaction() as session:
+        for n in range(205):
+            container.incidents.open(
+                session,
+                title=f"Neuer Vorfall {n}",
+                severity="SEV-4",
+                actor=OPS,
+                details={key: [new]},
+            )
+    return first
+
+
 def pump(container: Container) -> int:
     total = 0
     for _ in range(10):

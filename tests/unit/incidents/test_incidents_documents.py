@@ -18,8 +18,8 @@ from leitstand.auth.model import Actor
 from leitstand.bootstrap import Container
 from leitstand.incidents.reporting.documents import render_document
 from leitstand.incidents.reporting.dora_reports import report_markdown
-from leitstand.incidents.reporting.wording import fmt_datetime, fmt_number
 from leitstand.incidents.schemas import AssessmentIn
+from leitstand.incidents.wording import fmt_date, fmt_datetime, fmt_number
 from leitstand.testing import ManualClock
 
 from .conftest import COMPLIANCE, NORD, OPS, PORTAL, SUED, facts, pump
@@ -251,6 +251,10 @@ def test_english_documents_with_lang_en(container: Container, documents: dict[st
     assert "Implementing Regulation (EU) 2025/302" in text and "Final report" in text
     assert "| 3.4 | Number of clients affected | 15,000 |" in text
     assert "repeated complaints" in text and "CET" in text
+    # Times the English way (Babel), with the zone; no German or ISO-style times.
+    assert re.search(r"\| 2\.2 \| [^|]+ \| \d{1,2} [A-Z][a-z]{2} \d{4}, \d\d:\d\d CET \|", text)
+    assert "MEZ" not in text and not ISO_DATE.findall(text)
+    assert not re.search(r"\d\d\.\d\d\.\d{4}", text)
 
 
 @pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils not installed")
@@ -280,11 +284,20 @@ def test_number_and_date_formats() -> None:
     assert (fmt_number(15.0), fmt_number(15000.0), fmt_number(12.5)) == ("15", "15.000", "12,5")
     when = datetime(2026, 12, 7, 13, 5, tzinfo=UTC)
     assert fmt_datetime(when, ZoneInfo("Europe/Berlin")) == "07.12.2026, 14:05 MEZ"
-    assert fmt_datetime(when, ZoneInfo("Europe/Berlin"), "en") == "2026-12-07 14:05 CET"
+    # English documents word times the English way (Babel, leitstand.display), zone named.
+    assert fmt_datetime(when, ZoneInfo("Europe/Berlin"), "en") == "7 Dec 2026, 14:05 CET"
+    summer = datetime(2026, 7, 1, 6, 30, tzinfo=UTC)
+    assert fmt_datetime(summer, ZoneInfo("Europe/Berlin")) == "01.07.2026, 08:30 MESZ"
+    assert fmt_datetime(summer, ZoneInfo("Europe/Berlin"), "en") == "1 Jul 2026, 08:30 CEST"
+    assert fmt_datetime(when, ZoneInfo("Europe/London"), "en") == "7 Dec 2026, 13:05 GMT"
+    assert (fmt_date(date(2027, 1, 8)), fmt_date(date(2027, 1, 8), "en")) == (
+        "08.01.2027",
+        "8 Jan 2027",
+    )
 
 
 def test_every_entity_type_has_its_german_name() -> None:
-    from leitstand.incidents.reporting.wording import ENTITY_TYPES
     from leitstand.incidents.schemas import ENTITY_TYPES as KNOWN
+    from leitstand.incidents.wording import ENTITY_TYPES
 
     assert set(KNOWN) == set(ENTITY_TYPES)

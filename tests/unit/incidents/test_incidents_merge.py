@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from leitstand import migrations
+from leitstand.alerting.schemas import AlertOut
 from leitstand.bootstrap import Container
 from leitstand.db import Database
 from leitstand.errors import ConflictError, NotFoundError, ValidationError
@@ -30,11 +31,11 @@ def _open(container: Container, tenants: list[str], severity: str = "SEV-2") -> 
     ).id
 
 
-def _missed(container: Container, incident: str) -> list[dict[str, object]]:
+def _missed(container: Container, incident: str) -> list[AlertOut]:
     return [
         a
-        for a in container.alerting.queries.alerts(status=None)
-        if a["name"] == "IncidentDeadlineMissed" and a["labels"].get("incident") == incident
+        for a in container.alerting.queries.alert_list(status=None)
+        if a.name == "IncidentDeadlineMissed" and a.labels.get("incident") == incident
     ]
 
 
@@ -127,11 +128,11 @@ def test_a_missed_deadline_alert_of_the_duplicate_is_resolved_and_leads_to_the_s
     container.incidents.acknowledge(survivor, actor=OPS)
     later(clock, container, minutes=31)
     [alert] = _missed(container, duplicate)
-    assert alert["status"] == "firing"
+    assert alert.status == "firing"
 
     container.incidents.merge(duplicate, into=survivor, reason="Duplikat", actor=OPS)
 
-    assert _missed(container, duplicate)[0]["status"] == "resolved"
+    assert _missed(container, duplicate)[0].status == "resolved"
     later(clock, container, hours=3)
     assert len(_missed(container, duplicate)) == 1  # never pages again
     timeline = {e.action for e in container.incident_reporting.timeline(survivor)}

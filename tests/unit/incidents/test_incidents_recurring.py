@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from leitstand.alerting.schemas import AlertOut
 from leitstand.bootstrap import Container
 from leitstand.incidents.reporting.dora_reports import report_markdown
 from leitstand.incidents.schemas import AssessmentIn
@@ -41,9 +42,9 @@ def _monthly_check(container: Container, clock: ManualClock) -> None:
     later(clock, container, days=35)
 
 
-def _recurring_alerts(container: Container) -> list[dict[str, Any]]:
-    alerts = container.alerting.queries.alerts(status=None)
-    return [a for a in alerts if a["name"] == "RecurringMajorIncident"]
+def _recurring_alerts(container: Container) -> list[AlertOut]:
+    alerts = container.alerting.queries.alert_list(status=None)
+    return [a for a in alerts if a.name == "RecurringMajorIncident"]
 
 
 def test_recurring_incidents_major_together_make_a_report_due(
@@ -78,8 +79,8 @@ def test_recurring_incidents_major_together_make_a_report_due(
     )
     # ... an alert is raised for the tenant, and the final report lists the recurring incidents.
     [alert] = _recurring_alerts(container)
-    assert alert["tenant"] == NORD
-    assert first in alert["summary"] and second in alert["summary"]
+    assert alert.tenant == NORD
+    assert first in alert.summary and second in alert.summary
     final = report_markdown(container.incident_reporting.draft(second, NORD, "final"), "de")
     assert f"| {first}; {second} |" in final.split("| 4.15 |")[1].splitlines()[0]
     # Checking again next month records nothing twice.

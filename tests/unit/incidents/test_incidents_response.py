@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from leitstand.alerting.schemas import AlertOut
 from leitstand.bootstrap import Container
 from leitstand.errors import ConflictError
 from leitstand.incidents.schemas import AssessmentIn
@@ -22,8 +23,8 @@ def _open(container: Container, severity: str = "SEV-1", **details: object) -> s
     ).id
 
 
-def _alerts(container: Container, name: str) -> list[dict[str, object]]:
-    return [a for a in container.alerting.queries.alerts(status=None) if a["name"] == name]
+def _alerts(container: Container, name: str) -> list[AlertOut]:
+    return [a for a in container.alerting.queries.alert_list(status=None) if a.name == name]
 
 
 def test_sev1_informs_everyone_including_management_at_once(container: Container) -> None:
@@ -65,14 +66,14 @@ def test_missed_reaction_time_raises_an_alert_that_escalates_on_the_incident(
     assert _alerts(container, "IncidentDeadlineMissed") == []
     later(clock, container, minutes=1)
     [alert] = _alerts(container, "IncidentDeadlineMissed")
-    assert (alert["severity"], alert["level"], alert["labels"]["incident"]) == (
+    assert (alert.severity, alert.level, alert.labels["incident"]) == (
         "critical",
         2,
         incident,
     )
     later(clock, container, minutes=15, seconds=1)  # unacknowledged: escalates to level 3
     [alert] = _alerts(container, "IncidentDeadlineMissed")
-    assert alert["level"] == 3
+    assert alert.level == 3
     assert [i.id for i in container.incidents.list()] == [incident]  # no second incident
     actions = [e.action for e in entries(container)]
     assert "incident.alert_escalated" in actions
@@ -80,7 +81,7 @@ def test_missed_reaction_time_raises_an_alert_that_escalates_on_the_incident(
     assert {"incident.deadline_missed", "alert.fired", "alert.escalated"} <= timeline
     container.incidents.acknowledge(incident, actor=OPS)
     [alert] = _alerts(container, "IncidentDeadlineMissed")
-    assert alert["status"] == "resolved"
+    assert alert.status == "resolved"
 
 
 def test_sev1_reaction_breach_pages_the_outage_level_and_stays_on_its_incident(
@@ -89,7 +90,7 @@ def test_sev1_reaction_breach_pages_the_outage_level_and_stays_on_its_incident(
     incident = _open(container)
     later(clock, container, minutes=15, seconds=1)
     [alert] = _alerts(container, "IncidentDeadlineMissed")
-    assert (alert["severity"], alert["level"]) == ("outage", 3)
+    assert (alert.severity, alert.level) == ("outage", 3)
     assert [i.id for i in container.incidents.list()] == [incident]
     assert [e.subject for e in entries(container, "incident.alert_escalated")] == [
         f"incident:{incident}"
@@ -117,13 +118,13 @@ def test_dora_initial_deadline_warns_alerts_and_submission_resolves(
     assert initial.due_at.isoformat() == (clock.now() + timedelta(hours=4)).isoformat()
     later(clock, container, hours=3, minutes=1)  # policy: warn 1 h before
     [near] = _alerts(container, "IncidentDeadlineNear")
-    assert (near["severity"], near["tenant"]) == ("warning", NORD)
+    assert (near.severity, near.tenant) == ("warning", NORD)
     later(clock, container, hours=1)
     [missed] = _alerts(container, "IncidentDeadlineMissed")
-    assert (missed["severity"], missed["tenant"]) == ("critical", NORD)
-    assert _alerts(container, "IncidentDeadlineNear")[0]["status"] == "resolved"
+    assert (missed.severity, missed.tenant) == ("critical", NORD)
+    assert _alerts(container, "IncidentDeadlineNear")[0].status == "resolved"
     reporting.submit(incident, NORD, "initial", actor=COMPLIANCE, reference="BaFin-123")
-    assert _alerts(container, "IncidentDeadlineMissed")[0]["status"] == "resolved"
+    assert _alerts(container, "IncidentDeadlineMissed")[0].status == "resolved"
     deadlines = {d.clock: d for d in reporting.detail(incident).deadlines}
     assert deadlines["dora_initial"].late is True
     assert (
@@ -158,9 +159,9 @@ def test_gdpr_clock_runs_72_hours_from_awareness(container: Container, clock: Ma
     assert gdpr.due_at.isoformat() == (start + timedelta(hours=72)).isoformat()
     later(clock, container, hours=72)
     [alert] = _alerts(container, "IncidentDeadlineMissed")
-    assert alert["labels"]["deadline"] == "gdpr"
+    assert alert.labels["deadline"] == "gdpr"
     container.incident_reporting.gdpr_notified(incident, actor=COMPLIANCE)
-    assert _alerts(container, "IncidentDeadlineMissed")[0]["status"] == "resolved"
+    assert _alerts(container, "IncidentDeadlineMissed")[0].status == "resolved"
 
 
 def test_overdue_action_items_are_flagged_and_alert(
@@ -177,10 +178,10 @@ def test_overdue_action_items_are_flagged_and_alert(
     [item] = container.incident_actions.list(incident)
     assert item.overdue is True
     [alert] = _alerts(container, "IncidentDeadlineMissed")
-    assert alert["labels"]["deadline"] == "action:1"
+    assert alert.labels["deadline"] == "action:1"
     container.incident_actions.change(incident, 1, actor=OPS, status="done")
     assert container.incident_actions.list(incident)[0].overdue is False
-    assert _alerts(container, "IncidentDeadlineMissed")[0]["status"] == "resolved"
+    assert _alerts(container, "IncidentDeadlineMissed")[0].status == "resolved"
 
 
 def _resolve(container: Container, incident: str) -> None:
@@ -205,12 +206,12 @@ def test_post_mortem_is_due_in_five_working_days_and_closing_needs_it(
     assert draft.complete is False and draft.missing == ["root_cause", "impact"]
     later(clock, container, days=8)
     [alert] = _alerts(container, "IncidentDeadlineMissed")
-    assert alert["labels"]["deadline"] == "postmortem"
+    assert alert.labels["deadline"] == "postmortem"
     container.incidents.update(
         incident, {"root_cause": "Pool erschöpft", "impact": "Portal 20 min weg"}, actor=OPS
     )
     assert container.incident_reporting.postmortem(incident, actor=OPS).complete is True
-    assert _alerts(container, "IncidentDeadlineMissed")[0]["status"] == "resolved"
+    assert _alerts(container, "IncidentDeadlineMissed")[0].status == "resolved"
     assert container.incidents.close(incident, actor=OPS).status == "closed"
 
 

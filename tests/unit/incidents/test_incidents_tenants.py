@@ -3,8 +3,6 @@ on both backends; the join table follows every change of the list and the migrat
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import sqlalchemy as sa
 
 from leitstand import migrations
@@ -13,31 +11,13 @@ from leitstand.db import Database
 from leitstand.settings import Settings
 from leitstand.testing import ManualClock
 
-from .conftest import NORD, OPS, SUED, WEST
-
-
-def _crowd(container: Container, clock: ManualClock, *, old_tenant: str, newer: int) -> str:
-    """One incident of ``old_tenant``, then ``newer`` newer incidents of another tenant."""
-    old = container.incidents.create(
-        title="Alter Vorfall", severity="SEV-4", actor=OPS, details={"tenants": [old_tenant]}
-    ).id
-    clock.advance(timedelta(minutes=5))
-    with container.db.transaction() as session:
-        for n in range(newer):
-            container.incidents.open(
-                session,
-                title=f"Neuer Vorfall {n}",
-                severity="SEV-4",
-                actor=OPS,
-                details={"tenants": [SUED]},
-            )
-    return old
+from .conftest import NORD, OPS, SUED, WEST, crowd
 
 
 def test_an_old_open_incident_of_a_tenant_stays_in_its_list(
     container: Container, clock: ManualClock
 ) -> None:
-    old = _crowd(container, clock, old_tenant=NORD, newer=205)
+    old = crowd(container, clock, "tenants", old=NORD, new=SUED)
     assert len(container.incidents.list()) == 200  # the newest 200, none of them NORD's
     assert old not in {i.id for i in container.incidents.list()}
     assert [i.id for i in container.incidents.list(tenant=NORD)] == [old]

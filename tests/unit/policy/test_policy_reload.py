@@ -20,7 +20,7 @@ def test_every_service_reads_the_new_policy_and_its_sections(container: Containe
     assert container.alerting.policy is new
     assert container.alerting.escalator.policy is new
     assert container.incidents.policy is new
-    assert container.alerting.preview_chain("critical")[0]["escalate_after_s"] == 300
+    assert container.alerting.chain("critical")[0].escalate_after_s == 300
     assert container.policy.alerting.ack_timeout == timedelta(minutes=5)
     # Nothing still holds the old policy or one of its sections.
     sections = {id(old)} | {id(getattr(old, name)) for name in type(old).model_fields}

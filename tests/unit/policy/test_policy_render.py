@@ -60,7 +60,7 @@ def test_markdown_shows_the_seed_tables_in_german_by_default() -> None:
     )
     assert "| Audit-Logs (Nutzerzugriff) | 5 Jahre |" in md
     assert "| SEV-4 (Niedrig) | Kosmetisch oder Workaround vorhanden | Nächster Arbeitstag |" in md
-    assert "| Uptime | [BITTE ERGÄNZEN] | Externe Verfügbarkeitsprüfung |" in md
+    assert "| Uptime | Prometheus Blackbox Exporter | Externe Verfügbarkeitsprüfung |" in md
 
 
 def test_markdown_can_be_english() -> None:

@@ -504,7 +504,7 @@ def test_five_dashboards_and_tools_match_seed(policy: Policy) -> None:
         "traces": ["OpenTelemetry", "Jaeger"],
         "alerting": ["Alertmanager (Prometheus)"],
         "dashboards": ["Grafana"],
-        "uptime": [],  # "[BITTE ERGÄNZEN]"
+        "uptime": ["Prometheus Blackbox Exporter"],  # the seed: "[BITTE ERGÄNZEN]"
     }
 
 

@@ -6,20 +6,34 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from leitstand.errors import Issue, ValidationError
 from leitstand.incidents.dora.classification import classify
 from leitstand.incidents.dora.due_dates import (
     ReportStage,
+    calendar_of,
     final_report_due,
     initial_notification_due,
     intermediate_report_due,
     weekend_rule_allowed,
 )
-from leitstand.incidents.response.deadlines import calendar_of
-from leitstand.incidents.schemas import ClassificationOut, ClassifyIn, parse_model
+from leitstand.incidents.dora.facts import ClassifyIn
+from leitstand.incidents.parsing import parse_model
 from leitstand.policy.incidents import IncidentsPolicy
 
-__all__ = ["classify_document", "classify_text", "utc_text"]
+__all__ = ["ClassificationOut", "classify_document", "classify_text", "utc_text"]
+
+
+class ClassificationOut(BaseModel):
+    """One DORA classification and the deadlines that follow (nothing stored)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    major: bool
+    criteria_met: list[str]
+    reasons: list[str]
+    deadlines: dict[str, str]
 
 
 def utc_text(value: datetime) -> str:

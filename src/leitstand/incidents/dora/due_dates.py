@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import holidays
 
 from leitstand.clock import BERLIN, ensure_utc
+from leitstand.policy.incidents import IncidentsPolicy
 
 __all__ = [
     "NOON",
@@ -25,6 +26,7 @@ __all__ = [
     "Calendar",
     "ReportStage",
     "add_months",
+    "calendar_of",
     "final_report_due",
     "gdpr_due",
     "initial_notification_due",
@@ -109,6 +111,16 @@ class Calendar:
         if self.is_working_day(day):
             return ensure_utc(due)
         return self.at(self.next_working_day(day), NOON)
+
+
+def calendar_of(policy: IncidentsPolicy) -> Calendar:
+    """The working-day calendar the policy names (federal state, zone, end of the working day)."""
+    hour, minute = (int(x) for x in policy.calendar.working_day_end.split(":"))
+    return Calendar(
+        state=policy.calendar.federal_state,
+        tz=ZoneInfo(policy.calendar.timezone),
+        working_day_end=time(hour, minute),
+    )
 
 
 def reaction_due(opened_at: datetime, reaction: timedelta | str, cal: Calendar) -> datetime:

@@ -16,8 +16,7 @@ from typing import Any
 from leitstand.db import Session
 from leitstand.incidents import store
 from leitstand.incidents.dora.classification import Occurrence, assessment_of, recurring_groups
-from leitstand.incidents.response.deadline_timers import ACTOR
-from leitstand.incidents.service import IncidentPart, IncidentService
+from leitstand.incidents.parts import ACTOR, IncidentFacade, IncidentPart
 from leitstand.incidents.store import RecurringFindingRow
 from leitstand.scheduler.service import JobContext
 
@@ -35,7 +34,7 @@ class RecurringIncidents(IncidentPart):
         entity_type: the entity type of a tenant (its policy entry, else the default).
     """
 
-    def __init__(self, incidents: IncidentService, *, entity_type: Callable[[str], str]) -> None:
+    def __init__(self, incidents: IncidentFacade, *, entity_type: Callable[[str], str]) -> None:
         super().__init__(incidents)
         self.entity_type = entity_type
 

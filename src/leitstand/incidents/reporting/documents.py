@@ -3,8 +3,10 @@
 A signed document shows this incident's own story, not every ledger line of its window: its
 own alerts and escalations, its phases, actions, notes and reports, and the releases, rollbacks,
 changes and flags of its systems and tenants, each once, in order, named in the reader's
-language (``wording.germanize``). Markdown is the source of every document; HTML is that
-Markdown with ``static/document.css``, PDF is the HTML printed by WeasyPrint.
+language (``incidents.wording.germanize``). Of a release only the decisive steps appear (its
+start, the switch of traffic, promote/abort/rollback decisions, failures;
+``timeline.routine_step``). Markdown is the source of every document; HTML is that Markdown
+with ``static/document.css``, PDF is the HTML printed by WeasyPrint.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from markdown_it import MarkdownIt
 
 from leitstand.errors import Issue, ValidationError
 from leitstand.incidents.reporting.timeline import TimelineEntry
-from leitstand.incidents.reporting.wording import germanize
+from leitstand.incidents.wording import germanize
 
 __all__ = [
     "FORMATS",
@@ -77,7 +79,9 @@ def curate(
         elif entry.kind in ("incident", "note"):
             keep = entry.subject in own_subjects and entry.action not in _BOOKKEEPING
         elif entry.kind in ("release", "rollback", "change"):
-            keep = entry.system is not None and entry.system in own_systems
+            # A release's routine steps (migration, health passes, canary weights, ...) are
+            # no part of the story: its start, switch, decisions and failures are.
+            keep = entry.system is not None and entry.system in own_systems and not entry.routine
         elif entry.kind == "flag":
             keep = True  # already limited to the incident's window and tenants
         else:

@@ -22,7 +22,7 @@ from babel import Locale
 from pydantic import BaseModel
 
 from leitstand.incidents.dora.due_dates import ReportStage
-from leitstand.incidents.reporting.wording import (
+from leitstand.incidents.wording import (
     CRITERIA,
     DATA_ASPECTS,
     ENTITY_TYPES,

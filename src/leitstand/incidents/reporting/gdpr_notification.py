@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from leitstand.incidents.reporting.wording import fmt_datetime
 from leitstand.incidents.schemas import IncidentOut
+from leitstand.incidents.wording import fmt_datetime
 
 __all__ = ["gdpr_markdown"]
 

@@ -49,7 +49,7 @@ class IncidentHistory(IncidentPart):
             incident_id=row.id,
             since=_earlier(start, lookback),
             until=end + timedelta(seconds=1),
-            systems=frozenset(json.loads(row.systems or "[]")),
+            systems=frozenset(row.system_names),
             tenants=frozenset(json.loads(row.tenants or "[]")),
             alert_ids=frozenset(alert_ids),
             merged=frozenset(merged),
@@ -74,7 +74,7 @@ class IncidentHistory(IncidentPart):
             self.entries(session, row),
             incident_id=row.id,
             alert_subjects={f"alert:{a}" for a in alert_ids if a is not None},
-            systems=json.loads(row.systems or "[]"),
+            systems=row.system_names,
             lang=lang,
             merged=merged,
         )

@@ -15,8 +15,8 @@ from leitstand.incidents.dora.duration import incident_duration_hours
 from leitstand.incidents.model import ActionItem, ActionStatus
 from leitstand.incidents.reporting.dora_reports import stage_name
 from leitstand.incidents.reporting.timeline import TimelineEntry
-from leitstand.incidents.reporting.wording import fmt_date, fmt_datetime, fmt_number, zone_name
 from leitstand.incidents.schemas import IncidentOut
+from leitstand.incidents.wording import fmt_date, fmt_datetime, fmt_number, zone_name
 
 __all__ = ["Reporting", "render_postmortem"]
 

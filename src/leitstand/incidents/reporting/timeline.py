@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from leitstand.display import fmt_subject
 from leitstand.ledger.canonical import Entry
 from leitstand.ledger.ownership import SYSTEM_NAMESPACES, is_manual, namespace_of
 
@@ -30,6 +31,7 @@ __all__ = [
     "TimelineEntry",
     "assemble",
     "prefixes",
+    "routine_step",
     "system_written",
 ]
 
@@ -39,8 +41,9 @@ class Source:
     """How entries whose action starts with ``prefix`` appear on a timeline.
 
     ``de``/``en`` are ``str.format`` templates over the entry's payload plus ``action``,
-    ``subject`` and ``tenant``; missing fields render empty. ``unscoped`` keeps entries that
-    name neither a system nor a tenant (a global flag switch concerns every tenant).
+    ``subject`` (as people read it: ``change:2`` is "Änderung 2" / "Change 2") and ``tenant``;
+    missing fields render empty. ``unscoped`` keeps entries that name neither a system nor a
+    tenant (a global flag switch concerns every tenant).
     """
 
     prefix: str
@@ -53,14 +56,14 @@ class Source:
 SOURCES: tuple[Source, ...] = (
     Source("alert.fired", "alert", "Alarm {name} ({severity}): {summary}", "Alert {name} ({severity}): {summary}"),
     Source("alert.escalated", "escalation", "Eskalation {subject} auf Stufe {to_level}", "Escalation of {subject} to level {to_level}"),
-    Source("alert.acknowledged", "alert", "Alarm {subject} bestätigt", "Alert {subject} acknowledged"),
+    Source("alert.acknowledged", "alert", "{subject} bestätigt", "{subject} acknowledged"),
     Source("alert.resolved", "alert", "Alarm {name} behoben", "Alert {name} resolved"),
     Source("alert.", "alert", "{action} {subject}", "{action} {subject}"),
     Source("release.rollback", "rollback", "Rollback {service} {version} ({action})", "Rollback {service} {version} ({action})"),
     Source("release.traffic_restored", "rollback", "Traffic zurück auf {service} (Rollback)", "Traffic restored for {service} (rollback)"),
     Source("release.", "release", "Release {service} {version} {env}: {action}", "Release {service} {version} {env}: {action}"),
-    Source("change.rolled_back", "rollback", "Change {subject} zurückgerollt", "Change {subject} rolled back"),
-    Source("change.", "change", "Change {subject}: {action}", "Change {subject}: {action}"),
+    Source("change.rolled_back", "rollback", "{subject} zurückgerollt", "{subject} rolled back"),
+    Source("change.", "change", "{subject}: {action}", "{subject}: {action}"),
     Source("flag.", "flag", "Feature-Flag {key}: {action}", "Feature flag {key}: {action}"),
     Source("backups.", "backup", "Backup: {action} {subject}", "Backup: {action} {subject}", unscoped=False),
     Source("gameday.", "gameday", "Game Day: {action} {subject}", "Game day: {action} {subject}", unscoped=False),
@@ -70,6 +73,37 @@ SOURCES: tuple[Source, ...] = (
 
 #: Payload keys naming the system an entry concerns, in order of preference.
 SYSTEM_KEYS = ("service", "system")
+
+#: The steps of a release that matter to an incident's story: the start, the moment traffic
+#: moved, promote/abort decisions and failures (rollback entries are kind ``rollback``). Every
+#: other step (approval, migration, instance start, health passes, canary weights, snapshots,
+#: handover, tasks, completion) is routine: it stays on the timeline, documents leave it out.
+DECISIVE_RELEASE_STEPS = frozenset(
+    {
+        "release.started",
+        "release.switched",
+        "release.promoted",
+        "release.rolled_back",
+        "release.failed",
+        "release.health_failed",
+        "release.refused",
+        "release.cancelled",
+        "release.abandoned",
+        "release.router_error",
+    }
+)
+
+
+def routine_step(action: str, payload: Mapping[str, Any]) -> bool:
+    """Whether a release step (an entry of kind ``release``) is routine, not part of the story.
+
+    A canary analysis matters only when it did not pass (``fail``, ``inconclusive``).
+    """
+    if not action.startswith("release."):
+        return False
+    if action == "release.analysed":
+        return payload.get("verdict") == "pass"
+    return action not in DECISIVE_RELEASE_STEPS
 
 
 def prefixes(sources: Iterable[Source] = SOURCES) -> list[str]:
@@ -114,6 +148,8 @@ class TimelineEntry:
     tenant: str | None
     system: str | None
     ledger_index: int
+    #: A routine release step (``routine_step``): documents leave it out.
+    routine: bool = False
 
     def text(self, lang: str = "de") -> str:
         return self.text_en if lang == "en" else self.text_de
@@ -206,7 +242,6 @@ def assemble(
         values = {
             **{k: v for k, v in entry.payload.items() if isinstance(k, str)},
             "action": entry.action,
-            "subject": entry.subject,
             "tenant": entry.tenant or "",
         }
         out.append(
@@ -214,14 +249,15 @@ def assemble(
                 time=entry.time,
                 kind=source.kind,
                 action=entry.action,
-                text_de=_render(source.de, values),
-                text_en=_render(source.en, values),
+                text_de=_render(source.de, values | {"subject": fmt_subject(entry.subject, "de")}),
+                text_en=_render(source.en, values | {"subject": fmt_subject(entry.subject, "en")}),
                 actor=entry.actor,
                 role=entry.role,
                 subject=entry.subject,
                 tenant=entry.tenant,
                 system=system,
                 ledger_index=entry.index,
+                routine=source.kind == "release" and routine_step(entry.action, entry.payload),
             )
         )
     out.sort(key=lambda e: (e.time, e.ledger_index))

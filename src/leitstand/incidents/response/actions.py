@@ -8,8 +8,8 @@ from leitstand.auth.model import Actor
 from leitstand.errors import ConflictError, Issue, NotFoundError, ValidationError
 from leitstand.incidents import store
 from leitstand.incidents.model import ActionItem, ActionStatus
+from leitstand.incidents.parts import IncidentFacade
 from leitstand.incidents.schemas import ActionOut
-from leitstand.incidents.service import IncidentService
 from leitstand.incidents.store import ActionItemRow
 
 __all__ = ["ActionItems", "action_out"]
@@ -34,7 +34,7 @@ def action_out(row: ActionItemRow, today: date) -> ActionOut:
 class ActionItems:
     """Add, change and list the action items of an incident."""
 
-    def __init__(self, incidents: IncidentService) -> None:
+    def __init__(self, incidents: IncidentFacade) -> None:
         self.incidents = incidents
 
     def _today(self) -> date:

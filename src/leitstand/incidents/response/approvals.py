@@ -11,15 +11,13 @@ release of such a system without an approval for exactly that version.
 
 from __future__ import annotations
 
-import json
-
 from leitstand.auth.model import Actor
 from leitstand.db import Session
 from leitstand.errors import ConflictError, ForbiddenError, Issue, ValidationError
 from leitstand.incidents import store
 from leitstand.incidents.model import IncidentStatus
+from leitstand.incidents.parts import IncidentPart
 from leitstand.incidents.schemas import FixDecisionOut, FixOut
-from leitstand.incidents.service import IncidentPart
 from leitstand.incidents.store import IncidentRow
 from leitstand.ledger.service import EntryQuery
 
@@ -67,7 +65,7 @@ class FixApprovals(IncidentPart):
                 )
             if row.status == IncidentStatus.CLOSED.value:
                 raise ConflictError(f"incident {incident_id} is closed")
-            systems: list[str] = json.loads(row.systems or "[]")
+            systems = row.system_names
             if systems and service not in systems:
                 raise ValidationError(
                     [Issue("service", f"one of the incident's systems {systems} (got {service!r})")]
@@ -128,7 +126,7 @@ class FixApprovals(IncidentPart):
         rows = store.incidents.unclosed_incidents(session, closed=IncidentStatus.CLOSED.value)
         for row in rows:
             allowed = self.approvers(row)
-            if not allowed or service not in json.loads(row.systems or "[]"):
+            if not allowed or service not in row.system_names:
                 continue
             latest = None
             for decision in self.decisions(session, row.id):

@@ -10,16 +10,17 @@ meeting the deadline resolves it.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from leitstand.alerting.model import RoleMessage
 from leitstand.alerting.model import fingerprint as alert_fingerprint
-from leitstand.auth.model import Actor
 from leitstand.db import Session
+from leitstand.display import fmt_time
 from leitstand.incidents import store
 from leitstand.incidents.model import ActionItem, ActionStatus
+from leitstand.incidents.parts import ACTOR
 from leitstand.incidents.response.deadlines import (
     ClockState,
     Deadline,
@@ -29,53 +30,16 @@ from leitstand.incidents.response.deadlines import (
 )
 from leitstand.incidents.store import IncidentAlertRow, IncidentRow
 from leitstand.ledger.service import Ledger
-from leitstand.policy.base import Role
 from leitstand.policy.incidents import EscalationRule
 from leitstand.policy.model import Policy
 from leitstand.scheduler.service import JobContext, Scheduler, Timer
 
-__all__ = ["DEADLINE", "AlertSink", "IncidentClocks", "clock_state", "clock_states"]
+if TYPE_CHECKING:
+    from leitstand.alerting.service import AlertingService
+
+__all__ = ["DEADLINE", "IncidentClocks", "clock_state", "clock_states"]
 
 DEADLINE = "incidents.deadline"
-ACTOR = Actor(name="leitstand:incidents", role="system")
-
-
-class AlertSink(Protocol):
-    """The part of the alerting service incidents use (raise, resolve, notify roles)."""
-
-    def raise_alert(
-        self,
-        session: Session,
-        *,
-        name: str,
-        severity: str,
-        summary: str,
-        labels: Mapping[str, str] | None = None,
-        service: str | None = None,
-        tenant: str | None = None,
-        source: str = "leitstand",
-        actor: Actor,
-    ) -> object: ...
-
-    def resolve_alert(
-        self, session: Session, *, actor: Actor, fingerprint: str | None = None
-    ) -> object: ...
-
-    def notify(
-        self,
-        session: Session,
-        *,
-        roles: Sequence[Role | str],
-        subject: str,
-        body: str,
-        channels: Sequence[str] | None = None,
-        tenant: str | None = None,
-        actor: Actor,
-    ) -> dict[str, str]: ...
-
-    def notify_many(
-        self, session: Session, messages: Sequence[RoleMessage], *, actor: Actor
-    ) -> list[dict[str, str]]: ...
 
 
 def clock_state(session: Session, row: IncidentRow) -> ClockState:
@@ -128,7 +92,7 @@ class IncidentClocks:
     """Arm, fire and settle the timers of incident deadlines; inform roles by rule."""
 
     def __init__(
-        self, *, ledger: Ledger, policy: Policy, scheduler: Scheduler, alerts: AlertSink
+        self, *, ledger: Ledger, policy: Policy, scheduler: Scheduler, alerts: AlertingService
     ) -> None:
         self.ledger = ledger
         self.policy = policy
@@ -243,10 +207,10 @@ class IncidentClocks:
     ) -> None:
         name = "IncidentDeadlineNear" if stage == "near" else "IncidentDeadlineMissed"
         severity = self._severity(row, deadline, stage)
-        systems: list[str] = json.loads(row.systems or "[]")
+        systems = row.system_names
         service = systems[0] if systems else None
         labels = {"incident": row.id, "deadline": deadline.clock}
-        due = deadline.due_at.astimezone(self.calendar.tz).strftime("%d.%m.%Y %H:%M")
+        due = fmt_time(deadline.due_at, "de", self.calendar.tz)
         verb = "fällig" if stage == "near" else "überschritten"
         summary = f"{row.id}: {deadline.label_de} {verb} ({due})"
         # The alert's fingerprint, known before raising: if the alert starts at the level that
@@ -277,8 +241,7 @@ class IncidentClocks:
             source="incidents",
             actor=ACTOR,
         )
-        link.fingerprint = str(getattr(ref, "fingerprint", link.fingerprint))
-        link.alert_id = getattr(ref, "id", None)
+        link.fingerprint, link.alert_id = ref.fingerprint, ref.id
         action = "incident.deadline_near" if stage == "near" else "incident.deadline_missed"
         self.ledger.record(
             session,
@@ -293,7 +256,8 @@ class IncidentClocks:
                 "alert_severity": severity,
                 "label_de": summary,
                 "label_en": f"{row.id}: {deadline.label_en} "
-                f"{'due soon' if stage == 'near' else 'missed'} ({due})",
+                f"{'due soon' if stage == 'near' else 'missed'} "
+                f"({fmt_time(deadline.due_at, 'en', self.calendar.tz)})",
             },
         )
 
@@ -316,7 +280,7 @@ class IncidentClocks:
                 if not applies or not rule.immediately or key in informed:
                     continue
                 actions = "\n".join(f"- {a.de}" for a in rule.actions)
-                systems = ", ".join(json.loads(row.systems or "[]")) or "-"
+                systems = ", ".join(row.system_names) or "-"
                 tenants = ", ".join(json.loads(row.tenants or "[]")) or "-"
                 body = (
                     f"{rule.trigger.de} ({why})\n\n{row.id} · {row.severity} · {row.title}\n"

@@ -14,6 +14,7 @@ from typing import Any
 from leitstand.incidents.dora.due_dates import (
     Calendar,
     ReportStage,
+    calendar_of,
     final_report_due,
     gdpr_due,
     initial_notification_due,
@@ -77,15 +78,12 @@ class Deadline:
         return self.label_en if lang == "en" else self.label_de
 
 
-def calendar_of(policy: IncidentsPolicy) -> Calendar:
-    from zoneinfo import ZoneInfo
-
-    hour, minute = (int(x) for x in policy.calendar.working_day_end.split(":"))
-    return Calendar(
-        state=policy.calendar.federal_state,
-        tz=ZoneInfo(policy.calendar.timezone),
-        working_day_end=time(hour, minute),
-    )
+#: The name of each DORA report stage's deadline (German, English).
+_STAGE_NAMES: dict[ReportStage, tuple[str, str]] = {
+    ReportStage.INITIAL: ("DORA-Erstmeldung", "DORA initial notification"),
+    ReportStage.INTERMEDIATE: ("DORA-Zwischenmeldung", "DORA intermediate report"),
+    ReportStage.FINAL: ("DORA-Abschlussmeldung", "DORA final report"),
+}
 
 
 def _dora(state: DoraState, policy: IncidentsPolicy, cal: Calendar) -> list[Deadline]:
@@ -96,57 +94,46 @@ def _dora(state: DoraState, policy: IncidentsPolicy, cal: Calendar) -> list[Dead
     def rule(stage: ReportStage) -> Calendar | None:
         return cal if weekend_rule_allowed(state.entity_type, stage) else None
 
-    out = [
-        Deadline(
-            "dora_initial",
-            state.tenant,
-            initial_notification_due(
-                aware_at=state.aware_at,
-                classified_at=state.classified_at,
-                after_classification=dora.initial_notification,
-                after_awareness=dora.initial_notification_after_awareness,
-                cal=rule(ReportStage.INITIAL),
-            ),
-            state.initial_submitted_at,
-            warn.dora_initial,
-            f"DORA-Erstmeldung {state.tenant}",
-            f"DORA initial notification {state.tenant}",
+    # A stage is due once the one before it was submitted.
+    due = {
+        ReportStage.INITIAL: initial_notification_due(
+            aware_at=state.aware_at,
+            classified_at=state.classified_at,
+            after_classification=dora.initial_notification,
+            after_awareness=dora.initial_notification_after_awareness,
+            cal=rule(ReportStage.INITIAL),
         )
-    ]
+    }
     if state.initial_submitted_at is not None:
-        out.append(
-            Deadline(
-                "dora_intermediate",
-                state.tenant,
-                intermediate_report_due(
-                    initial_submitted_at=state.initial_submitted_at,
-                    within=dora.intermediate_report,
-                    cal=rule(ReportStage.INTERMEDIATE),
-                ),
-                state.intermediate_submitted_at,
-                warn.dora_intermediate,
-                f"DORA-Zwischenmeldung {state.tenant}",
-                f"DORA intermediate report {state.tenant}",
-            )
+        due[ReportStage.INTERMEDIATE] = intermediate_report_due(
+            initial_submitted_at=state.initial_submitted_at,
+            within=dora.intermediate_report,
+            cal=rule(ReportStage.INTERMEDIATE),
         )
     if state.intermediate_submitted_at is not None:
-        out.append(
-            Deadline(
-                "dora_final",
-                state.tenant,
-                final_report_due(
-                    intermediate_submitted_at=state.intermediate_submitted_at,
-                    months=dora.final_report_months,
-                    tz=cal.tz,
-                    cal=rule(ReportStage.FINAL),
-                ),
-                state.final_submitted_at,
-                warn.dora_final,
-                f"DORA-Abschlussmeldung {state.tenant}",
-                f"DORA final report {state.tenant}",
-            )
+        due[ReportStage.FINAL] = final_report_due(
+            intermediate_submitted_at=state.intermediate_submitted_at,
+            months=dora.final_report_months,
+            tz=cal.tz,
+            cal=rule(ReportStage.FINAL),
         )
-    return out
+    met = {
+        ReportStage.INITIAL: (state.initial_submitted_at, warn.dora_initial),
+        ReportStage.INTERMEDIATE: (state.intermediate_submitted_at, warn.dora_intermediate),
+        ReportStage.FINAL: (state.final_submitted_at, warn.dora_final),
+    }
+    return [
+        Deadline(
+            f"dora_{stage.value}",
+            state.tenant,
+            due_at,
+            met[stage][0],
+            met[stage][1],
+            f"{_STAGE_NAMES[stage][0]} {state.tenant}",
+            f"{_STAGE_NAMES[stage][1]} {state.tenant}",
+        )
+        for stage, due_at in due.items()
+    ]
 
 
 def deadlines(state: ClockState, policy: IncidentsPolicy, cal: Calendar) -> list[Deadline]:

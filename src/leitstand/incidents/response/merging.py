@@ -52,9 +52,8 @@ def check_reason(reason: str) -> str:
     return text[:2000]
 
 
-def _union(first: str | None, second: str | None) -> list[str]:
-    values = json.loads(first or "[]") + json.loads(second or "[]")
-    return list(dict.fromkeys(str(v) for v in values if v))
+def _union(first: list[str], second: list[str]) -> list[str]:
+    return list(dict.fromkeys(str(v) for v in first + second if v))
 
 
 def merge_rows(
@@ -72,13 +71,14 @@ def merge_rows(
     now = service.clock.now()
     # The duplicate's clocks stop first: its timers are cancelled, its deadline alerts resolved.
     cancelled = clocks.stop(session, duplicate, now) if clocks is not None else 0
-    systems = _union(survivor.systems, duplicate.systems)
-    tenants = _union(survivor.tenants, duplicate.tenants)
+    own_tenants: list[str] = json.loads(survivor.tenants or "[]")
+    systems = _union(survivor.system_names, duplicate.system_names)
+    tenants = _union(own_tenants, json.loads(duplicate.tenants or "[]"))
     joined = {
-        "systems": [s for s in systems if s not in json.loads(survivor.systems or "[]")],
-        "tenants": [t for t in tenants if t not in json.loads(survivor.tenants or "[]")],
+        "systems": [s for s in systems if s not in survivor.system_names],
+        "tenants": [t for t in tenants if t not in own_tenants],
     }
-    survivor.systems, survivor.tenants = json.dumps(systems), json.dumps(tenants)
+    survivor.system_names, survivor.tenants = systems, json.dumps(tenants)
     # Deadline alerts of the duplicate now lead back to the survivor (their escalations too).
     alert_links = store.response.move_deadline_alerts(session, duplicate.id, survivor.id)
     assessed = store.dora.assessed_tenants(session, survivor.id)

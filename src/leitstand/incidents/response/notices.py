@@ -21,10 +21,10 @@ from leitstand.auth.model import Actor
 from leitstand.db import Session
 from leitstand.errors import ConflictError, ForbiddenError, Issue, ValidationError
 from leitstand.incidents.model import IncidentStatus, Phase
-from leitstand.incidents.reporting.wording import TERMS, fmt_datetime, term
+from leitstand.incidents.parts import IncidentFacade, IncidentPart
 from leitstand.incidents.schemas import NoticeDraftOut, NoticeOut, NoticeSentOut, ReleasedOut
-from leitstand.incidents.service import IncidentPart, IncidentService
 from leitstand.incidents.store import IncidentRow
+from leitstand.incidents.wording import TERMS, fmt_datetime, term
 from leitstand.ledger.service import EntryQuery
 
 __all__ = ["FOLLOW_UP_RULE", "TenantNotices"]
@@ -37,7 +37,7 @@ ACTOR = Actor(name="leitstand:incidents", role="system")
 class TenantNotices(IncidentPart):
     """Draft, release and send the notices to affected tenants; inform at follow-up."""
 
-    def __init__(self, incidents: IncidentService, *, outbox: Outbox | None = None) -> None:
+    def __init__(self, incidents: IncidentFacade, *, outbox: Outbox | None = None) -> None:
         super().__init__(incidents)
         self.outbox = outbox
 
@@ -50,7 +50,7 @@ class TenantNotices(IncidentPart):
         name = configured.name if configured else tenant
         tz = self.incidents.clocks.calendar.tz
         since = row.detected_at or row.opened_at
-        systems = ", ".join(json.loads(row.systems or "[]")) or "-"
+        systems = ", ".join(row.system_names) or "-"
         phase = term(TERMS, row.phase, "de")
         subject = f"Störungsmeldung {row.id}: {row.title}"
         body = "\n".join(

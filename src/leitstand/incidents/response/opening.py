@@ -176,12 +176,14 @@ class IncidentOpener:
         changed: dict[str, IncidentRow] = {}
         for row, opening in pairs:
             added: dict[str, str] = {}
-            for key, value in (("tenants", opening.tenant), ("systems", opening.service)):
-                values = list(json.loads(getattr(row, key) or "[]"))
-                if value and value not in values:
-                    setattr(row, key, json.dumps([*values, value]))
-                    added[key] = value
-            tenants = json.loads(row.tenants or "[]")
+            tenants: list[str] = json.loads(row.tenants or "[]")
+            if opening.tenant and opening.tenant not in tenants:
+                tenants.append(opening.tenant)
+                row.tenants = json.dumps(tenants)
+                added["tenants"] = opening.tenant
+            if opening.service and opening.service not in row.system_names:
+                row.system_names = [*row.system_names, opening.service]
+                added["systems"] = opening.service
             row.tenant = tenants[0] if len(tenants) == 1 else None  # else: see ``tenants``
             row.updated_at = now
             changed[row.id] = row
@@ -283,7 +285,7 @@ class IncidentOpener:
             alert_id=spec.alert_id,
             alert_fingerprint=spec.fingerprint,
             escalation_id=spec.escalation_id,
-            systems=json.dumps(systems),
+            system_names=systems,
             tenants=json.dumps(tenants),
             detected_at=spec.detected_at or now,
             aware_at=spec.aware_at or now,
@@ -309,7 +311,7 @@ class IncidentOpener:
                 "title": row.title,
                 "severity": spec.severity,
                 "service": spec.service,
-                "systems": json.loads(row.systems),
+                "systems": row.system_names,
                 "tenants": json.loads(row.tenants),
                 "source": spec.source,
                 "alert_id": spec.alert_id,

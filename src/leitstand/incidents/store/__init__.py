@@ -14,8 +14,10 @@ from leitstand.incidents.store.tables import (
     DoraReportRow,
     IncidentAlertRow,
     IncidentRow,
+    IncidentSystemRow,
     IncidentTenantRow,
     RecurringFindingRow,
+    system_filter,
     tenant_filter,
 )
 
@@ -25,6 +27,7 @@ __all__ = [
     "DoraReportRow",
     "IncidentAlertRow",
     "IncidentRow",
+    "IncidentSystemRow",
     "IncidentTenantRow",
     "RecurringFindingRow",
     "dora",
@@ -32,5 +35,6 @@ __all__ = [
     "ledger",
     "ledger_window",
     "response",
+    "system_filter",
     "tenant_filter",
 ]

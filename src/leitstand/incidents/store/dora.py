@@ -7,6 +7,7 @@ from collections.abc import Collection
 import sqlalchemy as sa
 
 from leitstand.db import Session
+from leitstand.incidents.store.common import rows_by_incident
 from leitstand.incidents.store.tables import (
     DoraAssessmentRow,
     DoraReportRow,
@@ -51,16 +52,7 @@ def assessments_by_incident(
     session: Session, ids: Collection[str]
 ) -> dict[str, list[DoraAssessmentRow]]:
     """The assessments of many incidents (one query), by incident, each by tenant."""
-    found: dict[str, list[DoraAssessmentRow]] = {i: [] for i in ids}
-    if not found:
-        return found
-    for row in session.execute(
-        sa.select(DoraAssessmentRow)
-        .where(DoraAssessmentRow.incident_id.in_(sorted(found)))
-        .order_by(DoraAssessmentRow.incident_id, DoraAssessmentRow.tenant)
-    ).scalars():
-        found[row.incident_id].append(row)
-    return found
+    return rows_by_incident(session, DoraAssessmentRow, ids, DoraAssessmentRow.tenant)
 
 
 def assessed_tenants(session: Session, incident_id: str) -> set[str]:

@@ -7,7 +7,7 @@ from collections.abc import Collection, Sequence
 import sqlalchemy as sa
 
 from leitstand.db import Session
-from leitstand.incidents.store.tables import IncidentRow, tenant_filter
+from leitstand.incidents.store.tables import IncidentRow, system_filter, tenant_filter
 
 __all__ = [
     "alert_ids",
@@ -33,15 +33,23 @@ def incident(session: Session, incident_id: str, *, lock: bool = False) -> Incid
 
 
 def list_incidents(
-    session: Session, *, status: str | None, tenant: str | None, limit: int
+    session: Session,
+    *,
+    status: str | None,
+    tenant: str | None,
+    limit: int,
+    system: str | None = None,
 ) -> list[IncidentRow]:
-    """Incidents, newest first; the status and tenant filters run in SQL, before the limit."""
+    """Incidents, newest first; the status, tenant and system filters run in SQL, before the
+    limit."""
     stmt = sa.select(IncidentRow).order_by(IncidentRow.opened_at.desc(), IncidentRow.id.desc())
     if status is not None:
         stmt = stmt.where(IncidentRow.status == status)
     if tenant is not None:
         # An old open incident of the tenant is never cut off by the limit.
         stmt = stmt.where(tenant_filter(tenant))
+    if system is not None:
+        stmt = stmt.where(system_filter(system))
     return list(session.execute(stmt.limit(limit)).scalars())
 
 

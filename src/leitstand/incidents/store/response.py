@@ -7,6 +7,7 @@ from collections.abc import Collection
 import sqlalchemy as sa
 
 from leitstand.db import Session
+from leitstand.incidents.store.common import rows_by_incident
 from leitstand.incidents.store.tables import ActionItemRow, IncidentAlertRow
 
 __all__ = [
@@ -37,16 +38,7 @@ def actions(session: Session, incident_id: str) -> list[ActionItemRow]:
 
 def actions_by_incident(session: Session, ids: Collection[str]) -> dict[str, list[ActionItemRow]]:
     """The action items of many incidents (one query), by incident, each by number."""
-    found: dict[str, list[ActionItemRow]] = {i: [] for i in ids}
-    if not found:
-        return found
-    for row in session.execute(
-        sa.select(ActionItemRow)
-        .where(ActionItemRow.incident_id.in_(sorted(found)))
-        .order_by(ActionItemRow.incident_id, ActionItemRow.number)
-    ).scalars():
-        found[row.incident_id].append(row)
-    return found
+    return rows_by_incident(session, ActionItemRow, ids, ActionItemRow.number)
 
 
 def action(session: Session, incident_id: str, number: int) -> ActionItemRow | None:

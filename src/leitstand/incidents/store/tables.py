@@ -1,13 +1,15 @@
-"""The incident tables (ORM rows); the affected-tenant rows follow the ``tenants`` list."""
+"""The incident tables (ORM rows); the affected-tenant rows follow the ``tenants`` list, the
+affected systems are rows of their own (``incident_systems``)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from leitstand.db import Base, UTCDateTime
 
@@ -17,8 +19,10 @@ __all__ = [
     "DoraReportRow",
     "IncidentAlertRow",
     "IncidentRow",
+    "IncidentSystemRow",
     "IncidentTenantRow",
     "RecurringFindingRow",
+    "system_filter",
     "tenant_filter",
 ]
 
@@ -44,7 +48,6 @@ class IncidentRow(Base):
     escalation_id: Mapped[int | None] = mapped_column(sa.Integer, unique=True)
     # The response process (incidents_0002).
     phase: Mapped[str] = mapped_column(sa.String(16), server_default="detection")
-    systems: Mapped[str] = mapped_column(sa.Text, server_default="[]")  # JSON list
     tenants: Mapped[str] = mapped_column(sa.Text, server_default="[]")  # JSON list
     commander: Mapped[str | None] = mapped_column(sa.String(200))
     scribe: Mapped[str | None] = mapped_column(sa.String(200))
@@ -69,6 +72,54 @@ class IncidentRow(Base):
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # A duplicate closed by merging names the incident it lives on in (incidents_0004).
     merged_into: Mapped[str | None] = mapped_column(sa.String(32), index=True)
+    # The affected systems, in the incident's order (incidents_0005); loaded with the incident.
+    system_rows: Mapped[list[IncidentSystemRow]] = relationship(
+        order_by="IncidentSystemRow.position",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        lazy="selectin",
+    )
+
+    @property
+    def system_names(self) -> list[str]:
+        """The affected systems, in order."""
+        return [r.system for r in self.system_rows]
+
+    @system_names.setter
+    def system_names(self, value: Sequence[str]) -> None:
+        names = _distinct(value)
+        kept = {r.system: r for r in self.system_rows}
+        rows = []
+        for position, name in enumerate(names):
+            row = kept.get(name) or IncidentSystemRow(system=name)
+            row.position = position
+            rows.append(row)
+        self.system_rows = rows
+
+
+class IncidentSystemRow(Base):
+    """One affected system of an incident (incidents_0005): a system filter runs in SQL."""
+
+    __tablename__ = "incident_systems"
+
+    incident_id: Mapped[str] = mapped_column(
+        sa.String(32), sa.ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True
+    )
+    system: Mapped[str] = mapped_column(sa.String(100), primary_key=True, index=True)
+    position: Mapped[int] = mapped_column(sa.Integer)
+
+
+def _distinct(values: Sequence[object]) -> list[str]:
+    return list(dict.fromkeys(str(v) for v in values if v))
+
+
+def _json_names(text: str | None) -> list[str]:
+    """The names of a JSON list (an unreadable or non-list value: none)."""
+    try:
+        value = json.loads(text or "[]")
+    except ValueError:
+        return []
+    return _distinct(value) if isinstance(value, list) else []
 
 
 class IncidentTenantRow(Base):
@@ -85,13 +136,7 @@ class IncidentTenantRow(Base):
 
 
 def _tenants_of(row: IncidentRow) -> list[str]:
-    try:
-        value = json.loads(row.tenants or "[]")
-    except ValueError:
-        return []
-    if not isinstance(value, list):
-        return []
-    return list(dict.fromkeys(str(t) for t in value if t))
+    return _json_names(row.tenants)
 
 
 def _write_tenants(connection: sa.Connection, row: IncidentRow, *, replace: bool) -> None:
@@ -120,6 +165,13 @@ def tenant_filter(tenant: str) -> sa.ColumnElement[bool]:
     """A WHERE clause on ``IncidentRow``: the incident affects ``tenant`` (an indexed lookup)."""
     return IncidentRow.id.in_(
         sa.select(IncidentTenantRow.incident_id).where(IncidentTenantRow.tenant == tenant)
+    )
+
+
+def system_filter(system: str) -> sa.ColumnElement[bool]:
+    """A WHERE clause on ``IncidentRow``: the incident affects ``system`` (an indexed lookup)."""
+    return IncidentRow.id.in_(
+        sa.select(IncidentSystemRow.incident_id).where(IncidentSystemRow.system == system)
     )
 
 

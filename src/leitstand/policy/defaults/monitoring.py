@@ -207,10 +207,11 @@ def observability() -> ObservabilityPolicy:
                     "Overview dashboards per service and tenant",
                 ),
             ),
-            # The seed leaves the uptime tool open ("[BITTE ERGÄNZEN]"): no tools = to decide.
+            # The seed leaves the uptime tool open ("[BITTE ERGÄNZEN]"); leitstand's answer is
+            # the blackbox exporter in the managed stack (monitoring.probes, docs/probes.md).
             "uptime": ObservabilityTool(
                 area=t("Uptime", "Uptime"),
-                tools=[],
+                tools=["Prometheus Blackbox Exporter"],
                 purpose=t("Externe Verfügbarkeitsprüfung", "External availability check"),
             ),
         },

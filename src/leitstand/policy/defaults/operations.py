@@ -33,6 +33,10 @@ def logs() -> LogsPolicy:
     ) -> LogType:
         return LogType(name=t(de, en), period=period, reason=t(*reason), environments=envs)
 
+    personal_fields = [
+        "user", "username", "user_name", "actor", "email", "e_mail", "mail", "client_ip",
+        "remote_addr", "remote_ip", "ip", "source_ip", "x_forwarded_for",
+    ]  # fmt: skip
     return LogsPolicy(
         retention={
             "audit": log(
@@ -89,6 +93,11 @@ def logs() -> LogsPolicy:
         # "Nur autorisierte Rollen": the seed names none; leitstand's default.
         access_roles=[R.DEVOPS, R.SECURITY, R.COMPLIANCE_OFFICER, R.AUDITOR],
         automatic_rotation=True,
+        # "Keine PII in Logs: pseudonymisieren oder ausschließen": pseudonymised with a key
+        # below the leitstand home (generated on first use), so a compliance officer can
+        # re-identify. The fields are leitstand's choice: user names, e-mail and IP addresses.
+        pseudonym_key="file:keys/log-pseudonym.key",
+        pseudonymise_fields=personal_fields,
     )
 
 

@@ -36,32 +36,11 @@ __all__ = [
 
 
 def release_info(row: ReleaseRow) -> ReleaseInfo:
-    return ReleaseInfo(
-        id=row.id,
-        service=row.service,
-        env=row.env,
-        version=row.version,
-        strategy=row.strategy,
-        kind=row.kind,
-        phase=Phase(row.phase),
-        outcome=row.outcome,
-        target_slot=row.target_slot,
-        stable_slot=row.stable_slot,
-        stable_version=row.stable_version,
-        change_id=row.change_id,
-        requested_by=row.requested_by,
-        approved_by=row.approved_by,
-        step=row.step,
-        last_check=row.last_check,
-        reason=row.reason,
-        deadline=row.deadline,
-        switched_at=row.switched_at,
-        finished_at=row.finished_at,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        rollback_seconds=row.rollback_seconds,
-        snapshot=json.loads(row.snapshot) if row.snapshot else None,
-    )
+    """The read model of a release row: its columns of the same names, the snapshot parsed."""
+    fields = {name: getattr(row, name) for name in ReleaseInfo.model_fields}
+    fields["phase"] = Phase(row.phase)
+    fields["snapshot"] = json.loads(row.snapshot) if row.snapshot else None
+    return ReleaseInfo(**fields)
 
 
 def target_info(row: TargetRow, slots: list[SlotRow]) -> TargetInfo:

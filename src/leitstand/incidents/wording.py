@@ -5,6 +5,9 @@ DORA drafts and post-mortems are signed by a German compliance officer, so no st
 German document. The terms of Delegated Regulation (EU) 2024/1772 and Implementing Regulation
 (EU) 2025/302 follow their German Official Journal text (criteria, entity types, data-loss
 aspects); numbers and dates use the German locale (``15.000``, ``07.12.2026, 14:05 MEZ``).
+English documents (``--lang en``) word times the English way with the same Babel formats
+(``7 Dec 2026, 14:05 CET``, ``leitstand.display``); ledger subjects read as names
+(``change:2`` as "Änderung 2" / "Change 2").
 """
 
 # ruff: noqa: E501 - the term tables below read best one row per line
@@ -15,8 +18,9 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
 from babel.numbers import format_decimal
+
+from leitstand.display import SUBJECTS, fmt_day, fmt_subject, fmt_time, zone_abbreviation
 
 __all__ = [
     "ACTIONS",
@@ -179,6 +183,17 @@ TERMS: Mapping[str, tuple[str, str]] = {
 }
 
 _TOKEN = re.compile(r"\b[a-z][a-z0-9]*(?:[._][a-z0-9]+)+\b")
+#: A ledger subject inside a text (``change:2``, ``incident:INC-2026-0001``).
+_SUBJECT = re.compile(r"\b(?:" + "|".join(SUBJECTS) + r"):[A-Za-z0-9][A-Za-z0-9-]*\b")
+_ISO_DAY = re.compile(r"\b\d{4}-\d{2}-\d{2}\b")
+
+
+def _day(text: str, lang: str) -> str:
+    """An ISO day inside a text in the reader's way (``08.01.2027``, ``8 Jan 2027``)."""
+    try:
+        return fmt_day(date.fromisoformat(text), lang)
+    except ValueError:
+        return text
 
 
 def term(table: Mapping[str, tuple[str, str]], key: str, lang: str) -> str:
@@ -201,9 +216,8 @@ def germanize(text: str, lang: str = "de") -> str:
         return token
 
     text = _TOKEN.sub(swap, text)
-    text = re.sub(r"\balert:(\d+)\b", r"Alarm #\1" if lang != "en" else r"alert #\1", text)
-    if lang != "en":
-        text = re.sub(r"\b(\d{4})-(\d{2})-(\d{2})\b", r"\3.\2.\1", text)
+    text = _SUBJECT.sub(lambda m: fmt_subject(m.group(0), lang), text)
+    text = _ISO_DAY.sub(lambda m: _day(m.group(0), lang), text)
     return re.sub(
         r"\b(" + "|".join(k for k in TERMS if "_" not in k) + r")\b",
         lambda m: term(TERMS, m.group(0), lang) if lang != "en" else m.group(0),
@@ -219,24 +233,18 @@ def fmt_number(value: float | int, lang: str = "de") -> str:
 
 
 def fmt_datetime(value: datetime | str, tz: ZoneInfo, lang: str = "de") -> str:
-    """``07.12.2026, 14:05 MEZ`` (German) or ``2026-12-07 14:05 CET`` (English)."""
-    when = datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else value
-    local = when.astimezone(tz)
-    if lang == "en":
-        return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
-    return format_datetime(local, "dd.MM.yyyy, HH:mm zzz", tzinfo=tz, locale="de_DE")
+    """``07.12.2026, 14:05 MEZ`` (German) or ``7 Dec 2026, 14:05 CET`` (English)."""
+    return fmt_time(value, lang, tz)
 
 
 def zone_name(when: datetime, tz: ZoneInfo, lang: str = "de") -> str:
     """The zone's short name at ``when``: "MEZ"/"MESZ" in German, "CET"/"CEST" in English."""
-    local = when.astimezone(tz)
-    if lang == "en":
-        return local.tzname() or tz.key
-    return format_datetime(local, "zzz", tzinfo=tz, locale="de_DE")
+    return zone_abbreviation(when, lang, tz)
 
 
 def fmt_date(value: date, lang: str = "de") -> str:
-    return value.isoformat() if lang == "en" else f"{value:%d.%m.%Y}"
+    """A day: ``08.01.2027`` (German) or ``8 Jan 2027`` (English)."""
+    return fmt_day(value, lang)
 
 
 def join(items: Iterable[str]) -> str:

@@ -1,0 +1,1 @@
+"""Log management: pseudonymised log lines, sealed log segments, retention per log type."""
