@@ -9,6 +9,7 @@ continues an incoming ``traceparent``; every log line written inside it carries 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -16,7 +17,7 @@ import re
 import sys
 import time
 import uuid
-from collections.abc import MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any, TextIO, cast
 
 import orjson
@@ -29,7 +30,13 @@ from structlog.typing import Processor
 from leitstand.redaction import redact
 from leitstand.telemetry.spans import add_trace_ids, finish_server_span, server_span
 
-__all__ = ["HttpMetrics", "RequestContextMiddleware", "configure_logging", "correlation_id"]
+__all__ = [
+    "HttpMetrics",
+    "LineSink",
+    "RequestContextMiddleware",
+    "configure_logging",
+    "correlation_id",
+]
 
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -52,6 +59,27 @@ def _redact_processor(_logger: Any, _method: str, event: MutableMapping[str, Any
     return redact(event)
 
 
+#: Takes each rendered line with the event it was rendered from (``leitstand.logs.shipping``).
+LineSink = Callable[[str, Mapping[str, Any]], None]
+
+
+class _Shipping:
+    """The renderer, and every line it renders also handed to ``sink`` (rsyslog): the same
+    text as on stderr, after redaction and pseudonymisation."""
+
+    def __init__(self, renderer: Any, sink: LineSink) -> None:
+        self.renderer = renderer
+        self.sink = sink
+
+    def __call__(self, logger: Any, method: str, event: MutableMapping[str, Any]) -> Any:
+        rendered = self.renderer(logger, method, event)
+        if isinstance(rendered, str):
+            # Shipping never breaks a log call.
+            with contextlib.suppress(Exception):
+                self.sink(rendered, event)
+        return rendered
+
+
 class _CurrentStderr(io.TextIOBase):
     """Whatever ``sys.stderr`` is at each write, not the object it was at configuration time.
 
@@ -72,12 +100,16 @@ def configure_logging(
     json_output: bool = True,
     stream: TextIO | None = None,
     pseudonymiser: Processor | None = None,
+    ship: LineSink | None = None,
 ) -> None:
     """Configure structlog (and stdlib logging, for uvicorn) to write JSON lines to stderr.
 
     ``pseudonymiser`` (the policy's ``logs.pseudonym_key``: ``leitstand.logs.pseudonym``) runs
     just before the renderer: after redaction (a password in a URL is removed, not hashed) and
     after exceptions are formatted (their text is covered too).
+
+    ``ship`` (a :class:`leitstand.logs.shipping.Shipper`'s ``offer``) also gets every rendered
+    line, the stderr text itself, with the event it came from (for its log type).
     """
     out: TextIO = stream or cast("TextIO", _CurrentStderr())
     numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
@@ -93,6 +125,8 @@ def configure_logging(
         if json_output
         else structlog.dev.ConsoleRenderer(colors=False)
     )
+    if ship is not None:
+        renderer = _Shipping(renderer, ship)
     last: list[Any] = [pseudonymiser] if pseudonymiser is not None else []
     structlog.configure(
         processors=[*shared, structlog.processors.format_exc_info, *last, renderer],

@@ -21,6 +21,7 @@ from leitstand.errors import ConfigError
 from leitstand.incidents.wiring import schedule_incident_jobs
 from leitstand.ledger.jobs import schedule_ledger_jobs
 from leitstand.logs.pseudonym import processor_for
+from leitstand.logs.shipping import Shipper, parse_target
 from leitstand.logs.wiring import schedule_log_jobs
 from leitstand.observability import configure_logging
 from leitstand.policy_reload import install_sighup, remove_pid_file, write_pid_file
@@ -30,7 +31,17 @@ from leitstand.settings import Settings
 if TYPE_CHECKING:
     from rich.console import Console
 
-__all__ = ["bind_socket", "freeze_startup_heap", "print_start_panel", "serve", "tls_options"]
+    from leitstand.alerting.stack import LocalStack
+    from leitstand.bootstrap import Container
+
+__all__ = [
+    "bind_socket",
+    "freeze_startup_heap",
+    "print_start_panel",
+    "serve",
+    "start_shipping",
+    "tls_options",
+]
 
 
 def serve(settings: Settings, *, run_scheduler: bool = True) -> None:
@@ -45,9 +56,9 @@ def serve(settings: Settings, *, run_scheduler: bool = True) -> None:
         sock.close()
         raise
     # The policy's pseudonymisation of personal data in log lines ("Keine PII in Logs").
-    configure_logging(
-        settings.log_level, pseudonymiser=processor_for(container.policy.logs, settings.home)
-    )
+    pseudonymiser = processor_for(container.policy.logs, settings.home)
+    configure_logging(settings.log_level, pseudonymiser=pseudonymiser)
+    shipper: Shipper | None = None
     try:
         token = container.auth.ensure_first_user(actor=SYSTEM_ACTOR)
         if run_scheduler:
@@ -82,6 +93,11 @@ def serve(settings: Settings, *, run_scheduler: bool = True) -> None:
         )
         stack, stack_line = start_for_up(container, url=url)
         lines.append(stack_line)
+        shipper, shipping_line = start_shipping(container, stack)
+        if shipper is not None:
+            # The same lines as on stderr (redacted, pseudonymised) also go to rsyslog.
+            configure_logging(settings.log_level, pseudonymiser=pseudonymiser, ship=shipper.offer)
+        lines.append(shipping_line)
         if token is not None:
             lines.append("")
             lines.append("First devops user [bold]admin[/bold] created. API token (shown once):")
@@ -117,8 +133,27 @@ def serve(settings: Settings, *, run_scheduler: bool = True) -> None:
                 payload={"version": __version__},
             )
     finally:
+        if shipper is not None:
+            configure_logging(settings.log_level, pseudonymiser=pseudonymiser)
+            shipper.close()
         sock.close()
         container.close()
+
+
+def start_shipping(container: Container, stack: LocalStack | None) -> tuple[Shipper | None, str]:
+    """leitstand's own log lines to rsyslog (``logs.streams.shipping``): the managed stack's
+    rsyslog when it runs, a configured HOST:PORT, or nowhere; the shipper and a status line."""
+    target = container.policy.logs.streams.shipping
+    if target == "off":
+        return None, "log shipping: off (logs.streams.shipping)"
+    if target == "managed":
+        found = stack.rsyslog_target if stack is not None else None
+        if found is None:
+            return None, "log shipping: stderr only (the managed rsyslog does not run)"
+        host, port = found
+    else:
+        host, port = parse_target(target)
+    return Shipper(host, port), f"log shipping: rsyslog at {host}:{port} (RFC 5424 over TCP)"
 
 
 def print_start_panel(lines: list[str], *, console: Console | None = None) -> None:

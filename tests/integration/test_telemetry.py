@@ -104,7 +104,7 @@ class OtlpReceiver:
                     for span in scope_spans.spans:
                         self.spans.append(_received(resource, span))
 
-    def wait_for(self, count: int, timeout: float = 10) -> list[ReceivedSpan]:
+    def wait_for(self, count: int, timeout: float = 60) -> list[ReceivedSpan]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._lock:
@@ -229,7 +229,7 @@ def test_with_traces_off_nothing_is_made_and_log_lines_have_no_trace_ids(
         container.close()
     (line,) = _lines(log, "http_request")
     assert "trace_id" not in line and line["route"] == "/healthz"
-    time.sleep(0.2)
+    # No provider, so no exporter exists that could still send something later.
     assert receiver.spans == []
 
 
@@ -348,7 +348,7 @@ def test_the_sampling_ratio_applies_to_new_traces_and_a_caller_decision_is_kept(
         structlog.reset_defaults()
     (span,) = receiver.wait_for(1)
     assert span.trace_id == trace_id  # the caller sampled it (flags 01): it is kept
-    time.sleep(0.2)
+    # shutdown() exported every finished span before it returned: nothing else is on its way.
     assert len(receiver.spans) == 1
     # An unsampled request still has ids for its log lines.
     first = json.loads(out.getvalue().splitlines()[0])

@@ -478,6 +478,7 @@ def test_one_alert_group_becomes_one_sev1_reported_per_broker_house(
     assert sum("neues-dashboard: per Notschalter abgeschaltet" in x for x in lines) == 1, timeline
     # The rollback's own evidence (its release and change), none of the releases before the night.
     rollback_lines = [x for x in lines if PORTAL in x or "Änderung " in x]
+    assert "change:" not in timeline, timeline  # subjects as people read them ("Änderung 2")
     assert all(f"{PORTAL} {GOOD}" in x or "Änderung " in x for x in rollback_lines), timeline
     assert not [x for x in rollback_lines if "eröffnet" in x or "genehmigt" in x], timeline
     assert any("umgeschaltet" in x for x in rollback_lines), timeline  # HAProxy switched back

@@ -1,9 +1,11 @@
 """The local Prometheus stack that `leitstand up` manages when the Debian packages are installed.
 
-Prometheus, Alertmanager, node_exporter and the blackbox exporter (uptime, certificate and TCP
-connect probes, ``monitoring.probes``) run as child processes on 127.0.0.1 with the configuration
-generated from the policy (checked by promtool, amtool and ``--config.check`` before it is
-written). The children get SIGTERM if leitstand dies (``PR_SET_PDEATHSIG``), a watcher
+Prometheus, Alertmanager, node_exporter, the blackbox exporter (uptime, certificate and TCP
+connect probes, ``monitoring.probes``) and rsyslog (central logging: one stream per log type in
+the policy's log folder, ``logs.streams``; rendered and checked by ``leitstand.logs``; left out,
+with a note, when rsyslogd is not installed) run as child processes on 127.0.0.1 with the
+configuration generated from the policy (checked by promtool, amtool and ``--config.check``
+before it is written). The children get SIGTERM if leitstand dies (``PR_SET_PDEATHSIG``), a watcher
 re-renders and reloads them when the policy file changes (and on `leitstand policy reload` or
 SIGHUP to `leitstand up`), and ``stop()`` ends them by PID. ``state.json`` in the stack folder
 lets `leitstand stack status` find them from another process.
@@ -37,6 +39,10 @@ from leitstand.alerting.engines import Engines, find_engines
 from leitstand.alerting.render import render
 from leitstand.errors import ConflictError, LeitstandError
 from leitstand.identity import SYSTEM_ACTOR, Role
+from leitstand.logs.engines import LogEngines, find_log_engines
+from leitstand.logs.model import log_types, stream_paths
+from leitstand.logs.render import RSYSLOG_FILE
+from leitstand.logs.render import render as render_logs
 from leitstand.policy.loader import load_policy
 from leitstand.policy.model import Policy
 
@@ -50,6 +56,7 @@ INSTALL_HINT = (
     "apt-get install prometheus prometheus-alertmanager prometheus-node-exporter "
     "prometheus-blackbox-exporter (Debian packages), then restart `leitstand up`"
 )
+RSYSLOG_HINT = "apt-get install rsyslog logrotate (Debian packages) for central logging"
 SERVICE_USER = "alertmanager"
 _PR_SET_PDEATHSIG = 1
 
@@ -88,10 +95,22 @@ class Component:
     port: int
     pid: int | None = None
     ready_path: str = "/-/ready"
+    # ``tcp``: no HTTP endpoint; ready once it accepts a connection (rsyslog's imtcp).
+    protocol: str = "http"
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.protocol}://127.0.0.1:{self.port}"
+
+    def ready(self) -> bool:
+        """Whether the engine answers: its ready endpoint, or a TCP connect."""
+        try:
+            if self.protocol == "tcp":
+                with socket.create_connection(("127.0.0.1", self.port), timeout=2):
+                    return True
+            return httpx.get(self.url + self.ready_path, timeout=2).status_code == 200
+        except (OSError, httpx.HTTPError):
+            return False
 
 
 class LocalStack:
@@ -106,6 +125,7 @@ class LocalStack:
         leitstand_url: str,
         auth: Any,
         engines: Engines | None = None,
+        log_engines: LogEngines | None = None,
     ) -> None:
         self.folder = home / "stack"
         self.policy = policy
@@ -113,6 +133,9 @@ class LocalStack:
         self.leitstand_url = leitstand_url
         self.auth = auth
         self.engines = engines or find_engines()
+        self.log_engines = log_engines or find_log_engines()
+        # Why rsyslog does not run (not installed, its configuration refused); None if it runs.
+        self.rsyslog_note: str | None = None
         self.components: dict[str, Component] = {}
         self._processes: dict[str, subprocess.Popen[bytes]] = {}
         self._stop = threading.Event()
@@ -130,7 +153,7 @@ class LocalStack:
     def _assign_ports(self) -> dict[str, int]:
         """Each engine's port: fixed by the policy, else kept from the last start, else free."""
         stack = self.policy.monitoring.stack
-        wanted = {
+        wanted: dict[str, int | None] = {
             "prometheus": stack.prometheus_port,
             "alertmanager": stack.alertmanager_port,
         }
@@ -138,6 +161,9 @@ class LocalStack:
             wanted["node_exporter"] = stack.node_exporter_port
         if self._runs_blackbox:
             wanted["blackbox_exporter"] = self.policy.monitoring.probes.port
+        if self.log_engines.rsyslogd:
+            # Kept or free: ``logs.streams.port`` is the rendered production configuration's.
+            wanted["rsyslog"] = None
         path = self.folder / "ports.json"
         stored: dict[str, Any] = {}
         with contextlib.suppress(OSError, ValueError):
@@ -222,12 +248,20 @@ class LocalStack:
             self.components["blackbox_exporter"] = Component(
                 "blackbox_exporter", ports["blackbox_exporter"], ready_path="/-/healthy"
             )
+        if self.log_engines.rsyslogd:
+            self.components["rsyslog"] = Component(
+                "rsyslog", ports["rsyslog"], ready_path="", protocol="tcp"
+            )
+        else:
+            self.rsyslog_note = f"rsyslog: not installed; {RSYSLOG_HINT}"
         self._token()
         self.render(self.policy)
+        rsyslog_command = self._render_rsyslog()
         config = self.folder / "config"
         node = self.components.get("node_exporter", Component("", 0))
         blackbox = self.components.get("blackbox_exporter", Component("", 0))
         commands = {
+            "rsyslog": rsyslog_command,
             "blackbox_exporter": [
                 str(self.engines.blackbox_exporter),
                 f"--config.file={config / 'blackbox/blackbox.yml'}",
@@ -275,6 +309,39 @@ class LocalStack:
                 target=self._watch, name="leitstand-stack-watch", daemon=True
             )
             self._watcher.start()
+
+    def _render_rsyslog(self) -> list[str]:
+        """rsyslog's configuration from the logs domain into ``config/rsyslog`` (checked by
+        ``rsyslogd -N1`` and ``logrotate -d``); its command line. A refused configuration or a
+        missing logrotate leaves rsyslog out (``rsyslog_note``), the rest of the stack starts."""
+        component = self.components.get("rsyslog")
+        if component is None or not self.log_engines.rsyslogd:
+            return []
+        paths = stream_paths(self.policy.logs, self.folder.parent, port=component.port)
+        out = self.folder / "config" / "rsyslog"
+        try:
+            paths.work_directory.mkdir(mode=0o750, parents=True, exist_ok=True)
+            render_logs(log_types(self.policy.logs), paths, out=out, engines=self.log_engines)
+        except (LeitstandError, OSError, ValueError) as exc:
+            del self.components["rsyslog"]
+            message = exc.message if isinstance(exc, LeitstandError) else str(exc)
+            self.rsyslog_note = f"rsyslog: not started ({message.splitlines()[0]})"
+            log.warning("stack_rsyslog_not_started", error=message)
+            return []
+        return [
+            self.log_engines.rsyslogd,
+            "-n",
+            "-f",
+            str(out / RSYSLOG_FILE),
+            "-i",
+            str(paths.pid_file),
+        ]
+
+    @property
+    def rsyslog_target(self) -> tuple[str, int] | None:
+        """Where the managed rsyslog listens, when it runs."""
+        component = self.components.get("rsyslog")
+        return ("127.0.0.1", component.port) if component is not None else None
 
     def _write_state(self) -> None:
         state = {name: asdict(c) for name, c in self.components.items()}
@@ -365,6 +432,7 @@ def read_status(home: Path, engines: Engines | None = None) -> dict[str, Any]:
         "alertmanager": engines.alertmanager,
         "node_exporter": engines.node_exporter,
         "blackbox_exporter": engines.blackbox_exporter,
+        "rsyslogd": find_log_engines().rsyslogd,
         "promtool": engines.promtool,
         "amtool": engines.amtool,
     }
@@ -373,13 +441,7 @@ def read_status(home: Path, engines: Engines | None = None) -> dict[str, Any]:
     if state_file.exists():
         for name, data in json.loads(state_file.read_text()).items():
             component = Component(**data)
-            ready = False
-            if _alive(component.pid):
-                try:
-                    answer = httpx.get(component.url + component.ready_path, timeout=2)
-                    ready = answer.status_code == 200
-                except httpx.HTTPError:
-                    ready = False
+            ready = _alive(component.pid) and component.ready()
             components.append(
                 {
                     "name": name,
@@ -420,4 +482,7 @@ def start_for_up(container: Container, *, url: str) -> tuple[LocalStack | None, 
         stack.stop()
         return None, f"monitoring stack: not started ({exc})"
     prometheus, alertmanager = stack.components["prometheus"], stack.components["alertmanager"]
-    return stack, f"monitoring stack: Prometheus {prometheus.url}  Alertmanager {alertmanager.url}"
+    line = f"monitoring stack: Prometheus {prometheus.url}  Alertmanager {alertmanager.url}"
+    rsyslog = stack.components.get("rsyslog")
+    line += f"  rsyslog {rsyslog.url}" if rsyslog else f"; {stack.rsyslog_note}"
+    return stack, line

@@ -16,6 +16,14 @@ exporter, sampling) and add ``add_trace_ids`` to the service's structlog process
     app = PrometheusMiddleware(app, metrics, tracer_provider=tracing)
     structlog.configure(processors=[..., add_trace_ids, ..., JSONRenderer()])
     tracing.shutdown()                                # at exit: sends what is queued
+
+Log lines: ``LogPseudonymiser`` turns user names, e-mail and IP addresses into keyed pseudonyms
+(``logs.pseudonym_key`` and ``logs.pseudonymise_fields`` of the policy); put it into the
+service's structlog processors before the renderer:
+
+    key = load_key("env:LOG_PSEUDONYM_KEY", home=Path("."))
+    pseudonymise = LogPseudonymiser(key, policy.logs.pseudonymise_fields)
+    structlog.configure(processors=[..., pseudonymise, JSONRenderer()])
 """
 
 from __future__ import annotations
@@ -23,14 +31,18 @@ from __future__ import annotations
 from leitstand.instrument.asgi import PrometheusMiddleware
 from leitstand.instrument.metrics import AppMetrics, Pseudonymiser
 from leitstand.instrument.wsgi import WSGIMiddleware
+from leitstand.logs.pseudonym import LogPseudonymiser, load_key, pseudonym_of
 from leitstand.telemetry.provider import tracer_provider
 from leitstand.telemetry.spans import add_trace_ids
 
 __all__ = [
     "AppMetrics",
+    "LogPseudonymiser",
     "PrometheusMiddleware",
     "Pseudonymiser",
     "WSGIMiddleware",
     "add_trace_ids",
+    "load_key",
+    "pseudonym_of",
     "tracer_provider",
 ]

@@ -27,6 +27,7 @@ __all__ = [
     "logrotate_config",
     "retention_days",
     "rsyslog_config",
+    "stream_paths",
 ]
 
 #: Lines that name no known log type (and come from no program a stream lists) land here.
@@ -68,6 +69,19 @@ class Paths:
     port: int
 
 
+def stream_paths(policy: LogsPolicy, home: Path, *, port: int | None = None) -> Paths:
+    """The streams' folder (``logs.streams.directory``, relative to ``home``), rsyslog's work
+    folder and pid file inside it, and the port rsyslog listens on."""
+    folder = Path(policy.streams.directory)
+    directory = (folder if folder.is_absolute() else home / folder).resolve()
+    return Paths(
+        directory=directory,
+        pid_file=directory / ".rsyslog" / "rsyslogd.pid",
+        work_directory=directory / ".rsyslog",
+        port=port or policy.streams.port,
+    )
+
+
 def retention_days(period: timedelta) -> int:
     """Whole days of a retention period (a started day counts)."""
     return -(-int(period.total_seconds()) // 86400)
@@ -107,8 +121,9 @@ def rsyslog_config(types: list[LogTypeSpec], paths: Paths) -> str:
     """rsyslog's configuration: TCP on 127.0.0.1, JSON lines parsed, one stream per type.
 
     A line is routed by its JSON field ``log_type`` when it names a known type; otherwise by its
-    program (``haproxy`` and ``nginx`` lines are access logs); everything else is an application
-    log. Lines of a type that is not written in this environment are dropped.
+    RFC 5424 MSGID when that names one (leitstand's own lines); otherwise by its program
+    (``haproxy`` and ``nginx`` lines are access logs); everything else is an application log.
+    Lines of a type that is not written in this environment are dropped.
     """
     keys = {t.key for t in types}
     default = DEFAULT_TYPE if DEFAULT_TYPE in keys else (types[0].key if types else DEFAULT_TYPE)
@@ -151,6 +166,9 @@ def rsyslog_config(types: list[LogTypeSpec], paths: Paths) -> str:
         if key in keys:
             test = " or ".join(f"$app-name == {_q(p)}" for p in programs)
             out.append(f"  if {test} then {{ set $.type = {_q(key)}; }}")
+    for key in sorted(keys):
+        # leitstand's shipper names the type in the RFC 5424 MSGID (leitstand.logs.shipping).
+        out.append(f"  if $msgid == {_q(key)} then {{ set $.type = {_q(key)}; }}")
     for key in sorted(keys):
         out.append(f"  if $!log_type == {_q(key)} then {{ set $.type = {_q(key)}; }}")
     for spec in types:

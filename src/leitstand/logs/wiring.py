@@ -37,8 +37,10 @@ def register_log_jobs(container: Container) -> None:
     container.scheduler.register_long(MAINTAIN_KIND, maintain, lease=timedelta(minutes=30))
 
 
-def schedule_log_jobs(container: Container, *, recurrence: str = "every 3600s") -> None:
-    """Create (or update) the recurring seal-and-expire timer (hourly by default)."""
+def schedule_log_jobs(container: Container) -> None:
+    """Create (or update) the recurring seal-and-expire timer, every
+    ``logs.maintenance_interval`` of the policy."""
+    interval = int(container.policy.logs.maintenance_interval.total_seconds())
     container.scheduler.ensure_recurring(
-        kind=MAINTAIN_KIND, key="logs.maintain", recurrence=recurrence
+        kind=MAINTAIN_KIND, key="logs.maintain", recurrence=f"every {max(interval, 1)}s"
     )

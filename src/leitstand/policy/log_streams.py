@@ -31,6 +31,7 @@ __all__ = [
 
 _FILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 _SIZE = re.compile(r"^[1-9][0-9]*[kMG]?$")
+_TARGET = re.compile(r"^(managed|off|(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5})$")
 
 
 def _file_name(value: str) -> str:
@@ -49,8 +50,19 @@ def _size(value: str) -> str:
     return value
 
 
+def _target(value: str) -> str:
+    port = value.rpartition(":")[2]
+    if not _TARGET.match(value) or (port.isdigit() and not 0 < int(port) < 65536):
+        raise PydanticCustomError(
+            "shipping",
+            f"managed, off or an rsyslog HOST:PORT such as 127.0.0.1:10514 (got {describe(value)})",
+        )
+    return value
+
+
 FileName = Annotated[str, AfterValidator(_file_name)]
 Size = Annotated[str, AfterValidator(_size)]
+ShippingTarget = Annotated[str, AfterValidator(_target)]
 
 
 class Rotation(StrEnum):
@@ -80,6 +92,9 @@ class LogStreams(PolicyModel):
     directory: str = "logs"
     # rsyslog listens on 127.0.0.1 at this port (imtcp, RFC 5424 framing or plain lines).
     port: Annotated[StrictInt, Field(ge=1, le=65535)] = 10514
+    # Where `leitstand up` sends its own JSON log lines (RFC 5424 over TCP): ``managed`` to the
+    # rsyslog of the managed stack when it runs, ``off`` nowhere but stderr, or HOST:PORT.
+    shipping: ShippingTarget = "managed"
     types: dict[str, LogStream] = Field(default_factory=dict)
 
     @model_validator(mode="after")

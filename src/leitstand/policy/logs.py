@@ -10,8 +10,6 @@ re-identify a pseudonym.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from datetime import timedelta
 from typing import Annotated, Self
 
 from pydantic import AfterValidator, model_validator
@@ -19,18 +17,11 @@ from pydantic_core import PydanticCustomError
 
 from leitstand.policy.backup_targets import SecretRef
 from leitstand.policy.base import Flag, PolicyModel, RoleList, Rules, Text, unique_list
-from leitstand.policy.durations import YEAR, PositiveDuration, format_duration
+from leitstand.policy.durations import PositiveDuration, format_duration
 from leitstand.policy.log_streams import LogStreams, streams_field
 from leitstand.policy.values import describe
 
-__all__ = ["LEGAL_MINIMUM_RETENTION", "LogType", "LogsPolicy"]
-
-# Law, not policy: a leitstand.yaml cannot lower these (the seed gives DORA/HGB and BSI/DORA as
-# the reasons). A year is 365 days, as everywhere in leitstand.
-LEGAL_MINIMUM_RETENTION: Mapping[str, tuple[timedelta, str]] = {
-    "audit": (5 * YEAR, "DORA and the commercial-law retention duty (HGB)"),
-    "security": (3 * YEAR, "BSI IT-Grundschutz and DORA Art. 9"),
-}
+__all__ = ["LegalMinimum", "LogType", "LogsPolicy"]
 
 
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
@@ -56,10 +47,20 @@ class LogType(PolicyModel):
     environments: Annotated[list[str], AfterValidator(unique_list)]
 
 
+class LegalMinimum(PolicyModel):
+    """The shortest retention a law demands for a log type, and which law."""
+
+    period: PositiveDuration
+    reason: Text
+
+
 class LogsPolicy(PolicyModel):
-    """Retention per log type and the six log rules."""
+    """Retention per log type, its legal minimums and the six log rules."""
 
     retention: dict[str, LogType]
+    # The legal minimum per log type: ``policy validate`` rejects a shorter retention. A legal
+    # reading, so a policy value (the HGB question, see leitstand.policy.defaults.operations).
+    legal_minimums: dict[str, LegalMinimum]
     centralised: Flag  # every log goes to the central platform
     structured_json: Flag
     correlation_id: Flag
@@ -74,6 +75,8 @@ class LogsPolicy(PolicyModel):
     pseudonymise_fields: Annotated[list[FieldName], AfterValidator(unique_list)]
     # Per log type: stream file, rotation, readers, legal hold (leitstand.policy.log_streams).
     streams: LogStreams = streams_field()
+    # How often the recurring duty seals new segments and expires old ones.
+    maintenance_interval: PositiveDuration
 
     @model_validator(mode="after")
     def _legal_minimums(self) -> Self:
@@ -84,7 +87,8 @@ class LogsPolicy(PolicyModel):
                 "env:VARIABLE or file:/path/to/key while no_pii is true: personal data in log "
                 "lines is pseudonymised with that key (got nothing)",
             )
-        for key, (minimum, reason) in LEGAL_MINIMUM_RETENTION.items():
+        for key, legal in self.legal_minimums.items():
+            minimum, reason = legal.period, legal.reason.en
             log = self.retention.get(key)
             if log is None:
                 rules.add(f"retention.{key}", f"required by law ({reason}) (got nothing)")

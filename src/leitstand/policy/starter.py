@@ -62,7 +62,7 @@ monitoring:
 # logs:
 #   retention:
 #     application:
-#       period: 180d          # audit (5y) and security (3y) cannot go below their legal minimum
+#       period: 180d          # audit and security: at least logs.legal_minimums (5y, 3y)
 """
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
-from leitstand.bootstrap import Container
+from leitstand.bootstrap import Container, build
 from leitstand.ledger.service import EntryQuery
 from leitstand.logs.service import LogService
 from leitstand.logs.wiring import MAINTAIN_KIND, schedule_log_jobs
+from leitstand.policy.model import default_policy
+from leitstand.settings import Settings
 from leitstand.testing import ManualClock, wait_for
 
 
@@ -25,7 +28,7 @@ def test_the_timer_seals_then_expires_as_the_scheduler(
     logs.directory.mkdir(parents=True)
     segment = logs.directory / "debug.log-20261127-1"
     segment.write_text('{"log_type": "debug"}\n')
-    schedule_log_jobs(container, recurrence="every 3600s")
+    schedule_log_jobs(container)  # every logs.maintenance_interval: 1h by default
     clock.advance(timedelta(hours=1, seconds=1))
     assert container.scheduler.run_due(kinds={MAINTAIN_KIND}) == 1
     wait_for("the first run", lambda: _idle(container), timeout=30)
@@ -41,3 +44,22 @@ def test_the_timer_seals_then_expires_as_the_scheduler(
             if e.action.startswith("log.")
         ]
     assert actions == [("log.segment_sealed", "scheduler"), ("log.segment_expired", "scheduler")]
+
+
+def test_the_timer_runs_every_maintenance_interval_of_the_policy(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    policy = default_policy()
+    policy = policy.model_copy(
+        update={"logs": policy.logs.model_copy(update={"maintenance_interval": timedelta(hours=6)})}
+    )
+    c = build(Settings(home=tmp_path / "home"), clock=clock, migrate=True, policy=policy)
+    try:
+        schedule_log_jobs(c)
+        clock.advance(timedelta(hours=5, minutes=59))
+        assert c.scheduler.run_due(kinds={MAINTAIN_KIND}) == 0  # not due before six hours
+        clock.advance(timedelta(minutes=2))
+        assert c.scheduler.run_due(kinds={MAINTAIN_KIND}) == 1
+        wait_for("the run", lambda: _idle(c), timeout=30)
+    finally:
+        c.close()

@@ -201,6 +201,25 @@ def test_exactly_the_legal_minimum_is_accepted(tmp_path: Path) -> None:
     assert issues_in(tmp_path, "logs: {retention: {audit: {period: 1825d}}}\n") == []
 
 
+def test_the_legal_minimums_are_a_policy_value(tmp_path: Path) -> None:
+    issues = issues_in(
+        tmp_path,
+        """
+        logs:
+          legal_minimums:
+            audit: {period: 10y, reason: "§ 257 HGB, Buchungsbelege"}
+        """,
+    )
+    assert [(i.path, i.message) for i in issues] == [
+        (
+            "logs.retention.audit.period",
+            "at least 10y, the legal minimum (§ 257 HGB, Buchungsbelege) (got 5y)",
+        )
+    ]
+    lowered = "logs: {legal_minimums: {audit: {period: 4y}}, retention: {audit: {period: 4y}}}\n"
+    assert issues_in(tmp_path, lowered) == []
+
+
 def test_debug_logs_in_production_are_invalid(tmp_path: Path) -> None:
     issue = one_issue(
         tmp_path,

@@ -9,7 +9,7 @@ from leitstand.policy.defaults._helpers import days, hours, t
 from leitstand.policy.durations import YEAR
 from leitstand.policy.environments import DataClass, EnvironmentPolicy
 from leitstand.policy.hardening import InfrastructureAsCode, Principle
-from leitstand.policy.logs import LogsPolicy, LogType
+from leitstand.policy.logs import LegalMinimum, LogsPolicy, LogType
 from leitstand.policy.operations import ChecklistItem, GameDayPolicy, RunbookSection
 
 __all__ = [
@@ -98,6 +98,27 @@ def logs() -> LogsPolicy:
         # re-identify. The fields are leitstand's choice: user names, e-mail and IP addresses.
         pseudonym_key="file:keys/log-pseudonym.key",
         pseudonymise_fields=personal_fields,
+        # The HGB question is a legal reading, so a value: § 257 HGB keeps Handelsbriefe 6 years
+        # and Bücher/Buchungsbelege 10 years; the seed keeps audit logs 5 years for "DORA +
+        # handelsrechtliche Aufbewahrungspflicht". These are the seed's minimums; whoever decides
+        # (compliance) raises them here if audit logs count as Handelsbriefe (6y) or Belege (10y).
+        legal_minimums={
+            "audit": LegalMinimum(
+                period=5 * YEAR,
+                reason=t(
+                    "DORA und handelsrechtliche Aufbewahrungspflicht (HGB)",
+                    "DORA and the commercial-law retention duty (HGB)",
+                ),
+            ),
+            "security": LegalMinimum(
+                period=3 * YEAR,
+                reason=t(
+                    "BSI IT-Grundschutz und DORA Art. 9", "BSI IT-Grundschutz and DORA Art. 9"
+                ),
+            ),
+        },
+        # leitstand's choice: seal new segments and expire old ones hourly.
+        maintenance_interval=hours(1),
     )
 
 
