@@ -244,6 +244,24 @@ def test_the_managed_stack_runs_rsyslog_and_writes_the_streams_below_the_home(
         shipper.offer(json.dumps({"event": "stack_checked", "level": "info"}), {"event": "x"})
         stream = container.settings.home / "logs" / "application.log"
         assert wait_for("the stack's stream", lambda: _with(stream, "event", "stack_checked"))
+
+        # The engines' own output is tailed into the application stream, tagged with the engine.
+        conf = (local.folder / "config" / "rsyslog" / "rsyslog.conf").read_text()
+        assert f'File="{local.folder}/prometheus.log" Tag="prometheus"' in conf
+        ready = wait_for(
+            "Prometheus's start line in the application stream",
+            lambda: next(
+                (
+                    r
+                    for r in _lines(stream)
+                    if r["app"] == "prometheus"
+                    and "Server is ready to receive web requests." in r["message"]
+                ),
+                None,
+            ),
+            timeout=60,
+        )
+        assert ready["log_type"] == "application"
     finally:
         if shipper is not None:
             shipper.close()

@@ -27,7 +27,7 @@ import socket
 import subprocess
 import threading
 from contextlib import closing
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +40,7 @@ from leitstand.alerting.render import render
 from leitstand.errors import ConflictError, LeitstandError
 from leitstand.identity import SYSTEM_ACTOR, Role
 from leitstand.logs.engines import LogEngines, find_log_engines
-from leitstand.logs.model import log_types, stream_paths
+from leitstand.logs.model import TailedFile, log_types, stream_paths
 from leitstand.logs.render import RSYSLOG_FILE
 from leitstand.logs.render import render as render_logs
 from leitstand.policy.loader import load_policy
@@ -318,6 +318,14 @@ class LocalStack:
         if component is None or not self.log_engines.rsyslogd:
             return []
         paths = stream_paths(self.policy.logs, self.folder.parent, port=component.port)
+        # The engines' output (``<name>.log`` in the stack folder) is tailed into the
+        # application stream, each line tagged with its engine's name.
+        tailed = tuple(
+            TailedFile(self.folder / f"{name}.log", tag=name)
+            for name in self.components
+            if name != "rsyslog"
+        )
+        paths = replace(paths, tailed=tailed)
         out = self.folder / "config" / "rsyslog"
         try:
             paths.work_directory.mkdir(mode=0o750, parents=True, exist_ok=True)

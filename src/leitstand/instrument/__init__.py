@@ -24,6 +24,18 @@ service's structlog processors before the renderer:
     key = load_key("env:LOG_PSEUDONYM_KEY", home=Path("."))
     pseudonymise = LogPseudonymiser(key, policy.logs.pseudonymise_fields)
     structlog.configure(processors=[..., pseudonymise, JSONRenderer()])
+
+Shipping: ``Shipper`` sends each rendered line to rsyslog (RFC 5424 over TCP, MSGID = the log
+type, never blocking); hand it every line the renderer makes (docs/logs.md):
+
+    shipper = Shipper("127.0.0.1", 10514)
+    render = JSONRenderer()
+    def ship(logger, method, event):
+        line = render(logger, method, event)
+        shipper.offer(line, event)
+        return line
+    structlog.configure(processors=[..., pseudonymise, ship])
+    shipper.close()                                   # at exit: sends what is queued
 """
 
 from __future__ import annotations
@@ -32,6 +44,7 @@ from leitstand.instrument.asgi import PrometheusMiddleware
 from leitstand.instrument.metrics import AppMetrics, Pseudonymiser
 from leitstand.instrument.wsgi import WSGIMiddleware
 from leitstand.logs.pseudonym import LogPseudonymiser, load_key, pseudonym_of
+from leitstand.logs.shipping import Shipper
 from leitstand.telemetry.provider import tracer_provider
 from leitstand.telemetry.spans import add_trace_ids
 
@@ -40,6 +53,7 @@ __all__ = [
     "LogPseudonymiser",
     "PrometheusMiddleware",
     "Pseudonymiser",
+    "Shipper",
     "WSGIMiddleware",
     "add_trace_ids",
     "load_key",

@@ -10,6 +10,7 @@ segments that leitstand seals and expires).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -22,6 +23,7 @@ __all__ = [
     "TEMPLATE",
     "LogTypeSpec",
     "Paths",
+    "TailedFile",
     "is_segment_of",
     "log_types",
     "logrotate_config",
@@ -60,13 +62,26 @@ class LogTypeSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class TailedFile:
+    """A log file rsyslog tails (``imfile``): each new line is a message of program ``tag``,
+    written to the stream of ``log_type`` (the application stream when None) unless the line's
+    JSON names a known type itself. imfile keeps its read position in the work folder."""
+
+    path: Path
+    tag: str
+    log_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Paths:
-    """Where the streams are, and rsyslog's pid file (logrotate's postrotate signals it)."""
+    """Where the streams are, and rsyslog's pid file (logrotate's postrotate signals it);
+    ``tailed``: log files rsyslog reads too (the managed engines' output)."""
 
     directory: Path
     pid_file: Path
     work_directory: Path
     port: int
+    tailed: tuple[TailedFile, ...] = ()
 
 
 def stream_paths(policy: LogsPolicy, home: Path, *, port: int | None = None) -> Paths:
@@ -112,6 +127,9 @@ def is_segment_of(stream_file: str, name: str) -> bool:
     return name.startswith(f"{stream_file}-") and not name.endswith(".tmp")
 
 
+_TAG = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
+
+
 def _q(text: str) -> str:
     """A RainerScript string literal."""
     return json.dumps(text)
@@ -124,6 +142,9 @@ def rsyslog_config(types: list[LogTypeSpec], paths: Paths) -> str:
     RFC 5424 MSGID when that names one (leitstand's own lines); otherwise by its program
     (``haproxy`` and ``nginx`` lines are access logs); everything else is an application log.
     Lines of a type that is not written in this environment are dropped.
+
+    Each of ``paths.tailed`` is read with ``imfile``, tagged with its program name; its lines go
+    to the file's log type (application unless it names one), or to the type their JSON names.
     """
     keys = {t.key for t in types}
     default = DEFAULT_TYPE if DEFAULT_TYPE in keys else (types[0].key if types else DEFAULT_TYPE)
@@ -132,6 +153,7 @@ def rsyslog_config(types: list[LogTypeSpec], paths: Paths) -> str:
         f"global(workDirectory={_q(str(paths.work_directory))})",
         'module(load="imtcp")',
         'module(load="mmjsonparse")',
+        *(['module(load="imfile")'] if paths.tailed else []),
         "",
         f'template(name={_q(TEMPLATE)} type="list") {{',
         '  constant(value="{\\"time\\":\\"")',
@@ -153,6 +175,7 @@ def rsyslog_config(types: list[LogTypeSpec], paths: Paths) -> str:
         "",
         f'input(type="imtcp" address="127.0.0.1" port="{paths.port}" ruleset="leitstand")',
         "",
+        *_tailed_inputs(paths.tailed, default),
         'ruleset(name="leitstand") {',
         '  action(type="mmjsonparse" cookie="")',
         '  if $parsesuccess == "OK" then {',
@@ -166,6 +189,9 @@ def rsyslog_config(types: list[LogTypeSpec], paths: Paths) -> str:
         if key in keys:
             test = " or ".join(f"$app-name == {_q(p)}" for p in programs)
             out.append(f"  if {test} then {{ set $.type = {_q(key)}; }}")
+    if paths.tailed:
+        # Set by the ruleset of a tailed file (above): that file's type.
+        out.append('  if $.tailed != "" then { set $.type = $.tailed; }')
     for key in sorted(keys):
         # leitstand's shipper names the type in the RFC 5424 MSGID (leitstand.logs.shipping).
         out.append(f"  if $msgid == {_q(key)} then {{ set $.type = {_q(key)}; }}")
@@ -182,6 +208,33 @@ def rsyslog_config(types: list[LogTypeSpec], paths: Paths) -> str:
         ]
     out += ["  stop", "}", ""]
     return "\n".join(out)
+
+
+def _tailed_inputs(files: tuple[TailedFile, ...], default: str) -> list[str]:
+    """One imfile input per file; one small ruleset per log type that names the type, then
+    hands the line to the main ruleset."""
+    out: list[str] = []
+    kinds: list[str] = []
+    for tailed in files:
+        if not _TAG.match(tailed.tag):
+            raise ValueError(f"a tag of letters, digits, '_', '.' or '-' (got {tailed.tag!r})")
+        kind = tailed.log_type or default
+        if not _TAG.match(kind):
+            raise ValueError(f"a log type of letters, digits, '_', '.' or '-' (got {kind!r})")
+        if kind not in kinds:
+            kinds.append(kind)
+        out.append(
+            f'input(type="imfile" File={_q(_path(tailed.path))} Tag={_q(tailed.tag)}'
+            f" ruleset={_q(f'leitstand_tailed_{kind}')})"
+        )
+    for kind in kinds:
+        out += [
+            f"ruleset(name={_q(f'leitstand_tailed_{kind}')}) {{",
+            f"  set $.tailed = {_q(kind)};",
+            "  call leitstand",
+            "}",
+        ]
+    return [*out, ""] if out else []
 
 
 def logrotate_config(types: list[LogTypeSpec], paths: Paths) -> str:

@@ -57,13 +57,16 @@ def log_type_of(event: Mapping[str, Any]) -> str:
     return "application"
 
 
-def frame(line: str, *, log_type: str, level: str, host: str, pid: int) -> bytes:
+def frame(
+    line: str, *, log_type: str, level: str, host: str, pid: int, app: str = _APP
+) -> bytes:
     """One RFC 5424 message, octet-counted (RFC 6587 3.4.1): ``LEN SP <PRI>1 TIME HOST APP
-    PROCID MSGID - MSG``."""
+    PROCID MSGID - MSG``; ``app`` is the sender's name (``leitstand`` or a service's)."""
     pri = _FACILITY * 8 + _SEVERITY.get(level.lower(), 6)
     stamp = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
     msgid = "".join(c for c in log_type if 33 <= ord(c) <= 126)[:32] or "-"
-    body = f"<{pri}>1 {stamp} {host} {_APP} {pid} {msgid} - {line.rstrip()}".encode()
+    name = "".join(c for c in app if 33 <= ord(c) <= 126)[:48] or "-"
+    body = f"<{pri}>1 {stamp} {host} {name} {pid} {msgid} - {line.rstrip()}".encode()
     return f"{len(body)} ".encode() + body
 
 
@@ -87,8 +90,10 @@ class Shipper:
         connect_timeout: float = 1.0,
         send_timeout: float = 2.0,
         retry_after: float = 0.5,
+        app: str = _APP,
     ) -> None:
         self.host = host
+        self.app = app
         self.port = port
         self.connect_timeout = connect_timeout
         self.send_timeout = send_timeout
@@ -115,6 +120,7 @@ class Shipper:
                 level=str(event.get("level", "info")),
                 host=self._hostname,
                 pid=self._pid,
+                app=self.app,
             )
             self._queue.put_nowait(message)
         except queue.Full:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from leitstand.cli import main
 from leitstand.logs.engines import CheckFailed, LogEngines, find_log_engines
-from leitstand.logs.model import Paths, log_types
+from leitstand.logs.model import Paths, TailedFile, log_types, rsyslog_config
 from leitstand.logs.render import render
 from leitstand.policy import default_policy
 
@@ -103,3 +104,40 @@ def test_render_json_lists_every_type_with_its_retention_days(
     assert data["checks"] == ["rsyslogd -N1: rsyslog.conf", "logrotate -d: logrotate.conf"]
     home_logs = (tmp_path / "home" / "logs").resolve()
     assert f'file="{home_logs}/audit.log"' in (out / "rsyslog.conf").read_text()
+
+
+def test_without_tailed_files_no_imfile_is_configured(tmp_path: Path) -> None:
+    text = rsyslog_config(log_types(default_policy().logs), _paths(tmp_path))
+    assert "imfile" not in text
+    assert "$.tailed" not in text
+
+
+@needs_engines
+def test_tailed_files_are_read_with_imfile_tagged_and_routed_to_their_type(
+    tmp_path: Path,
+) -> None:
+    paths = replace(
+        _paths(tmp_path),
+        tailed=(
+            TailedFile(tmp_path / "stack/prometheus.log", tag="prometheus"),
+            TailedFile(tmp_path / "stack/guard.log", tag="guard", log_type="security"),
+        ),
+    )
+    report = render(
+        log_types(default_policy().logs), paths, out=tmp_path / "out", engines=find_log_engines()
+    )
+    assert report.checks[0] == "rsyslogd -N1: rsyslog.conf"
+    text = (tmp_path / "out" / "rsyslog.conf").read_text()
+    assert 'module(load="imfile")' in text
+    assert (
+        f'input(type="imfile" File="{tmp_path}/stack/prometheus.log" Tag="prometheus"'
+        ' ruleset="leitstand_tailed_application")'
+    ) in text
+    assert 'Tag="guard" ruleset="leitstand_tailed_security")' in text
+    assert 'set $.tailed = "security";' in text
+
+
+def test_a_tag_with_blanks_or_quotes_is_refused(tmp_path: Path) -> None:
+    paths = replace(_paths(tmp_path), tailed=(TailedFile(tmp_path / "a.log", tag='a "b'),))
+    with pytest.raises(ValueError, match="tag"):
+        rsyslog_config(log_types(default_policy().logs), paths)
