@@ -251,20 +251,26 @@ def main(argv: list[str] | None = None) -> int:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.JSONRenderer(),
     ]
+    # Also reported (no target): the renderer alone, a line with no level, time or protection.
+    bare_processors = [structlog.processors.JSONRenderer()]
     events, personal = _events(args.lines, args.seed)
     sample = _check_no_personal_data(processors, events[:2000], personal)
 
     _progress(f"log lines: {args.lines} per round, {args.rounds} rounds, chains alternating")
     ours: list[float] = []
     theirs: list[float] = []
+    bare: list[float] = []
     sink = _Sink()
     leitstand_logger = _logger(processors, sink)
     baseline_logger = _logger(baseline_processors, sink)
+    bare_logger = _logger(bare_processors, sink)
     _run(leitstand_logger, events[:2000])  # warm-up
     _run(baseline_logger, events[:2000])
+    _run(bare_logger, events[:2000])
     for round_ in range(args.rounds):
         ours.append(_run(leitstand_logger, events))
         theirs.append(_run(baseline_logger, events))
+        bare.append(_run(bare_logger, events))
         _progress(
             f"  round {round_ + 1}: leitstand {args.lines / ours[-1]:,.0f} lines/s, "
             f"plain structlog {args.lines / theirs[-1]:,.0f} lines/s"
@@ -272,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     costs = _processor_costs(processors, events[: min(len(events), 20_000)])
     lines_per_s = args.lines / _best(ours)
     baseline_lines_per_s = args.lines / _best(theirs)
+    bare_lines_per_s = args.lines / _best(bare)
 
     with tempfile.TemporaryDirectory(prefix="leitstand-bench-logs-") as tmp:
         size = args.segment_mib * MIB
@@ -305,6 +312,8 @@ def main(argv: list[str] | None = None) -> int:
         "lines_per_s": round(lines_per_s),
         "baseline_lines_per_s": round(baseline_lines_per_s),
         "lines_ratio": round(lines_per_s / baseline_lines_per_s, 3),
+        "bare_renderer_lines_per_s": round(bare_lines_per_s),
+        "bare_renderer_ratio": round(lines_per_s / bare_lines_per_s, 3),
         "processor_us": costs,
         "segments": args.segments,
         "segment_mib": args.segment_mib,
