@@ -136,6 +136,9 @@ def test_ctrl_c_during_the_scratch_demo_still_removes_everything(tmp_path: Path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # As a background job of a non-interactive shell starts it: SIGINT inherited as ignored.
+        # The command still unwinds on SIGINT (it sets its own handler).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     # The event, not a guess at how long start-up takes under load: the demonstration logs
     # "generating ..." once its source cluster is up (start_source returned), inside the

@@ -77,16 +77,22 @@ def _progress(enabled: bool) -> Iterator[Callable[[str], None]]:
 
 @contextmanager
 def _terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM unwinds like Ctrl-C, so every clean-up (scratch clusters, folders) runs."""
+    """SIGTERM and SIGINT unwind like Ctrl-C, so every clean-up (scratch clusters, folders) runs.
+
+    SIGINT is set explicitly: a process started in the background of a non-interactive shell
+    inherits SIGINT as ignored, and Python keeps an ignored SIGINT ignored.
+    """
 
     def handler(_signum: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, handler)
+    previous_term = signal.signal(signal.SIGTERM, handler)
+    previous_int = signal.signal(signal.SIGINT, handler)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGTERM, previous_term)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 def _lang(value: str) -> str:

@@ -163,6 +163,15 @@ def archive_status(address: PgAddress) -> ArchiveStatus:
     )
 
 
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, waiting to be reaped, counts as gone)."""
+    try:
+        status = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return False
+    return status.rpartition(")")[2].split()[:1] != ["Z"]
+
+
 @dataclass
 class Cluster:
     """A scratch PostgreSQL cluster run as ``os_user`` (server programs refuse root)."""
@@ -330,13 +339,19 @@ class Cluster:
         if not pid_file.exists():
             self._drop_socket_folder()
             return
+        pid: int | None = None
+        with contextlib.suppress(ValueError, OSError, IndexError):
+            pid = int(pid_file.read_text().splitlines()[0])
         with contextlib.suppress(Exception):
-            self.stop(mode="immediate", timeout=20)
-        if pid_file.exists():
-            with contextlib.suppress(ValueError, OSError, IndexError):
-                pid = int(pid_file.read_text().splitlines()[0])
+            self.stop(mode="immediate", timeout=60)
+        if pid is not None and _alive(pid):
+            with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
-                time.sleep(0.2)
+        if pid is not None:
+            # Wait for the postmaster to be gone (its folder is removed next), not a guess.
+            deadline = time.monotonic() + 60
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
         self._drop_socket_folder()
 
     def _drop_socket_folder(self) -> None:

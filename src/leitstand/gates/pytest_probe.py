@@ -69,7 +69,8 @@ def _note_failure(report: Any) -> None:
     target = os.environ.get("LEITSTAND_GATE_PROBE")
     if not target or _worker() is not None:
         return
-    line = json.dumps({"nodeid": report.nodeid, "phase": report.when})
+    message = str(getattr(report, "longreprtext", ""))[-2000:]
+    line = json.dumps({"nodeid": report.nodeid, "phase": report.when, "message": message})
     with Path(f"{target}-failures").open("a", encoding="utf-8") as log:
         log.write(line + "\n")
 

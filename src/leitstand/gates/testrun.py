@@ -172,7 +172,9 @@ def _coverage(
         return 0.0, {}
     target = work / "coverage.json"
     done = run_tool(
-        [str(python), "-m", "coverage", "json", "-q", "-o", str(target)],
+        # -i: a measured file that is gone (a process of an earlier run that wrote its data
+        # late) is skipped instead of failing the whole report.
+        [str(python), "-m", "coverage", "json", "-q", "-i", "-o", str(target)],
         cwd=root,
         env=env,
         timeout=300,

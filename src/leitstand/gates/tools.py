@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -106,6 +107,14 @@ def run_tool(
     )
 
 
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    """Stop a streamed tool and the processes it started (its process group)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        proc.kill()
+
+
 def _text(data: str | bytes | None) -> str:
     if data is None:
         return ""
@@ -132,6 +141,8 @@ def _run_streaming(
             stderr=subprocess.PIPE,
             text=True,
             bufsize=1,
+            # Its own process group: a timeout stops the tool and everything it started.
+            start_new_session=True,
         )
     except OSError as exc:
         raise ToolFailure(f"{args[0]}: {exc.strerror or exc}") from exc
@@ -144,7 +155,7 @@ def _run_streaming(
 
     def expire() -> None:
         expired.set()
-        proc.kill()
+        _kill_group(proc)
 
     timer = threading.Timer(timeout, expire)
     timer.start()
@@ -157,7 +168,7 @@ def _run_streaming(
     finally:
         timer.cancel()
         if proc.poll() is None:
-            proc.kill()
+            _kill_group(proc)
             proc.wait()
     reader.join(timeout=5)
     stdout.close()

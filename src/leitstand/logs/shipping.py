@@ -57,9 +57,7 @@ def log_type_of(event: Mapping[str, Any]) -> str:
     return "application"
 
 
-def frame(
-    line: str, *, log_type: str, level: str, host: str, pid: int, app: str = _APP
-) -> bytes:
+def frame(line: str, *, log_type: str, level: str, host: str, pid: int, app: str = _APP) -> bytes:
     """One RFC 5424 message, octet-counted (RFC 6587 3.4.1): ``LEN SP <PRI>1 TIME HOST APP
     PROCID MSGID - MSG``; ``app`` is the sender's name (``leitstand`` or a service's)."""
     pri = _FACILITY * 8 + _SEVERITY.get(level.lower(), 6)

@@ -11,6 +11,7 @@ from leitstand.gates.cli import _run
 from leitstand.gates.runner import Progress
 from leitstand.gates.service import _output_to
 from leitstand.gates.tools import ToolFailure, run_tool
+from leitstand.testing import wait_for
 
 #: Prints "first", then waits until the file named in argv[1] exists before it prints "second".
 SCRIPT = (
@@ -97,3 +98,32 @@ def test_a_status_line_redrawn_by_xdist_is_shown_once() -> None:
         ("output", ""),
         ("output", ""),
     ]
+
+
+#: Starts a child that would outlive it, writes the child's pid, then waits for ever.
+SPAWNS = (
+    "import pathlib, subprocess, sys, threading\n"
+    "forever = 'import threading; threading.Event().wait()'\n"
+    "child = subprocess.Popen([sys.executable, '-c', forever])\n"
+    "pathlib.Path(sys.argv[1]).write_text(str(child.pid))\n"
+    "print('started', flush=True)\n"
+    "threading.Event().wait()\n"
+)
+
+
+def test_a_timeout_stops_the_tool_and_what_it_started(tmp_path: Path) -> None:
+    pid_file = tmp_path / "child.pid"
+    with pytest.raises(ToolFailure, match="did not finish within 3s"):
+        run_tool(
+            [sys.executable, "-c", SPAWNS, str(pid_file)], timeout=3, on_line=lambda _line: None
+        )
+    child = int(pid_file.read_text())
+
+    def gone() -> bool:
+        try:
+            stat = Path(f"/proc/{child}/stat").read_text()
+        except OSError:
+            return True
+        return stat.rpartition(")")[2].split()[0] == "Z"  # killed, waiting to be reaped
+
+    wait_for("the tool's child to be stopped", gone, timeout=30)
