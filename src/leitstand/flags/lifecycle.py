@@ -21,6 +21,7 @@ from leitstand.policy.model import Policy
 __all__ = [
     "StaleFlag",
     "StaleReason",
+    "full_rollout_since",
     "fully_rolled_out",
     "production_environments",
     "stale_flags",
@@ -163,3 +164,23 @@ def _days(age: timedelta) -> timedelta:
 def stale_gate_fails(stale: Sequence[StaleFlag], *, policy: Policy) -> bool:
     """Whether the quality gate must fail: stale flags exist and the policy says ``fail``."""
     return bool(stale) and policy.deployment.feature_flags.stale_gate is StaleFlagGate.FAIL
+
+
+def full_rollout_since(
+    before: FlagRecord | None, after: FlagRecord, now: datetime
+) -> dict[str, datetime | None]:
+    """Per environment, since when ``after`` has served one variant to everyone (kept from
+    ``before`` while that stays so; ``now`` when it starts; None while it is not so)."""
+    result: dict[str, datetime | None] = {}
+    for env in after.environments:
+        if not fully_rolled_out(after.config(env)):
+            result[env] = None
+            continue
+        previous = before.full_rollout_since.get(env) if before is not None else None
+        same = (
+            before is not None
+            and fully_rolled_out(before.config(env))
+            and before.targeting(env).default.variant == after.targeting(env).default.variant
+        )
+        result[env] = previous if same and previous is not None else now
+    return result

@@ -11,7 +11,6 @@ import dataclasses
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import TypedDict, Unpack
 
@@ -23,7 +22,7 @@ from leitstand.flags.evaluation import Resolution, Snapshot, content_etag
 from leitstand.flags.evidence import record_change
 from leitstand.flags.lifecycle import (
     StaleFlag,
-    fully_rolled_out,
+    full_rollout_since,
     stale_flags,
     stale_gate_fails,
 )
@@ -213,7 +212,9 @@ class FlagService:
         touched = [env for env, t in envs.items() if t != Targeting()]
         self.rules.authorize(actor, touched, definition=True)
         self.rules.require_reason(touched, reason)
-        record = dataclasses.replace(record, full_rollout_since=_since(None, record, now))
+        record = dataclasses.replace(
+            record, full_rollout_since=full_rollout_since(None, record, now)
+        )
         try:
             with self.db.transaction() as session:
                 FlagStore(session).add(record, created_by=actor.name)
@@ -545,7 +546,7 @@ class FlagService:
                 after,
                 version=before.version + 1,
                 updated_at=now,
-                full_rollout_since=_since(before, after, now),
+                full_rollout_since=full_rollout_since(before, after, now),
             )
             store.save(row, after)
             record_change(
@@ -588,21 +589,3 @@ def _live(before: FlagRecord, after: FlagRecord) -> list[str]:
         for env in after.environments
         if before.targeting(env).enabled or after.targeting(env).enabled
     ]
-
-
-def _since(
-    before: FlagRecord | None, after: FlagRecord, now: datetime
-) -> dict[str, datetime | None]:
-    result: dict[str, datetime | None] = {}
-    for env in after.environments:
-        if not fully_rolled_out(after.config(env)):
-            result[env] = None
-            continue
-        previous = before.full_rollout_since.get(env) if before is not None else None
-        same = (
-            before is not None
-            and fully_rolled_out(before.config(env))
-            and before.targeting(env).default.variant == after.targeting(env).default.variant
-        )
-        result[env] = previous if same and previous is not None else now
-    return result
