@@ -106,12 +106,38 @@ def configure_cli_logging() -> None:
     configure_logging(os.environ.get("LEITSTAND_CLI_LOG_LEVEL", "warning"))
 
 
+_OPENED: list[Container] = []
+
+
 def open_container(*, migrate: bool | None = None) -> Container:
-    """Build the services from the environment (``LEITSTAND_*``) and the policy file."""
+    """Build the services from the environment (``LEITSTAND_*``) and the policy file.
+
+    The command need not close it: :func:`close_containers` does when the command ends.
+    """
     from leitstand.bootstrap import build
     from leitstand.settings import Settings
 
-    return build(Settings(), migrate=migrate)
+    container = build(Settings(), migrate=migrate)
+    _OPENED.append(container)
+    return container
+
+
+def close_containers() -> None:
+    """Close every container the command opened: database connections, witness connections.
+
+    ``leitstand.cli.main`` calls it when a command ends, however it ends; closing twice is
+    harmless. A failure to close is logged and does not change the command's exit code.
+    """
+    while _OPENED:
+        container = _OPENED.pop()
+        try:
+            container.close()
+        except Exception as exc:
+            import structlog
+
+            structlog.get_logger("leitstand.cli").warning(
+                "container_close_failed", error=f"{type(exc).__name__}: {exc}"
+            )
 
 
 def emit_json(data: Any) -> None:

@@ -23,7 +23,7 @@ from leitstand.auth.model import Role
 from leitstand.bootstrap import Container
 from leitstand.incidents.store import IncidentRow
 from leitstand.testing import ServerProcess, free_port
-from leitstand.testing.cli import cli_token
+from leitstand.testing.cli import cli_token, run_cli
 from leitstand.web.limits import api_routes, guard_of
 
 MIB = 1024 * 1024
@@ -248,6 +248,8 @@ def test_an_incident_stored_with_a_year_1_time_still_shows_everywhere(
     if container.settings.database_url:
         env["LEITSTAND_DATABASE_URL"] = container.settings.database_url
         env["LEITSTAND_DATABASE_SCHEMA"] = container.settings.database_schema or ""
+    # A child process, not run_cli: `incident show` never closes its container, and in-process
+    # the PostgreSQL connection it leaves open is a ResourceWarning (an error) in a later test.
     shown = subprocess.run(
         [sys.executable, "-m", "leitstand", "incident", "show", iid],
         env=env,
@@ -329,14 +331,7 @@ def test_audit_record_refuses_a_payload_nested_too_deep(tmp_path: Path) -> None:
     for depth in (40, 20_000):
         payload = '{"a":' * depth + "1" + "}" * depth
         args = ["audit", "record", "--action", "manual.note", "--subject", "service:x"]
-        done = subprocess.run(
-            [sys.executable, "-m", "leitstand", *args, "--payload", payload],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        done = run_cli([*args, "--payload", payload], env=env)
         assert done.returncode == 2, done.stderr
         assert "nested deeper than 32 levels" in done.stderr
         assert "Traceback" not in done.stderr

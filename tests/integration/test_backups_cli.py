@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from leitstand.backups.demo import STEPS_LOG
-from leitstand.testing.cli import cli_token
+from leitstand.testing.cli import cli_token, run_cli
 
 pytestmark = pytest.mark.integration
 
@@ -30,18 +30,10 @@ def _env(home: Path, tmp: Path, *, acting: bool = True) -> dict[str, str]:
     return env
 
 
-def _run(
-    home: Path, tmp: Path, *args: str, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "leitstand", *args],
-        # The scratch demonstration keeps its own store: no user (and no home) is created for it.
-        env=_env(home, tmp, acting="--scratch" not in args),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+def _run(home: Path, tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    # The scratch demonstration keeps its own store: no user (and no home) is created for it.
+    env = _env(home, tmp, acting="--scratch" not in args)
+    return run_cli(args, env=env)  # TMPDIR of env applies, as in a child
 
 
 def _error(result: subprocess.CompletedProcess[str]) -> str:
@@ -99,7 +91,7 @@ def test_the_scratch_pitr_demo_restores_exactly_and_removes_everything(
 ) -> None:
     home = tmp_path / "home"
     sockets = set(Path("/tmp").glob("lst-pg-*"))
-    result = _run(home, tmp, "drill", "run", "pitr", "--scratch", "--json", timeout=240)
+    result = _run(home, tmp, "drill", "run", "pitr", "--scratch", "--json")
     assert result.returncode == 0, result.stderr
     body = json.loads(result.stdout)
     assert body["status"] == "passed" and body["cleaned_up"] is True

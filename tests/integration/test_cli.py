@@ -13,15 +13,26 @@ from pathlib import Path
 import pytest
 
 from leitstand.testing import free_port
-from leitstand.testing.cli import cli_token
+from leitstand.testing.cli import cli_token, run_cli
+
+
+def _env(home: Path, **env: str) -> dict[str, str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("LEITSTAND_")}
+    full_env.update({"LEITSTAND_HOME": str(home), "COLUMNS": "200"}, **env)
+    return full_env
 
 
 def run(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("LEITSTAND_")}
-    full_env.update({"LEITSTAND_HOME": str(home), "COLUMNS": "200"}, **env)
+    # In this process (leitstand.testing.cli.run_cli): the same main, environment and output.
+    return run_cli(args, env=_env(home, **env))
+
+
+def run_child(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    # A real `python -m leitstand` child, for what only a process shows: the module entry point
+    # and `up` (a server, which must not be able to block the test process if it starts).
     return subprocess.run(
         [sys.executable, "-m", "leitstand", *args],
-        env=full_env,
+        env=_env(home, **env),
         capture_output=True,
         text=True,
         timeout=120,
@@ -44,7 +55,7 @@ def home(tmp_path: Path) -> Path:
 
 
 def test_version_and_help(home: Path) -> None:
-    version = run(home, "--version")
+    version = run_child(home, "--version")
     assert version.returncode == 0
     assert version.stdout.strip().startswith("leitstand 0.")
     bare = run(home)
@@ -98,7 +109,7 @@ def test_a_port_in_use_is_a_one_line_error_and_writes_nothing(home: Path) -> Non
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", port))
         taken.listen(1)
-        line = one_line_error(run(home, "up", "--port", str(port)))
+        line = one_line_error(run_child(home, "up", "--port", str(port)))
     assert f"port {port}" in line
     assert not home.exists()
 
@@ -163,18 +174,12 @@ def test_init_writes_a_starter_policy_that_validates(tmp_path: Path, home: Path)
     work = tmp_path / "project"
     work.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEITSTAND_")}
-    init = subprocess.run(
-        [sys.executable, "-m", "leitstand", "init"],
-        cwd=work, env=env, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+    init = run_cli(["init"], env=env, cwd=work)
     assert init.returncode == 0, init.stderr
     assert (work / "leitstand.yaml").is_file()
     valid = run(home, "policy", "validate", str(work / "leitstand.yaml"))
     assert valid.returncode == 0, valid.stderr
-    again = subprocess.run(
-        [sys.executable, "-m", "leitstand", "init"],
-        cwd=work, env=env, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+    again = run_cli(["init"], env=env, cwd=work)
     assert again.returncode == 2
 
 

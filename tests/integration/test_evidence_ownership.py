@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from leitstand.auth.model import Actor, Role
 from leitstand.bootstrap import Container, build
 from leitstand.ledger.ownership import SYSTEM_NAMESPACES
 from leitstand.settings import Settings
-from leitstand.testing.cli import cli_token
+from leitstand.testing.cli import cli_token, run_cli
 
 H = dict[Role, dict[str, str]]
 FORGERIES = [
@@ -140,14 +139,7 @@ def _run(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]
     full.update({"LEITSTAND_HOME": str(home), "COLUMNS": "200"})
     full["LEITSTAND_TOKEN"] = cli_token(home)  # a devops user acts
     full.update(env)
-    done = subprocess.run(
-        [sys.executable, "-m", "leitstand", *args],
-        env=full,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_cli(args, env=full)
     assert "Traceback" not in done.stdout + done.stderr, done.stderr
     return done
 

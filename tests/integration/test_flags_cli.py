@@ -4,27 +4,19 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from leitstand.testing.cli import cli_env
+from leitstand.testing.cli import cli_env, run_cli
 
 NORD = "example-makler-nord"
 
 
 def run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = cli_env(home, COLUMNS="200")  # acting as a devops user (LEITSTAND_TOKEN)
-    return subprocess.run(
-        [sys.executable, "-m", "leitstand", "flags", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_cli(["flags", *args], env=env)
 
 
 def one_line_error(result: subprocess.CompletedProcess[str]) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from leitstand.testing.cli import cli_token
+from leitstand.testing.cli import cli_token, run_cli
 from support.gates_lab import write_project
 
 
@@ -27,6 +27,9 @@ def gate(
     full_env.update(env)
     if path is not None:
         full_env["PATH"] = path
+    if python == sys.executable:
+        return run_cli(args, env=full_env, cwd=tmp_path)
+    # Another interpreter (a bare venv without the tools beside it) needs its own process.
     return subprocess.run(
         [python, "-m", "leitstand", *args],
         env=full_env,

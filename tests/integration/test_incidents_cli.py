@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ import pytest
 from leitstand.auth.model import SYSTEM_ACTOR, Role
 from leitstand.bootstrap import build
 from leitstand.settings import Settings
-from leitstand.testing.cli import cli_env
+from leitstand.testing.cli import cli_env, run_cli
 
 FACTS: dict[str, Any] = {
     "critical_services_affected": True,
@@ -45,15 +44,7 @@ TIMES = {"aware_at": "2026-11-27T22:00:00+01:00", "classified_at": "2026-11-28T0
 def run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     # Acting as a devops user (LEITSTAND_TOKEN); classifying stores nothing and needs no user.
     env = cli_env(home, role=None if args[:1] == ("classify",) else Role.DEVOPS, COLUMNS="200")
-    return subprocess.run(
-        [sys.executable, "-m", "leitstand", "incident", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=home.parent,
-    )
+    return run_cli(["incident", *args], env=env, cwd=home.parent)
 
 
 def _classify(tmp_path: Path, text: str, *extra: str) -> subprocess.CompletedProcess[str]:

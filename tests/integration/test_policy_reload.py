@@ -4,26 +4,20 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from leitstand.testing import ServerProcess, free_port, wait_for
+from leitstand.testing.cli import run_cli
 
 
 def _reload(home: Path, policy: Path) -> subprocess.CompletedProcess[str]:
+    # The command runs in-process; the `leitstand up` it signals (SIGHUP) is a child process.
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEITSTAND_")}
     env.update({"LEITSTAND_HOME": str(home), "LEITSTAND_POLICY": str(policy)})
-    return subprocess.run(
-        [sys.executable, "-m", "leitstand", "policy", "reload"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_cli(["policy", "reload"], env=env)
 
 
 def test_policy_reload_applies_an_edit_and_refuses_a_broken_file(tmp_path: Path) -> None:

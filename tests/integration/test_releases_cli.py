@@ -7,13 +7,12 @@ import json
 import os
 import shlex
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from leitstand.testing.cli import cli_token
+from leitstand.testing.cli import cli_token, run_cli
 from support.gate_runs import record_gate_run_at
 from support.releases_lab import ReleaseLab, short_dir
 
@@ -37,10 +36,7 @@ def run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[s
     full.update({"LEITSTAND_HOME": str(tmp_path / "home"), "COLUMNS": "200"})
     full["LEITSTAND_TOKEN"] = cli_token(tmp_path / "home")  # a devops user acts
     full.update(env)
-    done = subprocess.run(
-        [sys.executable, "-m", "leitstand", *args],
-        env=full, capture_output=True, text=True, timeout=180, check=False, cwd=tmp_path,
-    )  # fmt: skip
+    done = run_cli(args, env=full, cwd=tmp_path)
     assert "Traceback" not in done.stdout + done.stderr, done.stderr
     return done
 

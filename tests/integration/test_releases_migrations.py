@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +23,7 @@ from leitstand.policy.loader import load_policy_text
 from leitstand.releases.model import Phase
 from leitstand.settings import Settings
 from leitstand.testing import POSTGRES_URL, ManualClock
-from leitstand.testing.cli import cli_token
+from leitstand.testing.cli import cli_token, run_cli
 from support.gate_runs import gated_start
 
 OPS = Actor(name="olaf", role="devops")
@@ -62,7 +61,6 @@ def downgrade():
 REV_2 = """
 from alembic import op
 import sqlalchemy as sa
-from leitstand.testing.cli import cli_token
 
 revision = "b2"
 down_revision = "a1"
@@ -99,10 +97,7 @@ def cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEITSTAND_")}
     env.update({"LEITSTAND_HOME": str(tmp_path / "home"), "COLUMNS": "200"})
     env["LEITSTAND_TOKEN"] = cli_token(tmp_path / "home")  # a devops user acts
-    return subprocess.run(
-        [sys.executable, "-m", "leitstand", *args],
-        env=env, capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path,
-    )  # fmt: skip
+    return run_cli(args, env=env, cwd=tmp_path)
 
 
 def test_a_migration_with_working_downgrades_passes_the_pipeline_check(tmp_path: Path) -> None:

@@ -6,14 +6,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
-from leitstand.testing.cli import cli_token
+from leitstand.testing.cli import cli_token, run_cli
 from support.releases_lab import ReleaseLab, short_dir
 
 
@@ -38,10 +37,7 @@ def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEITSTAND_")}
     env.update({"LEITSTAND_HOME": str(tmp_path / "home"), "COLUMNS": "200"})
     env["LEITSTAND_TOKEN"] = cli_token(tmp_path / "home")  # a DevOps user acts
-    done = subprocess.run(
-        [sys.executable, "-m", "leitstand", *args],
-        env=env, capture_output=True, text=True, timeout=180, check=False, cwd=tmp_path,
-    )  # fmt: skip
+    done = run_cli(args, env=env, cwd=tmp_path)
     assert "Traceback" not in done.stdout + done.stderr, done.stderr
     return done
 

@@ -4,14 +4,12 @@ the policy's services."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 
 from leitstand.auth.model import Role
-from leitstand.testing.cli import cli_env
+from leitstand.testing.cli import cli_env, run_cli
 
 BODY = {
     "service": "enterprise-api",
@@ -40,11 +38,11 @@ def test_the_api_refuses_unknown_services_and_bad_versions_with_422(
 def test_the_cli_exits_2_naming_the_known_services(tmp_path: Path) -> None:
     env = cli_env(tmp_path / "home", role=Role.DEVELOPER)
     args = ["change", "open", "--service", "billing", "--version", "two", "--category", "normal"]
-    done = subprocess.run(
-        [sys.executable, "-m", "leitstand", *args, "--what", "a", "--why", "b",
-         "--rollback", "c", "--tests", "d"],
-        env=env, capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path,
-    )  # fmt: skip
+    done = run_cli(
+        [*args, "--what", "a", "--why", "b", "--rollback", "c", "--tests", "d"],
+        env=env,
+        cwd=tmp_path,
+    )
     assert done.returncode == 2, done.stderr
     assert "unknown service 'billing'" in done.stderr and "smart-bav-portal" in done.stderr
     assert "version: a PEP 440 or SemVer version" in done.stderr
@@ -54,10 +52,7 @@ def test_the_cli_exits_2_naming_the_known_services(tmp_path: Path) -> None:
 def test_gate_run_refuses_a_version_that_is_neither_pep440_nor_semver(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEITSTAND_")}
     env["LEITSTAND_HOME"] = str(tmp_path / "home")
-    done = subprocess.run(
-        [sys.executable, "-m", "leitstand", "gate", "run", str(tmp_path), "--version", "../1"],
-        env=env, capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path,
-    )  # fmt: skip
+    done = run_cli(["gate", "run", str(tmp_path), "--version", "../1"], env=env, cwd=tmp_path)
     assert done.returncode == 2, done.stderr
     assert "--version: a PEP 440 or SemVer version" in done.stderr
     assert not (tmp_path / "gate-report").exists()

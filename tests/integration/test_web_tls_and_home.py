@@ -24,23 +24,33 @@ from leitstand.auth.api import COOKIE_NAME
 from leitstand.bootstrap import build
 from leitstand.settings import Settings
 from leitstand.testing import ServerProcess, free_port
+from leitstand.testing.cli import run_cli
 
 
 def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEITSTAND_")}
     env.update({"LEITSTAND_HOME": str(home), "COLUMNS": "200"})
+    return env
+
+
+def up(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`leitstand up` stays a child process: a misconfiguration not caught would serve forever."""
     return subprocess.run(
-        [sys.executable, "-m", "leitstand", *args],
-        env=env,
+        [sys.executable, "-m", "leitstand", "up", *args],
+        env=_env(home),
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
+
+
+def run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return run_cli(args, env=_env(home))
 
 
 def self_signed(folder: Path) -> tuple[Path, Path]:
@@ -130,14 +140,12 @@ def test_every_start_tightens_the_home_folder_and_database_files(tmp_path: Path)
 
 def test_half_a_tls_configuration_is_one_clear_error(tmp_path: Path) -> None:
     cert, _key = self_signed(tmp_path)
-    result = run(tmp_path / "home", "up", "--port", str(free_port()), "--tls-cert", str(cert))
+    result = up(tmp_path / "home", "--port", str(free_port()), "--tls-cert", str(cert))
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().splitlines() == [
         "error: TLS needs both --tls-cert and --tls-key (LEITSTAND_TLS_CERT/_KEY)"
     ]
-    wrong = run(
-        tmp_path / "home", "up", "--port", "0", "--tls-cert", str(cert), "--tls-key", str(cert)
-    )
+    wrong = up(tmp_path / "home", "--port", "0", "--tls-cert", str(cert), "--tls-key", str(cert))
     assert wrong.returncode == 2 and "cannot use" in wrong.stderr
     assert "Traceback" not in wrong.stderr
 

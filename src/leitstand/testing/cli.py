@@ -1,13 +1,26 @@
-"""Named users for tests of the command line.
+"""Named users and an in-process runner for tests of the command line.
 
 Every state-changing CLI command acts as the user of ``--token``/``LEITSTAND_TOKEN`` (the local
 operator only for the policy's ``auth.local_admin_actions``), so a CLI test first creates a user
 in the store the command will open and passes the token in the environment.
+
+:func:`run_cli` runs ``leitstand ARGS`` in the test's own process, as ``python -m leitstand``
+would in a child (the same ``main``, environment, working directory, captured output and exit
+code), without a new interpreter: under coverage a child costs about a second before its first
+line. Tests of the process itself (signals, start-up time, a server) still start a child.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
 import os
+import subprocess
+import sys
+import tempfile
+import traceback
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from leitstand.auth.model import SYSTEM_ACTOR, Role
@@ -15,7 +28,7 @@ from leitstand.bootstrap import build
 from leitstand.policy.model import Policy
 from leitstand.settings import Settings
 
-__all__ = ["cli_env", "cli_token"]
+__all__ = ["cli_env", "cli_token", "run_cli"]
 
 _TOKENS: dict[tuple[str, str | None, str], str] = {}
 
@@ -59,3 +72,96 @@ def cli_env(home: Path, *, role: Role | str | None = Role.DEVOPS, **extra: str) 
             home, role=role, database_url=extra.get("LEITSTAND_DATABASE_URL")
         )
     return env
+
+
+@contextlib.contextmanager
+def _process_state(env: Mapping[str, str] | None, cwd: Path | str | None) -> Iterator[None]:
+    # What a child process would get fresh and this process must get back afterwards: the
+    # environment, the working directory, tempfile's folder (read from TMPDIR once per process),
+    # the logging set-up the CLI installs, and Rich's consoles (they read COLUMNS when made).
+    import structlog
+
+    from leitstand import cli_support
+
+    saved_env = dict(os.environ)
+    saved_cwd = Path.cwd()
+    saved_tempdir = tempfile.tempdir
+    saved_structlog = structlog.get_config()
+    root = logging.getLogger()
+    saved_root = (root.handlers[:], root.level)
+    touched = ("uvicorn", "uvicorn.error", "uvicorn.access")
+    saved_loggers = {
+        name: (
+            logging.getLogger(name).handlers[:],
+            logging.getLogger(name).propagate,
+            logging.getLogger(name).disabled,
+        )
+        for name in touched
+    }
+    for name in ("console", "err_console"):
+        vars(cli_support).pop(name, None)
+    if env is not None:
+        os.environ.clear()
+        os.environ.update(env)
+    tempfile.tempdir = None  # the next tempfile call reads TMPDIR of this environment
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        yield
+    finally:
+        os.chdir(saved_cwd)
+        tempfile.tempdir = saved_tempdir
+        os.environ.clear()
+        os.environ.update(saved_env)
+        for name in ("console", "err_console"):
+            vars(cli_support).pop(name, None)
+        structlog.configure(**saved_structlog)
+        root.handlers[:], level = saved_root
+        root.setLevel(level)
+        for name, (handlers, propagate, disabled) in saved_loggers.items():
+            logger = logging.getLogger(name)
+            logger.handlers[:] = handlers
+            logger.propagate = propagate
+            logger.disabled = disabled
+
+
+def run_cli(
+    args: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | str | None = None,
+    input: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``leitstand ARGS`` in this process and return what a child process would have.
+
+    ``env`` replaces the environment for the call (as ``subprocess.run(env=...)`` does), ``cwd``
+    is the working directory and ``input`` the text on stdin. An exception that escapes the
+    CLI's own handling ends as exit code 1 with its traceback on stderr, as in a child.
+    """
+    from leitstand.cli import main
+
+    argv = [str(arg) for arg in args]
+    out, err = io.StringIO(), io.StringIO()
+    code: int
+    saved_stdin = sys.stdin
+    with _process_state(env, cwd):
+        sys.stdin = io.StringIO(input or "")
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                try:
+                    main(argv)
+                    code = 0
+                except SystemExit as done:
+                    if done.code is None:
+                        code = 0
+                    elif isinstance(done.code, int):
+                        code = int(done.code)  # an IntEnum (ExitCode) becomes its number
+                    else:
+                        print(done.code, file=sys.stderr)
+                        code = 1
+                except Exception:
+                    traceback.print_exc()
+                    code = 1
+        finally:
+            sys.stdin = saved_stdin
+    return subprocess.CompletedProcess(["leitstand", *argv], code, out.getvalue(), err.getvalue())
