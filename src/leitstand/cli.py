@@ -15,7 +15,7 @@ import os
 import sys
 from difflib import get_close_matches
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from typer.core import TyperGroup
@@ -277,9 +277,8 @@ def _aborts() -> tuple[type[BaseException], ...]:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; map every error to a one-line message and an exit code."""
-    command = typer.main.get_command(app)
     try:
-        _run(command, argv)
+        _run(argv)
     finally:
         # Every container a command opened is closed, however the command ended (without
         # importing cli_support when no command loaded it: ``--version`` stays fast).
@@ -288,9 +287,10 @@ def main(argv: list[str] | None = None) -> None:
             support.close_containers()
 
 
-def _run(command: Any, argv: list[str] | None) -> None:
+def _run(argv: list[str] | None) -> None:
     from leitstand.errors import LeitstandError
 
+    command = typer.main.get_command(app)
     try:
         result = command.main(args=argv, prog_name="leitstand", standalone_mode=False)
     except _usage_errors() as exc:

@@ -6,8 +6,6 @@ import asyncio
 import re
 import select
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -248,16 +246,7 @@ def test_an_incident_stored_with_a_year_1_time_still_shows_everywhere(
     if container.settings.database_url:
         env["LEITSTAND_DATABASE_URL"] = container.settings.database_url
         env["LEITSTAND_DATABASE_SCHEMA"] = container.settings.database_schema or ""
-    # A child process, not run_cli: `incident show` never closes its container, and in-process
-    # the PostgreSQL connection it leaves open is a ResourceWarning (an error) in a later test.
-    shown = subprocess.run(
-        [sys.executable, "-m", "leitstand", "incident", "show", iid],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    shown = run_cli(["incident", "show", iid], env=env)
     assert shown.returncode == 0, shown.stderr
     assert "old row" in shown.stdout
 

@@ -13,13 +13,11 @@ from pathlib import Path
 import pytest
 
 from leitstand.testing import free_port
-from leitstand.testing.cli import cli_token, run_cli
+from leitstand.testing.cli import cli_env, cli_token, run_cli
 
 
 def _env(home: Path, **env: str) -> dict[str, str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("LEITSTAND_")}
-    full_env.update({"LEITSTAND_HOME": str(home), "COLUMNS": "200"}, **env)
-    return full_env
+    return cli_env(home, role=None, **{"COLUMNS": "200", **env})
 
 
 def run(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -16,20 +16,7 @@ from leitstand.ledger.checkpoint import VerifierKey, load_signing_key
 from leitstand.ledger.merkle import CompactRange, leaf_hash
 from leitstand.testing import free_port
 
-
-def run(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    # A child process, not run_cli: `audit verify` leaves its keep-alive connections to the
-    # witnesses open (WitnessClient.close is never called), an unclosed socket in-process.
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("LEITSTAND_")}
-    full_env.update({"LEITSTAND_HOME": str(home), "COLUMNS": "200"}, **env)
-    return subprocess.run(
-        [sys.executable, "-m", "leitstand", *args],
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+from .test_cli import run  # in-process; the command closes its witness connections
 
 
 def _witness(home: Path, log_key: str, name: str) -> tuple[subprocess.Popen[str], str, str]:

@@ -3,7 +3,6 @@ other incidents still sees it (the filter runs in SQL, before the limit), on bot
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 from datetime import timedelta
@@ -67,11 +66,8 @@ def test_cli_tenant_filter_finds_the_old_open_incident(
         env["LEITSTAND_DATABASE_URL"] = settings.database_url
     if settings.database_schema:
         env["LEITSTAND_DATABASE_SCHEMA"] = settings.database_schema
-    # In-process: the command's container is closed when it ends (an open PostgreSQL connection
-    # left behind would be a ResourceWarning, an error, when it is collected).
     done = run_cli(
         ["incident", "list", "--tenant", NORD, "--json"], env=env, cwd=settings.home.parent
     )
-    gc.collect()
     assert done.returncode == 0, done.stderr
     assert [i["id"] for i in json.loads(done.stdout)] == [old]

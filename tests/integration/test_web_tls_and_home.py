@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import json
-import os
 import ssl
 import stat
 import subprocess
@@ -24,7 +23,7 @@ from leitstand.auth.api import COOKIE_NAME
 from leitstand.bootstrap import build
 from leitstand.settings import Settings
 from leitstand.testing import ServerProcess, free_port
-from leitstand.testing.cli import run_cli
+from leitstand.testing.cli import cli_env, run_cli
 
 
 def _mode(path: Path) -> int:
@@ -32,9 +31,7 @@ def _mode(path: Path) -> int:
 
 
 def _env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEITSTAND_")}
-    env.update({"LEITSTAND_HOME": str(home), "COLUMNS": "200"})
-    return env
+    return cli_env(home, role=None, COLUMNS="200")
 
 
 def up(home: Path, *args: str) -> subprocess.CompletedProcess[str]:

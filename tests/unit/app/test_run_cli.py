@@ -29,8 +29,7 @@ def _child(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Comple
 
 
 def _env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEITSTAND_")}
-    return {**env, "LEITSTAND_HOME": str(home), "COLUMNS": "200"}
+    return cli_env(home, role=None, COLUMNS="200")
 
 
 def test_the_same_output_and_exit_codes_as_a_child_process(tmp_path: Path) -> None:
