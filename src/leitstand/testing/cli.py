@@ -98,12 +98,17 @@ def _process_state(env: Mapping[str, str] | None, cwd: Path | str | None) -> Ite
         )
         for name in touched
     }
-    for name in ("console", "err_console"):
-        vars(cli_support).pop(name, None)
+    # Commands bind the consoles at import (``from leitstand.cli_support import console``), so
+    # the objects stay and only their width follows this call's COLUMNS.
+    consoles = [vars(cli_support)[n] for n in ("console", "err_console") if n in vars(cli_support)]
+    saved_widths = [made._width for made in consoles]
     if env is not None:
         os.environ.clear()
         os.environ.update(env)
     tempfile.tempdir = None  # the next tempfile call reads TMPDIR of this environment
+    columns = os.environ.get("COLUMNS", "")
+    for made in consoles:
+        made._width = int(columns) if columns.isdigit() else None
     try:
         if cwd is not None:
             os.chdir(cwd)
@@ -113,8 +118,8 @@ def _process_state(env: Mapping[str, str] | None, cwd: Path | str | None) -> Ite
         tempfile.tempdir = saved_tempdir
         os.environ.clear()
         os.environ.update(saved_env)
-        for name in ("console", "err_console"):
-            vars(cli_support).pop(name, None)
+        for made, width in zip(consoles, saved_widths, strict=True):
+            made._width = width
         structlog.configure(**saved_structlog)
         root.handlers[:], level = saved_root
         root.setLevel(level)
