@@ -389,7 +389,10 @@ class ReleaseLab:
         """The policy overlay: the release target plus short windows for tests."""
         import sys
 
-        health = {"interval": "200ms", "timeout": "1s", "passes": 2, "failures": 2, "within": "6s"}
+        # "within" bounds the start of a new version (a coverage-traced Python app): it ends early
+        # when the version is healthy, so only a version that never becomes healthy waits it out;
+        # 6 s failed a release under two busy loops, 30 s leaves room for any load.
+        health = {"interval": "200ms", "timeout": "1s", "passes": 2, "failures": 2, "within": "30s"}
         target: dict[str, Any] = {
             "start": {
                 "command": self.versions.command(sys.executable),

@@ -175,8 +175,12 @@ class ServerProcess:
             text=True,
         )
 
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        """Wait until /healthz answers; fail with the server's output if it exits first."""
+    def wait_ready(self, timeout: float = 180.0) -> None:
+        """Wait until /healthz answers; fail with the server's output if it exits first.
+
+        It returns on the first healthy answer; ``timeout`` only ends the wait for a hung server.
+        A start with the managed stack (migrations, Prometheus, Alertmanager) under coverage took
+        more than 60 s with two busy loops on two cores, hence the generous default."""
         import time
 
         import httpx
