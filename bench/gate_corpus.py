@@ -185,7 +185,7 @@ def _gate(container: object, root: Path, osv: Path) -> tuple[RunResult, float]:
         osv_db=osv,
     )
     started = time.perf_counter()
-    result, _ = container.gates.run(request, actor=Actor(name="bench", role="local"))  # type: ignore[attr-defined]
+    result, _, _ = container.gates.run(request, actor=Actor(name="bench", role="local"))  # type: ignore[attr-defined]
     return result, time.perf_counter() - started
 
 

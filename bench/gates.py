@@ -113,7 +113,7 @@ def main() -> None:
         for _ in range(ROUNDS):
             baselines.append(_baseline(root, osv))
             started = time.perf_counter()
-            result, _ = container.gates.run(request, actor=Actor(name="bench", role="local"))
+            result, _, _ = container.gates.run(request, actor=Actor(name="bench", role="local"))
             stages.append(time.perf_counter() - started)
             scans.append(next(c for c in result.checks if c.id == "security.secrets").duration_s)
         container.close()

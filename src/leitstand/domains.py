@@ -180,6 +180,18 @@ DOMAINS: tuple[Domain, ...] = (
             ),
         ),
     ),
+    # Wired after gates: signing reads their run records (a port; images sit below in the layers).
+    Domain(
+        "images",
+        wire="leitstand.images.wiring:wire",
+        commands=(
+            Command(
+                "image",
+                "leitstand.images.cli:app",
+                "Container images: verify and sign OCI image layouts (in-toto/DSSE).",
+            ),
+        ),
+    ),
     Domain(
         "backups",
         tables=("leitstand.backups.store",),

@@ -45,7 +45,7 @@ def _run(container: Container, path: Path, stages: tuple[Stage, ...]) -> RunResu
     request = GateRequest(
         path=path, stages=stages, out=path.parent / f"{path.name}-report", osv_db=PYPA_SNAPSHOT
     )
-    result, _ = container.gates.run(request, actor=DEV)
+    result, _, _ = container.gates.run(request, actor=DEV)
     return result
 
 

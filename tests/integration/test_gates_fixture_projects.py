@@ -83,7 +83,7 @@ def _run(
         python=python,
         pip=PipOptions(find_links=(str(shared["wheels"]),), no_index=True),
     )
-    result, _ = container.gates.run(request, actor=DEV)
+    result, _, _ = container.gates.run(request, actor=DEV)
     return result
 
 
@@ -390,7 +390,7 @@ def _flags_project(root: Path, *, stale_gate: str | None = None) -> Path:
 
 def _compliance(gates: GateService, project: Path, *, lang: str = "de") -> RunResult:
     request = GateRequest(path=project, stages=(Stage.COMPLIANCE,), out=project / "out", lang=lang)
-    result, _ = gates.run(request, actor=OPS)
+    result, _, _ = gates.run(request, actor=OPS)
     return result
 
 

@@ -25,5 +25,6 @@ def runs(
     project: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[GateRunOut]:
-    """Gate runs from the evidence ledger, newest first: result per stage and check."""
-    return [GateRunOut.of(e) for e in gates.runs(project=project, limit=limit)]
+    """Gate runs from the evidence ledger, newest first: result per stage and check, and each
+    run's id (what `leitstand image sign --gate-run` takes)."""
+    return [GateRunOut.of(e, run_id) for e, run_id in gates.runs(project=project, limit=limit)]

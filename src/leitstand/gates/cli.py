@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -23,6 +23,9 @@ from leitstand.gates.environment import PipOptions
 from leitstand.gates.model import RunResult, Status, exit_code, parse_stages
 from leitstand.gates.service import GateRequest
 from leitstand.validators import check_version
+
+if TYPE_CHECKING:
+    from leitstand.gates.store import GateRunRecord
 
 __all__ = ["app"]
 
@@ -79,12 +82,19 @@ def run(
         typer.Option("--osv-db", help="OSV database folder (JSON/YAML files, nested allowed)"),
     ] = None,
     token: TokenOpt = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print report.json")] = False,
+    json_out: Annotated[
+        bool,
+        typer.Option("--json", help="Print report.json with the recorded run's id (run_id)"),
+    ] = False,
     stream: Annotated[
         bool, typer.Option("--stream", help="Show the test run's output while it runs")
     ] = False,
 ) -> None:
-    """Run the gates; exit 0 when all passed, 1 when one failed, 2 for bad input."""
+    """Run the gates; exit 0 when all passed, 1 when one failed, 2 for bad input.
+
+    The run is recorded; its id (``gate run #ID``, ``run_id`` in ``--json``) is what
+    ``leitstand image sign --gate-run`` takes.
+    """
     try:
         stages = parse_stages(stage)
     except ValueError as exc:
@@ -120,19 +130,20 @@ def run(
     container = open_container()
     try:
         actor = resolve_actor(container, token, action="gate.run", roles=GATE_RUNNERS)
-        result, folder = _run(container, request, actor, quiet=json_out, stream=stream)
+        result, folder, record = _run(container, request, actor, quiet=json_out, stream=stream)
     finally:
         container.close()
     if json_out:
-        emit_json(result.as_dict())
+        # report.json as written (its SHA-256 is in the evidence), plus the run's id.
+        emit_json({**result.as_dict(), "run_id": record.id})
     else:
-        _print(result, folder)
+        _print(result, folder, record.id)
     raise typer.Exit(exit_code(result))
 
 
 def _run(
     container: object, request: GateRequest, actor: Actor, *, quiet: bool, stream: bool = False
-) -> tuple[RunResult, Path]:
+) -> tuple[RunResult, Path, GateRunRecord]:
     gates = container.gates  # type: ignore[attr-defined]
     if quiet or not err_console.is_terminal:
 
@@ -175,7 +186,7 @@ def _detail_lines(detail: object, limit: int = 4) -> list[str]:
     return [line[:300] for line in chosen]
 
 
-def _print(result: RunResult, folder: Path) -> None:
+def _print(result: RunResult, folder: Path, run_id: int) -> None:
     for stage in result.stages:
         console.print(
             f"{_MARK[stage.status]} [bold]{stage.stage.value.upper()}[/] ({stage.duration_s:.1f}s)"
@@ -194,6 +205,7 @@ def _print(result: RunResult, folder: Path) -> None:
         else "[red]a gate failed: the deployment is blocked[/]"
     )
     console.print(f"{verdict}; reports in {folder}")
+    console.print(f"gate run #{run_id}: {result.status.value}", markup=False)
 
 
 @app.command("ci")

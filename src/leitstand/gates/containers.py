@@ -1,8 +1,15 @@
-"""Container scan: every Dockerfile (hadolint + leitstand's rules), Kubernetes and compose files."""
+"""Container scan: every Dockerfile (hadolint + leitstand's rules), Kubernetes and compose files.
+
+The read-only root filesystem is the seed's "wo möglich": where ``gates.containers.read_only``
+decides a workload read-only, a writable one is critical; where it records a reason for a
+writable one, the finding is info-level (the accepted decision stays visible in the report);
+where nothing is decided, a writable one is a non-blocking warning.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +21,7 @@ from leitstand.gates.dockerfile import check_dockerfile, image_problem
 from leitstand.gates.model import CheckResult, Finding, Severity, Tool
 from leitstand.gates.secrets import tree_files
 from leitstand.gates.tools import ToolFailure, find_tool, run_tool, tail
+from leitstand.policy.gates import ReadOnlyDecision, read_only_decision
 
 __all__ = ["check_manifest", "container_check", "dockerfiles"]
 
@@ -100,21 +108,70 @@ def _line_of(text: str, needle: str) -> int:
     return 1
 
 
-def check_manifest(text: str, *, file: str) -> list[Finding]:
-    """Kubernetes workloads and compose services: limits, non-root, read-only root filesystem."""
+def _writable_root(
+    rule: str,
+    subject: str,
+    name: str,
+    decisions: Mapping[str, ReadOnlyDecision],
+    *,
+    file: str,
+    line: int,
+) -> Finding:
+    """The finding for a writable root filesystem: its weight is the policy's decision."""
+    found = read_only_decision(decisions, name)
+    if found is None:
+        return Finding(
+            rule=rule,
+            message=f"{subject} is not true (set it where possible, or record the decision "
+            "in gates.containers.read_only)",
+            severity=Severity.MEDIUM,
+            blocking=False,
+            file=file,
+            line=line,
+        )
+    pattern, decision = found
+    where = f"gates.containers.read_only[{pattern!r}]"
+    if decision.read_only:
+        return Finding(
+            rule=rule,
+            message=f"{subject} is not true, but {where} decides read-only",
+            severity=Severity.CRITICAL,
+            file=file,
+            line=line,
+            data={"decision": pattern},
+        )
+    return Finding(
+        rule=rule,
+        message=f"{subject} is not true, accepted by {where}: {decision.reason}",
+        severity=Severity.INFO,
+        blocking=False,
+        file=file,
+        line=line,
+        data={"decision": pattern, "reason": decision.reason},
+    )
+
+
+def check_manifest(
+    text: str, *, file: str, read_only: Mapping[str, ReadOnlyDecision] | None = None
+) -> list[Finding]:
+    """Kubernetes workloads and compose services: limits, non-root, read-only root filesystem.
+
+    ``read_only`` holds the per-workload decisions (``gates.containers.read_only``), matched
+    against the container name (Kubernetes) or the service name (compose).
+    """
     try:
         docs = [d for d in yaml.safe_load_all(text) if isinstance(d, dict)]
     except yaml.YAMLError:
         return []
+    decisions = read_only or {}
     findings: list[Finding] = []
 
-    def add(rule: str, message: str, needle: str, *, blocking: bool = True) -> None:
+    def add(rule: str, message: str, needle: str) -> None:
         findings.append(
             Finding(
                 rule=rule,
                 message=message,
-                severity=Severity.CRITICAL if blocking else Severity.MEDIUM,
-                blocking=blocking,
+                severity=Severity.CRITICAL,
                 file=file,
                 line=_line_of(text, needle),
             )
@@ -148,12 +205,15 @@ def check_manifest(text: str, *, file: str) -> list[Finding]:
                         needle,
                     )
                 if sc.get("readOnlyRootFilesystem") is not True:
-                    add(
-                        "LS-K8S-READONLY",
-                        f"{where}, container {name}: readOnlyRootFilesystem "
-                        "is not true (set it where possible)",
-                        needle,
-                        blocking=False,
+                    findings.append(
+                        _writable_root(
+                            "LS-K8S-READONLY",
+                            f"{where}, container {name}: readOnlyRootFilesystem",
+                            name,
+                            decisions,
+                            file=file,
+                            line=_line_of(text, needle),
+                        )
                     )
                 problem = image_problem(str(c.get("image", "")))
                 if problem:
@@ -172,11 +232,15 @@ def check_manifest(text: str, *, file: str) -> list[Finding]:
                 if user in {"root", "0", "root:root", "0:0"}:
                     add("LS-COMPOSE-ROOT", f"service {name}: runs as root (user: {user})", needle)
                 if svc.get("read_only") is not True:
-                    add(
-                        "LS-COMPOSE-READONLY",
-                        f"service {name}: read_only is not true (set it where possible)",
-                        needle,
-                        blocking=False,
+                    findings.append(
+                        _writable_root(
+                            "LS-COMPOSE-READONLY",
+                            f"service {name}: read_only",
+                            str(name),
+                            decisions,
+                            file=file,
+                            line=_line_of(text, needle),
+                        )
                     )
                 if "image" in svc:
                     problem = image_problem(str(svc["image"]))
@@ -207,7 +271,7 @@ def container_scan(ctx: GateContext) -> CheckResult:
         text = (root / file).read_text(encoding="utf-8", errors="replace")
         if "apiVersion" not in text and "services" not in text:
             continue
-        found = check_manifest(text, file=file)
+        found = check_manifest(text, file=file, read_only=ctx.gates.containers.read_only)
         checked_manifests += 1
         findings += found
     if not docker and not findings:

@@ -1,4 +1,5 @@
-"""Wire schemas of the gate API: recorded gate runs as the evidence ledger holds them."""
+"""Wire schemas of the gate API: recorded gate runs as the evidence ledger holds them, with
+the id of each run's record."""
 
 from __future__ import annotations
 
@@ -10,8 +11,16 @@ __all__ = ["GateRunOut"]
 
 
 class GateRunOut(BaseModel):
-    """One recorded gate run (a ``gate.run`` evidence entry): result per stage and check."""
+    """One recorded gate run (a ``gate.run`` evidence entry): result per stage and check.
 
+    ``id`` is the gate's own record of the run (what image signing reads), ``index`` its
+    evidence entry in the ledger.
+    """
+
+    id: int | None = Field(
+        default=None,
+        description="the gate run's id, as `leitstand image sign --gate-run` takes it",
+    )
     index: int = Field(description="ledger index of the run's evidence entry")
     time: str
     actor: str
@@ -29,7 +38,14 @@ class GateRunOut(BaseModel):
     artifact_digests: list[str] = Field(default_factory=list)
 
     @classmethod
-    def of(cls, entry: Entry) -> GateRunOut:
+    def of(cls, entry: Entry, run_id: int | None) -> GateRunOut:
+        """The run of the ``gate.run`` entry ``entry`` whose record has the id ``run_id``."""
         return cls.model_validate(
-            {**entry.payload, "index": entry.index, "time": entry.time, "actor": entry.actor}
+            {
+                **entry.payload,
+                "id": run_id,
+                "index": entry.index,
+                "time": entry.time,
+                "actor": entry.actor,
+            }
         )

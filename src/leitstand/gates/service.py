@@ -22,7 +22,13 @@ from leitstand.gates.project import commit_of, load_project
 from leitstand.gates.reports import write_reports
 from leitstand.gates.runner import Progress, run_stages, stage_checks
 from leitstand.gates.security_alert import security_gate_alert
-from leitstand.gates.store import GateRunRecord, add_run, runs_for
+from leitstand.gates.store import (
+    GateRunRecord,
+    add_run,
+    run_by_id,
+    run_ids_by_ledger_index,
+    runs_for,
+)
 from leitstand.ledger.canonical import Entry
 from leitstand.ledger.service import EntryQuery, Ledger
 from leitstand.policy.loader import load_policy
@@ -88,8 +94,12 @@ class GateService:
 
     def run(
         self, request: GateRequest, *, actor: Actor, progress: Progress | None = None
-    ) -> tuple[RunResult, Path]:
-        """Run the stages, write the reports, record the run; returns the result and the folder."""
+    ) -> tuple[RunResult, Path, GateRunRecord]:
+        """Run the stages, write the reports, record the run.
+
+        Returns the result, the report folder and the run's record, whose ``id`` is what
+        ``leitstand image sign --gate-run`` takes.
+        """
         project = load_project(request.path)
         policy = self.policy_for(project.root, request.config)
         out = (request.out or project.root / "gate-report").expanduser().resolve()
@@ -140,10 +150,10 @@ class GateService:
         write_reports(result, out, lang=request.lang, titles=titles)
         _write_artifacts(out, dist, digests)
         digest = hashlib.sha256((out / "report.json").read_bytes()).hexdigest()
-        self.record(
+        record = self.record(
             result, actor=actor, service=service, artifact_digests=digests, report_sha256=digest
         )
-        return result, out
+        return result, out, record
 
     def _change_of(self, request: GateRequest, service: str, version: str) -> int | None:
         state = self.approvals(service=service, version=version) if self.approvals else None
@@ -173,7 +183,7 @@ class GateService:
     ) -> GateRunRecord:
         """Record a finished run: its ``gate.run`` evidence entry and the gate's own run row.
 
-        The only writer of ``gate_runs``; release admission reads those rows.
+        The only writer of ``gate_runs``; release admission and image signing read those rows.
         """
         digests = sorted(dict.fromkeys(artifact_digests))
         for value in digests:
@@ -234,14 +244,28 @@ class GateService:
                 session, service=service, version=version, change_id=change_id, limit=limit
             )
 
-    def runs(self, *, project: str | None = None, limit: int = 50) -> list[Entry]:
-        """Recorded gate runs, newest first (their ``gate.run`` entries, the record of truth)."""
+    def recorded_run(self, run_id: int) -> GateRunRecord | None:
+        """The gate's own record of run ``run_id`` (None if there is none).
+
+        Image signing reads it (``leitstand.images.gate_port.GateRunLookup``): only an image a
+        passed run vouches for is signed.
+        """
+        with self.db.reader() as session:
+            return run_by_id(session, run_id)
+
+    def runs(
+        self, *, project: str | None = None, limit: int = 50
+    ) -> list[tuple[Entry, int | None]]:
+        """Recorded gate runs, newest first: their ``gate.run`` entries (the record of truth),
+        each with the id of the gate's own record of the run (None if it has none)."""
         with self.db.reader() as session:
             entries = self.ledger.entries(
                 session, EntryQuery(action=RUN_ACTION, limit=None if project else limit)
             )
-        found = [e for e in entries if project is None or e.payload.get("project") == project]
-        return found[:limit]
+            found = [e for e in entries if project is None or e.payload.get("project") == project]
+            del found[limit:]
+            ids = run_ids_by_ledger_index(session, [e.index for e in found])
+        return [(e, ids.get(e.index)) for e in found]
 
 
 def _output_to(progress: Progress | None) -> Callable[[str], None] | None:

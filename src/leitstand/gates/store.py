@@ -1,9 +1,9 @@
 """The gate's own run records (``gate_runs``): written by the gate service when a run finishes.
 
-Release admission reads these rows, never a ledger payload: only ``GateService.record`` writes
-them, in the same transaction as the run's ``gate.run`` evidence entry, whose ledger index the row
-keeps. A row binds the run to its service, version, change and the artifacts it built or checked
-(``sha256:<hex>`` of each wheel/sdist, or an image digest).
+Release admission and image signing read these rows, never a ledger payload: only
+``GateService.record`` writes them, in the same transaction as the run's ``gate.run`` evidence
+entry, whose ledger index the row keeps. A row binds the run to its service, version, change and
+the artifacts it built or checked (``sha256:<hex>`` of each wheel/sdist, or an image digest).
 """
 
 from __future__ import annotations
@@ -18,7 +18,15 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from leitstand.db import Base, UTCDateTime
 
-__all__ = ["GateRunRecord", "GateRunRow", "add_run", "recent_stages", "runs_for"]
+__all__ = [
+    "GateRunRecord",
+    "GateRunRow",
+    "add_run",
+    "recent_stages",
+    "run_by_id",
+    "run_ids_by_ledger_index",
+    "runs_for",
+]
 
 
 class GateRunRow(Base):
@@ -103,6 +111,25 @@ def runs_for(
     if limit is not None:
         stmt = stmt.limit(limit)
     return [GateRunRecord.of(row) for row in session.execute(stmt).scalars()]
+
+
+def run_by_id(session: Session, run_id: int) -> GateRunRecord | None:
+    """The recorded run ``run_id``, or None if there is none."""
+    row = session.get(GateRunRow, run_id)
+    return None if row is None else GateRunRecord.of(row)
+
+
+def run_ids_by_ledger_index(session: Session, indexes: Sequence[int]) -> dict[int, int]:
+    """The ids of the recorded runs whose ``gate.run`` entries are ``indexes`` (index -> id);
+    an index with no run record is left out."""
+    if not indexes:
+        return {}
+    rows = session.execute(
+        sa.select(GateRunRow.ledger_index, GateRunRow.id).where(
+            GateRunRow.ledger_index.in_(sorted(set(indexes)))
+        )
+    )
+    return {int(index): int(run_id) for index, run_id in rows if index is not None}
 
 
 def add_run(

@@ -40,6 +40,7 @@ CLI_ACTIONS: frozenset[str] = frozenset(
         "scheduler.tick",
         "audit.record",
         "log.seal", "log.expire", "log.read",
+        "image.sign",
     }
 )  # fmt: skip
 

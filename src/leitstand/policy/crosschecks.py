@@ -1,4 +1,5 @@
-"""Rules that span policy sections: references between them and where debug logs may run.
+"""Rules that span policy sections: references between them, where debug logs may run, and
+the read-only decision behind a writable Kubernetes container.
 
 Each check names the sections it needs, so the loader can still run it when an unrelated section
 of the user's file is broken, and every problem is reported in one go.
@@ -12,11 +13,13 @@ from leitstand.policy.base import Problem, Rules
 from leitstand.policy.continuity import BackupsPolicy, ServicePolicy
 from leitstand.policy.delivery import DeploymentPolicy
 from leitstand.policy.environments import EnvironmentPolicy
+from leitstand.policy.gates import GatesPolicy, read_only_decision
 from leitstand.policy.incidents import IncidentsPolicy
 from leitstand.policy.logs import LogsPolicy
 from leitstand.policy.monitoring import MonitoringPolicy
 from leitstand.policy.operations import GameDayPolicy
 from leitstand.policy.pipeline import PipelinePolicy
+from leitstand.policy.releases import KubernetesStart
 from leitstand.policy.tenants import TenantPolicy
 
 __all__ = ["CROSS_CHECKS", "DEBUG_LOG_TYPE", "cross_section_problems"]
@@ -141,6 +144,37 @@ def _gate_environments(
     return rules.problems
 
 
+def _writable_containers(deployment: DeploymentPolicy, gates: GatesPolicy) -> list[Problem]:
+    """A Kubernetes start with a writable root filesystem needs the project's recorded decision.
+
+    The seed's "Read-Only Filesystem: wo möglich": the rendered container (named after the
+    service) may be writable only where ``gates.containers.read_only`` records that it cannot be
+    read-only (``read_only: false`` with the reason), as the container gate judges it.
+    """
+    rules = Rules()
+    decisions = gates.containers.read_only
+    for key, target in deployment.releases.items():
+        start = target.start
+        if not isinstance(start, KubernetesStart) or start.read_only_root_filesystem:
+            continue
+        where = f"deployment.releases.{key}.start.read_only_root_filesystem"
+        found = read_only_decision(decisions, key)
+        if found is None:
+            rules.add(
+                where,
+                f"true, or a recorded decision for container {key!r} in "
+                f"gates.containers.read_only ({key}: {{read_only: false, reason: ...}}) "
+                "(got false with no decision)",
+            )
+        elif found[1].read_only:
+            rules.add(
+                where,
+                f"true: gates.containers.read_only[{found[0]!r}] decides container {key!r} "
+                "has a read-only root filesystem (got false)",
+            )
+    return rules.problems
+
+
 CROSS_CHECKS: tuple[tuple[tuple[str, ...], Callable[..., list[Problem]]], ...] = (
     (("tenants", "services"), _tenant_services),
     (("environments",), _production_exists),
@@ -150,6 +184,7 @@ CROSS_CHECKS: tuple[tuple[tuple[str, ...], Callable[..., list[Problem]]], ...] =
     (("incidents", "monitoring"), _escalation_metrics),
     (("backups", "services"), _backup_systems),
     (("deployment", "services", "environments", "monitoring"), _release_targets),
+    (("deployment", "gates"), _writable_containers),
 )
 
 

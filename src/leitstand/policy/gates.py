@@ -7,12 +7,17 @@ expiry date; an expired entry is reported and no longer allows anything.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import fnmatch
+from collections.abc import Mapping
 from datetime import date, timedelta
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, Field, StrictStr, model_validator
 from pydantic_core import PydanticCustomError
 
+from leitstand.policy.backup_targets import SecretRef
 from leitstand.policy.base import Flag, PolicyModel, Rules, unique_list
 from leitstand.policy.durations import PositiveDuration
 from leitstand.policy.values import describe
@@ -27,13 +32,16 @@ __all__ = [
     "ComplianceSettings",
     "ContainerSettings",
     "GatesPolicy",
+    "ImageSigning",
     "MigrationCheckSettings",
     "OsvSettings",
+    "ReadOnlyDecision",
     "ReviewedLicence",
     "SecretBlockRule",
     "SecretSettings",
     "ServeCommand",
     "TestSettings",
+    "read_only_decision",
 ]
 
 
@@ -265,8 +273,109 @@ class SecretSettings(PolicyModel):
         return any(kind in rule.kinds and location in rule.locations for rule in self.block)
 
 
+# The DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410): the 32-byte key follows it.
+_ED25519_SPKI_PREFIX = bytes.fromhex("302a300506032b6570032100")
+_PEM_BEGIN, _PEM_END = "-----BEGIN PUBLIC KEY-----", "-----END PUBLIC KEY-----"
+
+
+def _ed25519_public_pem(value: str) -> str:
+    """A PEM Ed25519 public key (``openssl pkey -pubout``), checked without cryptography."""
+    lines = [line.strip() for line in value.strip().splitlines() if line.strip()]
+    der = None
+    if len(lines) >= 3 and lines[0] == _PEM_BEGIN and lines[-1] == _PEM_END:
+        try:
+            der = base64.b64decode("".join(lines[1:-1]), validate=True)
+        except (binascii.Error, ValueError):
+            der = None
+    if der is None or len(der) != 44 or not der.startswith(_ED25519_SPKI_PREFIX):
+        raise PydanticCustomError(
+            "ed25519_public_key",
+            "a PEM Ed25519 public key (-----BEGIN PUBLIC KEY----- ..., as "
+            "`leitstand image keygen` or `openssl pkey -pubout` print it) "
+            f"(got {describe(value[:60])})",
+        )
+    return "\n".join([lines[0], *lines[1:-1], lines[-1]]) + "\n"
+
+
+Ed25519PublicPem = Annotated[StrictStr, AfterValidator(_ed25519_public_pem)]
+
+
+class ImageSigning(PolicyModel):
+    """How ``leitstand image sign`` signs an image's attestation and whose signatures
+    ``leitstand image verify`` accepts (Ed25519 over DSSE; docs/operations.md)."""
+
+    # Where the signing key is: file:path (a PKCS#8 PEM Ed25519 key, owner-only; relative to
+    # the leitstand home; made by `leitstand image keygen`) or env:NAME (the PEM text).
+    key: SecretRef = "file:keys/image-ed25519.pem"
+    # Public keys (PEM) whose attestations verify besides the own key's (empty: the own only).
+    trusted_keys: Annotated[list[Ed25519PublicPem], AfterValidator(unique_list)] = Field(
+        default_factory=list
+    )
+
+
+class ReadOnlyDecision(PolicyModel):
+    """The seed's "Read-Only Filesystem: wo möglich", decided for one workload.
+
+    ``true`` (short for ``{read_only: true}``): the root filesystem must be read-only, and a
+    writable one fails the container gate. ``{read_only: false, reason: ...}``: it cannot be,
+    for the recorded reason, and the gate accepts a writable one.
+    """
+
+    read_only: Flag
+    reason: Reason | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_flag(cls, data: Any) -> Any:
+        if isinstance(data, bool):
+            return {"read_only": data}
+        if not isinstance(data, dict | ReadOnlyDecision):
+            raise PydanticCustomError(
+                "read_only_decision",
+                f"true, or {{read_only: false, reason: ...}} (got {describe(data)})",
+            )
+        return data
+
+    @model_validator(mode="after")
+    def _reason_when_writable(self) -> Self:
+        rules = Rules()
+        if not self.read_only and self.reason is None:
+            rules.add(
+                "reason",
+                "why the root filesystem cannot be read-only, required with read_only: false "
+                "(got none; write {read_only: false, reason: ...})",
+            )
+        rules.check()
+        return self
+
+
+def read_only_decision(
+    decisions: Mapping[str, ReadOnlyDecision], name: str
+) -> tuple[str, ReadOnlyDecision] | None:
+    """The decision for a workload ``name`` and the pattern that made it, or None.
+
+    A pattern equal to the name wins; otherwise the longest matching glob (the most specific),
+    the first in the file on a tie. Matching ignores case, as the allow-lists do.
+    """
+    lowered = name.lower()
+    best: tuple[str, ReadOnlyDecision] | None = None
+    for pattern, decision in decisions.items():
+        if pattern.lower() == lowered:
+            return pattern, decision
+        if fnmatch.fnmatchcase(lowered, pattern.lower()) and (
+            best is None or len(pattern) > len(best[0])
+        ):
+            best = (pattern, decision)
+    return best
+
+
 class ContainerSettings(PolicyModel):
-    """Container checks; the defaults follow the seed's container table (alpine, distroless)."""
+    """Container checks; the defaults follow the seed's container table (alpine, distroless).
+
+    ``read_only`` records per workload (a Kubernetes container or compose service name, or a
+    glob of them) whether its root filesystem must be read-only: the seed says "where
+    possible", so the project decides. Undecided workloads get a warning when writable.
+    """
 
     allowed_base_images: Globs = Field(
         default_factory=lambda: [
@@ -279,6 +388,8 @@ class ContainerSettings(PolicyModel):
     )
     hadolint_ignore: Globs = Field(default_factory=list)  # rule ids such as DL3008
     trusted_registries: Globs = Field(default_factory=list)  # empty: any registry
+    signing: ImageSigning = Field(default_factory=ImageSigning)  # image attestations
+    read_only: dict[NonEmpty, ReadOnlyDecision] = Field(default_factory=dict)
 
 
 class ComplianceSettings(PolicyModel):

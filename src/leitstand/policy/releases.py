@@ -8,24 +8,40 @@ API, an nginx upstream file, or rendered Kubernetes routing). Nothing is configu
 
 Placeholders in commands, paths and units: ``{service}``, ``{env}``, ``{slot}``, ``{version}``,
 ``{host}``, ``{port}``. Relative paths are relative to the leitstand home folder.
+
+A rendered Kubernetes Deployment follows the seed's container table: CPU/memory requests and
+limits (``resources``), a non-root user, a read-only root filesystem with ``writable_paths`` as
+``emptyDir`` volumes; the numbers are leitstand's defaults (the seed names none).
 """
 
 from __future__ import annotations
 
+import posixpath
 import re
 from datetime import timedelta
+from fractions import Fraction
 from typing import Annotated, Literal, Self
 
-from pydantic import AfterValidator, Discriminator, Field, StrictInt, Tag, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Discriminator,
+    Field,
+    StrictInt,
+    StrictStr,
+    Tag,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
-from leitstand.policy.base import PolicyModel, Rules
+from leitstand.policy.base import Flag, PolicyModel, Rules, unique_list
 from leitstand.policy.durations import PositiveDuration
 from leitstand.policy.values import describe
 
 __all__ = [
     "PLACEHOLDERS",
     "CommandStart",
+    "ContainerResources",
     "HaproxyRouter",
     "HealthCheck",
     "Instance",
@@ -36,9 +52,12 @@ __all__ = [
     "ReleaseAnalysis",
     "ReleaseEnvironment",
     "ReleaseTarget",
+    "ResourceLimits",
+    "ResourceRequests",
     "RouterSpec",
     "StartSpec",
     "SystemdStart",
+    "quantity_value",
 ]
 
 PLACEHOLDERS = frozenset({"service", "env", "slot", "version", "host", "port"})
@@ -46,6 +65,20 @@ _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _ENV = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 _HOST = re.compile(r"^[A-Za-z0-9.\-:\[\]]+$")
+# A Kubernetes resource quantity (apimachinery resource.Quantity): a number with an optional
+# binary (Ki..Ei), decimal (m, k..E) or exponent suffix. The exponent comes before the plain E.
+_QUANTITY = re.compile(
+    r"^(?P<number>\d+(?:\.\d*)?|\.\d+)"
+    r"(?P<suffix>[eE][+-]?\d+|Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$"
+)
+_SUFFIX = {
+    "": Fraction(1),
+    "m": Fraction(1, 1000),
+    **{s: Fraction(1000**i) for i, s in enumerate("kMGTPE", start=1)},
+    **{f"{s}i": Fraction(1024**i) for i, s in enumerate("KMGTPE", start=1)},
+}
+# Kubernetes refuses other user ids (runAsUser: 0 <= uid <= 2^31-1); 0 is root.
+_MAX_UID = 2**31 - 1
 
 
 def _placeholders(value: str, allowed: frozenset[str]) -> str:
@@ -114,6 +147,120 @@ ApplyCommand = Annotated[
 PortNumber = Annotated[StrictInt, Field(ge=1, le=65535)]
 
 
+def quantity_value(text: str) -> Fraction:
+    """The exact value of a well-formed Kubernetes quantity (``100m`` -> 1/10, ``1Ki`` -> 1024)."""
+    match = _QUANTITY.match(text)
+    if match is None:
+        raise ValueError(f"not a Kubernetes quantity: {text!r}")
+    suffix = match.group("suffix") or ""
+    if suffix[:1] in ("e", "E") and suffix != "E":
+        scale = Fraction(10) ** int(suffix[1:])
+    else:
+        scale = _SUFFIX[suffix]
+    return Fraction(match.group("number")) * scale
+
+
+def _quantity_text(value: object) -> object:
+    # YAML reads `cpu: 1` or `cpu: 0.5` as numbers; Kubernetes writes them as strings.
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+def _quantity(value: str) -> str:
+    if not _QUANTITY.match(value):
+        raise PydanticCustomError(
+            "quantity",
+            "a Kubernetes quantity such as 250m, 1, 0.5 (CPU) or 256Mi, 1Gi (memory) "
+            f"(got {describe(value)})",
+        )
+    if quantity_value(value) <= 0:
+        raise PydanticCustomError("quantity", f"a quantity above 0 (got {describe(value)})")
+    return value
+
+
+def _memory(value: str) -> str:
+    if value.endswith("m"):
+        raise PydanticCustomError(
+            "quantity",
+            f"bytes, e.g. 256Mi or 1Gi; 'm' means thousandths of a byte (got {describe(value)})",
+        )
+    return value
+
+
+Cpu = Annotated[StrictStr, BeforeValidator(_quantity_text), AfterValidator(_quantity)]
+Memory = Annotated[
+    StrictStr,
+    BeforeValidator(_quantity_text),
+    AfterValidator(_quantity),
+    AfterValidator(_memory),
+]
+
+
+def _writable_path(value: str) -> str:
+    if (
+        not value.startswith("/")
+        or value == "/"
+        or posixpath.normpath(value) != value
+        or ".." in value.split("/")
+    ):
+        raise PydanticCustomError(
+            "path",
+            f"an absolute, normalised directory path other than '/', e.g. /tmp "
+            f"(got {describe(value)})",
+        )
+    return value
+
+
+WritablePath = Annotated[StrictStr, AfterValidator(_writable_path)]
+
+
+def _non_root_uid(value: int) -> int:
+    if not 0 < value <= _MAX_UID:
+        raise PydanticCustomError(
+            "uid", f"a user id from 1 to {_MAX_UID}; 0 is root (got {describe(value)})"
+        )
+    return value
+
+
+NonRootUid = Annotated[StrictInt, AfterValidator(_non_root_uid)]
+
+
+class ResourceRequests(PolicyModel):
+    """What the scheduler reserves for a container (leitstand's defaults)."""
+
+    cpu: Cpu = "100m"
+    memory: Memory = "256Mi"
+
+
+class ResourceLimits(PolicyModel):
+    """The most a container may use: the seed's "CPU/Memory-Limits für jeden Container"."""
+
+    cpu: Cpu = "1"
+    memory: Memory = "512Mi"
+
+
+class ContainerResources(PolicyModel):
+    """Requests and limits of a rendered container; a limit is never below its request."""
+
+    requests: ResourceRequests = Field(default_factory=ResourceRequests)
+    limits: ResourceLimits = Field(default_factory=ResourceLimits)
+
+    @model_validator(mode="after")
+    def _limits_cover_requests(self) -> Self:
+        rules = Rules()
+        for key in ("cpu", "memory"):
+            request, limit = getattr(self.requests, key), getattr(self.limits, key)
+            if quantity_value(limit) < quantity_value(request):
+                rules.add(
+                    f"limits.{key}",
+                    f"at least requests.{key} ({request}) (got {limit})",
+                    (f"requests.{key}", f"at most limits.{key} ({limit}) (got {request})"),
+                )
+        rules.check()
+        return self
+
+
 class CommandStart(PolicyModel):
     """Start a version as a background process (its PID file lives in the leitstand home)."""
 
@@ -138,7 +285,13 @@ class SystemdStart(PolicyModel):
 
 
 class KubernetesStart(PolicyModel):
-    """Render a Deployment per slot (and apply it when ``apply_command`` is set)."""
+    """Render a Deployment per slot (and apply it when ``apply_command`` is set).
+
+    The container gets ``resources``, runs as ``run_as_user`` (never root), without privilege
+    escalation or capabilities, under the runtime's seccomp profile, and with a read-only root
+    filesystem unless ``read_only_root_filesystem`` is false; ``writable_paths`` are mounted as
+    ``emptyDir`` volumes (what the application may write, e.g. /tmp).
+    """
 
     kind: Literal["kubernetes"]
     image: Template  # without the tag: the version is the tag
@@ -148,6 +301,12 @@ class KubernetesStart(PolicyModel):
     output_dir: Template
     apply_command: ApplyCommand | None = None  # e.g. [kubectl, apply, -f, "{file}"]
     timeout: PositiveDuration = timedelta(seconds=60)
+    resources: ContainerResources = Field(default_factory=ContainerResources)
+    run_as_user: NonRootUid = 10001
+    read_only_root_filesystem: Flag = True
+    writable_paths: Annotated[list[WritablePath], AfterValidator(unique_list)] = Field(
+        default_factory=lambda: ["/tmp"]  # noqa: S108 - an emptyDir volume, not the host's /tmp
+    )
 
 
 def _start_kind(value: object) -> str:

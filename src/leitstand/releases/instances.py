@@ -310,7 +310,13 @@ class SystemdStarter:
 
 
 class KubernetesStarter:
-    """Renders one Deployment per slot (the version is the image tag)."""
+    """Renders one Deployment per slot (the version is the image tag).
+
+    The Deployment passes leitstand's own container gate (``check_manifest``): resources from
+    the policy, a non-root user without privilege escalation or capabilities, the runtime's
+    seccomp profile, and a read-only root filesystem with the policy's writable paths as
+    ``emptyDir`` volumes (Pod Security Standard "restricted").
+    """
 
     def __init__(self, spec: KubernetesStart, *, ctx: SlotContext) -> None:
         self.spec = spec
@@ -319,10 +325,35 @@ class KubernetesStarter:
     def unknown_version(self, version: str) -> str | None:
         return None  # the registry is the cluster's to ask
 
+    def _container(self, image: str) -> dict[str, object]:
+        spec = self.spec
+        resources = spec.resources
+        return {
+            "name": self.ctx.service,
+            "image": image,
+            "ports": [{"containerPort": spec.container_port}],
+            "resources": {
+                "requests": {"cpu": resources.requests.cpu, "memory": resources.requests.memory},
+                "limits": {"cpu": resources.limits.cpu, "memory": resources.limits.memory},
+            },
+            "securityContext": {
+                "runAsNonRoot": True,
+                "runAsUser": spec.run_as_user,
+                "allowPrivilegeEscalation": False,
+                "readOnlyRootFilesystem": spec.read_only_root_filesystem,
+                "capabilities": {"drop": ["ALL"]},
+            },
+            "volumeMounts": [
+                {"name": f"writable-{index}", "mountPath": path}
+                for index, path in enumerate(spec.writable_paths)
+            ],
+        }
+
     def manifest(self, slot: str, version: str, replicas: int) -> dict[str, object]:
         values = self.ctx.values(slot, version)
         name = f"{self.ctx.service}-{slot}"
         labels = {"app": self.ctx.service, "slot": slot}
+        image = f"{fill(self.spec.image, values)}:{version}"
         return {
             "apiVersion": "apps/v1",
             "kind": "Deployment",
@@ -338,13 +369,12 @@ class KubernetesStarter:
                 "template": {
                     "metadata": {"labels": {**labels, "version": version}},
                     "spec": {
-                        "containers": [
-                            {
-                                "name": self.ctx.service,
-                                "image": f"{fill(self.spec.image, values)}:{version}",
-                                "ports": [{"containerPort": self.spec.container_port}],
-                            }
-                        ]
+                        "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+                        "containers": [self._container(image)],
+                        "volumes": [
+                            {"name": f"writable-{index}", "emptyDir": {}}
+                            for index in range(len(self.spec.writable_paths))
+                        ],
                     },
                 },
             },

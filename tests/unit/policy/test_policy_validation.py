@@ -502,3 +502,58 @@ def test_required_gates_name_known_environments_and_stages(tmp_path: Path) -> No
         """,
     )
     assert [i.path for i in stages] == ["changes.categories.emergency.gates_may_follow.0"]
+
+
+WRITABLE_KUBERNETES_START = """
+deployment:
+  releases:
+    enterprise-api:
+      start:
+        kind: kubernetes
+        image: registry.example/{service}
+        output_dir: k8s
+        read_only_root_filesystem: false
+      environments:
+        production:
+          router: {kind: kubernetes, service: enterprise-api, output_dir: k8s}
+          instances: {blue: {port: 8081}, green: {port: 8082}}
+"""
+
+
+def test_a_writable_kubernetes_container_needs_a_recorded_read_only_decision(
+    tmp_path: Path,
+) -> None:
+    where = "deployment.releases.enterprise-api.start.read_only_root_filesystem"
+    undecided = one_issue(tmp_path, WRITABLE_KUBERNETES_START)
+    assert (undecided.path, undecided.line) == (where, 8)
+    assert undecided.message == (
+        "true, or a recorded decision for container 'enterprise-api' in "
+        "gates.containers.read_only (enterprise-api: {read_only: false, reason: ...}) "
+        "(got false with no decision)"
+    )
+    # A decision that the container is read-only contradicts it; the most specific pattern wins.
+    contradicted = one_issue(
+        tmp_path,
+        WRITABLE_KUBERNETES_START
+        + "gates:\n  containers:\n    read_only:\n"
+        + "      '*': {read_only: false, reason: legacy}\n      enterprise-*: true\n",
+    )
+    assert contradicted.path == where
+    assert contradicted.message == (
+        "true: gates.containers.read_only['enterprise-*'] decides container 'enterprise-api' "
+        "has a read-only root filesystem (got false)"
+    )
+    # Reported together with a mistake in another section, which is checked on its own.
+    both = issues_in(tmp_path, WRITABLE_KUBERNETES_START + "monitoring: {metrics: {cpu: 1}}\n")
+    assert where in [i.path for i in both] and len(both) == 2
+
+
+def test_a_writable_kubernetes_container_with_its_decision_is_valid(tmp_path: Path) -> None:
+    decided = WRITABLE_KUBERNETES_START + (
+        "gates:\n  containers:\n    read_only:\n"
+        "      ENTERPRISE-API: {read_only: false, reason: writes its cache below /app}\n"
+        "      enterprise-*: true\n"
+    )
+    assert issues_in(tmp_path, decided) == []
+    # A read-only start needs no decision.
+    assert issues_in(tmp_path, WRITABLE_KUBERNETES_START.replace("false", "true")) == []

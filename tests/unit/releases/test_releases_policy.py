@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import pytest
 
 from leitstand.errors import ValidationError
 from leitstand.policy.loader import load_policy_text
 from leitstand.policy.model import default_policy
+from leitstand.policy.releases import KubernetesStart, quantity_value
 
 
 def _messages(text: str) -> list[str]:
@@ -74,3 +77,80 @@ def test_tests_shorten_the_windows_through_the_policy() -> None:
     )
     assert policy.deployment.canary.analysis_window.total_seconds() == 3
     assert policy.deployment.blue_green.rollback_window.total_seconds() == 2
+
+
+KUBERNETES_TARGET = """
+deployment:
+  releases:
+    enterprise-api:
+      start:
+        kind: kubernetes
+        image: registry.example/{{service}}
+        output_dir: k8s
+{start}
+      environments:
+        production:
+          router: {{kind: kubernetes, service: enterprise-api, output_dir: k8s}}
+          instances: {{blue: {{port: 8081}}, green: {{port: 8082}}}}
+"""
+START = "deployment.releases.enterprise-api.start"
+
+
+def test_a_kubernetes_start_defaults_to_limits_a_non_root_user_and_a_read_only_root() -> None:
+    policy = load_policy_text(KUBERNETES_TARGET.format(start=""))
+    start = policy.deployment.releases["enterprise-api"].start
+    assert isinstance(start, KubernetesStart)
+    assert (start.resources.requests.cpu, start.resources.requests.memory) == ("100m", "256Mi")
+    assert (start.resources.limits.cpu, start.resources.limits.memory) == ("1", "512Mi")
+    assert start.run_as_user == 10001
+    assert start.read_only_root_filesystem is True
+    assert start.writable_paths == ["/tmp"]
+    # A partial override keeps the other defaults; YAML numbers are quantities too.
+    custom = (
+        load_policy_text(KUBERNETES_TARGET.format(start="        resources: {limits: {cpu: 2}}"))
+        .deployment.releases["enterprise-api"]
+        .start
+    )
+    assert isinstance(custom, KubernetesStart)
+    assert (custom.resources.limits.cpu, custom.resources.limits.memory) == ("2", "512Mi")
+
+
+def test_mistakes_in_kubernetes_resources_user_and_paths_name_their_field() -> None:
+    start = """\
+        resources:
+          requests: {cpu: 1500m, memory: 256m}
+          limits: {cpu: 1, memory: lots}
+        run_as_user: 0
+        writable_paths: [tmp, /var/../etc, /tmp, /tmp]
+"""
+    messages = dict(m.split(": ", 1) for m in _messages(KUBERNETES_TARGET.format(start=start)))
+    assert messages[f"{START}.resources.requests.memory"] == (
+        "bytes, e.g. 256Mi or 1Gi; 'm' means thousandths of a byte (got '256m')"
+    )
+    assert messages[f"{START}.resources.limits.memory"].startswith(
+        "a Kubernetes quantity such as 250m, 1, 0.5 (CPU) or 256Mi, 1Gi (memory) (got 'lots')"
+    )
+    assert messages[f"{START}.run_as_user"] == "a user id from 1 to 2147483647; 0 is root (got 0)"
+    assert messages[f"{START}.writable_paths.0"].startswith("an absolute, normalised directory")
+    assert "(got '/var/../etc')" in messages[f"{START}.writable_paths.1"]
+    # Limits below requests are reported once the quantities themselves are fine.
+    below = "        resources: {requests: {cpu: 1500m}, limits: {cpu: 1, memory: 128Mi}}"
+    messages = dict(m.split(": ", 1) for m in _messages(KUBERNETES_TARGET.format(start=below)))
+    assert messages[f"{START}.resources.limits.cpu"] == "at least requests.cpu (1500m) (got 1)"
+    assert messages[f"{START}.resources.limits.memory"] == (
+        "at least requests.memory (256Mi) (got 128Mi)"
+    )
+    twice = "        writable_paths: [/tmp, /tmp]"
+    assert _messages(KUBERNETES_TARGET.format(start=twice)) == [
+        f"{START}.writable_paths: each entry only once (got '/tmp' twice)"
+    ]
+
+
+def test_kubernetes_quantities_are_compared_by_value() -> None:
+    assert quantity_value("100m") == Fraction(1, 10)
+    assert quantity_value("0.5") == quantity_value("500m")
+    assert quantity_value("1Gi") == 1024 * quantity_value("1Mi") == 2**30
+    assert quantity_value("1G") == quantity_value("1e9") == 10**9
+    assert quantity_value("1E") == 10**18
+    with pytest.raises(ValueError, match="not a Kubernetes quantity"):
+        quantity_value("1.5 Gi")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import yaml
 
+from leitstand.gates.containers import check_manifest
 from leitstand.policy.releases import Instance, KubernetesStart
 from leitstand.releases.instances import KubernetesStarter, SlotContext
 from leitstand.releases.model import Routing
@@ -93,3 +94,68 @@ def test_a_kubernetes_version_is_a_deployment_with_the_version_as_image_tag(
     }
     starter.stop("green")
     assert starter.running("green") is None
+
+
+def _starter(tmp_path: Path, **start: object) -> KubernetesStarter:
+    spec = KubernetesStart.model_validate(
+        {"kind": "kubernetes", "image": "registry.example/{service}", "output_dir": str(tmp_path)}
+        | start
+    )
+    ctx = SlotContext(
+        service="enterprise-api",
+        env="production",
+        instances={"blue": Instance(port=8081), "green": Instance(port=8082)},
+        home=tmp_path,
+    )
+    return KubernetesStarter(spec, ctx=ctx)
+
+
+def test_a_rendered_deployment_passes_leitstands_own_container_gate(tmp_path: Path) -> None:
+    _starter(tmp_path).start("blue", "2.4.0")
+    path = tmp_path / "enterprise-api-blue-deployment.yaml"
+    text = path.read_text()
+    # Not only nothing blocking: not even the read-only warning.
+    assert check_manifest(text, file=path.name) == []
+    pod = yaml.safe_load(text)["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    assert container["resources"] == {
+        "requests": {"cpu": "100m", "memory": "256Mi"},
+        "limits": {"cpu": "1", "memory": "512Mi"},
+    }
+    assert container["securityContext"] == {
+        "runAsNonRoot": True,
+        "runAsUser": 10001,
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    assert pod["securityContext"] == {"seccompProfile": {"type": "RuntimeDefault"}}
+    assert container["volumeMounts"] == [{"name": "writable-0", "mountPath": "/tmp"}]
+    assert pod["volumes"] == [{"name": "writable-0", "emptyDir": {}}]
+
+
+def test_the_policy_sets_resources_user_and_writable_paths_of_the_deployment(
+    tmp_path: Path,
+) -> None:
+    starter = _starter(
+        tmp_path,
+        resources={"requests": {"cpu": 0.5}, "limits": {"cpu": 2, "memory": "1Gi"}},
+        run_as_user=2000,
+        read_only_root_filesystem=False,
+        writable_paths=["/tmp", "/var/cache/app"],
+    )
+    starter.start("green", "2.4.0")
+    text = (tmp_path / "enterprise-api-green-deployment.yaml").read_text()
+    pod = yaml.safe_load(text)["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    assert container["resources"] == {
+        "requests": {"cpu": "0.5", "memory": "256Mi"},
+        "limits": {"cpu": "2", "memory": "1Gi"},
+    }
+    assert container["securityContext"]["runAsUser"] == 2000
+    assert container["securityContext"]["readOnlyRootFilesystem"] is False
+    assert [m["mountPath"] for m in container["volumeMounts"]] == ["/tmp", "/var/cache/app"]
+    assert {m["name"] for m in container["volumeMounts"]} == {v["name"] for v in pod["volumes"]}
+    # A writable root is now the policy's business: undecided, the gate only warns.
+    [finding] = check_manifest(text, file="d.yaml")
+    assert (finding.rule, finding.blocking) == ("LS-K8S-READONLY", False)

@@ -1,0 +1,1 @@
+"""Container images: reproducible OCI image layouts and their signed in-toto/DSSE attestations."""

@@ -1,0 +1,220 @@
+"""`leitstand image`: verify, sign and make the key of signed OCI image layouts.
+
+``verify`` needs no store and no user: it checks every blob, the tag and the attestation
+against ``--key`` files or, without them, the policy's ``gates.containers.signing.trusted_keys``
+and the own signing key's public half. ``sign`` signs only for a ``--gate-run`` the gates
+recorded as passed for the version the image is tagged with, writes evidence (``image.signed``)
+and acts as the user of ``--token`` (or ``LEITSTAND_TOKEN``); without a token it is refused
+(exit code 5) unless the policy lists ``image.sign`` in ``auth.local_admin_actions``. ``keygen``
+makes the signing key where the policy says (or ``--out``), as the ledger makes its own.
+
+Exit codes: 0 verified or signed, 1 the layout or its attestation does not verify (each problem
+named: the blob with expected and actual digest, or the untrusted keyid) or the gate run does not
+vouch for the image (no such run, not passed, another version), 2 bad input (not a layout, an
+unreadable key or SBOM), 5 refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from leitstand.auth.model import Role
+from leitstand.cli_support import (
+    TokenOpt,
+    console,
+    emit_json,
+    err_console,
+    open_container,
+    resolve_actor,
+)
+from leitstand.errors import ConfigError, ExitCode, Issue, ValidationError
+from leitstand.images.attest import key_id, load_public_key
+from leitstand.images.keys import (
+    KEY_FIELD,
+    create_signing_key,
+    key_file,
+    public_pem,
+    trusted_keys,
+)
+from leitstand.images.service import ImageService, Verification, check_image, require_layout
+from leitstand.policy.gates import ImageSigning
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    help="Container images: verify and sign OCI image layouts (in-toto/DSSE attestations).",
+    no_args_is_help=True,
+)
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
+LayoutArg = Annotated[
+    Path, typer.Argument(metavar="DIR", help="The OCI image layout (a folder with oci-layout)")
+]
+#: Who may sign an image for production from the CLI (the roles that run and judge gates).
+SIGNERS = (Role.DEVOPS, Role.SECURITY)
+#: SBOMs are read whole to check their format; larger files are refused.
+_MAX_SBOM_BYTES = 256 * 1024 * 1024
+
+
+def _local_signing() -> tuple[ImageSigning, Path]:
+    """The policy's signing section and the leitstand home, without opening the store."""
+    from leitstand.policy.loader import find_policy_file, load_policy
+    from leitstand.settings import Settings
+
+    settings = Settings()
+    policy = load_policy(settings.policy or find_policy_file(Path.cwd()))
+    return policy.gates.containers.signing, settings.home
+
+
+def _sbom_digest(path: Path) -> str:
+    """``sha256:<hex>`` of a CycloneDX or SPDX JSON SBOM; anything else is bad input."""
+
+    def bad(reason: str) -> ValidationError:
+        return ValidationError([Issue("--sbom", f"{path}: {reason}")])
+
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(_MAX_SBOM_BYTES + 1)
+    except FileNotFoundError:
+        raise bad("file not found") from None
+    except OSError as exc:
+        raise bad(f"cannot read it ({exc.strerror})") from None
+    if len(data) > _MAX_SBOM_BYTES:
+        raise bad(f"larger than {_MAX_SBOM_BYTES // (1024 * 1024)} MiB")
+    try:
+        document = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise bad("not a JSON SBOM (CycloneDX or SPDX JSON expected)") from None
+    if not isinstance(document, dict) or not (
+        document.get("bomFormat") == "CycloneDX" or "spdxVersion" in document
+    ):
+        raise bad("not a CycloneDX (bomFormat) or SPDX (spdxVersion) JSON document")
+    return f"sha256:{hashlib.sha256(data).hexdigest()}"
+
+
+def _print_verification(result: Verification) -> None:
+    ref, verified = result.ref, result.verified
+    if result.ok and ref is not None and verified is not None:
+        predicate = verified.statement.get("predicate") or {}
+        console.print(
+            f"ok: {ref.name}:{ref.tag} ({ref.manifest.digest}): every blob verifies, "
+            f"attestation signed by key {verified.keyid}",
+            markup=False,
+        )
+        console.print(
+            f"  sbom {predicate.get('sbom_digest')}, gate run {predicate.get('gate_run_id')}, "
+            f"built {predicate.get('built_at')}",
+            markup=False,
+        )
+        return
+    err_console.print(
+        f"FAILED: {result.directory}: {len(result.problems)} problem(s)", markup=False
+    )
+    for problem in result.problems:
+        err_console.print(f"  - {problem}", markup=False)
+
+
+@app.command("verify")
+def verify_command(
+    directory: LayoutArg,
+    key: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--key",
+            help="A trusted public key (PEM; repeatable). Default: the policy's "
+            "gates.containers.signing.trusted_keys and the own signing key",
+        ),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Verify every blob and the attestation; exit 1 naming each changed blob or foreign key."""
+    require_layout(directory)
+    if key:
+        trusted = [load_public_key(path) for path in key]
+    else:
+        signing, home = _local_signing()
+        trusted = trusted_keys(signing, home)
+        if not trusted:
+            raise ConfigError(
+                f"no key to verify with: no own signing key ({KEY_FIELD}) and no "
+                "gates.containers.signing.trusted_keys; pass --key FILE"
+            )
+    result = check_image(directory, trusted)
+    if json_out:
+        emit_json(result.as_dict())
+    else:
+        _print_verification(result)
+    if not result.ok:
+        raise typer.Exit(ExitCode.FAILED)
+
+
+@app.command("sign")
+def sign_command(
+    directory: LayoutArg,
+    sbom: Annotated[Path, typer.Option("--sbom", help="The image's SBOM (CycloneDX or SPDX JSON)")],
+    gate_run: Annotated[
+        int,
+        typer.Option(
+            "--gate-run",
+            min=1,
+            help="Id of the recorded gate run that passed the image's version (its tag), "
+            "as `leitstand gate run` prints it (gate run #ID; run_id in --json)",
+        ),
+    ],
+    key: Annotated[
+        Path | None,
+        typer.Option(
+            "--key", help=f"Signing key (PKCS#8 PEM, mode 0600). Default: policy {KEY_FIELD}"
+        ),
+    ] = None,
+    token: TokenOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Sign the image's attestation (SBOM digest, gate run) and record image.signed."""
+    require_layout(directory)
+    sbom_digest = _sbom_digest(sbom)
+    container = open_container()
+    actor = resolve_actor(container, token, action="image.sign", roles=SIGNERS)
+    signed = container.get(ImageService).sign(
+        directory, actor=actor, sbom_digest=sbom_digest, gate_run_id=gate_run, key_file=key
+    )
+    if json_out:
+        emit_json(signed.as_dict())
+        return
+    console.print(
+        f"signed {signed.name}:{signed.tag} ({signed.manifest_digest}) with key {signed.keyid}",
+        markup=False,
+    )
+    console.print(
+        f"  {signed.attestation}; evidence image.signed #{signed.ledger_index}", markup=False
+    )
+
+
+@app.command("keygen")
+def keygen_command(
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help=f"Where to write the key. Default: policy {KEY_FIELD}"),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Make the image signing key (Ed25519, mode 0600); print its public key and keyid."""
+    if out is None:
+        signing, home = _local_signing()
+        out = key_file(signing, home)
+        if out is None:
+            raise ConfigError(f"{KEY_FIELD} is {signing.key}, not a file: pass --out FILE")
+    public = create_signing_key(out).public_key()
+    if json_out:
+        emit_json({"path": str(out), "keyid": key_id(public), "public_key": public_pem(public)})
+        return
+    console.print(f"wrote signing key {out} (mode 0600); keyid {key_id(public)}", markup=False)
+    console.print(
+        "public key (for gates.containers.signing.trusted_keys of other installations):",
+        markup=False,
+    )
+    console.print(public_pem(public).rstrip("\n"), markup=False)

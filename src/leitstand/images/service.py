@@ -1,0 +1,292 @@
+"""Signing an image layout (with ``image.signed`` evidence) and verifying a signed one.
+
+``ImageService.sign`` is the only writer of ``image.signed``: it signs only a layout that
+verifies (every blob, an exact tag) and that a passed gate run vouches for (the gates' own record
+of the run: it exists, passed, and checked the version the image is tagged with; ``gate_port``),
+writes the DSSE envelope and records the evidence in one unit of work: the envelope is put in
+place inside the ledger's transaction and taken back if the transaction fails, so there is never
+an attestation without its entry. ``check_image`` verifies without a store: blobs, tag and
+attestation against the keys it is given.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from leitstand.db import Database
+from leitstand.errors import Issue, ValidationError
+from leitstand.identity import Actor
+from leitstand.images.attest import (
+    AttestationError,
+    ImagePredicate,
+    Statement,
+    Verified,
+    attestation_path,
+    key_id,
+    sign_envelope,
+    verify_attestation,
+)
+from leitstand.images.gate_port import PASSED, GateRun, GateRunLookup
+from leitstand.images.keys import load_signing_key_of
+from leitstand.images.oci import ImageError, ImageRef, Problem, read_layout, verify_layout
+from leitstand.ledger.checkpoint import load_signing_key
+from leitstand.ledger.service import Ledger
+from leitstand.policy.model import Policy
+
+__all__ = [
+    "SIGNED_ACTION",
+    "ImageService",
+    "Signed",
+    "UnvouchedImageError",
+    "Verification",
+    "check_image",
+    "require_layout",
+    "vouching_run",
+]
+
+#: The evidence of a signed image attestation (namespace ``image``, ledger/ownership.py).
+SIGNED_ACTION = "image.signed"
+
+
+class UnvouchedImageError(ImageError):
+    """The gate run named for an image does not vouch for it: there is no such run, it did not
+    pass, or it checked another version than the image's tag (exit code 1: nothing is signed)."""
+
+    http_status = 409
+
+
+def vouching_run(run: GateRun | None, run_id: int, ref: ImageRef) -> GateRun:
+    """``run`` if it vouches for the image ``ref``; otherwise an ``UnvouchedImageError``.
+
+    Checked against what the gate's record holds: that it exists, its outcome, and its version
+    (an image is tagged with the exact version, the tag a release deploys). The record keeps no
+    SBOM digest, so the SBOM named for the attestation is not compared with the run's.
+    """
+    if run is None:
+        raise UnvouchedImageError(
+            f"gate run #{run_id} does not exist: an image is signed only for a recorded gate run "
+            "that passed it (`leitstand gate run` records each run and prints its id)"
+        )
+    what = f"gate run #{run.id} ({run.service} {run.version}, ledger entry {run.ledger_index})"
+    if run.status != PASSED:
+        raise UnvouchedImageError(
+            f"{what} did not pass (outcome {run.status}): an image is signed only for a gate "
+            "run that passed"
+        )
+    if run.version != ref.tag:
+        raise UnvouchedImageError(
+            f"{what} checked version {run.version}, but the image {ref.name} is tagged "
+            f"{ref.tag}: sign with the gate run of the version the image is tagged with"
+        )
+    return run
+
+
+def require_layout(directory: Path, *, field: str = "DIR") -> Path:
+    """``directory`` if it is an OCI image layout (a folder with ``oci-layout``); otherwise a
+    ValidationError (exit 2): a wrong path is bad input, not a failed verification."""
+    if not directory.is_dir():
+        reason = "does not exist" if not directory.exists() else "is not a folder"
+        raise ValidationError([Issue(field, f"{directory} {reason}")])
+    if not (directory / "oci-layout").is_file():
+        raise ValidationError(
+            [Issue(field, f"{directory} is not an OCI image layout (no oci-layout file)")]
+        )
+    return directory
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """What ``check_image`` found: the image, who signed it, and every problem."""
+
+    directory: Path
+    ref: ImageRef | None
+    verified: Verified | None
+    trusted: tuple[str, ...]
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and self.verified is not None
+
+    def as_dict(self) -> dict[str, Any]:
+        ref, verified = self.ref, self.verified
+        return {
+            "ok": self.ok,
+            "layout": str(self.directory),
+            "image": None
+            if ref is None
+            else {"name": ref.name, "tag": ref.tag, "manifest_digest": ref.manifest.digest},
+            "keyid": None if verified is None else verified.keyid,
+            "predicate": None if verified is None else verified.statement.get("predicate"),
+            "trusted_keyids": list(self.trusted),
+            "problems": [{"path": p.path, "message": p.message} for p in self.problems],
+        }
+
+
+def check_image(directory: Path, trusted: list[Ed25519PublicKey]) -> Verification:
+    """Verify a signed layout: every blob and the tag (``verify_layout``), then the attestation
+    against ``trusted`` (a foreign key is named by its keyid). Needs no store and no user."""
+    keyids = tuple(key_id(k) for k in trusted)
+    problems = verify_layout(directory)
+    try:
+        ref = read_layout(directory)
+    except ImageError as exc:
+        return Verification(directory, None, None, keyids, problems or [Problem(".", str(exc))])
+    verified = None
+    try:
+        verified = verify_attestation(directory, trusted)
+    except ImageError as exc:
+        problems.append(Problem(f"attestations/{ref.manifest.hex}.dsse.json", str(exc)))
+    return Verification(directory, ref, verified, keyids, problems)
+
+
+@dataclass(frozen=True, slots=True)
+class Signed:
+    """A signed image: what the ``image.signed`` entry says, and where the envelope is."""
+
+    name: str
+    tag: str
+    manifest_digest: str
+    sbom_digest: str
+    gate_run_id: int
+    keyid: str
+    attestation: Path
+    envelope_digest: str
+    ledger_index: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "tag": self.tag,
+            "manifest_digest": self.manifest_digest,
+            "sbom_digest": self.sbom_digest,
+            "gate_run_id": self.gate_run_id,
+            "keyid": self.keyid,
+            "attestation": str(self.attestation),
+            "envelope_digest": self.envelope_digest,
+            "ledger_index": self.ledger_index,
+        }
+
+
+def _built_at(ref: ImageRef) -> datetime:
+    try:
+        built = datetime.fromisoformat(ref.created)
+    except ValueError:
+        built = None
+    if built is None or built.tzinfo is None:
+        raise ImageError(f"{ref.config.path}: the image config has no RFC 3339 created time")
+    return built
+
+
+class ImageService:
+    """Signs image layouts with the policy's key and records each signature as evidence."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        ledger: Ledger,
+        policy: Policy,
+        home: Path,
+        gate_runs: GateRunLookup,
+    ) -> None:
+        self.db = db
+        self.ledger = ledger
+        self.policy = policy
+        self.home = home
+        self.gate_runs = gate_runs  # the gates' own run records (GateService.recorded_run)
+
+    def sign(
+        self,
+        directory: Path,
+        *,
+        actor: Actor,
+        sbom_digest: str,
+        gate_run_id: int,
+        key_file: Path | None = None,
+    ) -> Signed:
+        """Sign the attestation of the layout's image and record ``image.signed``.
+
+        The key is ``key_file`` or the policy's ``gates.containers.signing.key``. A layout that
+        does not verify (a changed blob, ``latest`` or no tag) is refused (exit 1), and so is a
+        ``gate_run_id`` the gates have no record of, whose run did not pass, or whose run checked
+        another version than the image's tag (``vouching_run``); nothing is written then.
+        """
+        signing = self.policy.gates.containers.signing
+        private_key = (
+            load_signing_key(key_file)
+            if key_file is not None
+            else load_signing_key_of(signing, self.home)
+        )
+        problems = verify_layout(require_layout(directory))
+        if problems:
+            raise AttestationError(
+                "refusing to sign a layout that does not verify:\n"
+                + "\n".join(f"  - {p}" for p in problems)
+            )
+        ref = read_layout(directory)
+        vouching_run(self.gate_runs(gate_run_id), gate_run_id, ref)
+        predicate = ImagePredicate(sbom_digest, gate_run_id, _built_at(ref))
+        envelope = sign_envelope(Statement.for_image(ref, predicate).to_json(), private_key)
+        keyid = envelope.signatures[0].keyid
+        data = envelope.to_json()
+        path = attestation_path(directory, ref.manifest.digest)
+        payload = {
+            "name": ref.name,
+            "tag": ref.tag,
+            "manifest_digest": ref.manifest.digest,
+            "sbom_digest": sbom_digest,
+            "gate_run_id": gate_run_id,
+            "keyid": keyid,
+            "envelope_digest": f"sha256:{hashlib.sha256(data).hexdigest()}",
+        }
+        entry = self._write_with_evidence(path, data, actor, ref, payload)
+        return Signed(
+            name=ref.name,
+            tag=ref.tag,
+            manifest_digest=ref.manifest.digest,
+            sbom_digest=sbom_digest,
+            gate_run_id=gate_run_id,
+            keyid=keyid,
+            attestation=path,
+            envelope_digest=str(payload["envelope_digest"]),
+            ledger_index=entry,
+        )
+
+    def _write_with_evidence(
+        self, path: Path, data: bytes, actor: Actor, ref: ImageRef, payload: dict[str, Any]
+    ) -> int:
+        """Put the envelope at ``path`` inside the ledger's transaction; undo it if that fails."""
+        path.parent.mkdir(exist_ok=True)
+        previous = path.read_bytes() if path.is_file() else None
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+        tmp.write_bytes(data)
+        placed = False
+        try:
+            with self.db.transaction() as session:
+                entry = self.ledger.record(
+                    session,
+                    actor,
+                    SIGNED_ACTION,
+                    f"image:{ref.name}@{ref.manifest.digest}",
+                    payload=payload,
+                )
+                tmp.replace(path)
+                placed = True
+            return entry.index
+        except BaseException:
+            if placed:
+                if previous is None:
+                    path.unlink(missing_ok=True)
+                else:
+                    path.write_bytes(previous)
+            raise
+        finally:
+            tmp.unlink(missing_ok=True)
