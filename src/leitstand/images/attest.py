@@ -5,7 +5,8 @@ The statement (https://github.com/in-toto/attestation/blob/main/spec/v1/statemen
     {"_type": "https://in-toto.io/Statement/v1",
      "subject": [{"name": "<image name>", "digest": {"sha256": "<manifest digest hex>"}}],
      "predicateType": "https://leitstand.dev/attestations/image/v1",
-     "predicate": {"sbom_digest": "sha256:<hex>", "gate_run_id": <int>, "built_at": "<RFC 3339>"}}
+     "predicate": {"sbom_digest": "sha256:<hex>", "gate_run_id": <int>, "built_at": "<RFC 3339>",
+                   "service": "<the gate run's service>", "tag": "<the image's tag>"}}
 
 It is the payload of a DSSE envelope (https://github.com/secure-systems-lab/dsse, protocol.md and
 envelope.md) of type ``application/vnd.in-toto+json``. The signature is Ed25519 over
@@ -17,8 +18,8 @@ The envelope lives in the layout as ``attestations/<manifest digest hex>.dsse.js
 JSON, sorted keys, standard base64). The OCI image-layout spec names only ``oci-layout``,
 ``index.json`` and ``blobs/``; OCI tools ignore the extra directory. Verification accepts an
 envelope only if a trusted key's signature verifies, the payload type is in-toto, the statement
-is a Statement v1 of leitstand's predicate type, and a subject's sha256 is the layout's manifest
-digest.
+is a Statement v1 of leitstand's predicate type, a subject's sha256 is the layout's manifest
+digest and the predicate's tag is the tag index.json names (index.json itself is not signed).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -46,8 +47,9 @@ from leitstand.images.oci import (
     Problem,
     canonical_json,
     read_layout,
-    verify_layout,
+    read_regular,
 )
+from leitstand.images.verify import check_layout
 
 __all__ = [
     "PAYLOAD_TYPE",
@@ -61,10 +63,12 @@ __all__ = [
     "Verified",
     "attest_layout",
     "attestation_path",
+    "attestations_dir",
     "key_id",
     "load_public_key",
     "pae",
     "sign_envelope",
+    "verified_ref",
     "verify_attestation",
     "verify_envelope",
     "verify_image",
@@ -115,7 +119,7 @@ def load_public_key(path: Path) -> Ed25519PublicKey:
             key = serialization.load_pem_private_key(data, password=None).public_key()
         else:
             key = serialization.load_pem_public_key(data)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, UnsupportedAlgorithm):
         raise ConfigError(f"{where}: not a PEM-encoded Ed25519 key") from None
     if not isinstance(key, Ed25519PublicKey):
         raise ConfigError(f"{where}: holds a {type(key).__name__}, expected an Ed25519 key")
@@ -136,11 +140,13 @@ def _b64decode(text: str) -> bytes | None:
 
 @dataclass(frozen=True, slots=True)
 class ImagePredicate:
-    """What leitstand attests about an image: its SBOM, the gate run that passed it, when."""
+    """What leitstand attests about an image: its SBOM, the gate run that passed it (and the
+    service that run checked), when. The statement adds the image's tag (``for_image``)."""
 
     sbom_digest: str
     gate_run_id: int
     built_at: datetime
+    service: str | None = None
 
     def __post_init__(self) -> None:
         if not _DIGEST.fullmatch(self.sbom_digest):
@@ -155,6 +161,7 @@ class ImagePredicate:
             "sbom_digest": self.sbom_digest,
             "gate_run_id": self.gate_run_id,
             "built_at": isoformat_utc(self.built_at),
+            **({} if self.service is None else {"service": self.service}),
         }
 
 
@@ -169,7 +176,8 @@ class Statement:
 
     @classmethod
     def for_image(cls, ref: ImageRef, predicate: ImagePredicate) -> Statement:
-        return cls(ref.name, ref.manifest.digest, predicate.as_dict())
+        """The statement about ``ref``: its predicate carries the tag, so the tag is signed."""
+        return cls(ref.name, ref.manifest.digest, {**predicate.as_dict(), "tag": ref.tag})
 
     def to_json(self) -> bytes:
         return canonical_json(
@@ -226,7 +234,9 @@ class Envelope:
             raise AttestationError(f"envelope larger than {_MAX_ENVELOPE_BYTES} bytes")
         try:
             raw = json.loads(data)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except RecursionError:
+            raise AttestationError("envelope is not valid JSON (nested too deeply)") from None
+        except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, too many digits
             raise AttestationError(f"envelope is not valid JSON ({exc})") from None
         if not isinstance(raw, dict):
             raise AttestationError("envelope is not a JSON object")
@@ -302,20 +312,25 @@ def verify_signature(envelope: Envelope, trusted: Sequence[Ed25519PublicKey]) ->
 
 
 def verify_envelope(
-    envelope: Envelope, trusted: Sequence[Ed25519PublicKey], *, manifest_digest: str
+    envelope: Envelope,
+    trusted: Sequence[Ed25519PublicKey],
+    *,
+    manifest_digest: str,
+    tag: str | None = None,
 ) -> Verified:
-    """Verify a DSSE envelope as an attestation of the image with ``manifest_digest``.
+    """Verify a DSSE envelope as an attestation of the image with ``manifest_digest`` (and,
+    when given, ``tag``: the tag index.json names must be the one signed).
 
     Raises AttestationError naming the reason: no trusted key (``signed by key <keyid>, not
-    trusted``), a signature that does not verify, a foreign payload or predicate type, or a
-    subject that is another image.
+    trusted``), a signature that does not verify, a foreign payload or predicate type, a
+    subject that is another image, or another tag.
     """
     keyid = verify_signature(envelope, trusted)
     if envelope.payload_type != PAYLOAD_TYPE:
         raise AttestationError(f"payload type {envelope.payload_type!r} is not {PAYLOAD_TYPE}")
     try:
         statement = json.loads(envelope.payload)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError: ValueError
         raise AttestationError("payload is not a JSON statement") from None
     if not isinstance(statement, dict) or statement.get("_type") != STATEMENT_TYPE:
         raise AttestationError(f"payload is not an in-toto statement ({STATEMENT_TYPE})")
@@ -338,6 +353,11 @@ def verify_envelope(
     predicate = statement.get("predicate")
     if not isinstance(predicate, dict) or not _valid_predicate(predicate):
         raise AttestationError("predicate lacks sbom_digest, gate_run_id or built_at")
+    if tag is not None and predicate.get("tag") != tag:
+        raise AttestationError(
+            f"the attestation was signed for tag {predicate.get('tag')!r}, but index.json tags "
+            f"the image {tag!r}"
+        )
     return Verified(keyid, statement)
 
 
@@ -369,50 +389,78 @@ def attest_layout(
 ) -> Path:
     """Sign an attestation of the layout's image and write it next to the blobs.
 
-    The layout must verify first: leitstand signs only what it has checked. Returns the path
-    of the envelope (``attestations/<manifest digest hex>.dsse.json``).
+    The layout must verify first: leitstand signs only what it has checked, and signs the
+    manifest digest of the bytes it verified (``check_layout`` reads each file once). Returns
+    the path of the envelope (``attestations/<manifest digest hex>.dsse.json``).
     """
-    problems = verify_layout(directory)
-    if problems:
-        raise AttestationError(
-            "refusing to sign a layout that does not verify:\n" + "\n".join(map(str, problems))
-        )
-    ref = read_layout(directory, tag=tag)
+    ref = verified_ref(directory, tag=tag)
     envelope = sign_envelope(Statement.for_image(ref, predicate).to_json(), private_key)
     path = attestation_path(directory, ref.manifest.digest)
-    path.parent.mkdir(exist_ok=True)
+    attestations_dir(directory).mkdir(exist_ok=True)
     path.write_bytes(envelope.to_json())
     return path
 
 
+def verified_ref(directory: Path, *, tag: str | None = None) -> ImageRef:
+    """The image of a layout that verifies, as the verified bytes describe it; otherwise an
+    AttestationError listing every problem (nothing is signed)."""
+    check = check_layout(directory, tag=tag)
+    if check.problems:
+        raise AttestationError(
+            "refusing to sign a layout that does not verify:\n"
+            + "\n".join(f"  - {p}" for p in check.problems)
+        )
+    if check.ref is None:
+        raise AttestationError(f"refusing to sign: {check.ref_error}")
+    return check.ref
+
+
+def attestations_dir(directory: Path) -> Path:
+    """The layout's ``attestations`` folder; an AttestationError if it is a symbolic link (an
+    envelope written through it would land outside the layout)."""
+    folder = directory / "attestations"
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        raise AttestationError(
+            f"{folder}: is a symbolic link or not a folder; refusing to write an attestation"
+        )
+    return folder
+
+
 def verify_attestation(
-    directory: Path, trusted: Sequence[Ed25519PublicKey], *, tag: str | None = None
+    directory: Path,
+    trusted: Sequence[Ed25519PublicKey],
+    *,
+    tag: str | None = None,
+    ref: ImageRef | None = None,
 ) -> Verified:
-    """Verify the attestation of the layout's image; raise AttestationError if it fails."""
-    ref = read_layout(directory, tag=tag)
+    """Verify the attestation of the layout's image (``ref`` if given, as ``check_layout``
+    returned it; else read now); raise AttestationError if it fails."""
+    if ref is None:
+        ref = read_layout(directory, tag=tag)
     path = attestation_path(directory, ref.manifest.digest)
+    where = f"attestations/{path.name}"
     try:
-        with path.open("rb") as handle:
-            data = handle.read(_MAX_ENVELOPE_BYTES + 1)
-    except FileNotFoundError:
-        raise AttestationError(f"no attestation for manifest {ref.manifest.digest}") from None
-    except OSError as exc:
-        raise AttestationError(f"cannot read ({exc.strerror})") from None
-    return verify_envelope(Envelope.parse(data), trusted, manifest_digest=ref.manifest.digest)
+        data = read_regular(path, where, _MAX_ENVELOPE_BYTES + 1)
+    except ImageError as exc:
+        if str(exc) == f"{where}: missing":
+            raise AttestationError(f"no attestation for manifest {ref.manifest.digest}") from None
+        raise AttestationError(str(exc).removeprefix(f"{where}: ")) from None
+    return verify_envelope(
+        Envelope.parse(data), trusted, manifest_digest=ref.manifest.digest, tag=ref.tag
+    )
 
 
 def verify_image(
     directory: Path, trusted: Sequence[Ed25519PublicKey], *, tag: str | None = None
 ) -> list[Problem]:
-    """Every problem of a signed layout: its blobs (``verify_layout``) and its attestation."""
-    problems = verify_layout(directory)
+    """Every problem of a signed layout: its blobs (``check_layout``) and its attestation."""
+    check = check_layout(directory, tag=tag)
+    problems = list(check.problems)
+    if check.ref is None:
+        return problems or [Problem(".", str(check.ref_error))]
+    where = f"attestations/{check.ref.manifest.hex}.dsse.json"
     try:
-        ref = read_layout(directory, tag=tag)
-    except ImageError as exc:
-        return problems or [Problem(".", str(exc))]
-    where = f"attestations/{ref.manifest.hex}.dsse.json"
-    try:
-        verify_attestation(directory, trusted, tag=tag)
+        verify_attestation(directory, trusted, ref=check.ref)
     except ImageError as exc:
         problems.append(Problem(where, str(exc)))
     return problems

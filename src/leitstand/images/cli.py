@@ -3,10 +3,11 @@
 ``verify`` needs no store and no user: it checks every blob, the tag and the attestation
 against ``--key`` files or, without them, the policy's ``gates.containers.signing.trusted_keys``
 and the own signing key's public half. ``sign`` signs only for a ``--gate-run`` the gates
-recorded as passed for the version the image is tagged with, writes evidence (``image.signed``)
-and acts as the user of ``--token`` (or ``LEITSTAND_TOKEN``); without a token it is refused
-(exit code 5) unless the policy lists ``image.sign`` in ``auth.local_admin_actions``. ``keygen``
-makes the signing key where the policy says (or ``--out``), as the ledger makes its own.
+recorded as a complete, passed run of the version the image is tagged with (``vouching_run``),
+writes evidence (``image.signed``) and acts as the user of ``--token`` (or ``LEITSTAND_TOKEN``);
+without a token it is refused (exit code 5) unless the policy lists ``image.sign`` in
+``auth.local_admin_actions``. ``keygen`` makes the signing key where the policy says (or
+``--out``), as the ledger makes its own.
 
 Exit codes: 0 verified or signed, 1 the layout or its attestation does not verify (each problem
 named: the blob with expected and actual digest, or the untrusted keyid) or the gate run does not
@@ -87,7 +88,7 @@ def _sbom_digest(path: Path) -> str:
         raise bad(f"larger than {_MAX_SBOM_BYTES // (1024 * 1024)} MiB")
     try:
         document = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):  # bad UTF-8 or JSON, a huge number, too deep
         raise bad("not a JSON SBOM (CycloneDX or SPDX JSON expected)") from None
     if not isinstance(document, dict) or not (
         document.get("bomFormat") == "CycloneDX" or "spdxVersion" in document
@@ -137,7 +138,15 @@ def verify_command(
         trusted = [load_public_key(path) for path in key]
     else:
         signing, home = _local_signing()
-        trusted = trusted_keys(signing, home)
+
+        def skip_own_key(reason: str) -> None:
+            err_console.print(
+                f"warning: the own signing key is skipped ({reason}); verifying with "
+                "gates.containers.signing.trusted_keys",
+                markup=False,
+            )
+
+        trusted = trusted_keys(signing, home, on_unusable_own_key=skip_own_key)
         if not trusted:
             raise ConfigError(
                 f"no key to verify with: no own signing key ({KEY_FIELD}) and no "

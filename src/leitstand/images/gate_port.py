@@ -9,6 +9,7 @@ number. ``GateService.recorded_run`` implements ``GateRunLookup`` structurally; 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 __all__ = ["PASSED", "GateRun", "GateRunLookup"]
@@ -30,6 +31,16 @@ class GateRun(Protocol):
 
     @property
     def service(self) -> str: ...
+
+    @property
+    def stages(self) -> Mapping[str, str]:
+        """Each stage the run ran, with its outcome (pass, fail or skip)."""
+        ...
+
+    @property
+    def not_run(self) -> Sequence[str]:
+        """The stages the run left out (``--stage``); empty for a complete run."""
+        ...
 
     @property
     def version(self) -> str:

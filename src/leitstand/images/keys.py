@@ -11,6 +11,7 @@ Errors name the place of a key, never its content.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -87,9 +88,19 @@ def own_public_key(signing: ImageSigning, home: Path) -> Ed25519PublicKey | None
     return load_signing_key(path).public_key()
 
 
-def trusted_keys(signing: ImageSigning, home: Path) -> list[Ed25519PublicKey]:
+def trusted_keys(
+    signing: ImageSigning,
+    home: Path,
+    *,
+    on_unusable_own_key: Callable[[str], None] | None = None,
+) -> list[Ed25519PublicKey]:
     """The keys ``image verify`` accepts without ``--key``: the policy's trusted keys and the
-    own key's public half, each once."""
+    own key's public half, each once.
+
+    An own key that is there but cannot be loaded (mode 0644, say) is a ConfigError, unless
+    ``on_unusable_own_key`` is given: then it is told the one-line reason and the key is
+    skipped (a verifier needs only the public keys it trusts).
+    """
     keys: dict[str, Ed25519PublicKey] = {}
     for pem in signing.trusted_keys:
         # The policy checked the PEM's shape; a key the library still refuses is a config error.
@@ -101,7 +112,13 @@ def trusted_keys(signing: ImageSigning, home: Path) -> list[Ed25519PublicKey]:
             ) from None
         if isinstance(key, Ed25519PublicKey):
             keys.setdefault(key_id(key), key)
-    own = own_public_key(signing, home)
+    try:
+        own = own_public_key(signing, home)
+    except ConfigError as exc:
+        if on_unusable_own_key is None:
+            raise
+        on_unusable_own_key(str(exc))
+        own = None
     if own is not None:
         keys.setdefault(key_id(own), own)
     return list(keys.values())

@@ -20,19 +20,21 @@ The tag must be an exact version: ``latest`` and the empty tag are refused (Valu
 with the container lint's LS-IMAGE-TAG rule.
 
 Errors: a layout that cannot be read raises ``ImageError`` (exit code 1: the evidence did not
-verify); ``verify_layout`` returns every problem it finds instead of raising.
+verify); ``images.verify.verify_layout`` returns every problem it finds instead of raising.
 """
 
 from __future__ import annotations
 
-import gzip
+import errno
 import hashlib
 import io
 import json
+import os
 import re
-import zlib
+import stat
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -59,10 +61,12 @@ __all__ = [
     "created_from_epoch",
     "gzip_layer",
     "normalize_tar",
+    "open_regular",
+    "parse_json",
     "read_layout",
+    "read_regular",
     "tar_tree",
     "validate_tag",
-    "verify_layout",
     "write_layout",
 ]
 
@@ -191,17 +195,27 @@ def _rfc3339(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _layer_tar(rootfs: Path | bytes, epoch: int, owner: Owner | None) -> bytes:
+class _Default(Enum):
+    """The owner ``write_layout`` uses when none is named: root for a tree, the tar's own."""
+
+    OWNER = "default"
+
+
+def _layer_tar(rootfs: Path | bytes, epoch: int, owner: Owner | _Default | None) -> bytes:
     if isinstance(rootfs, bytes):
-        return normalize_tar(rootfs, epoch=epoch, owner=owner)
+        return normalize_tar(rootfs, epoch=epoch, owner=None if owner is _Default.OWNER else owner)
     if rootfs.is_dir():
+        if owner is _Default.OWNER:
+            owner = ROOT
         if owner is None:
             raise ValueError(
                 f"{rootfs}: a directory tree needs an owner (the builder's ids are not "
                 "reproducible)"
             )
         return tar_tree(rootfs, epoch=epoch, owner=owner)
-    return normalize_tar(rootfs.read_bytes(), epoch=epoch, owner=owner)
+    return normalize_tar(
+        rootfs.read_bytes(), epoch=epoch, owner=None if owner is _Default.OWNER else owner
+    )
 
 
 def write_layout(
@@ -211,14 +225,16 @@ def write_layout(
     config: ImageConfig,
     tag: str,
     created: datetime,
-    owner: Owner | None = ROOT,
+    owner: Owner | _Default | None = _Default.OWNER,
 ) -> ImageRef:
     """Write an OCI image layout of one layer to ``out`` (absent or empty) and return its ref.
 
     ``rootfs_tar`` is a directory tree (packed by ``tar_tree``), a tar file, or tar bytes
     (re-packed by ``normalize_tar``). ``created`` is the build time from SOURCE_DATE_EPOCH
     (``created_from_epoch``): aware, whole seconds; it is the image's ``created`` time and the
-    clamp for every mtime. ``owner`` owns every entry (None keeps a tar's own owners).
+    clamp for every mtime. ``owner`` owns every entry (None keeps a tar's own owners); by
+    default a directory tree is owned by root and a tar keeps its own owners (a root file system
+    needs them, and setuid/setgid bits are dropped wherever the owner is replaced).
     """
     validate_tag(tag)
     if created.tzinfo is None:
@@ -298,20 +314,59 @@ def write_layout(
 # --- reading -----------------------------------------------------------------------------------
 
 
-def _read_json(path: Path, where: str) -> Any:
+def open_regular(path: Path, where: str) -> int:
+    """A read-only descriptor of the regular file at ``path``; ImageError naming ``where`` if it
+    is missing, a symbolic link, a FIFO, a device or unreadable.
+
+    O_NOFOLLOW refuses a symbolic link; O_NONBLOCK keeps a FIFO from hanging the open; the
+    checks apply to what was opened (fstat), not to the path (``ledger.checkpoint``'s pattern).
+    """
     try:
-        with path.open("rb") as handle:
-            data = handle.read(_MAX_JSON_BYTES + 1)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         raise ImageError(f"{where}: missing") from None
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ImageError(f"{where}: is a symbolic link, not a regular file") from None
         raise ImageError(f"{where}: cannot read ({exc.strerror})") from None
-    if len(data) > _MAX_JSON_BYTES:
-        raise ImageError(f"{where}: larger than {_MAX_JSON_BYTES} bytes")
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ImageError(f"{where}: not a regular file (a FIFO, device or folder)")
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _handle(path: Path, where: str) -> io.BufferedReader:
+    return open(open_regular(path, where), "rb")
+
+
+def read_regular(path: Path, where: str, limit: int) -> bytes:
+    """At most ``limit`` bytes of the regular file at ``path`` (``open_regular``'s checks)."""
+    with _handle(path, where) as handle:
+        try:
+            return handle.read(limit)
+        except OSError as exc:
+            raise ImageError(f"{where}: cannot read ({exc.strerror})") from None
+
+
+def parse_json(data: bytes, where: str) -> Any:
+    """``data`` as JSON; ImageError for anything else (bad UTF-8, a 5000-digit number, a
+    nesting too deep for the parser)."""
     try:
         return json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ImageError(f"{where}: not valid JSON ({exc})") from None
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError: ValueError
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise ImageError(f"{where}: not valid JSON ({reason})") from None
+
+
+def _read_json(path: Path, where: str) -> Any:
+    data = read_regular(path, where, _MAX_JSON_BYTES + 1)
+    if len(data) > _MAX_JSON_BYTES:
+        raise ImageError(f"{where}: larger than {_MAX_JSON_BYTES} bytes")
+    return parse_json(data, where)
 
 
 def _descriptor(value: Any, where: str) -> Descriptor:
@@ -344,7 +399,7 @@ def _read_layout_file(directory: Path) -> None:
 
 def _read_index(directory: Path) -> list[tuple[Descriptor, str]]:
     """The index's manifest descriptors with their ``ref.name`` annotation ('' if none)."""
-    index = _object(_read_json(directory / "index.json", "index.json"), "index.json")
+    index = _object(_read_json(directory / _INDEX_FILE, _INDEX_FILE), _INDEX_FILE)
     entries = index.get("manifests")
     if not isinstance(entries, list) or not entries:
         raise ImageError("index.json: no manifests")
@@ -357,13 +412,13 @@ def _read_index(directory: Path) -> list[tuple[Descriptor, str]]:
     return found
 
 
-def _read_manifest(
-    directory: Path, desc: Descriptor
+def _parse_manifest(
+    data: bytes, desc: Descriptor
 ) -> tuple[Descriptor, tuple[Descriptor, ...], dict[str, Any]]:
-    """The config descriptor, layer descriptors and annotations of a manifest blob."""
+    """The config descriptor, layer descriptors and annotations of a manifest blob's bytes."""
     if desc.media_type != MANIFEST_MEDIA_TYPE:
         raise ImageError(f"{desc.path}: a {desc.media_type}, expected {MANIFEST_MEDIA_TYPE}")
-    manifest = _object(_read_json(directory / desc.path, desc.path), desc.path)
+    manifest = _object(parse_json(data, desc.path), desc.path)
     config = _descriptor(manifest.get("config"), f"{desc.path}: config")
     if config.media_type != CONFIG_MEDIA_TYPE:
         raise ImageError(
@@ -379,9 +434,9 @@ def _read_manifest(
     return config, layers, annotations if isinstance(annotations, dict) else {}
 
 
-def _read_config(directory: Path, desc: Descriptor) -> tuple[tuple[str, ...], str]:
-    """The ``rootfs.diff_ids`` and ``created`` time of an image config blob."""
-    image_config = _object(_read_json(directory / desc.path, desc.path), desc.path)
+def _parse_config(data: bytes, desc: Descriptor) -> tuple[tuple[str, ...], str]:
+    """The ``rootfs.diff_ids`` and ``created`` time of an image config blob's bytes."""
+    image_config = _object(parse_json(data, desc.path), desc.path)
     rootfs = image_config.get("rootfs")
     diff_ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
     if (
@@ -395,22 +450,34 @@ def _read_config(directory: Path, desc: Descriptor) -> tuple[tuple[str, ...], st
     return tuple(diff_ids), created if isinstance(created, str) else ""
 
 
-def read_layout(directory: Path, *, tag: str | None = None) -> ImageRef:
-    """Read the image (``tag``, or the layout's only image) of the layout in ``directory``.
+def _json_blob(directory: Path, desc: Descriptor) -> bytes:
+    """The bytes of a JSON blob (manifest or config), read once."""
+    data = read_regular(directory / desc.path, desc.path, _MAX_JSON_BYTES + 1)
+    if len(data) > _MAX_JSON_BYTES:
+        raise ImageError(f"{desc.path}: larger than {_MAX_JSON_BYTES} bytes")
+    return data
 
-    Reads, does not verify: ``verify_layout`` recomputes the digests.
-    """
-    _read_layout_file(directory)
-    candidates = _read_index(directory)
+
+def _pick(candidates: list[tuple[Descriptor, str]], tag: str | None) -> tuple[Descriptor, str]:
     if tag is not None:
         candidates = [c for c in candidates if c[1] == tag]
         if not candidates:
             raise ImageError(f"index.json: no image is tagged {tag!r}")
     if len(candidates) != 1:
         raise ImageError(f"index.json: {len(candidates)} images; name the tag to read")
-    manifest, ref_name = candidates[0]
-    config, layers, annotations = _read_manifest(directory, manifest)
-    diff_ids, created = _read_config(directory, config)
+    return candidates[0]
+
+
+def read_layout(directory: Path, *, tag: str | None = None) -> ImageRef:
+    """Read the image (``tag``, or the layout's only image) of the layout in ``directory``.
+
+    Reads, does not verify: ``images.verify`` (``verify_layout``, ``check_layout``)
+    recomputes the digests.
+    """
+    _read_layout_file(directory)
+    manifest, ref_name = _pick(_read_index(directory), tag)
+    config, layers, annotations = _parse_manifest(_json_blob(directory, manifest), manifest)
+    diff_ids, created = _parse_config(_json_blob(directory, config), config)
     return ImageRef(
         name=str(annotations.get(TITLE_ANNOTATION, "")),
         tag=ref_name,
@@ -423,135 +490,3 @@ def read_layout(directory: Path, *, tag: str | None = None) -> ImageRef:
 
 
 # --- verifying ---------------------------------------------------------------------------------
-
-
-def _file_digest(path: Path) -> tuple[str, int]:
-    with path.open("rb") as handle:
-        digest = hashlib.file_digest(handle, "sha256")
-        size = handle.tell()
-    return f"sha256:{digest.hexdigest()}", size
-
-
-def _check_blob(directory: Path, desc: Descriptor, role: str) -> Problem | None:
-    path = directory / desc.path
-    if not path.is_file():
-        return Problem(desc.path, f"{role} blob is missing")
-    try:
-        actual, size = _file_digest(path)
-    except OSError as exc:
-        return Problem(desc.path, f"{role} blob cannot be read ({exc.strerror})")
-    if actual != desc.digest or size != desc.size:
-        return Problem(
-            desc.path,
-            f"{role} blob changed: expected {desc.digest} ({desc.size} bytes), "
-            f"actual {actual} ({size} bytes)",
-        )
-    return None
-
-
-def _uncompressed_digest(path: Path, media_type: str) -> str:
-    hasher = hashlib.sha256()
-    with path.open("rb") as raw:
-        handle: io.BufferedIOBase = (
-            gzip.GzipFile(fileobj=raw, mode="rb") if media_type == LAYER_MEDIA_TYPE else raw
-        )
-        while chunk := handle.read(_CHUNK):
-            hasher.update(chunk)
-    return f"sha256:{hasher.hexdigest()}"
-
-
-def _check_layer(
-    directory: Path, layer: Descriptor, diff_id: str | None, problems: list[Problem]
-) -> None:
-    if layer.media_type not in (LAYER_MEDIA_TYPE, TAR_LAYER_MEDIA_TYPE):
-        problems.append(Problem(layer.path, f"unsupported layer media type {layer.media_type}"))
-        return
-    problem = _check_blob(directory, layer, "layer")
-    if problem is not None:
-        problems.append(problem)
-        return
-    if diff_id is None:  # the config did not verify: no diff_id to compare with
-        return
-    try:
-        actual = _uncompressed_digest(directory / layer.path, layer.media_type)
-    except (OSError, EOFError, zlib.error) as exc:
-        problems.append(Problem(layer.path, f"layer is not a readable gzip stream ({exc})"))
-        return
-    if actual != diff_id:
-        problems.append(
-            Problem(layer.path, f"uncompressed layer is {actual}, rootfs.diff_ids says {diff_id}")
-        )
-
-
-def _check_image(directory: Path, manifest: Descriptor, problems: list[Problem]) -> set[str]:
-    """Check one image's blobs; return the hex names of the blobs it references."""
-    problem = _check_blob(directory, manifest, "manifest")
-    if problem is not None:
-        problems.append(problem)
-        return {manifest.hex}
-    try:
-        config, layers, _ = _read_manifest(directory, manifest)
-    except ImageError as exc:
-        problems.append(Problem(manifest.path, str(exc).removeprefix(f"{manifest.path}: ")))
-        return {manifest.hex}
-    diff_ids: tuple[str | None, ...] = tuple(None for _ in layers)
-    problem = _check_blob(directory, config, "config")
-    if problem is not None:
-        problems.append(problem)
-    else:
-        try:
-            diff_ids = _read_config(directory, config)[0]
-        except ImageError as exc:
-            problems.append(Problem(config.path, str(exc).removeprefix(f"{config.path}: ")))
-        if len(diff_ids) != len(layers):
-            problems.append(
-                Problem(
-                    config.path,
-                    f"rootfs.diff_ids lists {len(diff_ids)} layers, the manifest {len(layers)}",
-                )
-            )
-            diff_ids = tuple(None for _ in layers)
-    for layer, diff_id in zip(layers, diff_ids, strict=True):
-        _check_layer(directory, layer, diff_id, problems)
-    return {manifest.hex, config.hex, *(layer.hex for layer in layers)}
-
-
-def verify_layout(directory: Path) -> list[Problem]:
-    """Every problem of the layout in ``directory``; an empty list means it verifies.
-
-    Checks the oci-layout file and the index (every image tagged with an exact version: no
-    ``latest``, no empty tag), then recomputes the sha256 and size of every manifest, config and
-    layer blob against its descriptor (and each layer's diff_id), and finally checks that every
-    other file under ``blobs/sha256`` is named by its own digest. A changed byte is reported
-    with the blob's path, the expected and the actual digest.
-    """
-    problems: list[Problem] = []
-    try:
-        _read_layout_file(directory)
-    except ImageError as exc:
-        problems.append(Problem("oci-layout", str(exc).removeprefix("oci-layout: ")))
-    try:
-        index = _read_index(directory)
-    except ImageError as exc:
-        return [*problems, Problem("index.json", str(exc).removeprefix("index.json: "))]
-    referenced: set[str] = set()
-    for manifest, ref_name in index:
-        try:
-            validate_tag(ref_name)
-        except ValueError as exc:
-            problems.append(Problem(_INDEX_FILE, f"{manifest.digest}: {exc}"))
-        referenced |= _check_image(directory, manifest, problems)
-    blobs = directory / "blobs" / "sha256"
-    if not blobs.is_dir():
-        return problems
-    for path in sorted(blobs.iterdir()):
-        if path.name in referenced:
-            continue
-        where = f"blobs/sha256/{path.name}"
-        if not path.is_file():
-            problems.append(Problem(where, "not a regular file"))
-            continue
-        actual, _ = _file_digest(path)
-        if actual != f"sha256:{path.name}":
-            problems.append(Problem(where, f"unreferenced blob changed: its content is {actual}"))
-    return problems

@@ -2,7 +2,9 @@
 
 ``ImageService.sign`` is the only writer of ``image.signed``: it signs only a layout that
 verifies (every blob, an exact tag) and that a passed gate run vouches for (the gates' own record
-of the run: it exists, passed, and checked the version the image is tagged with; ``gate_port``),
+of the run: it exists, passed, ran every stage, among them the stages a production release
+requires, checked the version the image is tagged with and, where a release target deploys the
+image, that target's service; ``gate_port``), signs the manifest digest of the bytes it verified,
 writes the DSSE envelope and records the evidence in one unit of work: the envelope is put in
 place inside the ledger's transaction and taken back if the transaction fails, so there is never
 an attestation without its entry. ``check_image`` verifies without a store: blobs, tag and
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -29,16 +32,20 @@ from leitstand.images.attest import (
     Statement,
     Verified,
     attestation_path,
+    attestations_dir,
     key_id,
     sign_envelope,
+    verified_ref,
     verify_attestation,
 )
 from leitstand.images.gate_port import PASSED, GateRun, GateRunLookup
 from leitstand.images.keys import load_signing_key_of
-from leitstand.images.oci import ImageError, ImageRef, Problem, read_layout, verify_layout
+from leitstand.images.oci import ImageError, ImageRef, Problem
+from leitstand.images.verify import check_layout
 from leitstand.ledger.checkpoint import load_signing_key
 from leitstand.ledger.service import Ledger
 from leitstand.policy.model import Policy
+from leitstand.policy.releases import KubernetesStart
 
 __all__ = [
     "SIGNED_ACTION",
@@ -47,6 +54,8 @@ __all__ = [
     "UnvouchedImageError",
     "Verification",
     "check_image",
+    "production_stages",
+    "release_services",
     "require_layout",
     "vouching_run",
 ]
@@ -57,17 +66,54 @@ SIGNED_ACTION = "image.signed"
 
 class UnvouchedImageError(ImageError):
     """The gate run named for an image does not vouch for it: there is no such run, it did not
-    pass, or it checked another version than the image's tag (exit code 1: nothing is signed)."""
+    pass, it left stages out, it checked another version than the image's tag or another service
+    than the one whose release target deploys the image (exit code 1: nothing is signed)."""
 
     http_status = 409
 
 
-def vouching_run(run: GateRun | None, run_id: int, ref: ImageRef) -> GateRun:
+def production_stages(policy: Policy) -> list[str]:
+    """The gate stages a production release requires, as release admission reads them: the
+    policy's ``pipeline.deployment.required_gates`` of every production environment."""
+    stages: list[str] = []
+    for env, environment in policy.environments.items():
+        if environment.production:
+            for stage in policy.pipeline.deployment.required_gates.get(env, []):
+                if stage.value not in stages:
+                    stages.append(stage.value)
+    return stages
+
+
+def release_services(policy: Policy, image_name: str) -> list[str]:
+    """The services whose release target starts ``image_name`` on Kubernetes (``start.image``,
+    ``{service}`` filled in); empty if no target deploys it."""
+    found = []
+    for service, target in policy.deployment.releases.items():
+        start = target.start
+        if (
+            isinstance(start, KubernetesStart)
+            and start.image.replace("{service}", service) == image_name
+        ):
+            found.append(service)
+    return found
+
+
+def vouching_run(
+    run: GateRun | None,
+    run_id: int,
+    ref: ImageRef,
+    *,
+    required: Sequence[str] = (),
+    services: Sequence[str] = (),
+) -> GateRun:
     """``run`` if it vouches for the image ``ref``; otherwise an ``UnvouchedImageError``.
 
-    Checked against what the gate's record holds: that it exists, its outcome, and its version
-    (an image is tagged with the exact version, the tag a release deploys). The record keeps no
-    SBOM digest, so the SBOM named for the attestation is not compared with the run's.
+    Checked against what the gate's record holds: that it exists, its outcome, that it left no
+    stage out (``not_run``) and passed every stage of ``required`` (``production_stages``: what
+    release admission requires), its version (an image is tagged with the exact version, the
+    tag a release deploys) and, if ``services`` is not empty (``release_services``: the release
+    targets that deploy the image), its service. The record keeps no SBOM digest, so the SBOM
+    named for the attestation is not compared with the run's.
     """
     if run is None:
         raise UnvouchedImageError(
@@ -80,10 +126,27 @@ def vouching_run(run: GateRun | None, run_id: int, ref: ImageRef) -> GateRun:
             f"{what} did not pass (outcome {run.status}): an image is signed only for a gate "
             "run that passed"
         )
+    if run.not_run:
+        raise UnvouchedImageError(
+            f"{what} did not run {', '.join(run.not_run)}: an image is signed only for a "
+            "complete gate run (`leitstand gate run` without --stage)"
+        )
+    missing = [s for s in required if run.stages.get(s) != PASSED]
+    if missing:
+        raise UnvouchedImageError(
+            f"{what} did not pass {', '.join(missing)}: a production release requires the "
+            f"gate stages {', '.join(required)} (pipeline.deployment.required_gates)"
+        )
     if run.version != ref.tag:
         raise UnvouchedImageError(
             f"{what} checked version {run.version}, but the image {ref.name} is tagged "
             f"{ref.tag}: sign with the gate run of the version the image is tagged with"
+        )
+    if services and run.service not in services:
+        raise UnvouchedImageError(
+            f"{what} checked service {run.service}, but the image {ref.name} is released as "
+            f"{', '.join(services)} (deployment.releases start.image): sign with a gate run "
+            "of that service"
         )
     return run
 
@@ -134,14 +197,14 @@ def check_image(directory: Path, trusted: list[Ed25519PublicKey]) -> Verificatio
     """Verify a signed layout: every blob and the tag (``verify_layout``), then the attestation
     against ``trusted`` (a foreign key is named by its keyid). Needs no store and no user."""
     keyids = tuple(key_id(k) for k in trusted)
-    problems = verify_layout(directory)
-    try:
-        ref = read_layout(directory)
-    except ImageError as exc:
-        return Verification(directory, None, None, keyids, problems or [Problem(".", str(exc))])
+    check = check_layout(directory)
+    problems, ref = list(check.problems), check.ref
+    if ref is None:
+        fallback = [Problem(".", str(check.ref_error))]
+        return Verification(directory, None, None, keyids, problems or fallback)
     verified = None
     try:
-        verified = verify_attestation(directory, trusted)
+        verified = verify_attestation(directory, trusted, ref=ref)
     except ImageError as exc:
         problems.append(Problem(f"attestations/{ref.manifest.hex}.dsse.json", str(exc)))
     return Verification(directory, ref, verified, keyids, problems)
@@ -156,6 +219,7 @@ class Signed:
     manifest_digest: str
     sbom_digest: str
     gate_run_id: int
+    service: str
     keyid: str
     attestation: Path
     envelope_digest: str
@@ -168,6 +232,7 @@ class Signed:
             "manifest_digest": self.manifest_digest,
             "sbom_digest": self.sbom_digest,
             "gate_run_id": self.gate_run_id,
+            "service": self.service,
             "keyid": self.keyid,
             "attestation": str(self.attestation),
             "envelope_digest": self.envelope_digest,
@@ -216,8 +281,9 @@ class ImageService:
 
         The key is ``key_file`` or the policy's ``gates.containers.signing.key``. A layout that
         does not verify (a changed blob, ``latest`` or no tag) is refused (exit 1), and so is a
-        ``gate_run_id`` the gates have no record of, whose run did not pass, or whose run checked
-        another version than the image's tag (``vouching_run``); nothing is written then.
+        ``gate_run_id`` the gates have no record of or whose run does not vouch for the image
+        (``vouching_run``); nothing is written then. The layout is read once: the digest signed
+        is the digest of the manifest bytes that verified.
         """
         signing = self.policy.gates.containers.signing
         private_key = (
@@ -225,15 +291,16 @@ class ImageService:
             if key_file is not None
             else load_signing_key_of(signing, self.home)
         )
-        problems = verify_layout(require_layout(directory))
-        if problems:
-            raise AttestationError(
-                "refusing to sign a layout that does not verify:\n"
-                + "\n".join(f"  - {p}" for p in problems)
-            )
-        ref = read_layout(directory)
-        vouching_run(self.gate_runs(gate_run_id), gate_run_id, ref)
-        predicate = ImagePredicate(sbom_digest, gate_run_id, _built_at(ref))
+        attestations_dir(require_layout(directory))  # a symlinked attestations/ is refused
+        ref = verified_ref(directory)
+        run = vouching_run(
+            self.gate_runs(gate_run_id),
+            gate_run_id,
+            ref,
+            required=production_stages(self.policy),
+            services=release_services(self.policy, ref.name),
+        )
+        predicate = ImagePredicate(sbom_digest, gate_run_id, _built_at(ref), service=run.service)
         envelope = sign_envelope(Statement.for_image(ref, predicate).to_json(), private_key)
         keyid = envelope.signatures[0].keyid
         data = envelope.to_json()
@@ -244,16 +311,18 @@ class ImageService:
             "manifest_digest": ref.manifest.digest,
             "sbom_digest": sbom_digest,
             "gate_run_id": gate_run_id,
+            "service": run.service,
             "keyid": keyid,
             "envelope_digest": f"sha256:{hashlib.sha256(data).hexdigest()}",
         }
-        entry = self._write_with_evidence(path, data, actor, ref, payload)
+        entry = self._write_with_evidence(directory, path, data, actor, ref, payload)
         return Signed(
             name=ref.name,
             tag=ref.tag,
             manifest_digest=ref.manifest.digest,
             sbom_digest=sbom_digest,
             gate_run_id=gate_run_id,
+            service=run.service,
             keyid=keyid,
             attestation=path,
             envelope_digest=str(payload["envelope_digest"]),
@@ -261,10 +330,19 @@ class ImageService:
         )
 
     def _write_with_evidence(
-        self, path: Path, data: bytes, actor: Actor, ref: ImageRef, payload: dict[str, Any]
+        self,
+        directory: Path,
+        path: Path,
+        data: bytes,
+        actor: Actor,
+        ref: ImageRef,
+        payload: dict[str, Any],
     ) -> int:
         """Put the envelope at ``path`` inside the ledger's transaction; undo it if that fails."""
-        path.parent.mkdir(exist_ok=True)
+        attestations_dir(directory).mkdir(exist_ok=True)
+        attestations_dir(directory)  # still no symbolic link once it exists
+        if path.is_symlink():
+            raise AttestationError(f"{path}: is a symbolic link; refusing to replace it")
         previous = path.read_bytes() if path.is_file() else None
         tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
         tmp.write_bytes(data)

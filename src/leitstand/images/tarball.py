@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-__all__ = ["ROOT", "Owner", "gzip_layer", "normalize_tar", "tar_tree"]
+__all__ = ["ROOT", "SET_ID_BITS", "Owner", "gzip_layer", "normalize_tar", "tar_tree"]
 
 _KEPT_PAX_PREFIX = "SCHILY.xattr."
 
@@ -40,6 +40,10 @@ class Owner:
 
 
 ROOT = Owner()
+
+#: setuid and setgid: dropped wherever the owner is replaced (a set-id bit of the builder's
+#: file must not become a set-id-root program in the image).
+SET_ID_BITS = 0o6000
 
 
 def _entry(name: str, kind: bytes, *, mode: int, mtime: int, owner: Owner) -> tarfile.TarInfo:
@@ -68,10 +72,11 @@ def tar_tree(root: Path, *, epoch: int, owner: Owner = ROOT) -> bytes:
     """Return the uncompressed PAX tar of the tree under ``root`` (``root`` itself not included).
 
     Entries are sorted by name; mtimes are clamped to ``epoch``; every entry is owned by
-    ``owner``; permission bits (including setuid/setgid/sticky) are kept as they are, so the
-    tree's modes must not depend on the builder's umask. Directories, regular files and
-    symbolic links are packed; hard links become separate files; extended attributes are not
-    read. Any other file type (device, FIFO, socket) is refused with a ValueError.
+    ``owner``; permission bits are kept as they are (the sticky bit too) except setuid and setgid,
+    which are dropped (the owner is replaced), so the tree's modes must not depend on the
+    builder's umask. Directories, regular files and symbolic links are packed; hard links become
+    separate files; extended attributes are not read. Any other file type (device, FIFO,
+    socket) is refused with a ValueError.
     """
     if not root.is_dir():
         raise ValueError(f"{root}: not a directory")
@@ -79,7 +84,7 @@ def tar_tree(root: Path, *, epoch: int, owner: Owner = ROOT) -> bytes:
     for name, path in _walk(root):
         st = path.lstat()
         mtime = min(int(st.st_mtime), epoch)
-        mode = stat.S_IMODE(st.st_mode)
+        mode = stat.S_IMODE(st.st_mode) & ~SET_ID_BITS
         if stat.S_ISDIR(st.st_mode):
             members.append(
                 (_entry(name, tarfile.DIRTYPE, mode=mode, mtime=mtime, owner=owner), None)
@@ -111,9 +116,11 @@ _REPACKED = {
     tarfile.DIRTYPE,
     tarfile.SYMTYPE,
     tarfile.LNKTYPE,
-    tarfile.CHRTYPE,
-    tarfile.BLKTYPE,
-    tarfile.FIFOTYPE,
+}
+_SPECIAL = {
+    tarfile.CHRTYPE: "character device",
+    tarfile.BLKTYPE: "block device",
+    tarfile.FIFOTYPE: "FIFO",
 }
 
 
@@ -122,16 +129,24 @@ def normalize_tar(data: bytes, *, epoch: int, owner: Owner | None = None) -> byt
 
     Entries are sorted by name (hard links after every other entry, so their targets come
     first); leading ``/`` and ``./`` are dropped, and so is the root directory's own entry;
-    mtimes are clamped to ``epoch``; ``owner`` replaces every entry's owner (None keeps them,
-    as a root file system needs); only ``SCHILY.xattr.*`` PAX records are kept. Entries outside
-    the root (``..``), duplicates and file types other than files, directories, links, devices
-    and FIFOs raise ValueError.
+    mtimes are clamped to ``epoch``; ``owner`` replaces every entry's owner and then drops the
+    setuid and setgid bits (None keeps owners and modes, as a root file system needs); only
+    ``SCHILY.xattr.*`` PAX records are kept. Entries outside the root (``..``), duplicates,
+    devices, FIFOs, hard links whose target is not an earlier regular file entry and any other
+    type than files, directories and links raise ValueError (a container runtime makes its
+    own /dev).
     """
     members: list[tuple[tarfile.TarInfo, bytes | None]] = []
     seen: set[str] = set()
+    files: set[str] = set()  # the regular file entries so far: what a hard link may name
     try:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as source:
             for member in source:
+                if member.type in _SPECIAL:
+                    raise ValueError(
+                        f"tar entry {member.name!r}: a {_SPECIAL[member.type]} is refused "
+                        "(the container runtime provides /dev)"
+                    )
                 if member.type not in _REPACKED:
                     raise ValueError(f"tar entry {member.name!r}: unsupported type {member.type!r}")
                 if member.isdir() and member.name.strip("./") == "":
@@ -141,10 +156,11 @@ def normalize_tar(data: bytes, *, epoch: int, owner: Owner | None = None) -> byt
                     raise ValueError(f"tar entry {name!r} appears more than once")
                 seen.add(name)
                 kind = tarfile.REGTYPE if member.type == tarfile.AREGTYPE else member.type
+                mode = member.mode & 0o7777
                 info = _entry(
                     name,
                     kind,
-                    mode=member.mode & 0o7777,
+                    mode=mode if owner is None else mode & ~SET_ID_BITS,
                     mtime=min(int(member.mtime), epoch),
                     owner=Owner(member.uid, member.gid, member.uname, member.gname)
                     if owner is None
@@ -154,8 +170,13 @@ def normalize_tar(data: bytes, *, epoch: int, owner: Owner | None = None) -> byt
                     info.linkname = member.linkname
                 elif kind == tarfile.LNKTYPE:
                     info.linkname = _member_name(member.linkname)
-                elif kind in (tarfile.CHRTYPE, tarfile.BLKTYPE):
-                    info.devmajor, info.devminor = member.devmajor, member.devminor
+                    if info.linkname not in files:
+                        raise ValueError(
+                            f"tar entry {name!r}: hard link to {info.linkname!r}, which is not "
+                            "an earlier regular file entry"
+                        )
+                elif kind == tarfile.REGTYPE:
+                    files.add(name)
                 info.pax_headers = {
                     k: member.pax_headers[k]
                     for k in sorted(member.pax_headers)
@@ -167,7 +188,7 @@ def normalize_tar(data: bytes, *, epoch: int, owner: Owner | None = None) -> byt
                     content = handle.read() if handle is not None else b""
                     info.size = len(content)
                 members.append((info, content))
-    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+    except (tarfile.TarError, EOFError, OSError, zlib.error, RecursionError) as exc:
         raise ValueError(f"not a readable tar archive: {exc}") from None
     members.sort(key=lambda m: (m[0].type == tarfile.LNKTYPE, m[0].name))
     return _write_tar(members)

@@ -66,10 +66,11 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _ENV = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 _HOST = re.compile(r"^[A-Za-z0-9.\-:\[\]]+$")
 # A Kubernetes resource quantity (apimachinery resource.Quantity): a number with an optional
-# binary (Ki..Ei), decimal (m, k..E) or exponent suffix. The exponent comes before the plain E.
+# binary (Ki..Ei), decimal (m, k..E) or exponent suffix. The exponent comes before the plain E;
+# it has at most two digits, so 1e999999999 is refused before it is ever computed.
 _QUANTITY = re.compile(
     r"^(?P<number>\d+(?:\.\d*)?|\.\d+)"
-    r"(?P<suffix>[eE][+-]?\d+|Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$"
+    r"(?P<suffix>[eE][+-]?\d{1,2}|Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$"
 )
 _SUFFIX = {
     "": Fraction(1),
@@ -200,6 +201,7 @@ Memory = Annotated[
 def _writable_path(value: str) -> str:
     if (
         not value.startswith("/")
+        or value.startswith("//")
         or value == "/"
         or posixpath.normpath(value) != value
         or ".." in value.split("/")

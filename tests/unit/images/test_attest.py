@@ -169,8 +169,10 @@ def test_a_signed_layout_verifies_and_carries_the_predicate(
             "sbom_digest": SBOM,
             "gate_run_id": 7,
             "built_at": "2026-03-01T12:00:00.000000Z",
+            "tag": ref.tag,
         },
     }
+    assert ref.tag == "2.0.1"  # the tag is signed: an edited index.json no longer verifies
 
 
 def test_the_envelope_lives_under_attestations_named_by_the_manifest_digest(
@@ -343,3 +345,74 @@ def test_the_predicate_refuses_malformed_values(fields: dict[str, object], match
     values: dict[str, object] = {"sbom_digest": SBOM, "gate_run_id": 7, "built_at": BUILT_AT}
     with pytest.raises(ValueError, match=match):
         ImagePredicate(**{**values, **fields})  # type: ignore[arg-type]
+
+
+def test_one_trusted_signature_is_enough_and_the_untrusted_one_is_not_the_signer(
+    signed: tuple[Path, ImageRef], signer: Ed25519PrivateKey
+) -> None:
+    out, ref = signed
+    path = _envelope_file(out, ref)
+    original = Envelope.parse(path.read_bytes())
+    stranger = Ed25519PrivateKey.generate()
+    extra = sign_envelope(original.payload, stranger).signatures[0]
+    both = Envelope(original.payload_type, original.payload, (extra, *original.signatures))
+    path.write_bytes(both.to_json())
+    verified = verify_attestation(out, [signer.public_key()])
+    assert verified.keyid == key_id(signer.public_key())
+    assert verified.keyid != key_id(stranger.public_key())
+
+
+def test_a_bad_signature_under_a_trusted_keyid_then_a_good_one_verifies(
+    signed: tuple[Path, ImageRef], signer: Ed25519PrivateKey
+) -> None:
+    out, ref = signed
+    path = _envelope_file(out, ref)
+    original = Envelope.parse(path.read_bytes())
+    good = original.signatures[0]
+    bad = Signature(good.keyid, bytes(64))
+    path.write_bytes(Envelope(original.payload_type, original.payload, (bad, good)).to_json())
+    assert verify_attestation(out, [signer.public_key()]).keyid == good.keyid
+
+
+def test_the_tag_is_signed_in_the_predicate(
+    signed: tuple[Path, ImageRef], signer: Ed25519PrivateKey
+) -> None:
+    out, ref = signed
+    verified = verify_attestation(out, [signer.public_key()])
+    assert verified.statement["predicate"]["tag"] == ref.tag == "2.0.1"
+
+
+def test_a_symlinked_attestation_is_refused(
+    signed: tuple[Path, ImageRef], signer: Ed25519PrivateKey, tmp_path: Path
+) -> None:
+    out, ref = signed
+    path = _envelope_file(out, ref)
+    copy = tmp_path / "envelope-copy.json"
+    copy.write_bytes(path.read_bytes())
+    path.unlink()
+    path.symlink_to(copy)
+    with pytest.raises(AttestationError, match="symbolic link"):
+        verify_attestation(out, [signer.public_key()])
+
+
+@pytest.mark.parametrize("text", [b"[" + b"9" * 5000 + b"]", b"[" * 10000 + b"]" * 10000])
+def test_hostile_json_envelopes_are_attestation_errors(text: bytes) -> None:
+    with pytest.raises(AttestationError, match="not valid JSON"):
+        Envelope.parse(text)
+
+
+def test_a_key_of_an_unsupported_algorithm_is_a_config_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cryptography.exceptions import UnsupportedAlgorithm
+
+    import leitstand.images.attest as attest
+
+    def unsupported(*_args: object, **_kwargs: object) -> object:
+        raise UnsupportedAlgorithm("no such curve")
+
+    monkeypatch.setattr(attest.serialization, "load_pem_public_key", unsupported)
+    path = tmp_path / "odd.pem"
+    path.write_text("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n")
+    with pytest.raises(ConfigError, match="not a PEM-encoded Ed25519 key"):
+        load_public_key(path)

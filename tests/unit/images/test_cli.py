@@ -281,6 +281,7 @@ def test_sign_records_exactly_one_entry_without_secret_material(work: dict[str, 
         "manifest_digest": signed["manifest_digest"],
         "sbom_digest": signed["sbom_digest"],
         "gate_run_id": work["gate_run"],
+        "service": "leitstand",
         "keyid": signed["keyid"],
         "envelope_digest": signed["envelope_digest"],
     }
@@ -418,7 +419,7 @@ def _compliant_project(root: Path, *, version: str) -> Path:
     )
 
 
-def test_the_id_gate_run_shows_is_the_one_image_sign_takes(work: dict[str, Any]) -> None:
+def test_a_compliance_only_run_of_another_service_is_refused(work: dict[str, Any]) -> None:
     project = _compliant_project(work["cwd"] / "app", version="2.0.1")
     opened = _cli(
         work, "change", "open", "--service", "enterprise-api", "--version", "2.0.1",
@@ -439,11 +440,121 @@ def test_the_id_gate_run_shows_is_the_one_image_sign_takes(work: dict[str, Any])
     # report.json itself stays as written (its SHA-256 is in the run's evidence).
     written = json.loads((project / "gate-report" / "report.json").read_text(encoding="utf-8"))
     assert "run_id" not in written and {**written, "run_id": run_id} == report
-    signed = _cli(
-        work, "image", "sign", work["layout"], "--sbom", work["sbom"], "--gate-run", run_id,
-        "--json",
-    )  # fmt: skip
-    assert signed.returncode == 0, signed.stderr
-    assert _json(signed)["gate_run_id"] == run_id
-    (entry,) = _signed_entries(work)
-    assert entry["payload"]["gate_run_id"] == run_id
+    # The run left out build, test and security: it does not vouch for an image.
+    message = _refused(work, run_id)
+    assert f"gate run #{run_id} (enterprise-api 2.0.1" in message
+    assert "did not pass build, test, security" in message and "required_gates" in message
+
+
+def test_sign_refuses_a_run_of_another_service_than_the_release_target_deploys(
+    work: dict[str, Any],
+) -> None:
+    policy = {
+        "deployment": {
+            "releases": {
+                "enterprise-api": {
+                    "start": {
+                        "kind": "kubernetes",
+                        "image": "registry.example/ops/leitstand",
+                        "output_dir": "k8s",
+                    },
+                    "environments": {
+                        "production": {
+                            "router": {
+                                "kind": "kubernetes",
+                                "service": "enterprise-api",
+                                "output_dir": "k8s",
+                            },
+                            "instances": {"blue": {"port": 8081}, "green": {"port": 8082}},
+                        }
+                    },
+                }
+            }
+        }
+    }
+    (work["cwd"] / "leitstand.yaml").write_text(yaml.safe_dump(policy), encoding="utf-8")
+    message = _refused(work, work["gate_run"])  # the fixture's run is of service leitstand
+    assert "checked service leitstand" in message and "enterprise-api" in message
+
+
+def test_a_changed_tag_in_index_json_does_not_verify(work: dict[str, Any]) -> None:
+    assert _sign(work).returncode == 0
+    index_path = work["layout"] / "index.json"
+    index = json.loads(index_path.read_text(encoding="utf-8"))
+    index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"] = "2.0.2"
+    index_path.write_text(json.dumps(index), encoding="utf-8")
+    checked = _cli(work, "image", "verify", work["layout"], "--json")
+    assert checked.returncode == 1
+    problems = _json(checked)["problems"]
+    assert "index.json" in [p["path"] for p in problems]
+    assert any("signed for tag '2.0.1'" in p["message"] for p in problems)
+
+
+def test_sign_refuses_a_symlinked_attestations_folder(work: dict[str, Any]) -> None:
+    elsewhere = work["cwd"] / "elsewhere"
+    elsewhere.mkdir()
+    (work["layout"] / "attestations").symlink_to(elsewhere)
+    refused = _sign(work)
+    assert refused.returncode == 1 and "symbolic link" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert list(elsewhere.iterdir()) == [] and _signed_entries(work) == []
+
+
+def test_the_envelope_is_taken_back_when_the_ledger_commit_fails(
+    work: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from leitstand.images.service import ImageService
+    from leitstand.ledger.service import Ledger
+
+    def broken(*_args: object, **_kwargs: object) -> object:
+        raise RuntimeError("the ledger is broken")
+
+    monkeypatch.setattr(Ledger, "record", broken)
+    container = build(Settings(home=work["home"]), policy=Policy())
+    try:
+        with pytest.raises(RuntimeError, match="the ledger is broken"):
+            container.get(ImageService).sign(
+                work["layout"],
+                actor=CI,
+                sbom_digest="sha256:" + "ab" * 32,
+                gate_run_id=work["gate_run"],
+                key_file=work["home"] / "keys" / "image-ed25519.pem",
+            )
+    finally:
+        container.close()
+    folder = work["layout"] / "attestations"
+    assert not folder.exists() or list(folder.iterdir()) == []
+
+
+def test_verify_skips_an_own_key_it_cannot_load_with_a_warning(work: dict[str, Any]) -> None:
+    foreign = Ed25519PrivateKey.generate()
+    foreign_file = work["cwd"] / "foreign.pem"
+    foreign_file.write_bytes(
+        foreign.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    foreign_file.chmod(0o600)
+    assert _sign(work, "--key", foreign_file).returncode == 0
+    policy = {"gates": {"containers": {"signing": {"trusted_keys": [_pem(foreign)]}}}}
+    (work["cwd"] / "leitstand.yaml").write_text(yaml.safe_dump(policy), encoding="utf-8")
+    (work["home"] / "keys" / "image-ed25519.pem").chmod(0o644)
+    result = _cli(work, "image", "verify", work["layout"])
+    assert result.returncode == 0, result.stderr
+    assert "warning: the own signing key is skipped" in result.stderr
+    assert "chmod 600" in result.stderr
+    (work["cwd"] / "leitstand.yaml").unlink()
+    alone = _bad_input(_cli(work, "image", "verify", work["layout"]))
+    assert "no key to verify with" in alone
+
+
+def test_an_sbom_with_a_huge_number_or_deep_nesting_is_bad_input(work: dict[str, Any]) -> None:
+    for name, text in (
+        ("big.json", "[" + "9" * 5000 + "]"),
+        ("deep.json", "[" * 10000 + "]" * 10000),
+    ):
+        (work["cwd"] / name).write_text(text, encoding="utf-8")
+        result = _sign(work, "--sbom", work["cwd"] / name)
+        assert "--sbom" in _bad_input(result)

@@ -23,10 +23,10 @@ from leitstand.images.oci import (
     ImageRef,
     created_from_epoch,
     read_layout,
-    verify_layout,
     write_layout,
 )
 from leitstand.images.tarball import Owner, normalize_tar, tar_tree
+from leitstand.images.verify import verify_layout
 
 EPOCH = 1_700_000_000
 CONFIG = ImageConfig(
@@ -475,3 +475,104 @@ def test_a_digest_that_is_no_sha256_is_refused_before_any_path_is_built(
     problems = verify_layout(out)
     assert [p.path for p in problems] == ["index.json"]
     assert "is not sha256:<64 hex>" in problems[0].message
+
+
+# --- review mends: set-id bits, special entries, symlinks, FIFOs, hostile JSON ----------------
+
+
+def test_setuid_and_setgid_are_dropped_where_the_owner_is_replaced(tree: Path) -> None:
+    (tree / "usr" / "bin" / "leitstand").chmod(0o6755)
+    with tarfile.open(fileobj=io.BytesIO(tar_tree(tree, epoch=EPOCH))) as tar:
+        assert tar.getmember("usr/bin/leitstand").mode == 0o755
+    source = _tar([(_info("ping", size=1, mode=0o4755, uid=1000), b"x")])
+    replaced = normalize_tar(source, epoch=EPOCH, owner=Owner())
+    kept = normalize_tar(source, epoch=EPOCH)
+    with tarfile.open(fileobj=io.BytesIO(replaced)) as tar:
+        assert tar.getmember("ping").mode == 0o755
+    with tarfile.open(fileobj=io.BytesIO(kept)) as tar:
+        assert tar.getmember("ping").mode == 0o4755
+
+
+def test_a_tar_keeps_its_owners_by_default_in_a_layout(tmp_path: Path) -> None:
+    source = _tar([(_info("ping", size=1, mode=0o4755, uid=7, gid=8), b"x")])
+    ref = write_layout(
+        tmp_path / "out",
+        rootfs_tar=source,
+        config=CONFIG,
+        tag="1.4.2",
+        created=created_from_epoch(EPOCH),
+    )
+    layer = gzip.decompress((tmp_path / "out" / ref.layers[0].path).read_bytes())
+    with tarfile.open(fileobj=io.BytesIO(layer)) as tar:
+        member = tar.getmember("ping")
+    assert (member.uid, member.gid, member.mode) == (7, 8, 0o4755)
+
+
+@pytest.mark.parametrize("kind", [tarfile.CHRTYPE, tarfile.BLKTYPE, tarfile.FIFOTYPE])
+def test_normalize_tar_refuses_devices_and_fifos(kind: bytes) -> None:
+    with pytest.raises(ValueError, match="is refused"):
+        normalize_tar(_tar([(_info("dev/thing", kind), None)]), epoch=EPOCH)
+
+
+@pytest.mark.parametrize(
+    "entries",
+    [
+        [("a-link", tarfile.LNKTYPE, "missing")],
+        [("a-link", tarfile.LNKTYPE, "z"), ("z", tarfile.REGTYPE, "")],  # target comes later
+        [("d", tarfile.DIRTYPE, ""), ("a-link", tarfile.LNKTYPE, "d")],  # not a regular file
+    ],
+)
+def test_normalize_tar_refuses_hard_links_to_no_earlier_regular_file(
+    entries: list[tuple[str, bytes, str]],
+) -> None:
+    source = _tar(
+        [
+            (_info(name, kind, linkname=link, size=1 if kind == tarfile.REGTYPE else 0),
+             b"x" if kind == tarfile.REGTYPE else None)
+            for name, kind, link in entries
+        ]
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="not an earlier regular file entry"):
+        normalize_tar(source, epoch=EPOCH)
+
+
+def test_a_symlinked_blob_is_named(image: tuple[Path, ImageRef], tmp_path: Path) -> None:
+    out, ref = image
+    blob = out / ref.layers[0].path
+    copy = tmp_path / "copy"
+    copy.write_bytes(blob.read_bytes())
+    blob.unlink()
+    blob.symlink_to(copy)
+    problems = verify_layout(out)
+    assert [p.path for p in problems] == [ref.layers[0].path]
+    assert "symbolic link" in problems[0].message
+
+
+def test_a_fifo_index_json_is_named_without_hanging(image: tuple[Path, ImageRef]) -> None:
+    out, _ = image
+    (out / "index.json").unlink()
+    os.mkfifo(out / "index.json")
+    problems = verify_layout(out)  # O_NONBLOCK: no writer, no hang
+    assert [p.path for p in problems] == ["index.json"]
+    assert "not a regular file" in problems[0].message
+
+
+@pytest.mark.parametrize("text", ["[" + "9" * 5000 + "]", "[" * 10000 + "]" * 10000])
+def test_hostile_json_in_index_json_is_a_problem(image: tuple[Path, ImageRef], text: str) -> None:
+    out, _ = image
+    (out / "index.json").write_text(text, encoding="utf-8")
+    problems = verify_layout(out)
+    assert [p.path for p in problems] == ["index.json"]
+    assert "not valid JSON" in problems[0].message
+
+
+def test_a_tag_that_differs_from_the_manifest_version_is_named(
+    image: tuple[Path, ImageRef],
+) -> None:
+    out, _ = image
+    index = _json(out / "index.json")
+    index["manifests"][0]["annotations"][REF_NAME_ANNOTATION] = "1.4.3"
+    (out / "index.json").write_text(json.dumps(index), encoding="utf-8")
+    problems = verify_layout(out)
+    assert [p.path for p in problems] == ["index.json"]
+    assert "'1.4.3'" in problems[0].message and "'1.4.2'" in problems[0].message

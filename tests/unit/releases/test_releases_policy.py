@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from fractions import Fraction
 
 import pytest
@@ -154,3 +155,22 @@ def test_kubernetes_quantities_are_compared_by_value() -> None:
     assert quantity_value("1E") == 10**18
     with pytest.raises(ValueError, match="not a Kubernetes quantity"):
         quantity_value("1.5 Gi")
+
+
+def test_a_huge_exponent_is_refused_quickly_naming_its_field() -> None:
+    start = "        resources: {limits: {cpu: 1e999999999}}"
+    started = time.monotonic()
+    messages = dict(m.split(": ", 1) for m in _messages(KUBERNETES_TARGET.format(start=start)))
+    assert time.monotonic() - started < 5
+    assert messages[f"{START}.resources.limits.cpu"].startswith("a Kubernetes quantity such as")
+    assert "1e999999999" in messages[f"{START}.resources.limits.cpu"]
+    with pytest.raises(ValueError, match="not a Kubernetes quantity"):
+        quantity_value("1e100")
+    assert quantity_value("1e99") == 10**99
+
+
+def test_a_writable_path_starting_with_two_slashes_is_refused() -> None:
+    start = "        writable_paths: [//tmp]"
+    messages = dict(m.split(": ", 1) for m in _messages(KUBERNETES_TARGET.format(start=start)))
+    assert messages[f"{START}.writable_paths.0"].startswith("an absolute, normalised directory")
+    assert "(got '//tmp')" in messages[f"{START}.writable_paths.0"]
