@@ -220,11 +220,9 @@ def _may_change_schema(action: str, token: str | None) -> None:
     """Schema changes are the local administrator's if the policy lists them in
     ``auth.local_admin_actions`` (the seed does); otherwise they need a devops user's token."""
     from leitstand.auth.model import Role
-    from leitstand.cli_support import open_container, resolve_actor
-    from leitstand.policy.loader import find_policy_file, load_policy
-    from leitstand.settings import Settings
+    from leitstand.cli_support import local_policy, open_container, resolve_actor
 
-    policy = load_policy(Settings().policy or find_policy_file(Path.cwd()))
+    policy = local_policy()
     if action in policy.auth.local_admin_actions:
         return
     container = open_container(migrate=False)
@@ -310,6 +308,9 @@ def _run(argv: list[str] | None) -> None:
     except LeitstandError as exc:
         _error(f"error: {exc.message}")
         sys.exit(exc.exit_code)
+    except _loaded("pydantic_core", "ValidationError") as exc:
+        _error(f"error: {_invalid(exc)}")
+        sys.exit(ExitCode.BAD_INPUT)
     except KeyboardInterrupt:
         sys.exit(130)
     except OSError as exc:
@@ -329,6 +330,22 @@ def _run(argv: list[str] | None) -> None:
     # Without standalone mode, click returns the code of a `typer.Exit` instead of exiting.
     if isinstance(result, int) and result:
         sys.exit(result)
+
+
+def _invalid(exc: BaseException) -> str:
+    """A validation error in one line per problem, without the rejected values (a settings
+    value may be a database URL with its password)."""
+    errors = getattr(exc, "errors", None)
+    title = str(getattr(exc, "title", "input"))
+    problems = []
+    for error in errors(include_input=False, include_url=False) if callable(errors) else []:
+        loc = [str(part) for part in error.get("loc", ())]
+        msg = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        if title == "Settings":  # a whole-model message names its variable itself
+            problems.append(f"LEITSTAND_{loc[0].upper()}: {msg}" if loc else msg)
+        else:
+            problems.append(f"{title}: {'.'.join(loc) or '(whole)'}: {msg}")
+    return "; ".join(problems) or f"invalid {title}"
 
 
 def _error(line: str) -> None:

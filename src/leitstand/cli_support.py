@@ -14,6 +14,7 @@ import re
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
     from leitstand.auth.model import Actor, Role
     from leitstand.bootstrap import Container
+    from leitstand.policy.model import Policy
 
     #: stdout and stderr consoles of the CLI, created on first use (see ``__getattr__``).
     console: Console
@@ -34,12 +36,14 @@ if TYPE_CHECKING:
 __all__ = [
     "TOKEN_ENV",
     "ExitCode",
+    "JsonOpt",
     "TokenOpt",
     "configure_cli_logging",
     "console",
     "emit_json",
     "err_console",
     "local_admin_actor",
+    "local_policy",
     "open_container",
     "parse_when",
     "resolve_actor",
@@ -49,6 +53,8 @@ __all__ = [
 TOKEN_ENV = "LEITSTAND_TOKEN"  # noqa: S105 - the variable's name, not a secret
 
 #: ``--token``: the option every state-changing command takes (``actor_option``).
+#: ``--json`` of every command that prints a result.
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
 TokenOpt = Annotated[
     str | None,
     typer.Option(
@@ -138,6 +144,15 @@ def close_containers() -> None:
             structlog.get_logger("leitstand.cli").warning(
                 "container_close_failed", error=f"{type(exc).__name__}: {exc}"
             )
+
+
+def local_policy() -> Policy:
+    """The policy a command reads without opening the store: ``LEITSTAND_POLICY``, else
+    ``./leitstand.yaml``, else the seed's defaults (``leitstand.policy.loader``)."""
+    from leitstand.policy.loader import find_policy_file, load_policy
+    from leitstand.settings import Settings
+
+    return load_policy(Settings().policy or find_policy_file(Path.cwd()))
 
 
 def emit_json(data: Any) -> None:

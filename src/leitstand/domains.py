@@ -183,12 +183,13 @@ DOMAINS: tuple[Domain, ...] = (
     # Wired after gates: signing reads their run records (a port; images sit below in the layers).
     Domain(
         "images",
+        tables=("leitstand.images.store",),
         wire="leitstand.images.wiring:wire",
         commands=(
             Command(
                 "image",
                 "leitstand.images.cli:app",
-                "Container images: verify and sign OCI image layouts (in-toto/DSSE).",
+                "Container images: build leitstand's own; verify and sign OCI image layouts.",
             ),
         ),
     ),

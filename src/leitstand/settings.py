@@ -10,8 +10,9 @@ import os
 import socket
 import stat
 from pathlib import Path
+from typing import Self
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "tighten_permissions"]
@@ -25,6 +26,11 @@ class Settings(BaseSettings):
     home: Path = Field(default=Path(".leitstand"), description="State folder (SQLite, keys, logs)")
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default SQLite file in the home folder"
+    )
+    database_url_file: Path | None = Field(
+        default=None,
+        description="File holding the database URL (a mounted secret or systemd credential); "
+        "read when database_url is not set",
     )
     database_schema: str | None = Field(
         default=None, description="PostgreSQL schema to use (search_path); default public"
@@ -55,6 +61,27 @@ class Settings(BaseSettings):
         ge=60,
         description="How often the running control plane re-verifies the ledger",
     )
+
+    @model_validator(mode="after")
+    def _url_from_file(self) -> Self:
+        if self.database_url or self.database_url_file is None:
+            return self
+        path = self.database_url_file.expanduser()
+        try:
+            text = path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise ValueError(
+                f"LEITSTAND_DATABASE_URL_FILE: cannot read {path} ({reason}); expected a file "
+                "holding the database URL"
+            ) from None
+        if not text or "\n" in text:
+            raise ValueError(
+                f"LEITSTAND_DATABASE_URL_FILE: {path} must hold the database URL on one line "
+                f"(got {'an empty file' if not text else 'several lines'})"
+            )
+        object.__setattr__(self, "database_url", text)
+        return self
 
     @field_validator("home")
     @classmethod

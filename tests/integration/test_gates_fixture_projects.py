@@ -155,7 +155,10 @@ def test_clean_project_passes_every_gate_and_writes_every_report(
     ]
     assert record.status == "pass" and record.change_id == run.payload["change_id"]
     assert record.stages == {s.value: "pass" for s in STAGES}
-    assert record.artifact_digests == digests and len(digests) == 2  # wheel and sdist
+    # The wheel and the sdist it built, and the manifest digest of the image it scanned.
+    image = json.loads((shared["clean"] / "image" / "index.json").read_text())
+    scanned = image["manifests"][0]["digest"]
+    assert record.artifact_digests == sorted([*digests, scanned]) and len(digests) == 2
     wheel = next(p for p in built if p.suffix == ".whl")
     wheel_digest = f"sha256:{hashlib.sha256(wheel.read_bytes()).hexdigest()}"
     assert (out / "artifact.env").read_text() == f"ARTIFACT_DIGEST={wheel_digest}\n"

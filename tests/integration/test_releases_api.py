@@ -12,11 +12,13 @@ from fastapi.testclient import TestClient
 
 from leitstand.auth.model import Role
 from leitstand.bootstrap import Container, build
+from leitstand.images.service import ImageService
+from leitstand.policy.gates import ImageSigning
 from leitstand.policy.loader import load_policy_text
 from leitstand.settings import Settings
 from leitstand.testing import ManualClock
 from leitstand.testing.web import sign_in
-from support.gate_runs import record_gate_run
+from support.gate_runs import record_gate_run, release_digest
 
 CHANGE = {
     "service": "enterprise-api",
@@ -42,8 +44,15 @@ def container(settings: Settings, clock: ManualClock, tmp_path: Path) -> Iterato
             for env in ("staging", "production")
         },
     }
+    # Changes, approvals and gates over HTTP; signed images are required by default and have
+    # their own test below (the policy of the service is switched to require them).
     policy = load_policy_text(
-        yaml.safe_dump({"deployment": {"releases": {"enterprise-api": target}}})
+        yaml.safe_dump(
+            {
+                "deployment": {"releases": {"enterprise-api": target}},
+                "gates": {"containers": {"signing": {"required": False}}},
+            }
+        )
     )
     c = build(settings, clock=clock, migrate=True, policy=policy)
     try:
@@ -245,4 +254,41 @@ def test_a_forged_gate_run_does_not_admit_a_production_release_over_http(
     )
     assert other.status_code == 409
     admitted = client.post("/api/v1/releases", json=release, headers=headers[Role.DEVOPS])
+    assert admitted.status_code == 201, admitted.text
+
+
+def test_a_production_release_of_an_unsigned_image_is_refused_over_http(
+    client: TestClient, headers: dict[Role, dict[str, str]], container: Container
+) -> None:
+    images = container.get(ImageService)
+    images.policy = images.policy.model_copy(
+        update={
+            "gates": images.policy.gates.model_copy(
+                update={
+                    "containers": images.policy.gates.containers.model_copy(
+                        update={"signing": ImageSigning()}  # the default: required
+                    )
+                }
+            )
+        }
+    )
+    change = client.post(
+        "/api/v1/changes", json={**CHANGE, "category": "standard"}, headers=headers[Role.DEVELOPER]
+    ).json()
+    assert change["id"]
+    release = {"service": "enterprise-api", "version": "2.4.0", "env": "production"}
+    unsigned = record_gate_run(container, service="enterprise-api", version="2.4.0")
+    refused = client.post(
+        "/api/v1/releases",
+        json={**release, "artifact_digest": unsigned},
+        headers=headers[Role.DEVOPS],
+    )
+    assert refused.status_code == 409, refused.text
+    assert "is unsigned" in refused.json()["error"]
+    signed = release_digest(container, service="enterprise-api", version="2.4.0", sign=True)
+    admitted = client.post(
+        "/api/v1/releases",
+        json={**release, "artifact_digest": signed},
+        headers=headers[Role.DEVOPS],
+    )
     assert admitted.status_code == 201, admitted.text

@@ -2,7 +2,11 @@
 
 Admission (Fail = Stop) reads the gate's own run records. Tests that start releases record a run
 with ``record_gate_run`` (through ``GateService.record``, the only writer of those records, never
-raw SQL) and start with the digest it returns; ``gated_start`` does both.
+raw SQL) and start with the digest it returns; ``gated_start`` does both. Where the service's
+release target starts an image (Kubernetes), production admits only a signed image:
+``release_digest`` then writes a small image layout of the version, records the gate run with
+its manifest digest and signs it through ``ImageService.sign`` (the only writer of signatures),
+with the home's own signing key.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ __all__ = [
     "gated_start",
     "record_gate_run",
     "record_gate_run_at",
+    "release_digest",
 ]
 
 ALL_STAGES: tuple[str, ...] = tuple(s.value for s in Stage)
@@ -89,6 +94,49 @@ def record_gate_run_at(home: Path, policy: Path | None = None, **kwargs: Any) ->
         container.close()
 
 
+def release_digest(
+    container: Container, *, service: str, version: str, sign: bool | None = None
+) -> str:
+    """The digest a release of ``service`` ``version`` passes: a recorded passing gate run's
+    artifact, and where the release target starts an image, that image signed (``sign``: None
+    as the policy's ``gates.containers.signing.required`` says)."""
+    from leitstand.images.service import ImageService, image_of
+
+    name = image_of(container.policy, service)
+    if sign is None:
+        sign = container.policy.gates.containers.signing.required
+    if name is None or not sign:
+        return record_gate_run(container, service=service, version=version)
+    import tempfile
+
+    from leitstand.images.config import ImageConfig
+    from leitstand.images.keys import create_signing_key, key_file
+    from leitstand.images.oci import created_from_epoch, write_layout
+
+    signing = container.policy.gates.containers.signing
+    key = key_file(signing, container.settings.home)
+    if key is not None and not key.exists():
+        create_signing_key(key)
+    images = container.settings.home / "test-images"
+    images.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f"{service}-{version}-", dir=images))
+    (work / "rootfs" / "app").mkdir(parents=True)
+    (work / "rootfs" / "app" / "VERSION").write_text(f"{service} {version}\n", encoding="utf-8")
+    ref = write_layout(
+        work / "layout",
+        rootfs_tar=work / "rootfs",
+        config=ImageConfig(name=name, user="10001"),
+        tag=version,
+        created=created_from_epoch(1_764_547_200),
+    )
+    record_gate_run(container, service=service, version=version, digest=ref.manifest.digest)
+    (run,) = container.gates.recorded(service=service, version=version, limit=1)
+    container.get(ImageService).sign(
+        work / "layout", actor=CI, sbom_digest="sha256:" + "5b" * 32, gate_run_id=run.id
+    )
+    return ref.manifest.digest
+
+
 def gated_start(
     container: Container,
     *,
@@ -98,8 +146,9 @@ def gated_start(
     actor: Actor,
     **kwargs: Any,
 ) -> ReleaseInfo:
-    """Start a release after recording a passing gate run of every stage for its artifact."""
-    digest = record_gate_run(container, service=service, version=version)
+    """Start a release after recording a passing gate run of every stage for its artifact
+    (and signing its image where the release target starts one)."""
+    digest = release_digest(container, service=service, version=version)
     return container.releases.start(
         service=service, version=version, env=env, actor=actor, artifact_digest=digest, **kwargs
     )

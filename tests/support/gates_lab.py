@@ -403,7 +403,32 @@ def clean_project(
         }
     }
     (root / "leitstand.yaml").write_text(yaml.safe_dump(policy), encoding="utf-8")
+    _image_layout(root / "image", root.parent / f"{root.name}-image-rootfs")
     return root
+
+
+def _image_layout(out: Path, rootfs: Path) -> None:
+    """The project's OCI image (what the image scan checks): goodlib 1.0 (past its advisory's
+    fix), a non-root user, a health check, no secret."""
+    from leitstand.images.config import Healthcheck, ImageConfig
+    from leitstand.images.oci import created_from_epoch, write_layout
+
+    info = rootfs / "usr/lib/python3/dist-packages/goodlib-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: goodlib\nVersion: 1.0\n", encoding="utf-8"
+    )
+    (rootfs / "app").mkdir()
+    (rootfs / "app/VERSION").write_text("demo-app 1.0.0\n", encoding="utf-8")
+    write_layout(
+        out,
+        rootfs_tar=rootfs,
+        config=ImageConfig(
+            name="demo-app", user="10001", healthcheck=Healthcheck(("CMD", "/app/health"))
+        ),
+        tag="1.0.0",
+        created=created_from_epoch(1_764_547_200),
+    )
 
 
 def variant(clean: Path, target: Path) -> Path:

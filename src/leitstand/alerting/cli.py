@@ -12,10 +12,12 @@ from rich.table import Table
 from leitstand.alerting.api import ACKERS
 from leitstand.alerting.schemas import AlertOut
 from leitstand.cli_support import (
+    JsonOpt,
     TokenOpt,
     console,
     emit_json,
     err_console,
+    local_policy,
     open_container,
     parse_when,
     resolve_actor,
@@ -28,7 +30,6 @@ __all__ = ["alerting_app", "alerts_app", "oncall_app", "stack_app"]
 
 alerts_app = typer.Typer(help="Alerts: list, show, acknowledge.", no_args_is_help=True)
 oncall_app = typer.Typer(help="The on-call rotation.", no_args_is_help=True)
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
 
 
 def _age(since: datetime, now: datetime) -> str:
@@ -235,11 +236,10 @@ def render_command(
     from leitstand.alerting.engine_config import Endpoints
     from leitstand.alerting.engines import find_engines
     from leitstand.alerting.render import render
-    from leitstand.policy.loader import find_policy_file, load_policy
     from leitstand.settings import Settings
 
     settings = Settings()
-    policy = load_policy(settings.policy or find_policy_file(Path.cwd()))
+    policy = local_policy()
     endpoints = Endpoints(
         leitstand_url=leitstand_url,
         credentials_file=credentials_file or str(settings.home / "stack" / "alertmanager.token"),

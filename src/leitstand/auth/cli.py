@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from leitstand.auth.model import Role
-from leitstand.cli_support import TokenOpt, console, emit_json, err_console, open_container
+from leitstand.cli_support import JsonOpt, TokenOpt, console, emit_json, err_console, open_container
 from leitstand.cli_support import resolve_actor as _resolve
 from leitstand.errors import Issue, ValidationError
 from leitstand.policy.durations import parse_duration
@@ -17,7 +17,6 @@ from leitstand.policy.durations import parse_duration
 __all__ = ["app"]
 
 app = typer.Typer(help="Users, roles and API tokens.", no_args_is_help=True)
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
 
 
 @app.command("add")

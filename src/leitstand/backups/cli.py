@@ -20,10 +20,12 @@ from leitstand.bootstrap import local_actor
 from leitstand.cli_support import (
     TOKEN_ENV,
     ExitCode,
+    JsonOpt,
     TokenOpt,
     console,
     emit_json,
     err_console,
+    local_policy,
     open_container,
     parse_when,
     resolve_actor,
@@ -41,7 +43,6 @@ backup_app = typer.Typer(
 drill_app = typer.Typer(
     help="Recovery drills (the seed's recovery tests) with Testprotokoll.", no_args_is_help=True
 )
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
 LangOpt = Annotated[str, typer.Option("--lang", help="Language of the Testprotokoll: de or en.")]
 #: Who may run backups and drills (as the API: POST /api/backups/runs, /drills).
 OPERATORS = (Role.DEVOPS,)
@@ -274,18 +275,15 @@ def drill_run(
 def _scratch(
     kind: DrillKind, system: str | None, target: str | None, lang: str, json_out: bool
 ) -> None:
-    from pathlib import Path
 
     from leitstand.backups.demo import run_scratch_pitr
-    from leitstand.policy.loader import find_policy_file, load_policy
-    from leitstand.settings import Settings
 
     if kind is not DrillKind.PITR:
         raise ValidationError([Issue("--scratch", f"only for pitr (got {kind.value})")])
     if system is not None or target is not None:
         raise ValidationError([Issue("--scratch", "creates its own system and target time")])
     with _terminate_as_interrupt(), _progress(not json_out) as step:
-        base = load_policy(Settings().policy or find_policy_file(Path.cwd()))
+        base = local_policy()
         # A self-contained demonstration in its own temporary store: no evidence of this
         # installation is written, so the local operator runs it.
         result = run_scratch_pitr(base=base, actor=local_actor(), progress=step)

@@ -17,6 +17,7 @@ from leitstand.changes.api import _OPEN as OPENERS
 from leitstand.changes.model import Change
 from leitstand.changes.schemas import ChangeLogRowOut, ChangeOut
 from leitstand.cli_support import (
+    JsonOpt,
     TokenOpt,
     console,
     emit_json,
@@ -29,7 +30,6 @@ from leitstand.errors import Issue, ValidationError
 __all__ = ["app"]
 
 app = typer.Typer(help="Change records and their approval (four eyes).", no_args_is_help=True)
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
 
 
 def _print(change: Change) -> None:

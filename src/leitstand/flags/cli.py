@@ -15,6 +15,7 @@ from leitstand.auth.model import Actor
 from leitstand.bootstrap import Container
 from leitstand.cli_support import (
     ExitCode,
+    JsonOpt,
     TokenOpt,
     console,
     emit_json,
@@ -35,7 +36,6 @@ app = typer.Typer(
     help="Feature flags per tenant: targeting, rollouts, kill switch, lifecycle.",
     no_args_is_help=True,
 )
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
 EnvOpt = Annotated[str, typer.Option("--env", "-e", help="Environment (policy environments)")]
 ReasonOpt = Annotated[
     str | None, typer.Option("--reason", "-r", help="Why (required in production)")

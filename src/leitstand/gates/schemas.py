@@ -7,7 +7,18 @@ from pydantic import BaseModel, Field
 
 from leitstand.ledger.canonical import Entry
 
-__all__ = ["GateRunOut"]
+__all__ = ["GateRunOut", "ScannedImageOut"]
+
+
+class ScannedImageOut(BaseModel):
+    """An image the run's image scan checked (check ``security.images``)."""
+
+    layout: str = Field(description="the OCI image layout, relative to the project")
+    name: str
+    tag: str
+    manifest_digest: str = Field(description="what a release of the image passes as its digest")
+    sbom_digest: str = Field(description="sha256 of the CycloneDX SBOM syft wrote")
+    packages: int
 
 
 class GateRunOut(BaseModel):
@@ -36,6 +47,7 @@ class GateRunOut(BaseModel):
     report_sha256: str | None = None
     service: str | None = None
     artifact_digests: list[str] = Field(default_factory=list)
+    images: list[ScannedImageOut] = Field(default_factory=list)
 
     @classmethod
     def of(cls, entry: Entry, run_id: int | None) -> GateRunOut:

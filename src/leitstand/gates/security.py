@@ -19,7 +19,12 @@ from leitstand.gates.project import normalise
 from leitstand.gates.tools import ToolFailure
 from leitstand.policy.gates import AcceptedVulnerability, ReviewedLicence
 
-__all__ = ["licence_check", "vulnerability_check"]
+__all__ = [
+    "database_path",
+    "licence_check",
+    "vulnerability_check",
+    "vulnerability_finding",
+]
 
 
 def _version(dist: str) -> str:
@@ -44,7 +49,7 @@ def _environment(ctx: GateContext, check_id: str) -> list[Distribution] | CheckR
         )
 
 
-def _database_path(ctx: GateContext) -> Path | None:
+def database_path(ctx: GateContext) -> Path | None:
     """``--osv-db`` first, then ``gates.osv.path`` (relative paths from the project root)."""
     if ctx.osv_db is not None:
         return ctx.osv_db
@@ -66,7 +71,11 @@ def _severity(base: float | None) -> Severity:
     return Severity.LOW
 
 
-def _finding(vuln: Vulnerability, threshold: float, *, unscored_blocks: bool) -> Finding:
+def vulnerability_finding(
+    vuln: Vulnerability, threshold: float, *, unscored_blocks: bool
+) -> Finding:
+    """The finding for one advisory of a package: blocking at or above ``threshold`` (CVSS),
+    or unscored if the policy blocks unscored ones."""
     best = vuln.best
     aliases = f" ({', '.join(vuln.aliases)})" if vuln.aliases else ""
     if best is None:
@@ -103,7 +112,7 @@ def vulnerability_check(ctx: GateContext) -> CheckResult:
         return dists
     packages = [(d.key, d.version) for d in dists]
     osv = ctx.gates.osv
-    path = _database_path(ctx)
+    path = database_path(ctx)
     if path is not None:
         database = OsvDatabase.load(path)
         vulns = [v for name, version in packages for v in database.find(name, version)]
@@ -121,7 +130,7 @@ def vulnerability_check(ctx: GateContext) -> CheckResult:
             )
         source = f"OSV API {osv.url}"
     unscored_blocks = osv.unscored == "block"
-    findings = [_finding(v, threshold, unscored_blocks=unscored_blocks) for v in vulns]
+    findings = [vulnerability_finding(v, threshold, unscored_blocks=unscored_blocks) for v in vulns]
 
     def matches(finding: Finding, entry: AcceptedVulnerability) -> bool:
         ids = {finding.rule, *finding.data.get("aliases", [])}
@@ -233,8 +242,10 @@ def _flag(name: str) -> Callable[[GateContext], str | None]:
 
 
 def security_checks() -> tuple[Check, ...]:
-    """The security stage: vulnerabilities, secrets, licences, containers (run in parallel)."""
+    """The security stage: vulnerabilities, secrets, licences, containers, images (run in
+    parallel)."""
     from leitstand.gates.containers import container_check
+    from leitstand.gates.image_scan import image_check
     from leitstand.gates.secrets import secrets_check
 
     return (
@@ -257,4 +268,5 @@ def security_checks() -> tuple[Check, ...]:
             _flag("licence_scan"),
         ),
         container_check,
+        image_check,
     )

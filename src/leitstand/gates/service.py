@@ -15,7 +15,7 @@ from leitstand.auth.model import Actor
 from leitstand.clock import BERLIN, Clock
 from leitstand.db import Database
 from leitstand.errors import Issue, ValidationError
-from leitstand.gates.context import ApprovalLookup, FlagLookup, GateContext
+from leitstand.gates.context import ApprovalLookup, FlagLookup, GateContext, ScannedImage
 from leitstand.gates.environment import PipOptions
 from leitstand.gates.model import RunResult, Stage
 from leitstand.gates.project import commit_of, load_project
@@ -145,13 +145,21 @@ class GateService:
         )
         built = any(s.stage is Stage.BUILD for s in stages)
         dist = out / "dist" if built else request.dist
-        digests = artifact_digests(dist)
+        images = ctx.scanned_images
+        # The images the scan checked are artifacts of the run too: release admission finds a
+        # run by the digest it deploys, so an image is admitted only with the digest scanned.
+        digests = artifact_digests(dist) + [i.manifest_digest for i in images]
         titles = {c.id: c.label(request.lang) for s in request.stages for c in stage_checks(s)}
         write_reports(result, out, lang=request.lang, titles=titles)
-        _write_artifacts(out, dist, digests)
+        _write_artifacts(out, dist, digests, images)
         digest = hashlib.sha256((out / "report.json").read_bytes()).hexdigest()
         record = self.record(
-            result, actor=actor, service=service, artifact_digests=digests, report_sha256=digest
+            result,
+            actor=actor,
+            service=service,
+            artifact_digests=digests,
+            report_sha256=digest,
+            images=images,
         )
         return result, out, record
 
@@ -180,6 +188,7 @@ class GateService:
         service: str,
         artifact_digests: Sequence[str] = (),
         report_sha256: str | None = None,
+        images: Sequence[ScannedImage] = (),
     ) -> GateRunRecord:
         """Record a finished run: its ``gate.run`` evidence entry and the gate's own run row.
 
@@ -201,6 +210,7 @@ class GateService:
                     **_evidence(result, report_sha256 or ""),
                     "service": service,
                     "artifact_digests": digests,
+                    "images": [i.as_dict() for i in images],
                 },
             )
             record = add_run(
@@ -310,13 +320,17 @@ def _evidence(result: RunResult, digest: str) -> dict[str, Any]:
     }
 
 
-def _write_artifacts(out: Path, dist: Path | None, digests: list[str]) -> None:
+def _write_artifacts(
+    out: Path, dist: Path | None, digests: list[str], images: Sequence[ScannedImage] = ()
+) -> None:
     # The release job of a generated pipeline reads ARTIFACT_DIGEST from artifact.env (a GitLab
-    # dotenv report; GitHub: appended to $GITHUB_ENV); artifacts.json lists every file.
+    # dotenv report; GitHub: appended to $GITHUB_ENV); artifacts.json lists every file and every
+    # scanned image (its manifest digest is what a release of the image passes).
     files = sorted(p for p in dist.iterdir() if p.is_file()) if dist and dist.is_dir() else []
     named = dict(zip((p.name for p in files), digests, strict=False))
     main = next((d for n, d in named.items() if n.endswith(".whl")), digests[0] if digests else "")
-    (out / "artifacts.json").write_text(json.dumps({"artifacts": named, "digest": main}, indent=2))
+    listing = {"artifacts": named, "digest": main, "images": [i.as_dict() for i in images]}
+    (out / "artifacts.json").write_text(json.dumps(listing, indent=2))
     (out / "artifact.env").write_text(f"ARTIFACT_DIGEST={main}\n")
 
 

@@ -1,4 +1,5 @@
-"""`leitstand image`: verify, sign and make the key of signed OCI image layouts.
+"""`leitstand image`: build leitstand's own image; verify, sign and make the key of signed OCI
+image layouts.
 
 ``verify`` needs no store and no user: it checks every blob, the tag and the attestation
 against ``--key`` files or, without them, the policy's ``gates.containers.signing.trusted_keys``
@@ -26,10 +27,12 @@ import typer
 
 from leitstand.auth.model import Role
 from leitstand.cli_support import (
+    JsonOpt,
     TokenOpt,
     console,
     emit_json,
     err_console,
+    local_policy,
     open_container,
     resolve_actor,
 )
@@ -43,15 +46,15 @@ from leitstand.images.keys import (
     trusted_keys,
 )
 from leitstand.images.service import ImageService, Verification, check_image, require_layout
-from leitstand.policy.gates import ImageSigning
+from leitstand.policy.gates import ContainerSettings, ImageSigning
 
 __all__ = ["app"]
 
 app = typer.Typer(
-    help="Container images: verify and sign OCI image layouts (in-toto/DSSE attestations).",
+    help="Container images: build leitstand's own, verify and sign OCI image layouts "
+    "(in-toto/DSSE attestations).",
     no_args_is_help=True,
 )
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
 LayoutArg = Annotated[
     Path, typer.Argument(metavar="DIR", help="The OCI image layout (a folder with oci-layout)")
 ]
@@ -61,14 +64,43 @@ SIGNERS = (Role.DEVOPS, Role.SECURITY)
 _MAX_SBOM_BYTES = 256 * 1024 * 1024
 
 
-def _local_signing() -> tuple[ImageSigning, Path]:
-    """The policy's signing section and the leitstand home, without opening the store."""
-    from leitstand.policy.loader import find_policy_file, load_policy
+def _local_containers() -> tuple[ContainerSettings, Path]:
+    """The policy's container section and the leitstand home, without opening the store."""
     from leitstand.settings import Settings
 
-    settings = Settings()
-    policy = load_policy(settings.policy or find_policy_file(Path.cwd()))
-    return policy.gates.containers.signing, settings.home
+    return local_policy().gates.containers, Settings().home
+
+
+def _local_signing() -> tuple[ImageSigning, Path]:
+    """The policy's signing section and the leitstand home, without opening the store."""
+    containers, home = _local_containers()
+    return containers.signing, home
+
+
+def _epoch(value: int | None, wheel: Path) -> int:
+    """--epoch, else SOURCE_DATE_EPOCH, else the newest entry time of the wheel (the same
+    wheel gives the same image)."""
+    import os
+    import zipfile
+    from datetime import UTC, datetime
+
+    if value is not None:
+        return value
+    env = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if env:
+        if not env.isdigit():
+            raise ValidationError(
+                [Issue("SOURCE_DATE_EPOCH", f"seconds since 1970 expected (got {env!r})")]
+            )
+        return int(env)
+    try:
+        with zipfile.ZipFile(wheel) as archive:
+            newest = max(info.date_time for info in archive.infolist())
+    except (OSError, zipfile.BadZipFile, ValueError) as exc:
+        raise ValidationError(
+            [Issue("--wheel", f"{wheel}: not a readable wheel ({exc})")]
+        ) from None
+    return int(datetime(*newest, tzinfo=UTC).timestamp())
 
 
 def _sbom_digest(path: Path) -> str:
@@ -117,6 +149,63 @@ def _print_verification(result: Verification) -> None:
     )
     for problem in result.problems:
         err_console.print(f"  - {problem}", markup=False)
+
+
+@app.command("build")
+def build_command(
+    wheel: Annotated[
+        Path,
+        typer.Option("--wheel", help="leitstand's wheel, as the gate's build stage made it"),
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", help="An absent or empty folder for the OCI image layout")
+    ] = Path("image"),
+    epoch: Annotated[
+        int | None,
+        typer.Option(
+            "--epoch",
+            min=0,
+            help="Build time in seconds since 1970 (default: SOURCE_DATE_EPOCH, else the "
+            "wheel's newest entry)",
+        ),
+    ] = None,
+    revision: Annotated[
+        str, typer.Option("--revision", help="The source revision for the image's labels")
+    ] = "",
+    json_out: JsonOpt = False,
+) -> None:
+    """Build leitstand's own OCI image (mmdebstrap, pip; no registry, no container engine)."""
+    from rich.status import Status
+
+    from leitstand.images.build import build_image
+
+    if not wheel.is_file():
+        raise ValidationError([Issue("--wheel", f"{wheel}: no such file")])
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ValidationError([Issue("--out", f"{out}: exists and is not an empty folder")])
+    containers, _ = _local_containers()
+    when = _epoch(epoch, wheel)
+    with Status("building", console=err_console) as status:
+        built = build_image(
+            wheel,
+            out,
+            settings=containers.build,
+            epoch=when,
+            revision=revision,
+            progress=lambda line: status.update(line),
+        )
+    if json_out:
+        emit_json(built.as_dict())
+        return
+    console.print(
+        f"built {built.ref.name}:{built.ref.tag} ({built.ref.manifest.digest}) in {out}",
+        markup=False,
+    )
+    console.print(
+        f"  layer {built.layer_bytes / 1e6:.1f} MB; {len(built.debian_packages)} Debian and "
+        f"{built.python_packages} Python packages; {built.seconds:.0f} s",
+        markup=False,
+    )
 
 
 @app.command("verify")

@@ -44,10 +44,12 @@ from leitstand.images.tarball import ROOT, Owner, gzip_layer, normalize_tar, tar
 
 __all__ = [
     "CONFIG_MEDIA_TYPE",
+    "INDEX_FILE",
     "INDEX_MEDIA_TYPE",
     "LAYER_MEDIA_TYPE",
     "LAYOUT_VERSION",
     "MANIFEST_MEDIA_TYPE",
+    "READ_CHUNK",
     "REF_NAME_ANNOTATION",
     "ROOT",
     "Descriptor",
@@ -60,11 +62,19 @@ __all__ = [
     "canonical_json",
     "created_from_epoch",
     "gzip_layer",
+    "json_blob",
     "normalize_tar",
     "open_regular",
+    "parse_config",
     "parse_json",
+    "parse_manifest",
+    "pick_manifest",
+    "read_index",
     "read_layout",
+    "read_layout_file",
     "read_regular",
+    "regular_handle",
+    "sha256_digest",
     "tar_tree",
     "validate_tag",
     "write_layout",
@@ -83,9 +93,9 @@ VERSION_ANNOTATION = "org.opencontainers.image.version"
 
 # Registries cap manifests at 4 MiB; every JSON document of a layout stays below that.
 _MAX_JSON_BYTES = 4 * 1024 * 1024
-_CHUNK = 1024 * 1024
+READ_CHUNK = 1024 * 1024
 _DIGEST = re.compile(r"sha256:([0-9a-f]{64})")
-_INDEX_FILE = "index.json"
+INDEX_FILE = "index.json"
 # The tag grammar of the distribution spec (and Docker): at most 128 characters.
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 
@@ -134,7 +144,7 @@ class Descriptor:
 
     @classmethod
     def of(cls, media_type: str, data: bytes) -> Descriptor:
-        return cls(media_type, _sha256(data), len(data))
+        return cls(media_type, sha256_digest(data), len(data))
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +197,7 @@ def validate_tag(tag: str) -> str:
 # --- writing -----------------------------------------------------------------------------------
 
 
-def _sha256(data: bytes) -> str:
+def sha256_digest(data: bytes) -> str:
     return f"sha256:{hashlib.sha256(data).hexdigest()}"
 
 
@@ -247,7 +257,7 @@ def write_layout(
     when = _rfc3339(created)
 
     tar = _layer_tar(rootfs_tar, epoch, owner)
-    diff_id = _sha256(tar)
+    diff_id = sha256_digest(tar)
     layer_bytes = gzip_layer(tar)
     layer = Descriptor.of(LAYER_MEDIA_TYPE, layer_bytes)
 
@@ -339,13 +349,13 @@ def open_regular(path: Path, where: str) -> int:
     return fd
 
 
-def _handle(path: Path, where: str) -> io.BufferedReader:
+def regular_handle(path: Path, where: str) -> io.BufferedReader:
     return open(open_regular(path, where), "rb")
 
 
 def read_regular(path: Path, where: str, limit: int) -> bytes:
     """At most ``limit`` bytes of the regular file at ``path`` (``open_regular``'s checks)."""
-    with _handle(path, where) as handle:
+    with regular_handle(path, where) as handle:
         try:
             return handle.read(limit)
         except OSError as exc:
@@ -388,7 +398,7 @@ def _object(value: Any, where: str) -> dict[str, Any]:
     return value
 
 
-def _read_layout_file(directory: Path) -> None:
+def read_layout_file(directory: Path) -> None:
     layout = _object(_read_json(directory / "oci-layout", "oci-layout"), "oci-layout")
     if layout.get("imageLayoutVersion") != LAYOUT_VERSION:
         raise ImageError(
@@ -397,9 +407,9 @@ def _read_layout_file(directory: Path) -> None:
         )
 
 
-def _read_index(directory: Path) -> list[tuple[Descriptor, str]]:
+def read_index(directory: Path) -> list[tuple[Descriptor, str]]:
     """The index's manifest descriptors with their ``ref.name`` annotation ('' if none)."""
-    index = _object(_read_json(directory / _INDEX_FILE, _INDEX_FILE), _INDEX_FILE)
+    index = _object(_read_json(directory / INDEX_FILE, INDEX_FILE), INDEX_FILE)
     entries = index.get("manifests")
     if not isinstance(entries, list) or not entries:
         raise ImageError("index.json: no manifests")
@@ -412,7 +422,7 @@ def _read_index(directory: Path) -> list[tuple[Descriptor, str]]:
     return found
 
 
-def _parse_manifest(
+def parse_manifest(
     data: bytes, desc: Descriptor
 ) -> tuple[Descriptor, tuple[Descriptor, ...], dict[str, Any]]:
     """The config descriptor, layer descriptors and annotations of a manifest blob's bytes."""
@@ -434,7 +444,7 @@ def _parse_manifest(
     return config, layers, annotations if isinstance(annotations, dict) else {}
 
 
-def _parse_config(data: bytes, desc: Descriptor) -> tuple[tuple[str, ...], str]:
+def parse_config(data: bytes, desc: Descriptor) -> tuple[tuple[str, ...], str]:
     """The ``rootfs.diff_ids`` and ``created`` time of an image config blob's bytes."""
     image_config = _object(parse_json(data, desc.path), desc.path)
     rootfs = image_config.get("rootfs")
@@ -450,7 +460,7 @@ def _parse_config(data: bytes, desc: Descriptor) -> tuple[tuple[str, ...], str]:
     return tuple(diff_ids), created if isinstance(created, str) else ""
 
 
-def _json_blob(directory: Path, desc: Descriptor) -> bytes:
+def json_blob(directory: Path, desc: Descriptor) -> bytes:
     """The bytes of a JSON blob (manifest or config), read once."""
     data = read_regular(directory / desc.path, desc.path, _MAX_JSON_BYTES + 1)
     if len(data) > _MAX_JSON_BYTES:
@@ -458,7 +468,9 @@ def _json_blob(directory: Path, desc: Descriptor) -> bytes:
     return data
 
 
-def _pick(candidates: list[tuple[Descriptor, str]], tag: str | None) -> tuple[Descriptor, str]:
+def pick_manifest(
+    candidates: list[tuple[Descriptor, str]], tag: str | None
+) -> tuple[Descriptor, str]:
     if tag is not None:
         candidates = [c for c in candidates if c[1] == tag]
         if not candidates:
@@ -474,10 +486,10 @@ def read_layout(directory: Path, *, tag: str | None = None) -> ImageRef:
     Reads, does not verify: ``images.verify`` (``verify_layout``, ``check_layout``)
     recomputes the digests.
     """
-    _read_layout_file(directory)
-    manifest, ref_name = _pick(_read_index(directory), tag)
-    config, layers, annotations = _parse_manifest(_json_blob(directory, manifest), manifest)
-    diff_ids, created = _parse_config(_json_blob(directory, config), config)
+    read_layout_file(directory)
+    manifest, ref_name = pick_manifest(read_index(directory), tag)
+    config, layers, annotations = parse_manifest(json_blob(directory, manifest), manifest)
+    diff_ids, created = parse_config(json_blob(directory, config), config)
     return ImageRef(
         name=str(annotations.get(TITLE_ANNOTATION, "")),
         tag=ref_name,

@@ -13,6 +13,7 @@ attestation against the keys it is given.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import secrets
 from collections.abc import Sequence
@@ -23,11 +24,13 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from leitstand.db import Database
+from leitstand.clock import Clock, SystemClock
+from leitstand.db import Database, Session
 from leitstand.errors import Issue, ValidationError
 from leitstand.identity import Actor
 from leitstand.images.attest import (
     AttestationError,
+    Envelope,
     ImagePredicate,
     Statement,
     Verified,
@@ -37,10 +40,12 @@ from leitstand.images.attest import (
     sign_envelope,
     verified_ref,
     verify_attestation,
+    verify_envelope,
 )
 from leitstand.images.gate_port import PASSED, GateRun, GateRunLookup
-from leitstand.images.keys import load_signing_key_of
-from leitstand.images.oci import ImageError, ImageRef, Problem
+from leitstand.images.keys import load_signing_key_of, trusted_keys
+from leitstand.images.oci import ImageError, ImageRef, Problem, validate_tag
+from leitstand.images.store import SignatureRecord, add_signature, signatures_of
 from leitstand.images.verify import check_layout
 from leitstand.ledger.checkpoint import load_signing_key
 from leitstand.ledger.service import Ledger
@@ -49,6 +54,7 @@ from leitstand.policy.releases import KubernetesStart
 
 __all__ = [
     "SIGNED_ACTION",
+    "ImageNotAdmittedError",
     "ImageService",
     "Signed",
     "UnvouchedImageError",
@@ -70,6 +76,23 @@ class UnvouchedImageError(ImageError):
     than the one whose release target deploys the image (exit code 1: nothing is signed)."""
 
     http_status = 409
+
+
+class ImageNotAdmittedError(ImageError):
+    """Release admission refuses the image a production release would start: unsigned, signed
+    by a key no longer trusted, not from a trusted registry, tagged ``latest``, or another digest
+    than the one signed (HTTP 409; the CLI exits 1: the command worked, the answer is "no")."""
+
+    http_status = 409
+
+
+def image_of(policy: Policy, service: str) -> str | None:
+    """The image name ``service``'s release target starts (Kubernetes ``start.image``,
+    ``{service}`` filled in), or None if its releases start no image."""
+    target = policy.deployment.releases.get(service)
+    if target is None or not isinstance(target.start, KubernetesStart):
+        return None
+    return target.start.image.replace("{service}", service)
 
 
 def production_stages(policy: Policy) -> list[str]:
@@ -261,12 +284,14 @@ class ImageService:
         policy: Policy,
         home: Path,
         gate_runs: GateRunLookup,
+        clock: Clock | None = None,
     ) -> None:
         self.db = db
         self.ledger = ledger
         self.policy = policy
         self.home = home
         self.gate_runs = gate_runs  # the gates' own run records (GateService.recorded_run)
+        self.clock = clock or SystemClock()
 
     def sign(
         self,
@@ -316,6 +341,7 @@ class ImageService:
             "envelope_digest": f"sha256:{hashlib.sha256(data).hexdigest()}",
         }
         entry = self._write_with_evidence(directory, path, data, actor, ref, payload)
+        # (the signature's own row is written in the same transaction: _write_with_evidence)
         return Signed(
             name=ref.name,
             tag=ref.tag,
@@ -327,6 +353,71 @@ class ImageService:
             attestation=path,
             envelope_digest=str(payload["envelope_digest"]),
             ledger_index=entry,
+        )
+
+    def admit_release(
+        self, session: Session, *, service: str, version: str, digest: str | None
+    ) -> SignatureRecord | None:
+        """Release admission for production: the image ``service``'s release starts must be
+        signed (an attestation recorded by ``sign`` for exactly ``digest``, the image name and
+        the version as tag), by a key trusted now (``gates.containers.signing``: the own key's
+        public half and ``trusted_keys``), from a trusted registry
+        (``gates.containers.trusted_registries``, when set), and not tagged ``latest``.
+
+        Returns the signature that admits it (None: the service's releases start no image, or
+        the policy does not require signed images: ``gates.containers.signing.required``);
+        raises ``ImageNotAdmittedError`` naming the reason. That the gates checked exactly this
+        digest is admission's own rule (``Admission.gates_passed``: the digest must be among a
+        passed run's artifacts, where the image scan records what it scanned).
+        """
+        name = image_of(self.policy, service)
+        if name is None or not self.policy.gates.containers.signing.required:
+            return None
+        where = f"the image {name}:{version} of {service}"
+        try:
+            validate_tag(version)
+        except ValueError as exc:
+            raise ImageNotAdmittedError(f"{where}: {exc}") from None
+        registries = self.policy.gates.containers.trusted_registries
+        if registries and not any(fnmatch.fnmatchcase(name, glob) for glob in registries):
+            raise ImageNotAdmittedError(
+                f"{where} is not from a trusted registry "
+                f"(gates.containers.trusted_registries: {', '.join(registries)})"
+            )
+        if not digest:
+            raise ImageNotAdmittedError(
+                f"{where}: production admits an image by its digest: pass --artifact-digest "
+                "sha256:<manifest digest> (the digest the gates scanned and `image sign` signed)"
+            )
+        records = [
+            r
+            for r in signatures_of(session, manifest_digest=digest)
+            if r.name == name and r.tag == version
+        ]
+        if not records:
+            raise ImageNotAdmittedError(
+                f"{where} ({digest}) is unsigned: no attestation of it was recorded "
+                "(`leitstand image sign DIR --sbom FILE --gate-run ID`)"
+            )
+        signing = self.policy.gates.containers.signing
+        trusted = trusted_keys(signing, self.home, on_unusable_own_key=lambda _reason: None)
+        if not trusted:
+            raise ImageNotAdmittedError(
+                f"{where}: no key to verify its signature with (no own signing key, no "
+                "gates.containers.signing.trusted_keys)"
+            )
+        reasons = []
+        for record in records:
+            try:
+                verify_envelope(
+                    Envelope.parse(record.envelope), trusted, manifest_digest=digest, tag=version
+                )
+            except AttestationError as exc:
+                reasons.append(f"signature #{record.id} (evidence {record.ledger_index}): {exc}")
+                continue
+            return record
+        raise ImageNotAdmittedError(
+            f"{where} ({digest}) is not signed by a trusted key: " + "; ".join(reasons)
         )
 
     def _write_with_evidence(
@@ -355,6 +446,20 @@ class ImageService:
                     SIGNED_ACTION,
                     f"image:{ref.name}@{ref.manifest.digest}",
                     payload=payload,
+                )
+                add_signature(
+                    session,
+                    recorded_at=self.clock.now(),
+                    actor=actor.name,
+                    name=ref.name,
+                    tag=ref.tag,
+                    manifest_digest=ref.manifest.digest,
+                    sbom_digest=str(payload["sbom_digest"]),
+                    gate_run_id=int(payload["gate_run_id"]),
+                    service=str(payload["service"]),
+                    keyid=str(payload["keyid"]),
+                    envelope=data,
+                    ledger_index=entry.index,
                 )
                 tmp.replace(path)
                 placed = True

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 from leitstand.images.oci import (
-    _CHUNK,
-    _INDEX_FILE,
+    INDEX_FILE,
     LAYER_MEDIA_TYPE,
+    READ_CHUNK,
     TAR_LAYER_MEDIA_TYPE,
     TITLE_ANNOTATION,
     VERSION_ANNOTATION,
@@ -26,14 +26,14 @@ from leitstand.images.oci import (
     ImageError,
     ImageRef,
     Problem,
-    _handle,
-    _json_blob,
-    _parse_config,
-    _parse_manifest,
-    _pick,
-    _read_index,
-    _read_layout_file,
-    _sha256,
+    json_blob,
+    parse_config,
+    parse_manifest,
+    pick_manifest,
+    read_index,
+    read_layout_file,
+    regular_handle,
+    sha256_digest,
     validate_tag,
 )
 
@@ -41,11 +41,11 @@ __all__ = ["LayoutCheck", "check_layout", "verify_layout"]
 
 
 def _digest_of(data: bytes) -> tuple[str, int]:
-    return _sha256(data), len(data)
+    return sha256_digest(data), len(data)
 
 
 def _file_digest(path: Path, where: str) -> tuple[str, int]:
-    with _handle(path, where) as handle:
+    with regular_handle(path, where) as handle:
         digest = hashlib.file_digest(handle, "sha256")
         size = handle.tell()
     return f"sha256:{digest.hexdigest()}", size
@@ -72,11 +72,11 @@ def _blob_problem(exc: ImageError, desc: Descriptor, role: str) -> Problem:
 
 def _uncompressed_digest(path: Path, media_type: str) -> str:
     hasher = hashlib.sha256()
-    with _handle(path, str(path)) as raw:
+    with regular_handle(path, str(path)) as raw:
         handle: io.BufferedIOBase | BinaryIO = (
             gzip.GzipFile(fileobj=raw, mode="rb") if media_type == LAYER_MEDIA_TYPE else raw
         )
-        while chunk := handle.read(_CHUNK):
+        while chunk := handle.read(READ_CHUNK):
             hasher.update(chunk)
     return f"sha256:{hasher.hexdigest()}"
 
@@ -117,7 +117,7 @@ def _check_image(
     parsed, so what verified is what the ref describes.
     """
     try:
-        data = _json_blob(directory, manifest)
+        data = json_blob(directory, manifest)
     except ImageError as exc:
         problems.append(_blob_problem(exc, manifest, "manifest"))
         return {manifest.hex}, None
@@ -126,7 +126,7 @@ def _check_image(
         problems.append(problem)
         return {manifest.hex}, None
     try:
-        config, layers, annotations = _parse_manifest(data, manifest)
+        config, layers, annotations = parse_manifest(data, manifest)
     except ImageError as exc:
         problems.append(_problem(exc, manifest.path))
         return {manifest.hex}, None
@@ -134,7 +134,7 @@ def _check_image(
     if version != ref_name:
         problems.append(
             Problem(
-                _INDEX_FILE,
+                INDEX_FILE,
                 f"{manifest.digest}: tag {ref_name!r} is not the manifest's {VERSION_ANNOTATION} "
                 f"{version!r} (the signed manifest names the tag; index.json was changed)",
             )
@@ -142,7 +142,7 @@ def _check_image(
     diff_ids: tuple[str | None, ...] = tuple(None for _ in layers)
     created, config_ok = "", False
     try:
-        config_data = _json_blob(directory, config)
+        config_data = json_blob(directory, config)
         problem = _changed(config, "config", *_digest_of(config_data))
     except ImageError as exc:
         config_data, problem = b"", _blob_problem(exc, config, "config")
@@ -150,7 +150,7 @@ def _check_image(
         problems.append(problem)
     else:
         try:
-            diff_ids, created = _parse_config(config_data, config)
+            diff_ids, created = parse_config(config_data, config)
             config_ok = True
         except ImageError as exc:
             problems.append(_problem(exc, config.path))
@@ -200,13 +200,13 @@ def check_layout(directory: Path, *, tag: str | None = None) -> LayoutCheck:
     read once, so a signer signs the digest of the bytes it verified."""
     problems: list[Problem] = []
     try:
-        _read_layout_file(directory)
+        read_layout_file(directory)
     except ImageError as exc:
         problems.append(_problem(exc, "oci-layout"))
     try:
-        index = _read_index(directory)
+        index = read_index(directory)
     except ImageError as exc:
-        problems.append(_problem(exc, _INDEX_FILE))
+        problems.append(_problem(exc, INDEX_FILE))
         return LayoutCheck(problems, None, str(exc))
     referenced: set[str] = set()
     refs: dict[str, ImageRef | None] = {}
@@ -214,13 +214,13 @@ def check_layout(directory: Path, *, tag: str | None = None) -> LayoutCheck:
         try:
             validate_tag(ref_name)
         except ValueError as exc:
-            problems.append(Problem(_INDEX_FILE, f"{manifest.digest}: {exc}"))
+            problems.append(Problem(INDEX_FILE, f"{manifest.digest}: {exc}"))
         names, ref = _check_image(directory, manifest, ref_name, problems)
         referenced |= names
         refs.setdefault(manifest.digest, ref)
     _check_unreferenced(directory, referenced, problems)
     try:
-        picked, _ = _pick(index, tag)
+        picked, _ = pick_manifest(index, tag)
     except ImageError as exc:
         return LayoutCheck(problems, None, str(exc))
     ref = refs.get(picked.digest)

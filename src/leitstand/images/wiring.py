@@ -26,5 +26,6 @@ def wire(w: Wiring) -> None:
             policy=w.policy,
             home=w.settings.home,
             gate_runs=w.get(GateService).recorded_run,
+            clock=w.clock,
         )
     )

@@ -17,9 +17,11 @@ from rich.table import Table
 from leitstand.auth.model import Actor, Role
 from leitstand.bootstrap import Container
 from leitstand.cli_support import (
+    JsonOpt,
     TokenOpt,
     console,
     emit_json,
+    local_policy,
     open_container,
     parse_when,
     resolve_actor,
@@ -31,8 +33,6 @@ from leitstand.incidents.dora.check import classify_text
 from leitstand.incidents.reporting.documents import render_document
 from leitstand.incidents.reporting.dora_reports import report_markdown
 from leitstand.incidents.schemas import AssessmentIn, parse_model
-from leitstand.policy.loader import find_policy_file, load_policy
-from leitstand.settings import Settings
 from leitstand.web.i18n import display_zone
 
 __all__ = ["app"]
@@ -42,7 +42,6 @@ app = typer.Typer(
 )
 action_app = typer.Typer(help="Action items (Maßnahmen) of an incident.", no_args_is_help=True)
 app.add_typer(action_app, name="action")
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
 Id = Annotated[str, typer.Argument(help="Incident id, e.g. INC-2026-0001")]
 Lang = Annotated[str, typer.Option("--lang", help="de (default) or en")]
 
@@ -139,8 +138,7 @@ def classify_cmd(
             [Issue("--input", f"cannot read {input_file}: {exc.strerror}")]
         ) from None
     # Only the policy (calendar, deadlines) is needed: no database is opened.
-    settings = Settings()
-    policy = load_policy(settings.policy or find_policy_file(Path.cwd()))
+    policy = local_policy()
     result = _plain(classify_text(text, policy.incidents, lang=_lang(lang)))
     zone = display_zone(policy)
     if json_out:

@@ -14,9 +14,11 @@ from rich.table import Table
 from leitstand.bootstrap import local_actor
 from leitstand.cli_support import (
     ExitCode,
+    JsonOpt,
     console,
     emit_json,
     err_console,
+    local_policy,
     open_container,
     parse_when,
     resolve_actor,
@@ -28,7 +30,6 @@ from leitstand.ledger.export import verify_export
 from leitstand.ledger.ownership import is_manual
 from leitstand.ledger.service import EntryQuery
 from leitstand.ledger.verify import VerifyReport, check_log_pins
-from leitstand.policy.loader import find_policy_file, load_policy
 from leitstand.web.limits import json_depth_problem
 
 __all__ = ["app"]
@@ -36,8 +37,6 @@ __all__ = ["app"]
 app = typer.Typer(
     help="Evidence ledger: record, list, verify, prove and export.", no_args_is_help=True
 )
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
 
 
 @app.command("record")
@@ -176,7 +175,7 @@ def _read_pins(files: list[Path]) -> list[str]:
 
 def _policy_pins() -> list[str]:
     # Offline export checks need no database: read only the policy's pinned keys.
-    return list(load_policy(find_policy_file(Path.cwd())).ledger.trusted_keys)
+    return list(local_policy().ledger.trusted_keys)
 
 
 def _print_report(report: VerifyReport, json_out: bool) -> None:

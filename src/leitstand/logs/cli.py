@@ -17,6 +17,7 @@ import typer
 
 from leitstand.auth.model import ALL_ROLES, Role
 from leitstand.cli_support import (
+    JsonOpt,
     TokenOpt,
     console,
     emit_json,
@@ -36,7 +37,6 @@ app = typer.Typer(
     help="Log management: rsyslog/logrotate from the policy, sealed segments, retention, search.",
     no_args_is_help=True,
 )
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
 #: Who may seal and expire segments (both write evidence) from the CLI.
 MAINTAINERS = (Role.DEVOPS, Role.SECURITY, Role.COMPLIANCE_OFFICER)
 

@@ -18,7 +18,7 @@ from pydantic import AfterValidator, Field, StrictStr, model_validator
 from pydantic_core import PydanticCustomError
 
 from leitstand.policy.backup_targets import SecretRef
-from leitstand.policy.base import Flag, PolicyModel, Rules, unique_list
+from leitstand.policy.base import Count, Flag, PolicyModel, Rules, unique_list
 from leitstand.policy.durations import PositiveDuration
 from leitstand.policy.values import describe
 
@@ -32,6 +32,8 @@ __all__ = [
     "ComplianceSettings",
     "ContainerSettings",
     "GatesPolicy",
+    "ImageBuildSettings",
+    "ImageScanSettings",
     "ImageSigning",
     "MigrationCheckSettings",
     "OsvSettings",
@@ -41,6 +43,7 @@ __all__ = [
     "SecretSettings",
     "ServeCommand",
     "TestSettings",
+    "UnitSettings",
     "read_only_decision",
 ]
 
@@ -311,6 +314,9 @@ class ImageSigning(PolicyModel):
     trusted_keys: Annotated[list[Ed25519PublicPem], AfterValidator(unique_list)] = Field(
         default_factory=list
     )
+    # The seed's "Image-Signing: ... für alle Produktions-Images": a production release of a
+    # service whose release target starts an image (Kubernetes) admits only a signed image.
+    required: Flag = True
 
 
 class ReadOnlyDecision(PolicyModel):
@@ -369,6 +375,70 @@ def read_only_decision(
     return best
 
 
+def _kubernetes_version(value: str) -> str:
+    parts = value.split(".")
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        raise PydanticCustomError(
+            "kubernetes_version", f"major.minor such as 1.31 (got {describe(value)})"
+        )
+    return value
+
+
+class UnitSettings(PolicyModel):
+    """systemd units of VM installs (``*.service`` and others in the project): verified by
+    ``systemd-analyze verify`` and each service rated by ``systemd-analyze security``."""
+
+    # The highest exposure a service may have on systemd's scale (0 = every sandboxing option
+    # used, 10 = none). 4.9 is the upper end of what systemd rates "OK"; 5.0 is "MEDIUM".
+    max_exposure: Annotated[float, Field(ge=0, le=10)] = 4.9
+
+
+class ImageScanSettings(PolicyModel):
+    """The image scan (check ``security.images``): syft's SBOM matched against the OSV data,
+    Trivy's secret and misconfiguration scanners, offline.
+
+    The seed's container table: "Image-Scanning: Trivy-Scan in CI-Pipeline (0 Critical,
+    0 High)".
+    """
+
+    # OCI image layouts to scan (globs of folders relative to the project); empty: every folder
+    # below the project that holds an oci-layout file.
+    images: Globs = Field(default_factory=list)
+    max_critical: Count = 0
+    max_high: Count = 0
+    timeout: PositiveDuration = timedelta(minutes=10)  # per tool and image
+
+
+class ImageBuildSettings(PolicyModel):
+    """How ``leitstand image build`` makes leitstand's own image: Debian packages extracted by
+    mmdebstrap, the wheel and its dependencies installed by pip for the image's Python."""
+
+    name: NonEmpty = "leitstand"  # the image's name (a registry path such as reg.example/ops/x)
+    suite: NonEmpty = "bookworm"
+    mirror: NonEmpty = "http://deb.debian.org/debian"
+    # Python and what its standard library loads, CA certificates, time zones, and what
+    # WeasyPrint needs for the PDF reports (Pango, HarfBuzz, one font family).
+    packages: Globs = Field(
+        default_factory=lambda: [
+            "base-files",
+            "python3-minimal",
+            "libpython3.11-stdlib",
+            "ca-certificates",
+            "tzdata",
+            "libpango-1.0-0",
+            "libpangoft2-1.0-0",
+            "libharfbuzz-subset0",
+            "fonts-dejavu-core",
+        ]
+    )
+    python_version: NonEmpty = "3.11"  # the suite's python3: what the wheels are chosen for
+    python_platforms: Globs = Field(
+        default_factory=lambda: ["manylinux_2_36_x86_64", "manylinux2014_x86_64"]
+    )
+    uid: Annotated[int, Field(strict=True, ge=1)] = 10001  # the non-root user (and its group)
+    timeout: PositiveDuration = timedelta(minutes=20)  # per step (download, pip)
+
+
 class ContainerSettings(PolicyModel):
     """Container checks; the defaults follow the seed's container table (alpine, distroless).
 
@@ -390,6 +460,12 @@ class ContainerSettings(PolicyModel):
     trusted_registries: Globs = Field(default_factory=list)  # empty: any registry
     signing: ImageSigning = Field(default_factory=ImageSigning)  # image attestations
     read_only: dict[NonEmpty, ReadOnlyDecision] = Field(default_factory=dict)
+    # Kubernetes manifests are validated against the JSON schemas of this Kubernetes version
+    # (major.minor; strict: an unknown field is an error).
+    kubernetes_version: Annotated[StrictStr, AfterValidator(_kubernetes_version)] = "1.31"
+    units: UnitSettings = Field(default_factory=UnitSettings)
+    scan: ImageScanSettings = Field(default_factory=ImageScanSettings)
+    build: ImageBuildSettings = Field(default_factory=ImageBuildSettings)
 
 
 class ComplianceSettings(PolicyModel):

@@ -8,7 +8,7 @@ change and the exact artifact digest the release deploys.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from leitstand.auth.model import Actor
 from leitstand.db import Session
@@ -24,7 +24,16 @@ if TYPE_CHECKING:
     from leitstand.changes.model import Change
     from leitstand.changes.service import ChangeService
 
-__all__ = ["Admission", "GatesNotPassedError"]
+__all__ = ["Admission", "GatesNotPassedError", "ImageAdmission"]
+
+
+class ImageAdmission(Protocol):
+    """Admits the image a production release of ``service`` starts, or raises (the images
+    domain implements it: ``ImageService.admit_release``)."""
+
+    def __call__(
+        self, session: Session, *, service: str, version: str, digest: str | None
+    ) -> object: ...
 
 
 class GatesNotPassedError(ConflictError):
@@ -47,6 +56,10 @@ class Admission:
         # Set by bootstrap: refuses a production release that is an unapproved fix for a
         # SEV-1/2 incident (incidents/approvals.py, FixApprovals.check_release).
         self.incident_fixes: Callable[[Session, str, str], None] | None = None
+        # Set by the releases' wiring: refuses a production release whose image is unsigned,
+        # signed by a key not trusted, from an untrusted registry or tagged latest
+        # (images/service.py, ImageService.admit_release).
+        self.image_admission: ImageAdmission | None = None
 
     def production(self, env: str) -> bool:
         environment = self.policy.environments.get(env)
@@ -92,6 +105,8 @@ class Admission:
                 "not approved"
             )
         self.gates_passed(session, service, version, env, change, artifact_digest)
+        if self.image_admission is not None:
+            self.image_admission(session, service=service, version=version, digest=artifact_digest)
         category = self.policy.changes.categories.get(change.category)
         if mode is DeployMode.AUTOMATIC:
             return change, actor.name

@@ -21,6 +21,7 @@ from rich.table import Table
 from leitstand.auth.model import Actor
 from leitstand.bootstrap import Container
 from leitstand.cli_support import (
+    JsonOpt,
     TokenOpt,
     console,
     emit_json,
@@ -40,7 +41,6 @@ from leitstand.releases.service import ReleaseOutcomeError, ReleaseService
 __all__ = ["app"]
 
 app = typer.Typer(help="Releases: blue-green, canary, rollback.", no_args_is_help=True)
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
 _RELEASE_KINDS = frozenset({STEP, WORK, TASK_DUE, HANDOVER})
 WaitOpt = Annotated[
     bool, typer.Option("--wait/--no-wait", help="Follow the release until it settles")

@@ -144,6 +144,7 @@ def wire(w: Wiring) -> None:
     from leitstand.alerting.service import AlertingService
     from leitstand.backups.service import BackupService
     from leitstand.changes.service import ChangeService
+    from leitstand.images.service import ImageService
     from leitstand.incidents.reporting.service import IncidentReporting
 
     releases = wire_releases(
@@ -159,4 +160,6 @@ def wire(w: Wiring) -> None:
     )
     # A fix for a SEV-1/2 incident needs the compliance officer's approval before admission.
     releases.admission.incident_fixes = w.get(IncidentReporting).fixes.check_release
+    # A production release of an image needs a signature recorded by images, by a trusted key.
+    releases.admission.image_admission = w.get(ImageService).admit_release
     w.add(releases)

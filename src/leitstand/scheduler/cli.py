@@ -8,7 +8,14 @@ import structlog
 import typer
 from rich.table import Table
 
-from leitstand.cli_support import TokenOpt, console, emit_json, open_container, resolve_actor
+from leitstand.cli_support import (
+    JsonOpt,
+    TokenOpt,
+    console,
+    emit_json,
+    open_container,
+    resolve_actor,
+)
 from leitstand.identity import Role
 
 __all__ = ["app"]
@@ -17,7 +24,6 @@ app = typer.Typer(help="Durable timers and recurring jobs.", no_args_is_help=Tru
 #: Who may fire due timers by hand.
 TICKERS = (Role.DEVOPS, Role.ONCALL)
 _log = structlog.get_logger(__name__)
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
 
 
 @app.command("list")

@@ -31,7 +31,9 @@ apiVersion: apps/v1
 kind: Deployment
 metadata: {{name: {name}}}
 spec:
+  selector: {{matchLabels: {{app: {name}}}}}
   template:
+    metadata: {{labels: {{app: {name}}}}}
     spec:
       securityContext: {{runAsNonRoot: true}}
       containers:

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from leitstand.gates.osv import OsvDatabase, Score, Vulnerability
-from leitstand.gates.security import _finding
+from leitstand.gates.security import vulnerability_finding
 from support.gates_lab import PYPA_SNAPSHOT, V3_CRITICAL
 
 
@@ -105,7 +105,9 @@ def _vuln(scores: tuple[Score, ...]) -> Vulnerability:
 
 
 def test_a_finding_names_id_aliases_score_vector_and_fix() -> None:
-    finding = _finding(_vuln((Score("3.1", 9.8, V3_CRITICAL),)), 7.0, unscored_blocks=True)
+    finding = vulnerability_finding(
+        _vuln((Score("3.1", 9.8, V3_CRITICAL),)), 7.0, unscored_blocks=True
+    )
     assert finding.blocking
     for part in ("PYSEC-9", "CVE-2026-9", "GHSA-xxxx", "CVSS 3.1 9.8", V3_CRITICAL, "fixed in 1.1"):
         assert part in finding.message
@@ -113,8 +115,8 @@ def test_a_finding_names_id_aliases_score_vector_and_fix() -> None:
 
 
 def test_an_advisory_without_a_cvss_vector_blocks_unless_the_policy_says_review() -> None:
-    blocking = _finding(_vuln(()), 7.0, unscored_blocks=True)
-    review = _finding(_vuln(()), 7.0, unscored_blocks=False)
+    blocking = vulnerability_finding(_vuln(()), 7.0, unscored_blocks=True)
+    review = vulnerability_finding(_vuln(()), 7.0, unscored_blocks=False)
     assert "severity unknown" in blocking.message and blocking.data["severity"] == "unknown"
     assert blocking.blocking and not review.blocking
 

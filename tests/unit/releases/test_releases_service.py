@@ -53,7 +53,14 @@ def _policy(root: Path, router: dict[str, Any] | None = None) -> str:
             for env in ("staging", "production")
         },
     }
-    return yaml.safe_dump({"deployment": {"releases": {"enterprise-api": target}}})
+    # These tests are about changes, gates and approvals: signed images (required by default,
+    # gates.containers.signing.required) have their own tests (tests/unit/images/test_admission.py).
+    return yaml.safe_dump(
+        {
+            "deployment": {"releases": {"enterprise-api": target}},
+            "gates": {"containers": {"signing": {"required": False}}},
+        }
+    )
 
 
 @pytest.fixture
