@@ -170,7 +170,7 @@ def test_archiving_now_waits_for_the_closed_segment_while_writes_go_on(lab: LabS
     writer.start()
     try:
         stop.wait(0.2)
-        segment = switch_and_archive(lab.cluster.address(), timeout=60)
+        segment = switch_and_archive(lab.cluster.address())
         stop.wait(0.2)
     finally:
         stop.set()

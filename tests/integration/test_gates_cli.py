@@ -121,6 +121,9 @@ def test_gate_ci_writes_gitlab_and_github_pipelines_with_a_manual_production_ste
     assert gitlab["gate:security"]["artifacts"]["reports"]["secret_detection"].endswith(
         "gl-secret-detection-report.json"
     )
+    security_reports = gitlab["gate:security"]["artifacts"]["reports"]
+    assert security_reports["container_scanning"].endswith("gl-container-scanning-report.json")
+    assert security_reports["cyclonedx"] == "gate-report/security/images/*/sbom.cdx.json"
     assert gate(tmp_path, "gate", "ci", "--github").returncode == 0
     github = yaml.safe_load((tmp_path / ".github/workflows/leitstand-gates.yml").read_text())
     jobs = github["jobs"]

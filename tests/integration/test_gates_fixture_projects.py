@@ -140,8 +140,15 @@ def test_clean_project_passes_every_gate_and_writes_every_report(
     sarif = json.loads((out / "findings.sarif").read_text())
     assert sarif["version"] == "2.1.0" and sarif["runs"][0]["tool"]["driver"]["name"]
     assert "Alle Gates bestanden." in (out / "summary.md").read_text()
-    for name in ("gl-secret-detection-report.json", "gl-dependency-scanning-report.json"):
+    for name in (
+        "gl-secret-detection-report.json",
+        "gl-dependency-scanning-report.json",
+        "gl-container-scanning-report.json",
+    ):
         assert json.loads((out / name).read_text())["version"].startswith("15.")
+    containers = json.loads((out / "gl-container-scanning-report.json").read_text())
+    assert containers["scan"]["type"] == "container_scanning"
+    assert containers["scan"]["status"] == "success"
     with gate_container.db.reader() as session:
         entries = gate_container.ledger.entries(session)
     run = next(e for e in entries if e.action == "gate.run")

@@ -6,7 +6,12 @@ reported as not checked, a secret baked into the image, a changed blob, the seed
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import shutil
+import subprocess
+import tarfile
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -17,13 +22,23 @@ from leitstand.auth.model import Actor
 from leitstand.bootstrap import Container, build
 from leitstand.gates.context import GateContext
 from leitstand.gates.environment import PipOptions
-from leitstand.gates.image_scan import find_layouts, image_scan, sbom_packages
-from leitstand.gates.model import Finding, Severity, Stage, Status
+from leitstand.gates.image_scan import find_images, find_layouts, image_scan, sbom_packages
+from leitstand.gates.model import (
+    CheckResult,
+    Finding,
+    RunResult,
+    Severity,
+    Stage,
+    StageResult,
+    Status,
+)
 from leitstand.gates.project import load_project
+from leitstand.gates.reports import gitlab_report
 from leitstand.gates.schemas import GateRunOut
 from leitstand.gates.service import GateRequest
 from leitstand.images.config import Healthcheck, ImageConfig
 from leitstand.images.oci import ImageRef, created_from_epoch, write_layout
+from leitstand.images.verify import check_layout
 from leitstand.policy import load_policy_text
 from leitstand.settings import Settings
 from support.gates_lab import osv_folder
@@ -131,8 +146,9 @@ def test_a_vulnerable_package_and_a_baked_in_secret_fail_the_scan(
     assert "/app/.env:1" in secret.message and GITHUB_TOKEN not in secret.message
     debian = found["LS-IMAGE-NOT-CHECKED"]
     assert not debian.blocking and "(deb) not checked" in debian.message
+    assert "no OSV Debian feed (gates.osv.debian_path)" in debian.message
     assert debian.data["packages"] == ["openssl@3.0.11-1~deb12u1"]
-    assert result.summary.startswith("1 image layout(s) (demo-app:1.0.0): 2 critical, 0 high")
+    assert result.summary.startswith("1 image(s) (demo-app:1.0.0): 2 critical, 0 high")
     assert {t.name for t in result.tools} == {"syft", "trivy"}
     # The scan is recorded on the context with the SBOM it wrote into the report.
     (image,) = ctx.scanned_images
@@ -242,3 +258,190 @@ def test_the_gate_run_records_the_digest_it_scanned(
     evidence = GateRunOut.of(entry, record.id)
     assert [i.manifest_digest for i in evidence.images] == [ref.manifest.digest]
     assert evidence.images[0].sbom_digest.startswith("sha256:")
+
+
+# -- Debian packages against an OSV Debian feed ----------------------------------------------
+
+CRITICAL_VECTOR = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"
+
+
+def _debian_feed(folder: Path, records: dict[str, tuple[str, str]]) -> Path:
+    """OSV records in the Debian ecosystem: id -> (ecosystem, fixed version) for openssl."""
+    folder.mkdir(parents=True)
+    for vid, (ecosystem, fixed) in records.items():
+        record = {
+            "id": vid,
+            "summary": f"openssl advisory {vid}",
+            "aliases": [f"CVE-2026-{len(vid):04d}"],
+            "severity": [{"type": "CVSS_V3", "score": CRITICAL_VECTOR}],
+            "affected": [
+                {
+                    "package": {"ecosystem": ecosystem, "name": "openssl"},
+                    "ranges": [
+                        {"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": fixed}]}
+                    ],
+                }
+            ],
+        }
+        (folder / f"{vid}.json").write_text(json.dumps(record), encoding="utf-8")
+    return folder
+
+
+def test_debian_packages_are_matched_against_a_debian_feed_in_dpkg_order(
+    tmp_path: Path, osv: Path
+) -> None:
+    """The image holds openssl 3.0.11-1~deb12u1. In dpkg's ordering "~" sorts before the end
+    of the string: a fix in 3.0.11-1 is later (vulnerable); a fix in 3.0.11-1~deb12u1 is this
+    version (fixed); an advisory of Debian 11 is not this image's release."""
+    feed = _debian_feed(
+        tmp_path / "debian-osv",
+        {
+            "DEBIAN-CVE-2026-0001": ("Debian:12", "3.0.11-1"),
+            "DEBIAN-CVE-2026-0002": ("Debian:12", "3.0.11-1~deb12u1"),
+            "DLA-2026-0003": ("Debian:11", "9.9.9-1"),
+        },
+    )
+    ref = _image(tmp_path / "project/image", tmp_path / "rootfs", python={"goodlib": "1.0"})
+    policy = _osv_policy(osv).replace("  osv:\n", f"  osv:\n    debian_path: {feed}\n")
+    ctx = _ctx(tmp_path / "project", policy)
+    result = image_scan(ctx)
+    assert result.status is Status.FAIL
+    found = _by_rule(result.findings)
+    hit = found["DEBIAN-CVE-2026-0001"]
+    assert hit.blocking and hit.severity is Severity.CRITICAL
+    assert hit.message.startswith("image: openssl 3.0.11-1~deb12u1: DEBIAN-CVE-2026-0001")
+    assert hit.data["ecosystem"] == "Debian:12" and hit.data["binaries"] == ["openssl"]
+    assert hit.data["os"] == "debian:12"
+    assert "DEBIAN-CVE-2026-0002" not in found and "DLA-2026-0003" not in found
+    # Every package had a feed: nothing is left "not checked".
+    assert "LS-IMAGE-NOT-CHECKED" not in found
+    # GitLab's container-scanning report names the package, the OS and the image.
+    run = _run_result(result)
+    report = gitlab_report(
+        run, result, kind="container_scanning", scanner=("syft_trivy", "syft and Trivy", "x")
+    )
+    (entry,) = [v for v in report["vulnerabilities"] if v["name"] == "DEBIAN-CVE-2026-0001"]
+    assert entry["location"] == {
+        "dependency": {"package": {"name": "openssl"}, "version": "3.0.11-1~deb12u1"},
+        "operating_system": "debian:12",
+        "image": "image",
+    }
+    assert entry["severity"] == "Critical"
+    assert {"type": "cve", "name": "CVE-2026-0020", "value": "CVE-2026-0020"} in entry[
+        "identifiers"
+    ]
+    assert report["scan"]["type"] == "container_scanning"
+    assert ctx.scanned_images[0].manifest_digest == ref.manifest.digest
+
+
+def _run_result(check: CheckResult) -> RunResult:
+    stage = StageResult(Stage.SECURITY, check.status, (check,), 1.0)
+    return RunResult(
+        project="demo-app",
+        version="1.0.0",
+        commit=None,
+        path=".",
+        started_at="2026-12-07T10:00:00+00:00",
+        duration_s=1.0,
+        stages=(stage,),
+    )
+
+
+# -- images that are not OCI layouts: docker-archive and podman storage ------------------------
+
+
+def _skopeo(*args: str) -> None:
+    skopeo = shutil.which("skopeo")
+    assert skopeo is not None, "skopeo is installed by scripts/test"
+    subprocess.run([skopeo, "copy", "--quiet", *args], check=True, timeout=120)
+
+
+def test_a_docker_archive_is_copied_into_a_layout_and_scanned(tmp_path: Path, osv: Path) -> None:
+    _image(tmp_path / "build/image", tmp_path / "rootfs", python={"vulnlib": "1.0"})
+    project = tmp_path / "project"
+    (project / "dist").mkdir(parents=True)
+    archive = project / "dist/demo-app.tar"
+    _skopeo(f"oci:{tmp_path / 'build/image'}:1.0.0", f"docker-archive:{archive}:demo-app:1.0.0")
+    policy = _osv_policy(osv, "  containers:\n    scan: {images: [dist/*.tar]}\n")
+    ctx = _ctx(project, policy)
+    assert [(s.kind, s.where) for s in find_images(ctx)] == [
+        ("docker-archive", "dist/demo-app.tar")
+    ]
+    result = image_scan(ctx)
+    assert result.status is Status.FAIL
+    vuln = _by_rule(result.findings)["GHSA-test-0001"]
+    assert vuln.message.startswith("dist/demo-app.tar: vulnlib 1.0")
+    (image,) = ctx.scanned_images
+    assert image.source == "docker-archive" and image.tag == "1.0.0"
+    # The copy skopeo made is in the report, and it is what was scanned.
+    copies = list((ctx.out / "images/sources").iterdir())
+    assert len(copies) == 1 and (copies[0] / "oci-layout").is_file()
+    index = json.loads((copies[0] / "index.json").read_text())
+    assert index["manifests"][0]["digest"] == image.manifest_digest
+
+
+def test_a_broken_archive_fails_the_scan_naming_it(tmp_path: Path, osv: Path) -> None:
+    project = tmp_path / "project"
+    (project / "dist").mkdir(parents=True)
+    with tarfile.open(project / "dist/broken.tar", "w") as archive:
+        data = b'[{"Config": "missing.json", "RepoTags": ["x:1"], "Layers": ["nope.tar"]}]'
+        info = tarfile.TarInfo("manifest.json")
+        info.size = len(data)
+        archive.addfile(info, io.BytesIO(data))
+    policy = _osv_policy(osv, "  containers:\n    scan: {images: [dist/*.tar]}\n")
+    result = image_scan(_ctx(project, policy))
+    assert result.status is Status.FAIL
+    (problem,) = result.findings
+    assert problem.rule == "LS-IMAGE-LAYOUT" and problem.blocking
+    assert problem.message.startswith("dist/broken.tar: not copied into an OCI layout: skopeo")
+
+
+def test_an_image_in_podman_storage_is_scanned_by_reference(tmp_path: Path, osv: Path) -> None:
+    podman = shutil.which("podman")
+    assert podman is not None, "podman is installed by scripts/test"
+    _image(tmp_path / "build/image", tmp_path / "rootfs", python={"vulnlib": "1.0"})
+    archive = tmp_path / "demo-app.tar"
+    _skopeo(f"oci:{tmp_path / 'build/image'}:1.0.0", f"docker-archive:{archive}:demo-app:1.0.0")
+    # podman refuses a run root longer than 50 characters: a short one under /tmp.
+    run = Path(tempfile.mkdtemp(prefix="ls-podman-", dir="/tmp"))
+    graph = tmp_path / "storage"
+    storage = ["--root", str(graph), "--runroot", str(run), "--storage-driver", "vfs"]
+    try:
+        subprocess.run(
+            [podman, *storage, "load", "--quiet", "--input", str(archive)],
+            check=True,
+            timeout=120,
+            capture_output=True,
+        )
+        _scan_stored(tmp_path, osv, graph, run)
+    finally:
+        shutil.rmtree(run, ignore_errors=True)
+
+
+def _scan_stored(tmp_path: Path, osv: Path, graph: Path, run: Path) -> None:
+    (tmp_path / "project").mkdir()
+    reference = f"[vfs@{graph}+{run}]docker.io/library/demo-app:1.0.0"
+    policy = _osv_policy(osv, f"  containers:\n    scan:\n      storage: ['{reference}']\n")
+    ctx = _ctx(tmp_path / "project", policy)
+    result = image_scan(ctx)
+    assert result.status is Status.FAIL
+    assert "GHSA-test-0001" in _by_rule(result.findings)
+    (image,) = ctx.scanned_images
+    assert image.source == "containers-storage" and image.layout == reference
+    assert image.name == "docker.io/library/demo-app" and image.tag == "1.0.0"
+
+
+def test_a_layout_written_by_another_tool_is_scanned_without_leitstands_tag_rule(
+    tmp_path: Path, osv: Path
+) -> None:
+    """A tag that is not the manifest's version annotation (here skopeo tagged a copy 2.0):
+    leitstand refuses that for the images it signs, but it is no reason not to scan an image
+    another tool wrote."""
+    _image(tmp_path / "build/image", tmp_path / "rootfs", python={"goodlib": "1.0"})
+    (tmp_path / "project").mkdir()
+    _skopeo(f"oci:{tmp_path / 'build/image'}:1.0.0", f"oci:{tmp_path / 'project/image'}:2.0")
+    strict = check_layout(tmp_path / "project/image")
+    assert [p.path for p in strict.problems] == ["index.json"]
+    assert "is not the manifest's" in strict.problems[0].message
+    result = image_scan(_ctx(tmp_path / "project", _osv_policy(osv)))
+    assert result.status is Status.PASS, [f.message for f in result.findings if f.blocking]

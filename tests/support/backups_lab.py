@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from leitstand.auth.model import Actor
-from leitstand.backups.postgres import Cluster, connect, switch_and_archive
+from leitstand.backups.postgres import ARCHIVE_WAIT_S, Cluster, connect, switch_and_archive
 from leitstand.backups.process import CommandResult, Runner
 from leitstand.backups.schemas import RunView
 from leitstand.backups.scratch import ScratchLab, free_local_port
@@ -157,7 +157,7 @@ class LabSystem:
     def backup(self, row: str) -> RunView:
         return self.container.backups.run(system=self.system, row=row, actor=ADMIN)
 
-    def archive_now(self, timeout: float = 60) -> None:
+    def archive_now(self, timeout: float = ARCHIVE_WAIT_S) -> None:
         """Switch WAL and wait until the closed segment is archived (a stable recovery point)."""
         switch_and_archive(self.cluster.address(), timeout=timeout)
 

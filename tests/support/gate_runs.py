@@ -5,7 +5,8 @@ with ``record_gate_run`` (through ``GateService.record``, the only writer of tho
 raw SQL) and start with the digest it returns; ``gated_start`` does both. Where the service's
 release target starts an image (Kubernetes), production admits only a signed image:
 ``release_digest`` then writes a small image layout of the version, records the gate run with
-its manifest digest and signs it through ``ImageService.sign`` (the only writer of signatures),
+its manifest digest (as its image scan would: ``scanned_image``) and signs it through
+``ImageService.sign`` (the only writer of signatures),
 with the home's own signing key.
 """
 
@@ -17,7 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from leitstand.auth.model import Actor
+from leitstand.gates.context import ScannedImage
 from leitstand.gates.model import CheckResult, RunResult, Stage, StageResult, Status
+from leitstand.images.oci import ImageRef
 
 if TYPE_CHECKING:
     from leitstand.bootstrap import Container
@@ -31,6 +34,7 @@ __all__ = [
     "record_gate_run",
     "record_gate_run_at",
     "release_digest",
+    "scanned_image",
 ]
 
 ALL_STAGES: tuple[str, ...] = tuple(s.value for s in Stage)
@@ -53,8 +57,11 @@ def record_gate_run(
     digest: str | None = None,
     change_id: int | None = None,
     actor: Actor = CI,
+    images: Sequence[ScannedImage] = (),
 ) -> str:
     """Record a finished gate run of ``stages`` (those in ``failed`` failed); returns its digest.
+
+    ``images``: what the run's image scan checked (their manifest digests join the artifacts).
 
     ``change_id`` defaults to the service version's newest change record, as a real run finds it.
     """
@@ -78,7 +85,13 @@ def record_gate_run(
         stages=tuple(results),
         change_id=change_id,
     )
-    container.gates.record(result, actor=actor, service=service, artifact_digests=[digest])
+    container.gates.record(
+        result,
+        actor=actor,
+        service=service,
+        artifact_digests=[digest, *(i.manifest_digest for i in images)],
+        images=images,
+    )
     return digest
 
 
@@ -129,12 +142,28 @@ def release_digest(
         tag=version,
         created=created_from_epoch(1_764_547_200),
     )
-    record_gate_run(container, service=service, version=version, digest=ref.manifest.digest)
-    (run,) = container.gates.recorded(service=service, version=version, limit=1)
-    container.get(ImageService).sign(
-        work / "layout", actor=CI, sbom_digest="sha256:" + "5b" * 32, gate_run_id=run.id
+    record_gate_run(
+        container,
+        service=service,
+        version=version,
+        digest=ref.manifest.digest,
+        images=[scanned_image(ref)],
     )
+    (run,) = container.gates.recorded(service=service, version=version, limit=1)
+    container.get(ImageService).sign(work / "layout", actor=CI, gate_run_id=run.id)
     return ref.manifest.digest
+
+
+def scanned_image(ref: ImageRef, *, sbom_digest: str = "sha256:" + "5b" * 32) -> ScannedImage:
+    """What a gate run's image scan records for the image ``ref`` (the SBOM by digest)."""
+    return ScannedImage(
+        layout="image",
+        name=ref.name,
+        tag=ref.tag,
+        manifest_digest=ref.manifest.digest,
+        sbom_digest=sbom_digest,
+        packages=0,
+    )
 
 
 def gated_start(

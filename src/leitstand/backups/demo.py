@@ -121,7 +121,7 @@ def run_scratch_pitr(
             before, after, target = _write_markers(
                 cluster, markers=markers, gap=gap, progress=progress
             )
-            switch_and_archive(engine.address(), timeout=60)  # type: ignore[attr-defined]
+            switch_and_archive(engine.address())  # type: ignore[attr-defined]
             progress("point-in-time recovery drill")
             view = drills.run(
                 kind=DrillKind.PITR,

@@ -24,6 +24,7 @@ from leitstand.backups.model import ArchiveStatus
 from leitstand.backups.process import EngineError, Runner
 
 __all__ = [
+    "ARCHIVE_WAIT_S",
     "Cluster",
     "PgAddress",
     "archive_status",
@@ -84,7 +85,17 @@ def socket_folder(preferred: Path) -> Path:
     return Path(tempfile.mkdtemp(prefix="lst-pg-", dir=SHORT_TMP))
 
 
-def switch_and_archive(address: PgAddress, *, timeout: float, poll: float = 0.05) -> str:
+#: How long to wait for a closed WAL segment to be archived. PostgreSQL's archiver tries
+#: archive_command three times, one second apart, and after that waits up to 60 s
+#: (PGARCH_AUTOWAKE_INTERVAL) before it tries again: one passing failure of the command (a
+#: pgBackRest lock another command holds, a slow disk under load) costs a minute, so a wait
+#: must outlast that and the retry.
+ARCHIVE_WAIT_S = 150.0
+
+
+def switch_and_archive(
+    address: PgAddress, *, timeout: float = ARCHIVE_WAIT_S, poll: float = 0.05
+) -> str:
     """Close the current WAL segment and wait until it is archived; returns its file name.
 
     This makes everything committed so far restorable. Waiting instead for "no WAL pending"
@@ -103,9 +114,17 @@ def switch_and_archive(address: PgAddress, *, timeout: float, poll: float = 0.05
         if archived is not None and archived >= segment:
             return segment
         if time.monotonic() >= deadline:
+            status = archive_status(address)
+            failed = (
+                f"; archive_command has failed {status.failed_count} time(s), last at "
+                f"{status.last_failed_time}"
+                if status.failed_count
+                else ""
+            )
             raise EngineError(
                 f"WAL segment {segment} was not archived within {timeout:.0f}s "
-                f"(last archived: {last or 'none'}); check archive_command and the server log"
+                f"(last archived: {last or 'none'}{failed}); check archive_command and the "
+                "server log"
             )
         time.sleep(poll)
 

@@ -66,6 +66,9 @@ def gitlab_pipeline(policy: Policy) -> str:
             reports["dependency_scanning"] = (
                 f"{_REPORT}/security/gl-dependency-scanning-report.json"
             )
+            reports["container_scanning"] = f"{_REPORT}/security/gl-container-scanning-report.json"
+            # The SBOM of each scanned image (security.images).
+            reports["cyclonedx"] = f"{_REPORT}/security/images/*/sbom.cdx.json"
         doc[f"gate:{stage.value}"] = job
     doc["deploy:staging"] = {
         "stage": "deploy-staging",

@@ -44,16 +44,20 @@ class ChangeState:
 class ScannedImage:
     """An image the image scan checked: the run records its manifest digest as an artifact."""
 
-    layout: str  # relative to the project
+    layout: str  # relative to the project (an archive's path, or a storage reference)
     name: str
     tag: str
     manifest_digest: str
     sbom_digest: str  # of the CycloneDX SBOM in the gate report
     packages: int
+    # "oci-layout" as found; "docker-archive" or "containers-storage" when skopeo copied the
+    # image into a layout first (its manifest digest is then the copy's).
+    source: str = "oci-layout"
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "layout": self.layout,
+            "source": self.source,
             "name": self.name,
             "tag": self.tag,
             "manifest_digest": self.manifest_digest,

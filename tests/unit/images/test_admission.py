@@ -27,7 +27,7 @@ from leitstand.images.store import ImageSignatureRow
 from leitstand.policy import load_policy_text
 from leitstand.policy.model import Policy
 from leitstand.settings import Settings
-from support.gate_runs import record_gate_run
+from support.gate_runs import record_gate_run, scanned_image
 
 CI = Actor(name="ci-runner", role="devops")
 IMAGE = "registry.example/ops/enterprise-api"
@@ -63,9 +63,11 @@ def _policy(**containers: Any) -> Policy:
     return load_policy_text(json.dumps(policy))
 
 
-def _run(container: Container, version: str) -> int:
-    """A passed gate run of every stage, recorded by the gate service (the shared helper)."""
-    record_gate_run(container, service="enterprise-api", version=version)
+def _run(container: Container, version: str, ref: ImageRef | None = None) -> int:
+    """A passed gate run of every stage, recorded by the gate service (the shared helper),
+    whose image scan checked ``ref``."""
+    images = [scanned_image(ref, sbom_digest=SBOM)] if ref is not None else []
+    record_gate_run(container, service="enterprise-api", version=version, images=images)
     (run,) = container.gates.recorded(service="enterprise-api", version=version, limit=1)
     return run.id
 
@@ -98,7 +100,7 @@ def container(tmp_path: Path) -> Iterator[Container]:
 def signed(container: Container, tmp_path: Path) -> ImageRef:
     ref = _layout(tmp_path / "image", "2.0.1")
     container.get(ImageService).sign(
-        tmp_path / "image", actor=CI, sbom_digest=SBOM, gate_run_id=_run(container, "2.0.1")
+        tmp_path / "image", actor=CI, gate_run_id=_run(container, "2.0.1", ref)
     )
     return ref
 

@@ -6,6 +6,7 @@ of their records), in the store of the signer's home.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import subprocess
@@ -29,6 +30,7 @@ from leitstand.policy.gates import ImageSigning
 from leitstand.policy.model import Policy, default_policy
 from leitstand.settings import Settings
 from leitstand.testing.cli import cli_env, run_cli
+from support.gate_runs import scanned_image
 from support.gates_lab import write_project
 
 EPOCH = 1_700_000_000
@@ -36,8 +38,16 @@ SBOM_DOC = {"bomFormat": "CycloneDX", "specVersion": "1.6", "components": []}
 CI = Actor(name="ci-runner", role="devops")
 
 
-def _gate_run(home: Path, *, version: str = "2.0.1", outcome: Status = Status.PASS) -> int:
-    """Record a gate run of every stage (each with ``outcome``) in ``home``'s store; its id."""
+def _gate_run(
+    home: Path,
+    *,
+    version: str = "2.0.1",
+    outcome: Status = Status.PASS,
+    image: ImageRef | None = None,
+    sbom: Path | None = None,
+) -> int:
+    """Record a gate run of every stage (each with ``outcome``) in ``home``'s store; its id.
+    ``image``: the layout its image scan checked, with the SBOM file ``sbom``."""
     stages = tuple(
         StageResult(
             stage=stage,
@@ -58,11 +68,26 @@ def _gate_run(home: Path, *, version: str = "2.0.1", outcome: Status = Status.PA
     )
     container = build(Settings(home=home), policy=Policy())
     try:
-        record = container.gates.record(result, actor=CI, service="leitstand")
+        scanned = (
+            [scanned_image(image, sbom_digest=_file_digest(sbom))]
+            if image is not None and sbom is not None
+            else []
+        )
+        record = container.gates.record(
+            result,
+            actor=CI,
+            service="leitstand",
+            artifact_digests=[i.manifest_digest for i in scanned],
+            images=scanned,
+        )
     finally:
         container.close()
     assert record.status == outcome.value
     return record.id
+
+
+def _file_digest(path: Path) -> str:
+    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _layout(directory: Path, *, tag: str = "2.0.1") -> ImageRef:
@@ -117,7 +142,7 @@ def work(tmp_path: Path) -> dict[str, Any]:
         "ref": ref,
         "sbom": sbom,
         "cwd": tmp_path,
-        "gate_run": _gate_run(home),
+        "gate_run": _gate_run(home, image=ref, sbom=sbom),
     }
 
 
@@ -379,14 +404,14 @@ def test_sign_refuses_a_gate_run_the_gates_have_no_record_of(work: dict[str, Any
 
 @pytest.mark.parametrize("outcome", [Status.FAIL, Status.SKIP])
 def test_sign_refuses_a_gate_run_that_did_not_pass(work: dict[str, Any], outcome: Status) -> None:
-    run = _gate_run(work["home"], outcome=outcome)
+    run = _gate_run(work["home"], outcome=outcome, image=work["ref"], sbom=work["sbom"])
     message = _refused(work, run)
     assert f"gate run #{run} (leitstand 2.0.1" in message
     assert f"did not pass (outcome {outcome.value})" in message
 
 
 def test_sign_refuses_a_passed_gate_run_of_another_version(work: dict[str, Any]) -> None:
-    run = _gate_run(work["home"], version="2.0.0")
+    run = _gate_run(work["home"], version="2.0.0", image=work["ref"], sbom=work["sbom"])
     message = _refused(work, run)
     assert f"gate run #{run} (leitstand 2.0.0" in message
     assert "checked version 2.0.0" in message and "tagged 2.0.1" in message
@@ -402,6 +427,31 @@ def test_sign_with_the_passed_gate_run_of_the_tagged_version_signs_it(
     (entry,) = _signed_entries(work)
     assert entry["payload"]["gate_run_id"] == work["gate_run"]
     assert _cli(work, "image", "verify", work["layout"]).returncode == 0
+
+
+def test_sign_refuses_a_gate_run_that_did_not_scan_the_image(work: dict[str, Any]) -> None:
+    """A run that passed the version but whose image scan checked another image (or none)
+    does not vouch for this one."""
+    run = _gate_run(work["home"])
+    message = _refused(work, run)
+    assert f"gate run #{run} (leitstand 2.0.1" in message
+    assert (
+        f"did not scan the image registry.example/ops/leitstand:2.0.1 ({work['ref'].digest})"
+        in (message)
+    )
+
+
+def test_sign_names_the_sbom_the_gate_scanned_and_refuses_another(work: dict[str, Any]) -> None:
+    other = work["cwd"] / "other.cdx.json"
+    other.write_text(json.dumps({**SBOM_DOC, "version": 2}), encoding="utf-8")
+    refused = _sign(work, "--sbom", other)
+    assert refused.returncode == 1, refused.stderr
+    assert f"the SBOM given ({_file_digest(other)}) is not the one gate run" in refused.stderr
+    assert _signed_entries(work) == []
+    # Without --sbom the attestation carries the SBOM digest the gate run recorded.
+    signed = _cli(work, "image", "sign", work["layout"], "--gate-run", work["gate_run"], "--json")
+    assert signed.returncode == 0, signed.stderr
+    assert _json(signed)["sbom_digest"] == _file_digest(work["sbom"])
 
 
 def _compliant_project(root: Path, *, version: str) -> Path:
@@ -516,7 +566,6 @@ def test_the_envelope_is_taken_back_when_the_ledger_commit_fails(
             container.get(ImageService).sign(
                 work["layout"],
                 actor=CI,
-                sbom_digest="sha256:" + "ab" * 32,
                 gate_run_id=work["gate_run"],
                 key_file=work["home"] / "keys" / "image-ed25519.pem",
             )
