@@ -186,6 +186,19 @@ class Admission:
             "(`leitstand gate run` records its runs with the digests of what it built)"
         )
 
+    def scanned_image(
+        self, session: Session, service: str, version: str, artifact_digest: str | None
+    ) -> str | None:
+        """``artifact_digest`` when a recorded gate run of ``service`` ``version`` scanned it
+        as an image (its image scan's manifest digest): the release then starts that image by
+        digest. None for any other artifact (a wheel) or no digest."""
+        if not artifact_digest:
+            return None
+        for run in runs_for(session, service=service, version=version):
+            if run.image_sbom(artifact_digest) is not None:
+                return artifact_digest
+        return None
+
 
 def _newest_with(runs: list[GateRunRecord], stage: str) -> GateRunRecord | None:
     # ``runs`` are newest first: the latest run of a stage decides (a later failure revokes).

@@ -147,7 +147,7 @@ class Duties:
         except OSError as exc:  # the analysis will say it has no data; the release goes on
             log.warning("release_scrape_targets_not_written", error=str(exc))
         try:
-            pid = runtime.starter.start(slot, seen.version)
+            pid = runtime.starter.start(slot, seen.version, seen.image_digest)
             runtime.router.apply(routing)
         except LeitstandError as exc:
             error = exc.message

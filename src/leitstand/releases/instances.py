@@ -18,7 +18,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import yaml
 
@@ -55,8 +55,11 @@ class Starter(Protocol):
         """Why ``version`` cannot be released (its artifact is missing), or None."""
         ...
 
-    def start(self, slot: str, version: str) -> int | None:
-        """Run ``version`` in ``slot`` (idempotent); returns the PID when there is one."""
+    def start(self, slot: str, version: str, image_digest: str | None = None) -> int | None:
+        """Run ``version`` in ``slot`` (idempotent); returns the PID when there is one.
+
+        ``image_digest``: the manifest digest of the image the gates scanned for this release
+        (a starter that runs images starts exactly that image; the others ignore it)."""
         ...
 
     def stop(self, slot: str) -> None:
@@ -181,7 +184,7 @@ class CommandStarter:
         record = self._record(slot)
         return int(str(record["pid"])) if record and self.running(slot) else None
 
-    def start(self, slot: str, version: str) -> int | None:
+    def start(self, slot: str, version: str, image_digest: str | None = None) -> int | None:
         if self.running(slot) == version:
             return self.pid(slot)
         self.stop(slot)
@@ -289,7 +292,7 @@ class SystemdStarter:
         match = re.search(r"^LEITSTAND_VERSION=(.+)$", text, re.MULTILINE)
         return match.group(1).strip() if match else None
 
-    def start(self, slot: str, version: str) -> int | None:
+    def start(self, slot: str, version: str, image_digest: str | None = None) -> int | None:
         if self.running(slot) == version:
             return None
         unit, systemctl = self._unit(slot, version)
@@ -349,11 +352,20 @@ class KubernetesStarter:
             ],
         }
 
-    def manifest(self, slot: str, version: str, replicas: int) -> dict[str, object]:
+    def manifest(
+        self, slot: str, version: str, replicas: int, image_digest: str | None = None
+    ) -> dict[str, object]:
+        """The slot's Deployment; with ``image_digest`` the image is pinned by digest
+        (``name:tag@sha256:...``): the cluster runs exactly the image the gates scanned and
+        admission checked, whatever the tag points at in the registry."""
         values = self.ctx.values(slot, version)
         name = f"{self.ctx.service}-{slot}"
         labels = {"app": self.ctx.service, "slot": slot}
         image = f"{fill(self.spec.image, values)}:{version}"
+        annotations = {"leitstand.io/version": version}
+        if image_digest:
+            image = f"{image}@{image_digest}"
+            annotations["leitstand.io/image-digest"] = image_digest
         return {
             "apiVersion": "apps/v1",
             "kind": "Deployment",
@@ -361,7 +373,7 @@ class KubernetesStarter:
                 "name": name,
                 "namespace": self.spec.namespace,
                 "labels": {**labels, "app.kubernetes.io/managed-by": "leitstand"},
-                "annotations": {"leitstand.io/version": version},
+                "annotations": annotations,
             },
             "spec": {
                 "replicas": replicas,
@@ -384,11 +396,14 @@ class KubernetesStarter:
         out = self.ctx.path(self.spec.output_dir, slot, "")
         return out / f"{self.ctx.service}-{slot}-deployment.yaml"
 
-    def _apply(self, slot: str, version: str, replicas: int) -> None:
+    def _apply(
+        self, slot: str, version: str, replicas: int, image_digest: str | None = None
+    ) -> None:
         path = self._file(slot)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(yaml.safe_dump(self.manifest(slot, version, replicas), sort_keys=False))
+        manifest = self.manifest(slot, version, replicas, image_digest)
+        tmp.write_text(yaml.safe_dump(manifest, sort_keys=False))
         tmp.replace(path)
         if self.spec.apply_command:
             run_apply(
@@ -398,21 +413,33 @@ class KubernetesStarter:
                 f"kubernetes {self.ctx.service}-{slot}",
             )
 
-    def running(self, slot: str) -> str | None:
+    def _rendered(self, slot: str) -> dict[str, Any] | None:
         try:
             data = yaml.safe_load(self._file(slot).read_text())
         except (OSError, yaml.YAMLError):
             return None
-        if not isinstance(data, dict) or not data.get("spec", {}).get("replicas"):
+        return data if isinstance(data, dict) else None
+
+    def running(self, slot: str) -> str | None:
+        data = self._rendered(slot)
+        if data is None or not data.get("spec", {}).get("replicas"):
             return None
         return str(data["metadata"]["annotations"]["leitstand.io/version"])
 
-    def start(self, slot: str, version: str) -> int | None:
-        if self.running(slot) != version:
-            self._apply(slot, version, self.spec.replicas)
+    def _digest(self, slot: str) -> str | None:
+        data = self._rendered(slot)
+        annotations = (data or {}).get("metadata", {}).get("annotations", {})
+        if not isinstance(annotations, dict):
+            return None
+        digest = annotations.get("leitstand.io/image-digest")
+        return str(digest) if digest else None
+
+    def start(self, slot: str, version: str, image_digest: str | None = None) -> int | None:
+        if self.running(slot) != version or self._digest(slot) != image_digest:
+            self._apply(slot, version, self.spec.replicas, image_digest)
         return None
 
     def stop(self, slot: str) -> None:
         current = self.running(slot)
         if current is not None:
-            self._apply(slot, current, 0)
+            self._apply(slot, current, 0, self._digest(slot))

@@ -162,6 +162,9 @@ class ReleaseService(ReleaseDecisions):
                 created_at=now,
                 updated_at=now,
             )
+            row.image_digest = self.admission.scanned_image(
+                session, service, version, artifact_digest
+            )
             if approved is not None:
                 row.approved_by, row.approved_role, row.approved_at = approved, actor.role, now
             add_release(session, row)

@@ -15,6 +15,7 @@ import yaml
 from leitstand.auth.model import Actor
 from leitstand.bootstrap import Container, build
 from leitstand.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
+from leitstand.gates.containers import check_manifest
 from leitstand.ledger.service import EntryQuery
 from leitstand.policy.loader import load_policy_text
 from leitstand.releases.model import Phase
@@ -22,7 +23,7 @@ from leitstand.releases.routers import RouterError
 from leitstand.releases.store import ReleaseRow
 from leitstand.settings import Settings
 from leitstand.testing import ManualClock
-from support.gate_runs import digest_of, gated_start, record_gate_run
+from support.gate_runs import digest_of, gated_start, record_gate_run, release_digest
 
 DEV = Actor(name="dana", role="developer")
 OPS = Actor(name="olaf", role="devops")
@@ -307,6 +308,41 @@ def test_a_version_that_never_becomes_healthy_fails_and_the_traffic_stays(
     assert _actions(rel) == [
         "release.started", "release.instance_started", "release.abandoned", "release.failed",
     ]  # fmt: skip
+
+
+def test_a_release_of_a_scanned_image_starts_it_by_digest(rel: Container, tmp_path: Path) -> None:
+    """The artifact digest is the manifest digest the gate run's image scan checked: the
+    rendered Deployment pins exactly that image (name:tag@digest), which still passes
+    leitstand's own container gate; a wheel digest leaves the image by tag."""
+    digest = release_digest(rel, service="enterprise-api", version="2.4.0", sign=True)
+    info = rel.releases.start(
+        service="enterprise-api", version="2.4.0", env="staging", actor=OPS, artifact_digest=digest
+    )
+    rel.scheduler.run_due()
+    rel.scheduler.leases.drain(timeout=30)
+    assert rel.releases.get(info.id).phase is Phase.HEALTH_CHECK
+    rendered = tmp_path / "k8s" / f"enterprise-api-{info.target_slot}-deployment.yaml"
+    deployment = yaml.safe_load(rendered.read_text())
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == f"registry.example/enterprise-api:2.4.0@{digest}"
+    assert deployment["metadata"]["annotations"]["leitstand.io/image-digest"] == digest
+    assert check_manifest(rendered.read_text(), file=rendered.name) == []
+    # Stopping the slot keeps the pin (replicas 0, the same image).
+    rel.releases.abort(release_id=info.id, actor=OPS, reason="not today")
+    rel.scheduler.run_due()
+    rel.scheduler.leases.drain(timeout=30)
+    stopped = yaml.safe_load(rendered.read_text())
+    assert stopped["spec"]["replicas"] == 0
+    assert stopped["spec"]["template"]["spec"]["containers"][0]["image"].endswith(digest)
+
+
+def test_a_release_of_a_wheel_renders_the_image_by_tag(rel: Container, tmp_path: Path) -> None:
+    info = gated_start(rel, service="enterprise-api", version="2.4.0", env="staging", actor=OPS)
+    rel.scheduler.run_due()
+    rel.scheduler.leases.drain(timeout=30)
+    rendered = tmp_path / "k8s" / f"enterprise-api-{info.target_slot}-deployment.yaml"
+    (container,) = yaml.safe_load(rendered.read_text())["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == "registry.example/enterprise-api:2.4.0"
 
 
 def test_an_abort_before_traffic_cancels_and_stops_the_new_version(

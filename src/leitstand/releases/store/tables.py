@@ -88,6 +88,9 @@ class ReleaseRow(Base):
     rollback_seconds: Mapped[float | None] = mapped_column(sa.Float)
     snapshot: Mapped[str | None] = mapped_column(sa.Text)  # JSON: the pre-migration snapshot
     handover: Mapped[str | None] = mapped_column(sa.Text)  # JSON: the checklist's last result
+    # The manifest digest of the image the gates scanned for this release (its artifact
+    # digest, when a gate run of the version scanned it as an image): started by digest.
+    image_digest: Mapped[str | None] = mapped_column(sa.String(71))
 
 
 class AnalysisRow(Base):
