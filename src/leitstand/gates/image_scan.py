@@ -29,6 +29,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
+import tarfile
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -127,8 +129,6 @@ def _find_images(ctx: GateContext) -> list[ImageSource]:
 
 def _is_docker_archive(path: Path) -> bool:
     """A tar file with a ``manifest.json`` at its top (``docker save``'s format)."""
-    import tarfile
-
     try:
         with tarfile.open(path) as archive:
             return any(name == "manifest.json" for name in archive.getnames())
@@ -330,13 +330,11 @@ def _source_tag(source: ImageSource) -> str:
     ``RepoTags`` entry; ``scanned`` when the image has none."""
     name = source.where
     if source.kind == "docker-archive" and source.path is not None:
-        import tarfile
-
         try:
             with tarfile.open(source.path) as archive:
                 member = archive.extractfile("manifest.json")
                 manifest = json.loads(member.read(1 << 20)) if member is not None else []
-            tags = manifest[0].get("RepoTags") or [] if manifest else []
+            tags = (manifest[0].get("RepoTags") or []) if manifest else []
             name = str(tags[0]) if tags else ""
         except (tarfile.TarError, OSError, KeyError, ValueError, AttributeError, IndexError):
             name = ""
@@ -354,8 +352,6 @@ def _source_name(source: ImageSource) -> str:
 
 def _copy_to_layout(ctx: GateContext, source: ImageSource) -> Path:
     """skopeo's copy of an archive or stored image into an OCI layout in the gate report."""
-    import shutil
-
     skopeo = ctx.once("skopeo", lambda: find_tool("skopeo", install=_SKOPEO))
     key = hashlib.sha256(source.reference().encode()).hexdigest()[:16]
     target = ctx.out / "images" / "sources" / key
