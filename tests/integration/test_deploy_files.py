@@ -74,8 +74,8 @@ def test_leitstands_deploy_files_pass_its_own_container_gate(tmp_path: Path) -> 
     assert summary.startswith("0 Dockerfile(s), 1 systemd unit(s), 3 manifest(s): 0 critical")
     assert "systemd exposure of leitstand.service: 1.4" in summary
     rules = sorted(f.rule for f in findings)
-    # Four images set where compose runs; the Kustomization has no published schema.
-    assert rules == ["LS-IMAGE-VARIABLE"] * 4 + ["LS-K8S-SCHEMA"]
+    # Five images set where compose runs; the Kustomization has no published schema.
+    assert rules == ["LS-IMAGE-VARIABLE"] * 5 + ["LS-K8S-SCHEMA"]
     kustomization = next(f for f in findings if f.rule == "LS-K8S-SCHEMA")
     assert not kustomization.blocking and "not checked" in kustomization.message
 
@@ -90,6 +90,18 @@ def test_every_compose_service_is_hardened_and_takes_its_image_by_variable() -> 
         assert service["user"].split(":")[0] not in {"0", "root"}, name
         assert set(service["deploy"]["resources"]["limits"]) == {"cpus", "memory"}, name
         assert service["image"].startswith(f"${{{name.upper()}_IMAGE:?"), name
+    assert set(compose["services"]) == {
+        "leitstand",
+        "postgres",
+        "prometheus",
+        "alertmanager",
+        "rsyslog",
+    }
+    # rsyslog receives on leitstand's 127.0.0.1 (logs.streams.port) and writes into its home.
+    rsyslog = compose["services"]["rsyslog"]
+    assert rsyslog["network_mode"] == "service:leitstand"
+    assert "leitstand-home:/var/lib/leitstand" in rsyslog["volumes"]
+    assert rsyslog["user"] == compose["services"]["leitstand"]["user"]
     # Secrets are files, never environment values.
     for service in compose["services"].values():
         for key, value in (service.get("environment") or {}).items():
