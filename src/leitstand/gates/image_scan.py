@@ -32,6 +32,7 @@ import os
 import shutil
 import tarfile
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -256,17 +257,29 @@ def _tools(ctx: GateContext) -> tuple[str, str, list[Tool]]:
 def _scanners(
     ctx: GateContext, layout: Path, folder: Path
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """syft's SBOM and Trivy's report of one layout, written into ``folder``."""
+    """syft's SBOM and Trivy's report of one layout, written into ``folder``.
+
+    The two engines read the verified layout independently, so they run side by side (two
+    processes): the scan takes as long as the slower of them, not both one after the other.
+    """
     syft, trivy, _ = _tools(ctx)
     timeout = ctx.gates.containers.scan.timeout.total_seconds()
     sbom_file, report_file = folder / "sbom.cdx.json", folder / "trivy.json"
-    done = run_tool(
-        syft_command(syft, layout, sbom_file), timeout=timeout, env={**os.environ, **SYFT_ENV}
-    )
-    sbom = _json_output(done, sbom_file, f"syft on {layout}")
-    with tempfile.TemporaryDirectory(prefix="leitstand-trivy-") as cache:
-        done = run_tool(trivy_command(trivy, layout, report_file, cache), timeout=timeout)
-    return sbom, _json_output(done, report_file, f"trivy on {layout}")
+
+    def run_syft() -> dict[str, Any]:
+        done = run_tool(
+            syft_command(syft, layout, sbom_file), timeout=timeout, env={**os.environ, **SYFT_ENV}
+        )
+        return _json_output(done, sbom_file, f"syft on {layout}")
+
+    def run_trivy() -> dict[str, Any]:
+        with tempfile.TemporaryDirectory(prefix="leitstand-trivy-") as cache:
+            done = run_tool(trivy_command(trivy, layout, report_file, cache), timeout=timeout)
+        return _json_output(done, report_file, f"trivy on {layout}")
+
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="image-scan") as pool:
+        sbom, report = pool.submit(run_syft), pool.submit(run_trivy)
+        return sbom.result(), report.result()
 
 
 def _trivy_findings(report: dict[str, Any], where: str) -> list[Finding]:
