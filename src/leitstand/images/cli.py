@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from leitstand.auth.model import Role
 from leitstand.cli_support import (
@@ -45,6 +46,7 @@ from leitstand.images.keys import (
     public_pem,
     trusted_keys,
 )
+from leitstand.images.pin import check_registry, pin_env_file, pin_kustomization
 from leitstand.images.service import ImageService, Verification, check_image, require_layout
 from leitstand.policy.gates import ContainerSettings, ImageSigning
 
@@ -208,39 +210,48 @@ def build_command(
     )
 
 
+KeysOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--key",
+        help="A trusted public key (PEM; repeatable). Default: the policy's "
+        "gates.containers.signing.trusted_keys and the own signing key",
+    ),
+]
+
+
+def _trusted(key: list[Path] | None) -> list[Ed25519PublicKey]:
+    """The keys ``--key`` names, else the policy's trusted keys and the own key's public half
+    (an own key that cannot be loaded is skipped with a warning)."""
+    if key:
+        return [load_public_key(path) for path in key]
+    signing, home = _local_signing()
+
+    def skip_own_key(reason: str) -> None:
+        err_console.print(
+            f"warning: the own signing key is skipped ({reason}); verifying with "
+            "gates.containers.signing.trusted_keys",
+            markup=False,
+        )
+
+    trusted = trusted_keys(signing, home, on_unusable_own_key=skip_own_key)
+    if not trusted:
+        raise ConfigError(
+            f"no key to verify with: no own signing key ({KEY_FIELD}) and no "
+            "gates.containers.signing.trusted_keys; pass --key FILE"
+        )
+    return trusted
+
+
 @app.command("verify")
 def verify_command(
     directory: LayoutArg,
-    key: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--key",
-            help="A trusted public key (PEM; repeatable). Default: the policy's "
-            "gates.containers.signing.trusted_keys and the own signing key",
-        ),
-    ] = None,
+    key: KeysOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Verify every blob and the attestation; exit 1 naming each changed blob or foreign key."""
     require_layout(directory)
-    if key:
-        trusted = [load_public_key(path) for path in key]
-    else:
-        signing, home = _local_signing()
-
-        def skip_own_key(reason: str) -> None:
-            err_console.print(
-                f"warning: the own signing key is skipped ({reason}); verifying with "
-                "gates.containers.signing.trusted_keys",
-                markup=False,
-            )
-
-        trusted = trusted_keys(signing, home, on_unusable_own_key=skip_own_key)
-        if not trusted:
-            raise ConfigError(
-                f"no key to verify with: no own signing key ({KEY_FIELD}) and no "
-                "gates.containers.signing.trusted_keys; pass --key FILE"
-            )
+    trusted = _trusted(key)
     result = check_image(directory, trusted)
     if json_out:
         emit_json(result.as_dict())
@@ -297,6 +308,72 @@ def sign_command(
     console.print(
         f"  {signed.attestation}; evidence image.signed #{signed.ledger_index}", markup=False
     )
+
+
+@app.command("pin")
+def pin_command(
+    directory: LayoutArg,
+    kustomization: Annotated[
+        Path | None,
+        typer.Option(
+            "--kustomization",
+            help="A kustomize folder (deploy/kubernetes): its images entry pins the image",
+        ),
+    ] = None,
+    env_file: Annotated[
+        Path | None,
+        typer.Option("--env-file", help="A compose .env file (deploy/.env): VARIABLE=image@digest"),
+    ] = None,
+    variable: Annotated[
+        str, typer.Option("--variable", help="The .env variable (compose.yaml's image variable)")
+    ] = "LEITSTAND_IMAGE",
+    manifest_name: Annotated[
+        str | None,
+        typer.Option(
+            "--image",
+            help="The image name the Kubernetes manifests write (default: the image's own name)",
+        ),
+    ] = None,
+    key: KeysOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Pin deployment files to this image by digest: only a layout that verifies, signed by a
+    trusted key, from a trusted registry (gates.containers.trusted_registries)."""
+    require_layout(directory)
+    if kustomization is None and env_file is None:
+        raise ValidationError(
+            [Issue("--kustomization", "name what to pin: --kustomization DIR and/or --env-file")]
+        )
+    containers, _home = _local_containers()
+    result = check_image(directory, _trusted(key))
+    ref = result.ref
+    refused = None if ref is None else check_registry(ref.name, containers.trusted_registries)
+    if not result.ok or ref is None or refused is not None:
+        if json_out:
+            emit_json({**result.as_dict(), "pinned": [], "refused": refused})
+        else:
+            _print_verification(result)
+            if refused:
+                err_console.print(f"refused: {refused}", markup=False)
+        raise typer.Exit(ExitCode.FAILED)
+    reference = f"{ref.name}@{ref.manifest.digest}"
+    written = []
+    if kustomization is not None:
+        written.append(
+            pin_kustomization(
+                kustomization,
+                name=manifest_name or ref.name,
+                new_name=ref.name,
+                digest=ref.manifest.digest,
+            )
+        )
+    if env_file is not None:
+        written.append(pin_env_file(env_file, variable=variable, reference=reference))
+    if json_out:
+        emit_json({"image": reference, "tag": ref.tag, "pinned": [str(p) for p in written]})
+        return
+    for path in written:
+        console.print(f"pinned {reference} ({ref.tag}) in {path}", markup=False)
 
 
 @app.command("keygen")

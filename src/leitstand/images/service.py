@@ -13,7 +13,6 @@ attestation against the keys it is given.
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import secrets
 from collections.abc import Sequence
@@ -45,6 +44,7 @@ from leitstand.images.attest import (
 from leitstand.images.gate_port import PASSED, GateRun, GateRunLookup
 from leitstand.images.keys import load_signing_key_of, trusted_keys
 from leitstand.images.oci import ImageError, ImageRef, Problem, validate_tag
+from leitstand.images.pin import check_registry
 from leitstand.images.store import SignatureRecord, add_signature, signatures_of
 from leitstand.images.verify import check_layout
 from leitstand.ledger.checkpoint import load_signing_key
@@ -395,12 +395,9 @@ class ImageService:
             validate_tag(version)
         except ValueError as exc:
             raise ImageNotAdmittedError(f"{where}: {exc}") from None
-        registries = self.policy.gates.containers.trusted_registries
-        if registries and not any(fnmatch.fnmatchcase(name, glob) for glob in registries):
-            raise ImageNotAdmittedError(
-                f"{where} is not from a trusted registry "
-                f"(gates.containers.trusted_registries: {', '.join(registries)})"
-            )
+        untrusted = check_registry(name, self.policy.gates.containers.trusted_registries)
+        if untrusted is not None:
+            raise ImageNotAdmittedError(f"{where}: {untrusted}")
         if not digest:
             raise ImageNotAdmittedError(
                 f"{where}: production admits an image by its digest: pass --artifact-digest "

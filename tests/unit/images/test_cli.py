@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -607,3 +608,85 @@ def test_an_sbom_with_a_huge_number_or_deep_nesting_is_bad_input(work: dict[str,
         (work["cwd"] / name).write_text(text, encoding="utf-8")
         result = _sign(work, "--sbom", work["cwd"] / name)
         assert "--sbom" in _bad_input(result)
+
+
+# -- image pin: deployment files by digest ----------------------------------------------------
+
+DEPLOY = Path(__file__).resolve().parents[3] / "deploy"
+POSTGRES_LINE = "POSTGRES_IMAGE=reg/postgres@sha256:" + "1" * 64
+
+
+def _deploy_copy(work: dict[str, Any]) -> tuple[Path, Path]:
+    kustomize = work["cwd"] / "kubernetes"
+    shutil.copytree(DEPLOY / "kubernetes", kustomize)
+    env = work["cwd"] / ".env"
+    env.write_text(
+        "# pinned by leitstand image pin\nPOSTGRES_IMAGE=reg/postgres@sha256:" + "1" * 64 + "\n"
+    )
+    return kustomize, env
+
+
+def _pin(
+    work: dict[str, Any], kustomize: Path, env: Path, *extra: object
+) -> subprocess.CompletedProcess[str]:
+    return _cli(
+        work, "image", "pin", work["layout"], "--kustomization", kustomize, "--env-file", env,
+        "--image", "registry.example.de/leitstand/leitstand", *extra,
+    )  # fmt: skip
+
+
+def test_pin_writes_the_signed_images_digest_into_the_deploy_files(work: dict[str, Any]) -> None:
+    kustomize, env = _deploy_copy(work)
+    before = (kustomize / "kustomization.yaml").read_text()
+    unsigned = _pin(work, kustomize, env)
+    assert unsigned.returncode == 1, unsigned.stderr
+    assert (kustomize / "kustomization.yaml").read_text() == before  # nothing pinned
+    assert _sign(work).returncode == 0
+    pinned = _pin(work, kustomize, env, "--json")
+    assert pinned.returncode == 0, pinned.stderr
+    digest = work["ref"].manifest.digest
+    assert _json(pinned)["image"] == f"registry.example/ops/leitstand@{digest}"
+    text = (kustomize / "kustomization.yaml").read_text()
+    assert text.startswith("# kubectl apply -k deploy/kubernetes")  # its comments stay
+    document = yaml.safe_load(text)
+    assert document["resources"] == ["leitstand.yaml"]
+    assert document["images"] == [
+        {
+            "name": "registry.example.de/leitstand/leitstand",
+            "newName": "registry.example/ops/leitstand",
+            "digest": digest,
+        }
+    ]
+    lines = env.read_text().splitlines()
+    assert lines[:2] == [
+        "# pinned by leitstand image pin",
+        "POSTGRES_IMAGE=reg/postgres@sha256:" + "1" * 64,
+    ]
+    assert lines[2] == f"LEITSTAND_IMAGE=registry.example/ops/leitstand@{digest}"
+    # Pinning again replaces the entries, it does not add more.
+    assert _pin(work, kustomize, env).returncode == 0
+    assert len(yaml.safe_load((kustomize / "kustomization.yaml").read_text())["images"]) == 1
+    assert sum(1 for line in env.read_text().splitlines() if line.startswith("LEITSTAND_")) == 1
+
+
+def test_pin_refuses_a_changed_blob_and_an_untrusted_registry(work: dict[str, Any]) -> None:
+    kustomize, env = _deploy_copy(work)
+    assert _sign(work).returncode == 0
+    policy = {"gates": {"containers": {"trusted_registries": ["harbor.internal/*"]}}}
+    (work["cwd"] / "leitstand.yaml").write_text(yaml.safe_dump(policy), encoding="utf-8")
+    refused = _pin(work, kustomize, env)
+    assert refused.returncode == 1
+    assert "not from a trusted registry" in refused.stderr and "harbor.internal/*" in refused.stderr
+    (work["cwd"] / "leitstand.yaml").unlink()
+    layer = work["layout"] / "blobs/sha256" / work["ref"].layers[0].hex
+    data = bytearray(layer.read_bytes())
+    data[-1] ^= 1
+    layer.write_bytes(bytes(data))
+    changed = _pin(work, kustomize, env)
+    assert changed.returncode == 1 and work["ref"].layers[0].hex in changed.stdout + changed.stderr
+    assert not env.read_text().count("LEITSTAND_IMAGE")
+    assert "images" not in yaml.safe_load((kustomize / "kustomization.yaml").read_text())
+
+
+def test_pin_without_a_target_is_bad_input(work: dict[str, Any]) -> None:
+    assert "--kustomization" in _bad_input(_cli(work, "image", "pin", work["layout"]))
