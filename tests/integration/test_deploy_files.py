@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import shutil
 import sys
-from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -17,15 +16,13 @@ import yaml
 import leitstand
 from leitstand.errors import ValidationError
 from leitstand.gates.containers import check_manifest, container_scan, schema_findings
-from leitstand.gates.context import GateContext
-from leitstand.gates.environment import PipOptions
 from leitstand.gates.manifest_schemas import compose_problems, kubernetes_schemas
 from leitstand.gates.model import Finding, Severity, Status
-from leitstand.gates.project import load_project
 from leitstand.gates.units import check_units
 from leitstand.policy import load_policy_text
 from leitstand.policy.loader import load_policy
 from leitstand.policy.model import Policy
+from support.gates_lab import gate_context
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -37,15 +34,7 @@ needs_systemd = pytest.mark.skipif(
 
 
 def _scan(project: Path, policy: Policy) -> tuple[Status, list[Finding], str]:
-    ctx = GateContext(
-        project=load_project(project),
-        policy=policy,
-        out=project / "gate-report",
-        today=date(2026, 12, 7),
-        now=datetime(2026, 12, 7, 10, tzinfo=UTC),
-        pip_options=PipOptions(),
-    )
-    result = container_scan(ctx)
+    result = container_scan(gate_context(project, policy))
     return result.status, result.findings, result.summary
 
 

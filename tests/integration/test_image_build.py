@@ -191,30 +191,21 @@ def test_leitstand_up_in_the_image_answers_its_health_check(rootfs: Path, built:
 def test_leitstands_image_passes_its_own_scan_and_verifies_once_signed(
     built: Built, tmp_path: Path
 ) -> None:
-    from datetime import UTC, date, datetime
+    from datetime import UTC, datetime
 
-    from leitstand.gates.context import GateContext
-    from leitstand.gates.environment import PipOptions
     from leitstand.gates.image_scan import image_scan
     from leitstand.gates.model import Status
-    from leitstand.gates.project import load_project
     from leitstand.images.attest import ImagePredicate, Statement, sign_envelope
     from leitstand.images.keys import create_signing_key
     from leitstand.images.service import check_image
-    from support.gates_lab import PYPA_SNAPSHOT
+    from support.gates_lab import PYPA_SNAPSHOT, gate_context
 
     project = tmp_path / "project"
     project.mkdir()
     (project / "requirements.txt").write_text("", encoding="utf-8")
     shutil.copytree(built.out, project / "image")
-    ctx = GateContext(
-        project=load_project(project),
-        policy=load_policy_text(f"gates:\n  osv:\n    path: {PYPA_SNAPSHOT}\n"),
-        out=tmp_path / "report",
-        today=date(2026, 12, 7),
-        now=datetime(2026, 12, 7, 10, tzinfo=UTC),
-        pip_options=PipOptions(),
-    )
+    policy = load_policy_text(f"gates:\n  osv:\n    path: {PYPA_SNAPSHOT}\n")
+    ctx = gate_context(project, policy, out=tmp_path / "report")
     result = image_scan(ctx)
     blocking = [f.message for f in result.findings if f.blocking]
     assert result.status is Status.PASS and blocking == [], blocking

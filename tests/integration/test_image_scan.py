@@ -13,7 +13,6 @@ import subprocess
 import tarfile
 import tempfile
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,6 @@ import pytest
 from leitstand.auth.model import Actor
 from leitstand.bootstrap import Container, build
 from leitstand.gates.context import GateContext
-from leitstand.gates.environment import PipOptions
 from leitstand.gates.image_scan import find_images, find_layouts, image_scan, sbom_packages
 from leitstand.gates.model import (
     CheckResult,
@@ -32,7 +30,6 @@ from leitstand.gates.model import (
     StageResult,
     Status,
 )
-from leitstand.gates.project import load_project
 from leitstand.gates.reports import gitlab_report
 from leitstand.gates.schemas import GateRunOut
 from leitstand.gates.service import GateRequest
@@ -41,7 +38,7 @@ from leitstand.images.oci import ImageRef, created_from_epoch, write_layout
 from leitstand.images.verify import check_layout
 from leitstand.policy import load_policy_text
 from leitstand.settings import Settings
-from support.gates_lab import osv_folder
+from support.gates_lab import gate_context, osv_folder
 
 EPOCH = created_from_epoch(1_764_547_200)  # 2025-12-01
 GITHUB_TOKEN = "ghp_" + "R3aLt0k3nV4lu3Xq9Zp2Lm8Nb7Vc6Xz5Aa1Bb"  # not a real token
@@ -100,15 +97,7 @@ def _image(
 
 def _ctx(project: Path, policy_yaml: str = "") -> GateContext:
     (project / "requirements.txt").write_text("", encoding="utf-8")
-    policy = load_policy_text(policy_yaml) if policy_yaml else load_policy_text("{}")
-    return GateContext(
-        project=load_project(project),
-        policy=policy,
-        out=project / "gate-report",
-        today=date(2026, 12, 7),
-        now=datetime(2026, 12, 7, 10, tzinfo=UTC),
-        pip_options=PipOptions(),
-    )
+    return gate_context(project, load_policy_text(policy_yaml or "{}"))
 
 
 def _osv_policy(osv: Path, extra: str = "") -> str:

@@ -31,6 +31,7 @@ __all__ = [
     "CI",
     "digest_of",
     "gated_start",
+    "kubernetes_release",
     "record_gate_run",
     "record_gate_run_at",
     "release_digest",
@@ -181,3 +182,22 @@ def gated_start(
     return container.releases.start(
         service=service, version=version, env=env, actor=actor, artifact_digest=digest, **kwargs
     )
+
+
+def kubernetes_release(
+    service: str, *, image: str, output_dir: str = "k8s", envs: Sequence[str] = ("production",)
+) -> dict[str, Any]:
+    """The policy section ``deployment.releases`` of one service whose release target starts
+    ``image`` on Kubernetes (rendered Deployments and Services under ``output_dir``)."""
+    return {
+        service: {
+            "start": {"kind": "kubernetes", "image": image, "output_dir": output_dir},
+            "environments": {
+                env: {
+                    "router": {"kind": "kubernetes", "service": service, "output_dir": output_dir},
+                    "instances": {"blue": {"port": 8081}, "green": {"port": 8082}},
+                }
+                for env in envs
+            },
+        }
+    }

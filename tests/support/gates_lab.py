@@ -18,9 +18,15 @@ import sys
 import textwrap
 import zipfile
 from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
+
+if TYPE_CHECKING:
+    from leitstand.gates.context import GateContext
+    from leitstand.policy.model import Policy
 
 __all__ = [
     "BACKEND",
@@ -29,6 +35,7 @@ __all__ = [
     "V4_CRITICAL",
     "clean_project",
     "flit_project",
+    "gate_context",
     "osv_folder",
     "poetry_project",
     "repack_closure",
@@ -517,3 +524,20 @@ def _write_files(root: Path, files: Mapping[str, str]) -> None:
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(text), encoding="utf-8")
+
+
+def gate_context(project: Path, policy: Policy, *, out: Path | None = None) -> GateContext:
+    """A gate run's context for ``project`` on 2026-12-07 10:00 UTC, reports in ``out``
+    (default ``project/gate-report``): for tests that call one check directly."""
+    from leitstand.gates.context import GateContext
+    from leitstand.gates.environment import PipOptions
+    from leitstand.gates.project import load_project
+
+    return GateContext(
+        project=load_project(project),
+        policy=policy,
+        out=out or project / "gate-report",
+        today=date(2026, 12, 7),
+        now=datetime(2026, 12, 7, 10, tzinfo=UTC),
+        pip_options=PipOptions(),
+    )

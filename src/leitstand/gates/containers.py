@@ -172,17 +172,23 @@ def _writable_root(
 
 
 def check_manifest(
-    text: str, *, file: str, read_only: Mapping[str, ReadOnlyDecision] | None = None
+    text: str,
+    *,
+    file: str,
+    read_only: Mapping[str, ReadOnlyDecision] | None = None,
+    docs: list[dict[str, Any]] | None = None,
 ) -> list[Finding]:
     """Kubernetes workloads and compose services: limits, non-root, read-only root filesystem.
 
     ``read_only`` holds the per-workload decisions (``gates.containers.read_only``), matched
-    against the container name (Kubernetes) or the service name (compose).
+    against the container name (Kubernetes) or the service name (compose). ``docs``: the
+    mappings of ``text`` when the caller has parsed it already.
     """
-    try:
-        docs = [d for d in yaml.safe_load_all(text) if isinstance(d, dict)]
-    except yaml.YAMLError:
-        return []
+    if docs is None:
+        parsed = _documents(text)
+        if isinstance(parsed, _NotYaml):
+            return []
+        docs = parsed
     decisions = read_only or {}
     findings: list[Finding] = []
 
@@ -355,26 +361,18 @@ def schema_findings(
                 problems = [SchemaProblem("kind", "kind and apiVersion must be strings")]
                 findings += _schema_problems(rule, what, problems, text, file)
                 continue
-            if isinstance(kubernetes, str):
-                findings.append(
-                    Finding(
-                        rule=rule,
-                        message=f"{what}: schema not checked: {kubernetes}",
-                        severity=Severity.LOW,
-                        blocking=False,
-                        file=file,
-                        line=_line_of(text, f"kind: {doc['kind']}"),
-                    )
-                )
-                continue
-            found = kubernetes.problems(doc)
+            found = None if isinstance(kubernetes, str) else kubernetes.problems(doc)
             if found is None:
+                why = (
+                    f"schema not checked: {kubernetes}"
+                    if isinstance(kubernetes, str)
+                    else f"no published schema for {doc['apiVersion']} {doc['kind']} in "
+                    f"Kubernetes {kubernetes.version} (a custom resource?): not checked"
+                )
                 findings.append(
                     Finding(
                         rule=rule,
-                        message=f"{what}: no published schema for {doc['apiVersion']} "
-                        f"{doc['kind']} in Kubernetes {kubernetes.version} (a custom "
-                        "resource?): not checked",
+                        message=f"{what}: {why}",
                         severity=Severity.LOW,
                         blocking=False,
                         file=file,
@@ -433,7 +431,7 @@ def container_scan(ctx: GateContext) -> CheckResult:
         checked_manifests += 1
         if schemas is None:
             schemas = kubernetes_schemas(settings.kubernetes_version)
-        findings += check_manifest(text, file=file, read_only=settings.read_only)
+        findings += check_manifest(text, file=file, read_only=settings.read_only, docs=docs)
         findings += schema_findings(docs, text, file=file, kubernetes=schemas)
     exposure: dict[str, float] = {}
     if units:

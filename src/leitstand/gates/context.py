@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, cast
@@ -55,15 +55,7 @@ class ScannedImage:
     source: str = "oci-layout"
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "layout": self.layout,
-            "source": self.source,
-            "name": self.name,
-            "tag": self.tag,
-            "manifest_digest": self.manifest_digest,
-            "sbom_digest": self.sbom_digest,
-            "packages": self.packages,
-        }
+        return asdict(self)
 
 
 class ApprovalLookup(Protocol):

@@ -100,10 +100,20 @@ class ImageSource:
     kind: str  # "layout", "docker-archive", "containers-storage"
     where: str  # the layout or archive relative to the project, or the storage reference
     path: Path | None = None  # layouts and archives
+    # The image as the source names it (name:tag): an archive's first RepoTags entry, a stored
+    # image's reference without its [storage] prefix; '' when it names none.
+    image: str = ""
 
     def reference(self) -> str:
         """skopeo's source reference of an archive or stored image."""
         return f"{self.kind}:{self.path if self.path is not None else self.where}"
+
+    def name_and_tag(self) -> tuple[str, str]:
+        """``image`` split into name and tag (``scanned`` when it has no tag)."""
+        last = self.image.rsplit("/", 1)[-1]
+        if ":" not in last or "@" in last:
+            return self.image.split("@", 1)[0], "scanned"
+        return self.image.rsplit(":", 1)[0], last.rsplit(":", 1)[1]
 
 
 def find_images(ctx: GateContext) -> list[ImageSource]:
@@ -113,28 +123,43 @@ def find_images(ctx: GateContext) -> list[ImageSource]:
 
 
 def _find_images(ctx: GateContext) -> list[ImageSource]:
-    root = ctx.project.root
     sources = [ImageSource("layout", ctx.rel(p), p) for p in find_layouts(ctx)]
-    if ctx.gates.containers.scan.images:
-        inside = root.resolve()
-        archives = {
-            p
-            for pattern in ctx.gates.containers.scan.images
-            for p in root.glob(pattern)
-            if p.is_file() and p.resolve().is_relative_to(inside) and _is_docker_archive(p)
-        }
-        sources += [ImageSource("docker-archive", ctx.rel(p), p) for p in sorted(archives)]
-    sources += [ImageSource("containers-storage", ref) for ref in ctx.gates.containers.scan.storage]
+    for path in _named_paths(ctx):
+        image = _docker_archive_image(path) if path.is_file() else None
+        if image is not None:
+            sources.append(ImageSource("docker-archive", ctx.rel(path), path, image))
+    sources += [
+        ImageSource("containers-storage", ref, image=ref.split("]", 1)[-1])
+        for ref in ctx.gates.containers.scan.storage
+    ]
     return sources
 
 
-def _is_docker_archive(path: Path) -> bool:
-    """A tar file with a ``manifest.json`` at its top (``docker save``'s format)."""
+def _docker_archive_image(path: Path) -> str | None:
+    """The first ``RepoTags`` entry of a docker-archive (``docker save``'s format: a tar file
+    with ``manifest.json`` at its top; '' if it names no tag); None for any other file."""
     try:
         with tarfile.open(path) as archive:
-            return any(name == "manifest.json" for name in archive.getnames())
-    except (tarfile.TarError, OSError):
-        return False
+            member = archive.extractfile("manifest.json")
+            manifest = json.loads(member.read(1 << 20)) if member is not None else None
+    except (tarfile.TarError, OSError, KeyError, ValueError):
+        return None
+    first = manifest[0] if isinstance(manifest, list) and manifest else None
+    tags = first.get("RepoTags") if isinstance(first, dict) else None
+    return str(tags[0]) if isinstance(tags, list) and tags else ""
+
+
+def _named_paths(ctx: GateContext) -> list[Path]:
+    """What the globs of ``gates.containers.scan.images`` match inside the project (once per
+    run: layouts and archives are picked from the same matches)."""
+
+    def match() -> list[Path]:
+        root = ctx.project.root
+        inside = root.resolve()
+        found = {p for pattern in ctx.gates.containers.scan.images for p in root.glob(pattern)}
+        return sorted(p for p in found if p.resolve().is_relative_to(inside))
+
+    return ctx.once("image-globs", match)
 
 
 def find_layouts(ctx: GateContext) -> list[Path]:
@@ -146,14 +171,9 @@ def find_layouts(ctx: GateContext) -> list[Path]:
 
 def _find_layouts(ctx: GateContext) -> list[Path]:
     root = ctx.project.root
-    patterns = ctx.gates.containers.scan.images
     out = ctx.out.resolve()
-    if patterns:
-        inside = root.resolve()
-        found = {p for pattern in patterns for p in root.glob(pattern) if p.is_dir()}
-        return sorted(
-            p for p in found if (p / "oci-layout").is_file() and p.resolve().is_relative_to(inside)
-        )
+    if ctx.gates.containers.scan.images:
+        return [p for p in _named_paths(ctx) if p.is_dir() and (p / "oci-layout").is_file()]
     layouts: list[Path] = []
     for current, dirs, files in os.walk(root):
         here = Path(current)
@@ -338,31 +358,6 @@ def _layout_problem(where: str, message: str) -> Finding:
     )
 
 
-def _source_tag(source: ImageSource) -> str:
-    """The tag of the copied layout: the stored reference's tag, or the archive's first
-    ``RepoTags`` entry; ``scanned`` when the image has none."""
-    name = source.where
-    if source.kind == "docker-archive" and source.path is not None:
-        try:
-            with tarfile.open(source.path) as archive:
-                member = archive.extractfile("manifest.json")
-                manifest = json.loads(member.read(1 << 20)) if member is not None else []
-            tags = (manifest[0].get("RepoTags") or []) if manifest else []
-            name = str(tags[0]) if tags else ""
-        except (tarfile.TarError, OSError, KeyError, ValueError, AttributeError, IndexError):
-            name = ""
-    last = name.rsplit("/", 1)[-1]
-    return last.rsplit(":", 1)[1] if ":" in last and "@" not in last else "scanned"
-
-
-def _source_name(source: ImageSource) -> str:
-    if source.kind != "containers-storage":
-        return ""
-    ref = source.where.split("]", 1)[-1]  # [driver@root+runroot]name:tag
-    last = ref.rsplit("/", 1)[-1]
-    return ref[: len(ref) - len(last)] + last.split(":", 1)[0].split("@", 1)[0]
-
-
 def _copy_to_layout(ctx: GateContext, source: ImageSource) -> Path:
     """skopeo's copy of an archive or stored image into an OCI layout in the gate report."""
     skopeo = ctx.once("skopeo", lambda: find_tool("skopeo", install=_SKOPEO))
@@ -372,7 +367,7 @@ def _copy_to_layout(ctx: GateContext, source: ImageSource) -> Path:
         shutil.rmtree(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     done = run_tool(
-        [skopeo, "copy", "--quiet", source.reference(), f"oci:{target}:{_source_tag(source)}"],
+        [skopeo, "copy", "--quiet", source.reference(), f"oci:{target}:{source.name_and_tag()[1]}"],
         timeout=ctx.gates.containers.scan.timeout.total_seconds(),
     )
     if done.returncode != 0:
@@ -489,7 +484,7 @@ def _scan_one(
     findings = [replace(f, data={**f.data, "os": system}) for f in findings]
     image = ScannedImage(
         layout=where,
-        name=ref.name or _source_name(source),
+        name=ref.name or source.name_and_tag()[0],
         tag=ref.tag,
         manifest_digest=ref.manifest.digest,
         sbom_digest="sha256:" + hashlib.sha256(sbom_file.read_bytes()).hexdigest(),

@@ -120,9 +120,14 @@ class Ecosystem:
             return DebianVersion.parse(text)
         return _version(text)
 
+    def package_key(self, name: str) -> str:
+        """How the ecosystem compares package names: PyPI's normalised form; Debian's as
+        written (its names are lower case already)."""
+        return name if self.name == "Debian" else normalise(name)
+
     def same_package(self, listed: str, name: str) -> bool:
-        """Whether an affected entry's package name is ``name`` (PyPI: normalised names)."""
-        return (listed == name) if self.name == "Debian" else normalise(listed) == name
+        """Whether an affected entry's package name is ``name`` (a ``package_key``)."""
+        return self.package_key(listed) == name
 
 
 PYPI = Ecosystem(ECOSYSTEM)
@@ -297,9 +302,10 @@ class OsvDatabase:
         """The advisories affecting ``name`` at ``version``; ``ecosystem`` names the release
         (``debian("12")``) where the database holds several."""
         eco = ecosystem or self.ecosystem
-        key = normalise(name)
-        wanted = key if eco.name == ECOSYSTEM else name
-        found = (to_vulnerability(r, wanted, version, eco) for r in self._records(key))
+        found = (
+            to_vulnerability(r, eco.package_key(name), version, eco)
+            for r in self._records(normalise(name))
+        )
         return [v for v in found if v is not None]
 
 

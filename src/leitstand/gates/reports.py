@@ -338,50 +338,48 @@ def gitlab_report(
     }
 
 
+# GitLab's security reports: file, report type, the check it comes from, and the scanner
+# (id, name, the tool whose version is reported).
+_GITLAB_REPORTS = (
+    (
+        "gl-secret-detection-report.json",
+        "secret_detection",
+        "security.secrets",
+        ("detect_secrets", "detect-secrets", "detect-secrets"),
+    ),
+    (
+        "gl-dependency-scanning-report.json",
+        "dependency_scanning",
+        "security.dependencies",
+        ("osv", "OSV", "osv"),
+    ),
+    (
+        "gl-container-scanning-report.json",
+        "container_scanning",
+        "security.images",
+        ("syft_trivy", "syft and Trivy", "syft"),
+    ),
+)
+
+
 def write_reports(result: RunResult, out: Path, *, lang: str, titles: dict[str, str]) -> list[Path]:
     """Write every report file into ``out``; returns their paths."""
     out.mkdir(parents=True, exist_ok=True)
     by_id = {c.id: c for c in result.checks}
-    secrets = by_id.get("security.secrets")
-    deps = by_id.get("security.dependencies")
-    images = by_id.get("security.images")
     files = {
         "report.json": json.dumps(result.as_dict(), indent=2, ensure_ascii=False, default=str),
         "summary.md": summary_markdown(result, lang=lang, titles=titles),
         "junit.xml": junit_xml(result),
         "findings.sarif": json.dumps(sarif(result), indent=2, ensure_ascii=False),
-        "gl-secret-detection-report.json": json.dumps(
-            gitlab_report(
-                result,
-                secrets,
-                kind="secret_detection",
-                scanner=(
-                    "detect_secrets",
-                    "detect-secrets",
-                    result.tools.get("detect-secrets", "unknown"),
-                ),
-            ),
-            indent=2,
-        ),
-        "gl-dependency-scanning-report.json": json.dumps(
-            gitlab_report(
-                result,
-                deps,
-                kind="dependency_scanning",
-                scanner=("osv", "OSV", result.tools.get("osv", "unknown")),
-            ),
-            indent=2,
-        ),
-        "gl-container-scanning-report.json": json.dumps(
-            gitlab_report(
-                result,
-                images,
-                kind="container_scanning",
-                scanner=("syft_trivy", "syft and Trivy", result.tools.get("syft", "unknown")),
-            ),
-            indent=2,
-        ),
     }
+    for name, kind, check_id, (scanner, label, tool) in _GITLAB_REPORTS:
+        report = gitlab_report(
+            result,
+            by_id.get(check_id),
+            kind=kind,
+            scanner=(scanner, label, result.tools.get(tool, "unknown")),
+        )
+        files[name] = json.dumps(report, indent=2)
     written = []
     for name, text in files.items():
         path = out / name

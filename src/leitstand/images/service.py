@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -254,7 +254,8 @@ class Signed:
     envelope_digest: str
     ledger_index: int
 
-    def as_dict(self) -> dict[str, Any]:
+    def evidence(self) -> dict[str, Any]:
+        """The ``image.signed`` entry's payload (never key material, nor a local path)."""
         return {
             "name": self.name,
             "tag": self.tag,
@@ -263,8 +264,13 @@ class Signed:
             "gate_run_id": self.gate_run_id,
             "service": self.service,
             "keyid": self.keyid,
-            "attestation": str(self.attestation),
             "envelope_digest": self.envelope_digest,
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **self.evidence(),
+            "attestation": str(self.attestation),
             "ledger_index": self.ledger_index,
         }
 
@@ -344,33 +350,22 @@ class ImageService:
         sbom_digest = scanned
         predicate = ImagePredicate(sbom_digest, gate_run_id, _built_at(ref), service=run.service)
         envelope = sign_envelope(Statement.for_image(ref, predicate).to_json(), private_key)
-        keyid = envelope.signatures[0].keyid
         data = envelope.to_json()
-        path = attestation_path(directory, ref.manifest.digest)
-        payload = {
-            "name": ref.name,
-            "tag": ref.tag,
-            "manifest_digest": ref.manifest.digest,
-            "sbom_digest": sbom_digest,
-            "gate_run_id": gate_run_id,
-            "service": run.service,
-            "keyid": keyid,
-            "envelope_digest": f"sha256:{hashlib.sha256(data).hexdigest()}",
-        }
-        entry = self._write_with_evidence(directory, path, data, actor, ref, payload)
-        # (the signature's own row is written in the same transaction: _write_with_evidence)
-        return Signed(
+        signed = Signed(
             name=ref.name,
             tag=ref.tag,
             manifest_digest=ref.manifest.digest,
             sbom_digest=sbom_digest,
             gate_run_id=gate_run_id,
             service=run.service,
-            keyid=keyid,
-            attestation=path,
-            envelope_digest=str(payload["envelope_digest"]),
-            ledger_index=entry,
+            keyid=envelope.signatures[0].keyid,
+            attestation=attestation_path(directory, ref.manifest.digest),
+            envelope_digest=f"sha256:{hashlib.sha256(data).hexdigest()}",
+            ledger_index=0,  # known once the entry is committed
         )
+        # The envelope, the image.signed entry and the signature's row: one transaction.
+        entry = self._write_with_evidence(directory, data, actor, signed)
+        return replace(signed, ledger_index=entry)
 
     def admit_release(
         self, session: Session, *, service: str, version: str, digest: str | None
@@ -435,15 +430,11 @@ class ImageService:
         )
 
     def _write_with_evidence(
-        self,
-        directory: Path,
-        path: Path,
-        data: bytes,
-        actor: Actor,
-        ref: ImageRef,
-        payload: dict[str, Any],
+        self, directory: Path, data: bytes, actor: Actor, signed: Signed
     ) -> int:
-        """Put the envelope at ``path`` inside the ledger's transaction; undo it if that fails."""
+        """Put the envelope at ``signed.attestation`` inside the ledger's transaction (with the
+        ``image.signed`` entry and the signature's row); undo it if that fails."""
+        path = signed.attestation
         attestations_dir(directory).mkdir(exist_ok=True)
         attestations_dir(directory)  # still no symbolic link once it exists
         if path.is_symlink():
@@ -458,20 +449,20 @@ class ImageService:
                     session,
                     actor,
                     SIGNED_ACTION,
-                    f"image:{ref.name}@{ref.manifest.digest}",
-                    payload=payload,
+                    f"image:{signed.name}@{signed.manifest_digest}",
+                    payload=signed.evidence(),
                 )
                 add_signature(
                     session,
                     recorded_at=self.clock.now(),
                     actor=actor.name,
-                    name=ref.name,
-                    tag=ref.tag,
-                    manifest_digest=ref.manifest.digest,
-                    sbom_digest=str(payload["sbom_digest"]),
-                    gate_run_id=int(payload["gate_run_id"]),
-                    service=str(payload["service"]),
-                    keyid=str(payload["keyid"]),
+                    name=signed.name,
+                    tag=signed.tag,
+                    manifest_digest=signed.manifest_digest,
+                    sbom_digest=signed.sbom_digest,
+                    gate_run_id=signed.gate_run_id,
+                    service=signed.service,
+                    keyid=signed.keyid,
                     envelope=data,
                     ledger_index=entry.index,
                 )

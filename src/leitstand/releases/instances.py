@@ -18,7 +18,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import yaml
 
@@ -413,33 +413,31 @@ class KubernetesStarter:
                 f"kubernetes {self.ctx.service}-{slot}",
             )
 
-    def _rendered(self, slot: str) -> dict[str, Any] | None:
+    def _deployed(self, slot: str) -> tuple[str | None, str | None]:
+        """The version running in ``slot`` (None when scaled to 0 or never rendered) and the
+        image digest it is pinned to, from one read of the rendered Deployment."""
         try:
             data = yaml.safe_load(self._file(slot).read_text())
         except (OSError, yaml.YAMLError):
-            return None
-        return data if isinstance(data, dict) else None
+            return None, None
+        if not isinstance(data, dict):
+            return None, None
+        annotations = data.get("metadata", {}).get("annotations") or {}
+        pinned = annotations.get("leitstand.io/image-digest")
+        digest = str(pinned) if pinned else None
+        if not data.get("spec", {}).get("replicas"):
+            return None, digest
+        return str(annotations["leitstand.io/version"]), digest
 
     def running(self, slot: str) -> str | None:
-        data = self._rendered(slot)
-        if data is None or not data.get("spec", {}).get("replicas"):
-            return None
-        return str(data["metadata"]["annotations"]["leitstand.io/version"])
-
-    def _digest(self, slot: str) -> str | None:
-        data = self._rendered(slot)
-        annotations = (data or {}).get("metadata", {}).get("annotations", {})
-        if not isinstance(annotations, dict):
-            return None
-        digest = annotations.get("leitstand.io/image-digest")
-        return str(digest) if digest else None
+        return self._deployed(slot)[0]
 
     def start(self, slot: str, version: str, image_digest: str | None = None) -> int | None:
-        if self.running(slot) != version or self._digest(slot) != image_digest:
+        if self._deployed(slot) != (version, image_digest):
             self._apply(slot, version, self.spec.replicas, image_digest)
         return None
 
     def stop(self, slot: str) -> None:
-        current = self.running(slot)
+        current, digest = self._deployed(slot)
         if current is not None:
-            self._apply(slot, current, 0, self._digest(slot))
+            self._apply(slot, current, 0, digest)

@@ -27,7 +27,7 @@ from leitstand.images.store import ImageSignatureRow
 from leitstand.policy import load_policy_text
 from leitstand.policy.model import Policy
 from leitstand.settings import Settings
-from support.gate_runs import record_gate_run, scanned_image
+from support.gate_runs import kubernetes_release, record_gate_run, scanned_image
 
 CI = Actor(name="ci-runner", role="devops")
 IMAGE = "registry.example/ops/enterprise-api"
@@ -37,25 +37,7 @@ SBOM = "sha256:" + "ab" * 32
 def _policy(**containers: Any) -> Policy:
     policy: dict[str, Any] = {
         "deployment": {
-            "releases": {
-                "enterprise-api": {
-                    "start": {
-                        "kind": "kubernetes",
-                        "image": "registry.example/ops/{service}",
-                        "output_dir": "k8s",
-                    },
-                    "environments": {
-                        "production": {
-                            "router": {
-                                "kind": "kubernetes",
-                                "service": "enterprise-api",
-                                "output_dir": "k8s",
-                            },
-                            "instances": {"blue": {"port": 8081}, "green": {"port": 8082}},
-                        }
-                    },
-                }
-            }
+            "releases": kubernetes_release("enterprise-api", image="registry.example/ops/{service}")
         }
     }
     if containers:

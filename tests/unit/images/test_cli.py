@@ -31,7 +31,7 @@ from leitstand.policy.gates import ImageSigning
 from leitstand.policy.model import Policy, default_policy
 from leitstand.settings import Settings
 from leitstand.testing.cli import cli_env, run_cli
-from support.gate_runs import scanned_image
+from support.gate_runs import kubernetes_release, scanned_image
 from support.gates_lab import write_project
 
 EPOCH = 1_700_000_000
@@ -500,29 +500,8 @@ def test_a_compliance_only_run_of_another_service_is_refused(work: dict[str, Any
 def test_sign_refuses_a_run_of_another_service_than_the_release_target_deploys(
     work: dict[str, Any],
 ) -> None:
-    policy = {
-        "deployment": {
-            "releases": {
-                "enterprise-api": {
-                    "start": {
-                        "kind": "kubernetes",
-                        "image": "registry.example/ops/leitstand",
-                        "output_dir": "k8s",
-                    },
-                    "environments": {
-                        "production": {
-                            "router": {
-                                "kind": "kubernetes",
-                                "service": "enterprise-api",
-                                "output_dir": "k8s",
-                            },
-                            "instances": {"blue": {"port": 8081}, "green": {"port": 8082}},
-                        }
-                    },
-                }
-            }
-        }
-    }
+    releases = kubernetes_release("enterprise-api", image="registry.example/ops/leitstand")
+    policy = {"deployment": {"releases": releases}}
     (work["cwd"] / "leitstand.yaml").write_text(yaml.safe_dump(policy), encoding="utf-8")
     message = _refused(work, work["gate_run"])  # the fixture's run is of service leitstand
     assert "checked service leitstand" in message and "enterprise-api" in message
