@@ -37,9 +37,12 @@ def run(event: dict[str, Any], key: bytes = KEY) -> dict[str, Any]:
 def log_line(key: bytes, **fields: Any) -> str:
     """One JSON line through a structlog chain with the processor, as leitstand writes it."""
     out = io.StringIO()
+    # Its own wrapper class: structlog's global one may be a level filter that an earlier test
+    # in the same worker configured (configure_logging), which would drop this info line.
     logger = structlog.wrap_logger(
         structlog.PrintLogger(file=out),
         processors=[LogPseudonymiser(key, FIELDS), structlog.processors.JSONRenderer()],
+        wrapper_class=structlog.BoundLogger,
     )
     logger.info("login", **fields)
     return out.getvalue()
